@@ -1,0 +1,48 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+  name: "sheaf",
+  products: [
+    .executable(name: "plan-sections", targets: ["plan-sections"]),
+    .executable(name: "build-prompt", targets: ["build-prompt"]),
+    .executable(name: "call-llm", targets: ["call-llm"]),
+    .executable(name: "validate-format", targets: ["validate-format"]),
+    .executable(name: "merge-doc", targets: ["merge-doc"]),
+    .library(name: "SheafCore", targets: ["SheafCore"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+  ],
+  targets: [
+    .systemLibrary(
+      name: "CJansson", pkgConfig: "jansson",
+      providers: [.apt(["libjansson-dev"])]),
+    .systemLibrary(
+      name: "CCurl", pkgConfig: "libcurl",
+      providers: [.apt(["libcurl4-openssl-dev"])]),
+    .systemLibrary(
+      name: "CCmark", pkgConfig: "libcmark",
+      providers: [.apt(["libcmark-dev"])]),
+    .target(
+      name: "SheafCore",
+      dependencies: [
+        "CJansson", "CCurl", "CCmark",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    .executableTarget(name: "plan-sections", dependencies: ["SheafCore"]),
+    .executableTarget(name: "build-prompt", dependencies: ["SheafCore"]),
+    .executableTarget(name: "call-llm", dependencies: ["SheafCore"]),
+    .executableTarget(name: "validate-format", dependencies: ["SheafCore"]),
+    .executableTarget(name: "merge-doc", dependencies: ["SheafCore"]),
+    // Not a product: the benchmark's generator and the bare reader/writer pass-through.
+    .executableTarget(name: "sheaf-bench", dependencies: ["SheafCore"]),
+    .testTarget(name: "SheafCoreTests", dependencies: ["SheafCore"]),
+    .testTarget(
+      name: "CLITests",
+      dependencies: [
+        "SheafCore", "plan-sections", "build-prompt", "call-llm", "validate-format", "merge-doc",
+      ],
+      exclude: ["Cases"]),
+  ]
+)

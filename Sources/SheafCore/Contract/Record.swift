@@ -1,0 +1,41 @@
+/// One NDJSON record carrying one section (DESIGN.md section 3): typed access to the contract's
+/// fields over a `JSON` object that keeps every other field, in order.
+public struct Record {
+  /// The whole record.
+  public let json: JSON
+
+  /// Wraps a JSON object.
+  public init(_ json: JSON) {
+    self.json = json
+  }
+
+  /// Document id.
+  public var doc: String? { json["doc"]?.string }
+  /// Section id.
+  public var id: String? { json["id"]?.string }
+  /// Section title.
+  public var title: String? { json["title"]?.string }
+  /// Position in the final document (1-based).
+  public var order: Int? { json["order"]?.int }
+  /// The stage the section belongs to.
+  public var stage: Int? { json["stage"]?.int }
+  /// The model's answer.
+  public var content: String? { json["content"]?.string }
+
+  /// The section's status; a missing or unknown word reads as `nil`.
+  public var status: SectionStatus? {
+    get { json["status"]?.string.flatMap(SectionStatus.init(rawValue:)) }
+    nonmutating set { json["status"] = newValue.map { JSON($0.rawValue) } }
+  }
+
+  /// The error, when the record carries one.
+  public var error: SheafError? {
+    get { json["error"].flatMap { $0.kind == .object ? SheafError(json: $0) : nil } }
+    nonmutating set { json["error"] = newValue?.json }
+  }
+
+  /// Hard dependencies.
+  public var dependsOn: [String] { json["depends_on"]?.array?.compactMap(\.string) ?? [] }
+  /// Soft dependencies.
+  public var context: [String] { json["context"]?.array?.compactMap(\.string) ?? [] }
+}

@@ -1,0 +1,24 @@
+/// A section's status, the one set every tool uses (DESIGN.md section 5).
+public enum SectionStatus: String, CaseIterable, Sendable {
+  case pending, queued, processing, completed, failed, skipped, cancelled
+
+  /// Whether the section has reached an end (completed, failed, skipped or cancelled).
+  public var isFinal: Bool {
+    switch self {
+    case .completed, .failed, .skipped, .cancelled: return true
+    case .pending, .queued, .processing: return false
+    }
+  }
+}
+
+/// A document's status, from merge-doc (DESIGN.md section 5).
+public enum DocumentStatus: String, Sendable {
+  /// Every section completed.
+  case ready
+  /// Some sections failed, were skipped, or are not done.
+  case partial
+  /// No section completed.
+  case failed
+  /// The run was interrupted.
+  case cancelled
+}

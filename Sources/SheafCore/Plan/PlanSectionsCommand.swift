@@ -1,0 +1,73 @@
+/// What plan-sections writes.
+public enum PlanEmitFormat: String, CaseIterable, Sendable {
+  case ndjson, make, dot
+}
+
+/// plan-sections' work, given its options.
+public enum PlanSectionsCommand {
+  /// Reads the plan, selects the sections, and writes them to standard output.
+  /// - Throws: `ToolFailure` for an unreadable or invalid plan, an unknown id or mode, or a
+  ///   closed output.
+  public static func run(
+    planPath: String?, mode: String?, only: [String], affectedBy: String?, emit: PlanEmitFormat,
+    inputs: [String], events: Bool
+  ) throws -> ExitStatus {
+    let plan = try PlanReader.read(path: planPath, overrides: inputs)
+    let graph: SectionGraph
+    do {
+      graph = try SectionGraph(plan: plan, mode: mode)
+    } catch let problems as PlanProblems {
+      throw ToolFailure.usage(problems.lines.map { "\(plan.source): \($0)" }.joined(separator: "\n"))
+    }
+    let inMode = Set(graph.sections.map(\.section.id))
+    let inPlan = Set(plan.sections.map(\.id))
+    func check(_ id: String, _ flag: String) throws {
+      guard !inMode.contains(id) else { return }
+      if inPlan.contains(id) {
+        throw ToolFailure.usage("\(flag): section '\(id)' is not in mode '\(graph.mode ?? "")'")
+      }
+      let hint = PlanReader.closest(to: id, in: Array(inPlan)).map { " (did you mean '\($0)'?)" } ?? ""
+      throw ToolFailure.usage("\(flag): unknown section '\(id)'\(hint)")
+    }
+    var selected = graph.sections
+    let onlyIDs = only.flatMap { $0.split(separator: ",").map { String($0).trimmed } }.filter { !$0.isEmpty }
+    if !onlyIDs.isEmpty {
+      for id in onlyIDs { try check(id, "--only") }
+      selected = selected.filter { onlyIDs.contains($0.section.id) }
+    }
+    if let affectedBy {
+      try check(affectedBy, "--affected-by")
+      let affected = Set(graph.affected(by: affectedBy).map(\.section.id))
+      selected = selected.filter { affected.contains($0.section.id) }
+    }
+
+    let writer = RecordWriter()
+    switch emit {
+    case .ndjson:
+      var lastStage: Int?
+      for planned in selected {
+        if events && planned.stage != lastStage {
+          lastStage = planned.stage
+          let members = selected.filter { $0.stage == planned.stage }
+          try writer.write(PlanEmitter.stageEvent(planned.stage, sections: members, doc: plan.id))
+        }
+        try writer.write(PlanEmitter.record(for: planned, in: graph))
+      }
+    case .make:
+      try writer.writeText(PlanEmitter.makefile(graph, sections: selected, planPath: planPath == "-" ? nil : planPath))
+    case .dot:
+      try writer.writeText(PlanEmitter.dot(graph, sections: selected))
+    }
+    return .completed
+  }
+}
+
+extension String {
+  /// The string without leading and trailing white space.
+  var trimmed: String {
+    var slice = Substring(self)
+    while let first = slice.first, first.isWhitespace { slice.removeFirst() }
+    while let last = slice.last, last.isWhitespace { slice.removeLast() }
+    return String(slice)
+  }
+}

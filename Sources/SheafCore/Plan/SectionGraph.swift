@@ -1,0 +1,130 @@
+/// A section as it runs: the plan's section with its dependencies narrowed to the selected mode,
+/// its stage resolved and its place in the document set.
+public struct PlannedSection {
+  /// The plan's section, with `dependsOn` and `context` narrowed to the sections of the mode.
+  public var section: PlanSection
+  /// Position in the final document (1-based, among the sections of the mode).
+  public var order: Int
+  /// The stage: the plan's, or the depth in the dependency graph.
+  public var stage: Int
+}
+
+/// The sections of one mode of a plan, ordered so that every section comes after everything it
+/// depends on (`depends_on` and `context`), then by stage and plan order.
+public struct SectionGraph {
+  /// The plan.
+  public let plan: Plan
+  /// The selected mode, if any.
+  public let mode: String?
+  /// The sections of the mode in execution order.
+  public let sections: [PlannedSection]
+
+  /// Selects `mode` (the plan's default when `nil`), resolves stages and orders the sections.
+  /// - Throws: `PlanProblems` for an unknown mode or a stage earlier than a dependency's.
+  public init(plan: Plan, mode requested: String?) throws {
+    self.plan = plan
+    let mode = requested ?? plan.defaultMode
+    if let mode, !plan.modes.contains(mode) {
+      let known = plan.modes.isEmpty ? "the plan defines no modes" : "known: \(plan.modes.joined(separator: ", "))"
+      throw PlanProblems(lines: ["unknown mode '\(mode)' (\(known))"])
+    }
+    self.mode = mode
+    let selected = plan.sections.filter { section in
+      guard let mode, let modes = section.modes else { return true }
+      return modes.contains(mode)
+    }
+    let ids = Set(selected.map(\.id))
+    var narrowed = selected
+    for index in narrowed.indices {
+      narrowed[index].dependsOn.removeAll { !ids.contains($0) }
+      narrowed[index].context.removeAll { !ids.contains($0) }
+    }
+
+    // Kahn's algorithm; among the ready sections, the lowest (stage, plan order) goes first.
+    let position = Dictionary(uniqueKeysWithValues: narrowed.enumerated().map { ($1.id, $0) })
+    var remaining = narrowed.map { Set($0.dependsOn + $0.context).count }
+    var dependents = [[Int]](repeating: [], count: narrowed.count)
+    for (index, section) in narrowed.enumerated() {
+      for dependency in Set(section.dependsOn + section.context) {
+        dependents[position[dependency]!].append(index)
+      }
+    }
+    var stage = [Int](repeating: 1, count: narrowed.count)
+    var problems: [String] = []
+    // A section's stage is known once everything it depends on is placed.
+    func resolveStage(_ index: Int) {
+      let section = narrowed[index]
+      let dependencies = Set(section.dependsOn + section.context).map { ($0, stage[position[$0]!]) }
+      let latest = dependencies.max { $0.1 < $1.1 || ($0.1 == $1.1 && $0.0 > $1.0) }
+      if let explicit = section.stage {
+        if let latest, latest.1 > explicit {
+          problems.append(
+            "section '\(section.id)' is in stage \(explicit) but depends on '\(latest.0)' in stage \(latest.1)")
+        }
+        stage[index] = explicit
+      } else {
+        stage[index] = (latest?.1 ?? 0) + 1
+      }
+    }
+    var ready = narrowed.indices.filter { remaining[$0] == 0 }
+    ready.forEach(resolveStage)
+    var ordered: [PlannedSection] = []
+    while !ready.isEmpty {
+      let pick = ready.indices.min { a, b in (stage[ready[a]], ready[a]) < (stage[ready[b]], ready[b]) }!
+      let index = ready.remove(at: pick)
+      ordered.append(PlannedSection(section: narrowed[index], order: index + 1, stage: stage[index]))
+      for dependent in dependents[index] {
+        remaining[dependent] -= 1
+        if remaining[dependent] == 0 {
+          resolveStage(dependent)
+          ready.append(dependent)
+        }
+      }
+    }
+    guard problems.isEmpty else { throw PlanProblems(lines: problems) }
+    sections = ordered
+  }
+
+  /// The sections that depend on `id` through `depends_on` or `context`, directly or not, in
+  /// execution order (not `id` itself).
+  public func affected(by id: String) -> [PlannedSection] {
+    var affected: Set<String> = [id]
+    // Execution order puts every dependency first, so one pass collects the whole closure.
+    for planned in sections
+    where !affected.contains(planned.section.id)
+      && (planned.section.dependsOn + planned.section.context).contains(where: affected.contains)
+    {
+      affected.insert(planned.section.id)
+    }
+    affected.remove(id)
+    return sections.filter { affected.contains($0.section.id) }
+  }
+
+  /// A dependency cycle among the plan's sections, as ids from a section back to itself.
+  public static func findCycle(_ sections: [PlanSection]) -> [String]? {
+    let position = Dictionary(sections.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
+    var color = [Int](repeating: 0, count: sections.count)  // 0 new, 1 on the path, 2 done
+    var path: [Int] = []
+    func visit(_ node: Int) -> [String]? {
+      color[node] = 1
+      path.append(node)
+      for dependency in sections[node].dependsOn + sections[node].context {
+        guard let next = position[dependency] else { continue }
+        if color[next] == 1 {
+          let start = path.firstIndex(of: next)!
+          // Print it in the direction work flows: from the dependency to its dependent.
+          let cycle = (path[start...].map { sections[$0].id } + [sections[next].id]).reversed()
+          return Array(cycle)
+        }
+        if color[next] == 0, let cycle = visit(next) { return cycle }
+      }
+      path.removeLast()
+      color[node] = 2
+      return nil
+    }
+    for node in sections.indices where color[node] == 0 {
+      if let cycle = visit(node) { return cycle }
+    }
+    return nil
+  }
+}

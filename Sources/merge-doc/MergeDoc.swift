@@ -1,0 +1,63 @@
+import ArgumentParser
+import SheafCore
+
+/// `merge-doc`: records in, the document out, in order, with its status and a summary.
+@main
+struct MergeDoc: FilterCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "merge-doc",
+    abstract: "Merge section records into the document, with its status and a summary.",
+    discussion: """
+      Reads records (standard input or files, in order; events are ignored). A later record for
+      the same id replaces an earlier one, so a resumed or regenerated stream merges right.
+      Sections are written in their `order`; a failed, skipped or unfinished section leaves a
+      one-line placeholder that names the error and its hint (or is left out with
+      --omit-missing). A leading heading that repeats the section's title is dropped.
+
+      Document status: ready (all completed), partial (some failed, skipped or not done),
+      failed (none completed), cancelled (a section was cancelled). It is said on standard
+      error, and in the summary (--summary FILE): status, per-section status, title, seconds,
+      tokens, attempts, source, error; totals sections, completed, failed, skipped, cancelled,
+      pending, seconds, input_tokens, output_tokens.
+
+      EXAMPLES
+        plan-sections plan.json | build-prompt | call-llm -j 8 | validate-format | merge-doc > doc.md
+        merge-doc -o runs/prd/prd.md --summary runs/prd/summary.json runs/prd/sections/*.json
+        merge-doc --format html -o prd.html runs/prd/sections/*.json
+        merge-doc --summary /dev/stdout -o /dev/null < records.ndjson | jq .totals
+
+      \(ExitStatus.helpText)
+        (merge-doc exits 1 when the document is not ready)
+      """,
+    version: SheafVersion.current)
+
+  @Argument(help: "Record files (NDJSON); '-' or none: standard input.")
+  var inputs: [String] = []
+
+  @Option(help: ArgumentHelp("markdown, html or json.", valueName: "format"))
+  var format: String = "markdown"
+
+  @Option(name: .shortAndLong, help: ArgumentHelp("Write the document here, atomically (default: standard output).", valueName: "file"))
+  var output: String?
+
+  @Option(help: ArgumentHelp("Write the summary (JSON) here, atomically.", valueName: "file"))
+  var summary: String?
+
+  @Flag(name: .customLong("omit-missing"), help: "Leave out sections that did not complete, instead of a placeholder.")
+  var omitMissing = false
+
+  @Flag(name: .shortAndLong, help: "Do not say the document status on standard error.")
+  var quiet = false
+
+  func validate() throws {
+    guard DocumentFormat(rawValue: format) != nil else {
+      throw ValidationError("--format must be one of markdown, html, json (got '\(format)')")
+    }
+  }
+
+  mutating func execute() throws -> ExitStatus {
+    try MergeDocCommand.run(
+      inputs: inputs, format: DocumentFormat(rawValue: format) ?? .markdown, output: output,
+      summaryPath: summary, omitMissing: omitMissing, quiet: quiet, tool: Self.toolName)
+  }
+}
