@@ -42,6 +42,7 @@ let package = Package(
       name: "CLITests",
       dependencies: [
         "SheafCore", "plan-sections", "build-prompt", "call-llm", "validate-format", "merge-doc",
+        "sheaf-bench",
       ],
       exclude: ["Cases"]),
   ]

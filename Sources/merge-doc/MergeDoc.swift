@@ -8,26 +8,26 @@ struct MergeDoc: FilterCommand {
     commandName: "merge-doc",
     abstract: "Merge section records into the document, with its status and a summary.",
     discussion: """
-      Reads records (standard input or files, in order; events are ignored). A later record for
-      the same id replaces an earlier one, so a resumed or regenerated stream merges right.
-      Sections are written in their `order`; a failed, skipped or unfinished section leaves a
-      one-line placeholder that names the error and its hint (or is left out with
+      Reads records (standard input or files, in order; events are ignored). A later record \
+      for the same id replaces an earlier one, so a resumed or regenerated stream merges \
+      right. Sections are written in their `order`; a failed, skipped or unfinished section \
+      leaves a one-line placeholder that names the error and its hint (or is left out with \
       --omit-missing). A leading heading that repeats the section's title is dropped.
 
-      Document status: ready (all completed), partial (some failed, skipped or not done),
-      failed (none completed), cancelled (a section was cancelled). It is said on standard
-      error, and in the summary (--summary FILE): status, per-section status, title, seconds,
-      tokens, attempts, source, error; totals sections, completed, failed, skipped, cancelled,
-      pending, seconds, input_tokens, output_tokens.
+      Document status: ready (all completed), partial (some failed, skipped or not done), \
+      failed (none completed), cancelled (a section was cancelled). It is said on standard \
+      error and written in the summary (--summary FILE): per section status, title, seconds, \
+      tokens, attempts, source and error; totals sections, completed, failed, skipped, \
+      cancelled, pending, seconds, input_tokens and output_tokens.
 
       EXAMPLES
-        plan-sections plan.json | build-prompt | call-llm -j 8 | validate-format | merge-doc > doc.md
-        merge-doc -o runs/prd/prd.md --summary runs/prd/summary.json runs/prd/sections/*.json
+        plan-sections p.json | build-prompt | call-llm | validate-format | merge-doc
+        merge-doc -o prd.md --summary summary.json runs/prd/sections/*.json
         merge-doc --format html -o prd.html runs/prd/sections/*.json
-        merge-doc --summary /dev/stdout -o /dev/null < records.ndjson | jq .totals
+        merge-doc -q --summary /dev/stdout -o /dev/null < records.ndjson | jq .totals
 
       \(ExitStatus.helpText)
-        (merge-doc exits 1 when the document is not ready)
+        merge-doc exits 1 when the document is not ready.
       """,
     version: SheafVersion.current)
 

@@ -9,23 +9,23 @@ struct PlanSections: FilterCommand {
     commandName: "plan-sections",
     abstract: "Read a plan (JSON or a Markdown outline) and write one record per section.",
     discussion: """
-      Records come out in execution order (dependencies first, then stage and plan order), each
-      with doc, doc_title, id, title, description, order, stage, depends_on, context, template,
-      format, llm (plan defaults, then stage defaults, then the section's), mode, inputs and
-      status "pending". A plan is rejected, with every problem named on its own line, for
-      duplicate ids, unknown dependencies, dependency cycles, ids that are not slugs, and input
-      files that cannot be read.
+      Records come out in execution order (dependencies first, then stage and plan order), \
+      each with doc, doc_title, id, title, description, order, stage, depends_on, context, \
+      template, format, llm (plan defaults, then stage defaults, then the section's), mode, \
+      inputs and status "pending". A plan is rejected, with every problem named on its own \
+      line, for duplicate ids, unknown dependencies, dependency cycles, ids that are not \
+      slugs, and input files that cannot be read.
 
       EXAMPLES
         plan-sections pipelines/prd/plan.json | jq -r '[.stage, .id] | @tsv'
         plan-sections --mode draft pipelines/prd/plan.json | merge-doc
-        plan-sections --affected-by goals_objectives pipelines/prd/plan.json | jq -r .id
+        plan-sections --affected-by goals_objectives pipelines/prd/plan.json
         plan-sections --emit dot pipelines/prd/plan.json | dot -Tsvg > prd.svg
-        plan-sections --input requirements=@my-requirements.md pipelines/prd/plan.json
-        plan-sections pipelines/prd/plan.json | build-prompt | call-llm -j 8 | validate-format | merge-doc > prd.md
+        plan-sections --input requirements=@mine.md pipelines/prd/plan.json
+        plan-sections p.json | build-prompt | call-llm | validate-format | merge-doc
 
       \(ExitStatus.helpText)
-        (a plan that is not valid JSON exits 3; a plan that is rejected exits 2)
+        A plan that is not valid JSON exits 3; a plan that is rejected exits 2.
       """,
     version: SheafVersion.current)
 

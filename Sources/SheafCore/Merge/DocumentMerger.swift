@@ -20,6 +20,8 @@ public struct MergedSection {
   public var content: String?
   /// The error, for failed, skipped and cancelled sections.
   public var error: SheafError?
+  /// The error object exactly as the record carried it.
+  var errorJSON: JSON?
   /// `timing.seconds`.
   public var seconds: Double?
   /// `usage.input_tokens`.
@@ -65,6 +67,7 @@ public final class DocumentMerger {
       status: status,
       content: record.content,
       error: record.error,
+      errorJSON: record.json["error"].flatMap { $0.kind == .object ? $0 : nil },
       seconds: json["timing"]?["seconds"]?.double,
       inputTokens: json["usage"]?["input_tokens"]?.int,
       outputTokens: json["usage"]?["output_tokens"]?.int,
@@ -235,7 +238,7 @@ public final class DocumentMerger {
         object["order"] = section.order.map { JSON($0) } ?? .null
         object["status"] = JSON(section.status.rawValue)
         object["content"] = section.status == .completed ? JSON(Self.body(of: section)) : .null
-        object["error"] = section.error?.json ?? .null
+        object["error"] = section.errorJSON?.copy() ?? .null
         return object
       })
     document["summary"] = summary()
@@ -264,7 +267,7 @@ public final class DocumentMerger {
         object["output_tokens"] = section.outputTokens.map { JSON($0) } ?? .null
         object["attempts"] = section.attempts.map { JSON($0) } ?? .null
         object["source"] = section.source.map { JSON($0) } ?? .null
-        object["error"] = section.error?.json ?? .null
+        object["error"] = section.errorJSON?.copy() ?? .null
         return object
       })
     let seconds = all.compactMap(\.seconds).reduce(0, +)

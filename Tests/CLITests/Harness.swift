@@ -1,0 +1,68 @@
+import Foundation
+
+/// Runs the built tools in a real shell, from the package's root, with the build's products
+/// first on PATH.
+enum Harness {
+  /// The package's root folder.
+  static let root: URL = {
+    var url = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { url.deleteLastPathComponent() }
+    return url
+  }()
+
+  /// The folder holding the built executables (the test bundle sits beside them).
+  static let products: URL = {
+    let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for candidate in [bundle, bundle.deletingLastPathComponent()] {
+      if FileManager.default.isExecutableFile(atPath: candidate.appendingPathComponent("plan-sections").path) {
+        return candidate
+      }
+    }
+    return root.appendingPathComponent(".build/debug")
+  }()
+
+  /// What a command did.
+  struct Result {
+    var status: Int32
+    var stdout: Data
+    var stderr: Data
+    var out: String { String(decoding: stdout, as: UTF8.self) }
+    var err: String { String(decoding: stderr, as: UTF8.self) }
+  }
+
+  /// Runs `command` with bash from the package root; `stdin` is a file or text fed to it.
+  static func run(
+    _ command: String, stdinFile: URL? = nil, stdin: Data? = nil, environment: [String: String] = [:]
+  ) throws -> Result {
+    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("sheaf-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: scratch) }
+    let outURL = scratch.appendingPathComponent("out")
+    let errURL = scratch.appendingPathComponent("err")
+    FileManager.default.createFile(atPath: outURL.path, contents: nil)
+    FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    var input = stdinFile
+    if let stdin {
+      input = scratch.appendingPathComponent("in")
+      try stdin.write(to: input!)
+    }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/bash")
+    process.arguments = ["-c", command]
+    process.currentDirectoryURL = root
+    var env = ProcessInfo.processInfo.environment
+    env["PATH"] = products.path + ":" + (env["PATH"] ?? "/usr/bin:/bin")
+    env["TMP"] = scratch.path
+    env["LC_ALL"] = "C.UTF-8"
+    for (key, value) in environment { env[key] = value }
+    process.environment = env
+    process.standardInput = try input.map { try FileHandle(forReadingFrom: $0) } ?? FileHandle.nullDevice
+    process.standardOutput = try FileHandle(forWritingTo: outURL)
+    process.standardError = try FileHandle(forWritingTo: errURL)
+    try process.run()
+    process.waitUntilExit()
+    return Result(
+      status: process.terminationStatus, stdout: try Data(contentsOf: outURL),
+      stderr: try Data(contentsOf: errURL))
+  }
+}
