@@ -1,0 +1,41 @@
+import Testing
+
+@testable import SheafCore
+
+struct ContractTests {
+  @Test func exitStatusesAreTheContractsNumbers() {
+    #expect(ExitStatus.completed.rawValue == 0)
+    #expect(ExitStatus.someFailed.rawValue == 1)
+    #expect(ExitStatus.usage.rawValue == 2)
+    #expect(ExitStatus.malformedInput.rawValue == 3)
+    #expect(ExitStatus.interrupted.rawValue == 130)
+  }
+
+  @Test func statusWordsAreTheContracts() {
+    #expect(SectionStatus.allCases.map(\.rawValue) == [
+      "pending", "queued", "processing", "completed", "failed", "skipped", "cancelled",
+    ])
+    #expect(ErrorType.allCases.map(\.rawValue) == [
+      "input", "plan", "template", "network", "timeout", "rate_limited", "provider", "auth",
+      "quota", "bad_request", "context_length", "validation", "dependency_failed", "cancelled",
+      "internal",
+    ])
+  }
+
+  @Test func errorObjectRoundTrips() throws {
+    let error = SheafError(
+      .rateLimited, "429: slow down", retryable: true, hint: "lower -j", httpStatus: 429,
+      retryAfterS: 2.5)
+    #expect(error.json.compactText == #"{"type":"rate_limited","message":"429: slow down","retryable":true,"hint":"lower -j","http_status":429,"retry_after_s":2.5}"#)
+    #expect(SheafError(json: error.json) == error)
+    #expect(SheafError(json: try JSON.parse(#"{"type":"nonsense"}"#)).type == .internal)
+  }
+
+  @Test func eventsCarryTimestampAndDoc() throws {
+    let event = Event.make(.sectionStart, doc: "prd", fields: ["id": JSON("a"), "attempt": JSON(1)])
+    #expect(event.keys == ["event", "ts", "doc", "id", "attempt"])
+    let ts = try #require(event["ts"]?.string)
+    #expect(ts.count == 24 && ts.hasSuffix("Z") && ts.contains("."))
+    #expect(Event.isEvent(event))
+  }
+}
