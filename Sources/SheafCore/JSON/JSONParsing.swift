@@ -89,22 +89,117 @@ extension JSON {
     return JSONSyntaxError(line: line, column: max(column, 1), message: message)
   }
 
-  /// Writes this value as compact JSON text at the end of `buffer`.
+  /// Writes this value as compact JSON text at the end of `buffer`: the same text jansson's
+  /// `JSON_COMPACT` writes, with marked numbers written as their literals. Strings are copied in
+  /// runs between the bytes that need escaping, which is several times faster than jansson's
+  /// code point by code point escaping.
   public func serialize(into buffer: ByteBuffer) {
-    let start = buffer.count
-    let flags = sheaf_json_compact_flags()
-    func dump() -> Int {
-      json_dumpb(
-        handle, UnsafeMutableRawPointer(buffer.base + start).assumingMemoryBound(to: CChar.self),
-        buffer.capacity - start, flags)
+    Self.write(handle, into: buffer)
+  }
+
+  private static func write(_ node: UnsafeMutablePointer<json_t>, into buffer: ByteBuffer) {
+    switch sheaf_json_type(node) {
+    case Int32(JSON_OBJECT.rawValue):
+      buffer.append(UInt8(ascii: "{"))
+      var iterator = json_object_iter(node)
+      var first = true
+      while let current = iterator {
+        if !first { buffer.append(UInt8(ascii: ",")) }
+        first = false
+        if let key = json_object_iter_key(current) {
+          writeString(
+            UnsafeRawPointer(key).assumingMemoryBound(to: UInt8.self),
+            json_object_iter_key_len(current), into: buffer)
+        }
+        buffer.append(UInt8(ascii: ":"))
+        if let value = json_object_iter_value(current) { write(value, into: buffer) }
+        iterator = json_object_iter_next(node, current)
+      }
+      buffer.append(UInt8(ascii: "}"))
+    case Int32(JSON_ARRAY.rawValue):
+      buffer.append(UInt8(ascii: "["))
+      for index in 0..<json_array_size(node) {
+        if index > 0 { buffer.append(UInt8(ascii: ",")) }
+        if let element = json_array_get(node, index) { write(element, into: buffer) }
+      }
+      buffer.append(UInt8(ascii: "]"))
+    case Int32(JSON_STRING.rawValue):
+      let length = json_string_length(node)
+      guard let value = json_string_value(node) else { return }
+      let bytes = UnsafeRawPointer(value).assumingMemoryBound(to: UInt8.self)
+      if NumberLiteral.isNode(node) {
+        let prefix = NumberLiteral.storedPrefix.count
+        buffer.append(UnsafeRawBufferPointer(start: bytes + prefix, count: length - prefix))
+      } else {
+        writeString(bytes, length, into: buffer)
+      }
+    case Int32(JSON_INTEGER.rawValue):
+      writeInteger(json_integer_value(node), into: buffer)
+    case Int32(JSON_REAL.rawValue):
+      buffer.append(NumberLiteral.text(for: json_real_value(node)))
+    case Int32(JSON_TRUE.rawValue):
+      buffer.append("true")
+    case Int32(JSON_FALSE.rawValue):
+      buffer.append("false")
+    default:
+      buffer.append("null")
     }
-    // Write into the room there is; only a value larger than that is written twice.
-    var needed = dump()
-    if needed > buffer.capacity - start {
-      buffer.reserve(start + needed)
-      needed = dump()
+  }
+
+  private static func writeInteger(_ value: Int64, into buffer: ByteBuffer) {
+    var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 20 digits and a sign
+    withUnsafeMutableBytes(of: &digits) { raw in
+      var magnitude = value.magnitude
+      var index = raw.count
+      repeat {
+        index -= 1
+        raw[index] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+        magnitude /= 10
+      } while magnitude > 0
+      if value < 0 {
+        index -= 1
+        raw[index] = UInt8(ascii: "-")
+      }
+      buffer.append(UnsafeRawBufferPointer(rebasing: raw[index...]))
     }
-    buffer.count = start + needed
-    NumberLiteral.restore(in: buffer, from: start)
+  }
+
+  /// Writes a quoted, escaped string: `"` and `\` escaped, control characters as `\n`, `\t`,
+  /// `\r`, `\b`, `\f` or `\u00XX`, everything else (valid UTF-8) as it is.
+  private static func writeString(_ bytes: UnsafePointer<UInt8>, _ length: Int, into buffer: ByteBuffer) {
+    buffer.reserve(buffer.count + length + 2)
+    buffer.append(UInt8(ascii: "\""))
+    var runStart = 0
+    var index = 0
+    while index < length {
+      let byte = bytes[index]
+      if byte >= 0x20 && byte != 0x22 && byte != 0x5C {
+        index += 1
+        continue
+      }
+      if index > runStart {
+        buffer.append(UnsafeRawBufferPointer(start: bytes + runStart, count: index - runStart))
+      }
+      switch byte {
+      case 0x22: buffer.append("\\\"")
+      case 0x5C: buffer.append("\\\\")
+      case 0x0A: buffer.append("\\n")
+      case 0x09: buffer.append("\\t")
+      case 0x0D: buffer.append("\\r")
+      case 0x08: buffer.append("\\b")
+      case 0x0C: buffer.append("\\f")
+      default:
+        let hex = Array("0123456789ABCDEF".utf8)
+        buffer.append("\\u00")
+        buffer.append(hex[Int(byte >> 4)])
+        buffer.append(hex[Int(byte & 0x0F)])
+      }
+      index += 1
+      runStart = index
+    }
+    if length > runStart {
+      buffer.append(UnsafeRawBufferPointer(start: bytes + runStart, count: length - runStart))
+    }
+    buffer.append(UInt8(ascii: "\""))
   }
 }

@@ -5,8 +5,7 @@ import Foundation
 /// with 17 digits (`0.7` would come back as `0.69999999999999996`).
 ///
 /// Before jansson reads a line, every number that is not an exact 64-bit integer is rewritten as a
-/// string that starts with a marker; after jansson writes a value, each such string is turned back
-/// into its literal. The marker holds a NUL and a random token drawn once per process, so no string
+/// string that starts with a marker; the serializer writes each such string as its literal. The marker holds a NUL and a random token drawn once per process, so no string
 /// a user wrote can be mistaken for one.
 enum NumberLiteral {
   /// The random part of the marker, 16 hex digits.
@@ -190,35 +189,5 @@ enum NumberLiteral {
     }
     output.append(contentsOf: text[copied...])
     return (output, map)
-  }
-
-  /// Turns marked strings in written JSON text back into their literals, in place.
-  static func restore(in buffer: ByteBuffer, from start: Int = 0) {
-    textPrefix.withUnsafeBytes { prefix in
-      let prefixCount = prefix.count
-      var read = start
-      var write = start
-      let base = buffer.base
-      let end = buffer.count
-      while read < end {
-        guard
-          let found = sheaf_memmem(base + read, end - read, prefix.baseAddress!, prefixCount)
-        else { break }
-        let matchAt = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
-        if write != read { memmove(base + write, base + read, matchAt - read) }
-        write += matchAt - read
-        var cursor = matchAt + prefixCount
-        while cursor < end && base[cursor] != UInt8(ascii: "\"") {
-          base[write] = base[cursor]
-          write += 1
-          cursor += 1
-        }
-        read = min(cursor + 1, end)
-      }
-      if write != read {
-        memmove(base + write, base + read, end - read)
-        buffer.count = write + (end - read)
-      }
-    }
   }
 }
