@@ -55,9 +55,10 @@ public final class JSON {
   public convenience init(_ string: String) {
     var string = string
     let handle = string.withUTF8 { bytes in
-      json_stringn_nocheck(
-        UnsafeRawPointer(bytes.baseAddress ?? UnsafePointer(bitPattern: 1)!)
-          .assumingMemoryBound(to: CChar.self), bytes.count)
+      guard let base = bytes.baseAddress else { return json_string("") }
+      return base.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
+        json_stringn_nocheck($0, bytes.count)
+      }
     }
     self.init(owning: handle!)
   }

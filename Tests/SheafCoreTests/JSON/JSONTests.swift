@@ -46,6 +46,12 @@ struct JSONTests {
     #expect(try roundTrip(text) == text.replacingOccurrences(of: #"\u00e9"#, with: "é"))
   }
 
+  @Test func stringsMadeInSwift() {
+    #expect(JSON("").compactText == #""""#)
+    #expect(JSON("a\u{0}b \"q\" \u{1F}").compactText == #""a\u0000b \"q\" \u001F""#)
+    #expect(JSON("a\u{0}b").string == "a\u{0}b")
+  }
+
   @Test func unknownFieldsSurviveChanges() throws {
     let value = try JSON.parse(#"{"doc":"d","custom":{"x":[1.50,2]},"id":"a","status":"pending","zz":null}"#)
     value["status"] = JSON("completed")

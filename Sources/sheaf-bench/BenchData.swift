@@ -1,12 +1,13 @@
 import Foundation
+import SheafCore
 
 /// Realistic records for benchmarks: completed sections of a document with 2–6 KB of Markdown
 /// content each, the fields call-llm and validate-format add, and a few events between them.
-public enum BenchData {
+enum BenchData {
   /// Writes about `megabytes` MB of records cycling through `sections` ids (so a later record
   /// replaces an earlier one, as in a resumed or regenerated run).
   /// - Throws: `ToolFailure` when the output fails.
-  public static func generate(megabytes: Int, sections: Int, to writer: RecordWriter) throws {
+  static func generate(megabytes: Int, sections: Int, to writer: RecordWriter) throws {
     let words = [
       "the", "system", "must", "support", "users", "who", "manage", "large", "documents",
       "with", "sections", "that", "depend", "on", "each", "other", "latency", "budget",
