@@ -34,7 +34,6 @@ deps:
 	fi
 
 build: deps
-	$(SWIFT) build -c release --product plan-sections
 	$(SWIFT) build -c release
 
 debug: deps

@@ -32,7 +32,7 @@ struct PlanSections: FilterCommand {
   @Argument(help: "The plan: a .json file, or a Markdown outline (.md). '-' or none: standard input.")
   var plan: String?
 
-  @Option(name: .long, help: ArgumentHelp("Use the sections of this mode (default: the plan's default_mode).", valueName: "name"))
+  @Option(name: .long, help: ArgumentHelp("Use the sections of this mode (default: $SHEAF_MODE, then the plan's default_mode).", valueName: "name"))
   var mode: String?
 
   @Option(name: .long, help: ArgumentHelp("Only these sections (comma-separated, repeatable).", valueName: "ids"))

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What plan-sections writes.
 public enum PlanEmitFormat: String, CaseIterable, Sendable {
   case ndjson, make, dot
@@ -13,9 +15,11 @@ public enum PlanSectionsCommand {
     inputs: [String], events: Bool
   ) throws -> ExitStatus {
     let plan = try PlanReader.read(path: planPath, overrides: inputs)
+    // The flag, then SHEAF_MODE, then the plan's default_mode.
+    let environmentMode = ProcessInfo.processInfo.environment["SHEAF_MODE"].flatMap { $0.isEmpty ? nil : $0 }
     let graph: SectionGraph
     do {
-      graph = try SectionGraph(plan: plan, mode: mode)
+      graph = try SectionGraph(plan: plan, mode: mode ?? environmentMode)
     } catch let problems as PlanProblems {
       throw ToolFailure.usage(problems.lines.map { "\(plan.source): \($0)" }.joined(separator: "\n"))
     }
