@@ -37,7 +37,7 @@ let package = Package(
     .executableTarget(name: "merge-doc", dependencies: ["SheafCore"]),
     // Not a product: the benchmark's generator and the bare reader/writer pass-through.
     .executableTarget(name: "sheaf-bench", dependencies: ["SheafCore"]),
-    .testTarget(name: "SheafCoreTests", dependencies: ["SheafCore"]),
+    .testTarget(name: "SheafCoreTests", dependencies: ["SheafCore"], exclude: ["Fixtures"]),
     .testTarget(
       name: "CLITests",
       dependencies: [

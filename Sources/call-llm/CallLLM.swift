@@ -1,13 +1,167 @@
 import ArgumentParser
+import Foundation
 import SheafCore
 
-/// `call-llm`: sends each record's messages to a model and fills in the answer. Not built yet: it says so and exits 2.
+/// `call-llm`: records with messages in, records with the model's answer out.
 @main
 struct CallLLM: FilterCommand {
-  static let configuration = Placeholder.configuration(
-    "call-llm", does: "sends each record's messages to a model and fills in the answer", issue: 3)
+  static let configuration = CommandConfiguration(
+    commandName: "call-llm",
+    abstract: "Send each record's messages to a model and fill in the answer.",
+    discussion: """
+      Providers: openai (any OpenAI-compatible Chat Completions endpoint: OpenAI, vLLM, \\
+      llama.cpp, LM Studio, OpenRouter, Ollama's /v1), anthropic (Messages API), ollama \\
+      (native /api/chat) and offline (built in, deterministic, no network; its records say \\
+      "provider":"offline"). Requests stream through libcurl, -j at once in one thread.
+
+      Settings: a flag wins, then SHEAF_PROVIDER, SHEAF_MODEL and SHEAF_BASE_URL, then the \\
+      record's llm settings (from the plan: plan, stage, then section). Keys come only from \\
+      the environment: OPENAI_API_KEY, ANTHROPIC_API_KEY, or the variable --api-key-env names; \\
+      they never reach a record, event, cache file or log. Ollama's host: OLLAMA_HOST.
+
+      Each record gets status, content (<think> blocks moved to reasoning), provider, model, \\
+      usage, timing, attempts, cache (hit or miss) and request_key, or status failed and an \\
+      error with a hint. Retryable errors (429, 408, 409, 5xx, 529, broken connections, \\
+      timeouts) are retried with exponential backoff and jitter, honouring retry-after-ms \\
+      and Retry-After; a 429 also halves the concurrency for a while. Records that are not \\
+      pending (failed upstream, skipped, completed) pass through unchanged, as do events.
+
+      Completed answers are cached under --cache (default $XDG_CACHE_HOME/sheaf or \\
+      ~/.cache/sheaf) before they are written, so an interrupted run asks for nothing twice. \\
+      Ctrl-C writes in-flight records as cancelled and exits 130.
+
+      EXAMPLES
+        plan-sections plan.json | build-prompt | call-llm -j 8 | merge-doc > doc.md
+        ... | call-llm --provider ollama --model llama3.1 --events
+        ... | call-llm --provider offline --offline-tps 40 --events-file events.ndjson
+        ... | call-llm --base-url http://127.0.0.1:8000/v1 --model qwen2.5 -j 16
+        ... | call-llm --cache-only > replay.ndjson
+        ... | call-llm --refresh goals_objectives --log calls.ndjson
+
+      \\(ExitStatus.helpText)
+      """,
+    version: SheafVersion.current)
+
+  @Argument(help: "Record files (NDJSON); '-' or none: standard input.")
+  var inputs: [String] = []
+
+  @Option(help: ArgumentHelp("openai, anthropic, ollama or offline.", valueName: "name"))
+  var provider: String?
+
+  @Option(help: ArgumentHelp("The model.", valueName: "name"))
+  var model: String?
+
+  @Option(name: .customLong("base-url"), help: ArgumentHelp("The provider's base URL (for example http://localhost:8000/v1).", valueName: "url"))
+  var baseURL: String?
+
+  @Option(name: .customLong("api-key-env"), help: ArgumentHelp("Take the API key from this environment variable.", valueName: "name"))
+  var apiKeyEnv: String?
+
+  @Option(name: .short, help: ArgumentHelp("Requests in flight at once.", valueName: "n"))
+  var j: Int = 4
+
+  @Flag(name: .customLong("keep-order"), help: "Write records in input order, not as they complete.")
+  var keepOrder = false
+
+  @Flag(help: "Write section_start, chunk, section_complete and section_failed events to standard output.")
+  var events = false
+
+  @Option(name: .customLong("events-file"), help: ArgumentHelp("Append events to this file (whole lines).", valueName: "path"))
+  var eventsFile: String?
+
+  @Option(name: .customLong("connect-timeout"), help: ArgumentHelp("Seconds to connect.", valueName: "s"))
+  var connectTimeout: Double = 10
+
+  @Option(name: .customLong("first-byte-timeout"), help: ArgumentHelp("Seconds to the first byte of the response.", valueName: "s"))
+  var firstByteTimeout: Double = 120
+
+  @Option(name: .customLong("idle-timeout"), help: ArgumentHelp("Seconds a stream may stall.", valueName: "s"))
+  var idleTimeout: Double = 60
+
+  @Option(help: ArgumentHelp("Seconds for a whole attempt (default: llm.timeout_s, else 600).", valueName: "s"))
+  var timeout: Double?
+
+  @Option(help: ArgumentHelp("Retries after the first attempt (default: llm.retries, else 2).", valueName: "n"))
+  var retries: Int?
+
+  @Option(name: .customLong("retry-base"), help: ArgumentHelp("First backoff in seconds; it doubles per attempt.", valueName: "s"))
+  var retryBase: Double = 1
+
+  @Option(name: .customLong("retry-max"), help: ArgumentHelp("Longest wait between attempts, in seconds.", valueName: "s"))
+  var retryMax: Double = 60
+
+  @Option(help: ArgumentHelp("Seed for backoff jitter and the offline provider.", valueName: "n"))
+  var seed: UInt64 = 0
+
+  @Option(help: ArgumentHelp("The response cache folder.", valueName: "dir"))
+  var cache: String?
+
+  @Flag(name: .customLong("no-cache"), help: "Neither read nor write the cache.")
+  var noCache = false
+
+  @Option(help: ArgumentHelp("Ask again for these sections (comma-separated) and store the new answers.", valueName: "ids"))
+  var refresh: [String] = []
+
+  @Flag(name: .customLong("cache-only"), help: "Replay from the cache; a miss fails and nothing goes to the network.")
+  var cacheOnly = false
+
+  @Option(name: .customLong("offline-delay"), help: ArgumentHelp("Offline provider: seconds before the first token.", valueName: "s"))
+  var offlineDelay: Double = 0
+
+  @Option(name: .customLong("offline-tps"), help: ArgumentHelp("Offline provider: tokens per second (0: all at once).", valueName: "n"))
+  var offlineTPS: Double = 0
+
+  @Flag(help: "Show the live progress line even when standard error is not a terminal.")
+  var progress = false
+
+  @Option(help: ArgumentHelp("Append one line per HTTP attempt to this file.", valueName: "path"))
+  var log: String?
+
+  @Flag(name: .customLong("log-prompts"), help: "Put the messages in the log too.")
+  var logPrompts = false
+
+  func validate() throws {
+    if let provider, !ProviderRegistry.names.contains(provider) {
+      throw ValidationError("unknown provider '\(provider)' (known: \(ProviderRegistry.names.joined(separator: ", ")))")
+    }
+    guard (1...1024).contains(j) else { throw ValidationError("-j must be from 1 to 1024 (got \(j))") }
+    for (name, value) in [("--connect-timeout", connectTimeout), ("--first-byte-timeout", firstByteTimeout), ("--idle-timeout", idleTimeout), ("--retry-base", retryBase), ("--retry-max", retryMax)] where !(value > 0) {
+      throw ValidationError("\(name) must be more than 0 (got \(value))")
+    }
+    if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be more than 0 (got \(timeout))") }
+    if let retries, retries < 0 { throw ValidationError("--retries must be 0 or more (got \(retries))") }
+    if offlineDelay < 0 || offlineTPS < 0 { throw ValidationError("--offline-delay and --offline-tps must be 0 or more") }
+    if noCache && cacheOnly { throw ValidationError("--no-cache and --cache-only cannot go together") }
+  }
 
   mutating func execute() throws -> ExitStatus {
-    throw Placeholder.notYetBuilt(issue: 3)
+    var options = CallOptions()
+    options.inputs = inputs
+    options.provider = provider
+    options.model = model
+    options.baseURL = baseURL
+    options.apiKeyVariable = apiKeyEnv
+    options.jobs = j
+    options.keepOrder = keepOrder
+    options.events = events
+    options.eventsFile = eventsFile
+    options.connectTimeout = connectTimeout
+    options.firstByteTimeout = firstByteTimeout
+    options.idleTimeout = idleTimeout
+    options.totalTimeout = timeout
+    options.retries = retries
+    options.retryBase = retryBase
+    options.retryMax = retryMax
+    options.seed = seed
+    options.cacheDirectory = cache
+    options.noCache = noCache
+    options.refresh = Set(refresh.flatMap { $0.split(separator: ",").map(String.init) })
+    options.cacheOnly = cacheOnly
+    options.offlineDelay = offlineDelay
+    options.offlineTPS = offlineTPS
+    options.progress = progress
+    options.log = log
+    options.logPrompts = logPrompts
+    return try CallEngine(options: options, tool: Self.toolName).run()
   }
 }

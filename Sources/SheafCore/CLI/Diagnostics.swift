@@ -12,6 +12,12 @@ public enum Diagnostics {
     }
   }
 
+  /// Writes text to standard error as it is (for a progress line that redraws itself).
+  public static func raw(_ text: String) {
+    var text = text
+    text.withUTF8 { try? RecordWriter.writeAll(UnsafeRawBufferPointer($0), to: 2, name: "stderr") }
+  }
+
   /// Whether standard error is a terminal.
   public static var stderrIsTerminal: Bool { isatty(2) != 0 }
 }

@@ -1,0 +1,146 @@
+import Foundation
+
+/// call-llm's settings, from its flags and the environment.
+public struct CallOptions {
+  /// Record files (empty: standard input).
+  public var inputs: [String] = []
+  /// `--provider`, else `SHEAF_PROVIDER`.
+  public var provider: String?
+  /// `--model`, else `SHEAF_MODEL`.
+  public var model: String?
+  /// `--base-url`, else `SHEAF_BASE_URL`.
+  public var baseURL: String?
+  /// `--api-key-env`: the variable the key comes from (default: the provider's own).
+  public var apiKeyVariable: String?
+  /// Requests in flight at once.
+  public var jobs = 4
+  /// Write records in input order instead of as they complete.
+  public var keepOrder = false
+  /// Write events to standard output between records.
+  public var events = false
+  /// Append events to this file.
+  public var eventsFile: String?
+  /// Seconds to connect.
+  public var connectTimeout = 10.0
+  /// Seconds to the first byte of the response.
+  public var firstByteTimeout = 120.0
+  /// Seconds without a byte once the response has started.
+  public var idleTimeout = 60.0
+  /// Seconds for a whole attempt (`--timeout`); else the record's `llm.timeout_s`; else 600.
+  public var totalTimeout: Double?
+  /// Retries after the first attempt (`--retries`); else the record's `llm.retries`; else 2.
+  public var retries: Int?
+  /// First backoff, in seconds.
+  public var retryBase = 1.0
+  /// Longest wait between attempts, in seconds.
+  public var retryMax = 60.0
+  /// Seed for the backoff jitter and the offline provider.
+  public var seed: UInt64 = 0
+  /// Cache folder (default: `$XDG_CACHE_HOME/sheaf` or `~/.cache/sheaf`).
+  public var cacheDirectory: String?
+  /// Neither read nor write the cache.
+  public var noCache = false
+  /// Ask again for these section ids (and store the new answer).
+  public var refresh: Set<String> = []
+  /// Answer from the cache only: a miss fails, nothing goes to the network.
+  public var cacheOnly = false
+  /// Offline provider: seconds before the first piece.
+  public var offlineDelay = 0.0
+  /// Offline provider: pieces (about a token each) per second; 0 writes the answer at once.
+  public var offlineTPS = 0.0
+  /// Show a live progress line on standard error.
+  public var progress = false
+  /// Append one line per HTTP attempt here.
+  public var log: String?
+  /// Put the messages in the log too.
+  public var logPrompts = false
+  /// The environment (keys, SHEAF_*, OLLAMA_HOST, XDG_CACHE_HOME).
+  public var environment: [String: String] = ProcessInfo.processInfo.environment
+
+  /// Options with the defaults.
+  public init() {}
+}
+
+/// The settings of one record, resolved: flags, then `SHEAF_*`, then the record's `llm`.
+struct ResolvedCall {
+  var call: LLMCall
+  var provider: (any HTTPProvider)?
+  var baseURL: String
+  var requestKey: String
+  var maxAttempts: Int
+  var totalTimeout: Double
+  var apiKey: String?
+  var targetWords: ClosedRange<Int>?
+
+  /// Resolves a record's settings.
+  /// - Throws: `SheafError` (type `input`) when the record cannot be sent.
+  static func resolve(_ record: Record, options: CallOptions) throws(SheafError) -> ResolvedCall {
+    let json = record.json
+    let llm = json["llm"]
+    let env = options.environment
+    func setting(_ flag: String?, _ variable: String, _ key: String) -> String? {
+      if let flag, !flag.isEmpty { return flag }
+      if let value = env[variable], !value.isEmpty { return value }
+      return llm?[key]?.string
+    }
+    guard let list = json["messages"]?.array, !list.isEmpty else {
+      throw SheafError(
+        .input, "section '\(record.id ?? "?")' has no messages",
+        hint: "put build-prompt before call-llm: plan-sections plan.json | build-prompt | call-llm")
+    }
+    var messages: [Message] = []
+    for item in list {
+      guard let role = item["role"]?.string, let content = item["content"]?.string else {
+        throw SheafError(.input, "section '\(record.id ?? "?")': each message needs a string role and content")
+      }
+      messages.append(Message(role: role, content: content))
+    }
+
+    guard let providerName = setting(options.provider, "SHEAF_PROVIDER", "provider") else {
+      throw SheafError(
+        .input, "no provider for section '\(record.id ?? "?")'",
+        hint: "pass --provider (\(ProviderRegistry.names.joined(separator: ", "))), set SHEAF_PROVIDER, or set llm.provider in the plan")
+    }
+    let provider = ProviderRegistry.http(providerName)
+    guard provider != nil || providerName == "offline" else {
+      throw SheafError(
+        .input, "unknown provider '\(providerName)' (known: \(ProviderRegistry.names.joined(separator: ", ")))",
+        hint: "fix llm.provider in the plan, or pass --provider")
+    }
+    let model = setting(options.model, "SHEAF_MODEL", "model") ?? (provider == nil ? OfflineProvider.defaultModel : nil)
+    guard let model else {
+      throw SheafError(.input, "no model for section '\(record.id ?? "?")'", hint: "pass --model, set SHEAF_MODEL, or set llm.model in the plan")
+    }
+    let baseURL = setting(options.baseURL, "SHEAF_BASE_URL", "base_url") ?? provider?.defaultBaseURL(environment: env) ?? "offline"
+
+    var parameters: [(key: String, value: String)] = []
+    for key in ["temperature", "top_p", "top_k", "max_tokens", "seed", "stop", "presence_penalty", "frequency_penalty", "response_format", "num_ctx"] {
+      if let value = llm?[key], !value.isNull { parameters.append((key, value.compactText)) }
+    }
+    let settings = LLMSettings(provider: providerName, model: model, baseURL: baseURL, parameters: parameters)
+
+    // The cache key: everything that shapes the answer, never the key.
+    let canonical = JSON.object()
+    canonical["provider"] = JSON(providerName)
+    canonical["base_url"] = JSON(baseURL)
+    canonical["model"] = JSON(model)
+    canonical["messages"] = ProviderErrors.messagesJSON(messages)
+    let parameterObject = JSON.object()
+    for (key, value) in parameters.sorted(by: { $0.key < $1.key }) { parameterObject[key] = try? JSON.parse(value) }
+    canonical["parameters"] = parameterObject
+    if provider == nil { canonical["offline_seed"] = JSON(Int(truncatingIfNeeded: options.seed)) }
+    let requestKey = SHA256.hex(canonical.compactText)
+
+    let retries = options.retries ?? llm?["retries"]?.int ?? 2
+    let total = options.totalTimeout ?? llm?["timeout_s"]?.double ?? 600
+    let keyVariable = options.apiKeyVariable ?? provider?.keyVariable
+    var targetWords: ClosedRange<Int>?
+    if let format = json["format"], let low = format["min_words"]?.int, let high = format["max_words"]?.int, low <= high {
+      targetWords = low...high
+    }
+    return ResolvedCall(
+      call: LLMCall(id: record.id ?? "?", messages: messages, settings: settings),
+      provider: provider, baseURL: baseURL, requestKey: requestKey, maxAttempts: max(1, retries + 1),
+      totalTimeout: total, apiKey: keyVariable.flatMap { env[$0] }, targetWords: targetWords)
+  }
+}

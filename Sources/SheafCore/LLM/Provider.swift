@@ -1,0 +1,181 @@
+import Foundation
+
+/// The model settings of one call, resolved from flags, environment and the record's `llm`.
+public struct LLMSettings: Sendable {
+  /// Provider name (`openai`, `anthropic`, `ollama`, `offline`).
+  public var provider: String
+  /// Model name.
+  public var model: String
+  /// Base URL (`nil`: the provider's default).
+  public var baseURL: String?
+  /// Sampling and length parameters that go into the request, in order (`temperature`,
+  /// `max_tokens`, `top_p`, `seed`, `stop` …), as JSON text.
+  public var parameters: [(key: String, value: String)]
+
+  /// The parameter `key` as JSON.
+  func parameter(_ key: String) -> JSON? {
+    parameters.first { $0.key == key }.flatMap { try? JSON.parse($0.value) }
+  }
+}
+
+/// One message of a conversation.
+public struct Message: Sendable {
+  /// `system`, `user` or `assistant`.
+  public var role: String
+  /// The text.
+  public var content: String
+}
+
+/// What a provider needs to make a request.
+public struct LLMCall: Sendable {
+  /// Section id (for messages).
+  public var id: String
+  /// The conversation.
+  public var messages: [Message]
+  /// Resolved settings.
+  public var settings: LLMSettings
+}
+
+/// An HTTP request, ready for libcurl.
+public struct HTTPRequest: Sendable {
+  /// Full URL.
+  public var url: String
+  /// Header lines (`Name: value`); the ones that carry a key are never logged.
+  public var headers: [String]
+  /// JSON body.
+  public var body: String
+}
+
+/// A piece of a streamed answer, whatever the wire format.
+public enum StreamPiece: Equatable, Sendable {
+  /// Answer text.
+  case text(String)
+  /// Thinking sent in its own field.
+  case reasoning(String)
+  /// Token counts as the provider reported them (either may come alone).
+  case usage(input: Int?, output: Int?)
+  /// The provider's reason for stopping.
+  case finish(String?)
+  /// An error inside the stream.
+  case error(SheafError)
+}
+
+/// Turns a provider's response bytes into pieces.
+public protocol StreamDecoder {
+  /// Feeds bytes, split anywhere.
+  mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [StreamPiece]
+  /// Ends the stream.
+  mutating func finish() -> [StreamPiece]
+}
+
+/// A provider that speaks HTTP: it builds requests, decodes streams and maps errors. The transport
+/// (libcurl) is shared; this is the only seam between sheaf and a wire format.
+public protocol HTTPProvider: Sendable {
+  /// The name users give.
+  var name: String { get }
+  /// The environment variable the API key comes from, if the provider uses one.
+  var keyVariable: String? { get }
+  /// The base URL when none is given.
+  func defaultBaseURL(environment: [String: String]) -> String
+  /// The request for a call.
+  func request(_ call: LLMCall, baseURL: String, apiKey: String?) -> HTTPRequest
+  /// A decoder for one response stream.
+  func makeDecoder() -> any StreamDecoder
+  /// The error for a non-2xx response.
+  func error(status: Int, body: String, retryAfter: Double?, baseURL: String, model: String) -> SheafError
+  /// The error for a connection that could not be made.
+  func unreachable(_ detail: String, baseURL: String) -> SheafError
+}
+
+/// The providers sheaf knows, by name (the offline provider is built in and needs no HTTP).
+public enum ProviderRegistry {
+  /// Every name, for messages.
+  public static let names = ["openai", "anthropic", "ollama", "offline"]
+
+  /// The HTTP provider called `name`, or `nil` (offline, or unknown).
+  public static func http(_ name: String) -> (any HTTPProvider)? {
+    switch name {
+    case "openai": return OpenAIProvider()
+    case "anthropic": return AnthropicProvider()
+    case "ollama": return OllamaProvider()
+    default: return nil
+    }
+  }
+}
+
+/// How HTTP failures map to the contract's error types, shared by every provider.
+enum ProviderErrors {
+  /// Words in a provider's message that mean the prompt was too long.
+  static let contextWords = [
+    "context_length", "context length", "maximum context", "too many tokens", "prompt is too long",
+    "context window", "reduce the length", "input is too long",
+  ]
+
+  /// Maps a status and the provider's own message.
+  static func map(
+    status: Int, message: String, code: String?, provider: String, keyVariable: String?,
+    retryAfter: Double?, model: String
+  ) -> SheafError {
+    let said = message.isEmpty ? "HTTP \(status)" : message
+    let text = "\(provider) answered \(status): \(said)"
+    let lower = (message + " " + (code ?? "")).lowercased()
+    if [400, 413, 422].contains(status) && contextWords.contains(where: lower.contains) {
+      return SheafError(
+        .contextLength, text, hint: "shorten the requirements or the context, or raise the model's context size",
+        httpStatus: status)
+    }
+    switch status {
+    case 401, 403:
+      let hint = keyVariable.map { "set \($0) (or pass --api-key-env NAME)" } ?? "check the server's credentials"
+      return SheafError(.auth, text, hint: hint, httpStatus: status)
+    case 402:
+      return SheafError(.quota, text, hint: "check the account's plan and billing", httpStatus: status)
+    case 429 where lower.contains("insufficient_quota") || lower.contains("quota") || lower.contains("billing"):
+      return SheafError(.quota, text, hint: "check the account's plan and billing", httpStatus: status)
+    case 429:
+      return SheafError(
+        .rateLimited, text, retryable: true, hint: "wait, or lower -j", httpStatus: status, retryAfterS: retryAfter)
+    case 404 where lower.contains("model"):
+      let hint = provider == "ollama" ? "ollama pull \(model)" : "check the model name ('\(model)')"
+      return SheafError(.badRequest, text, hint: hint, httpStatus: status)
+    case 400, 404, 405, 413, 422:
+      return SheafError(.badRequest, text, hint: "check the model name and the llm settings", httpStatus: status)
+    case 408:
+      return SheafError(.timeout, text, retryable: true, hint: "the server timed out; it is retried", httpStatus: status, retryAfterS: retryAfter)
+    case 409, 500...599:
+      let overloaded = status == 529 || lower.contains("overloaded")
+      return SheafError(
+        .provider, text, retryable: true,
+        hint: overloaded ? "the provider is overloaded; try later or lower -j" : "a server error; it is retried",
+        httpStatus: status, retryAfterS: retryAfter)
+    default:
+      return SheafError(.provider, text, retryable: false, httpStatus: status)
+    }
+  }
+
+  /// The provider's message and code from an error body (`{"error":{"message","type","code"}}`,
+  /// `{"error":"…"}`, or text).
+  static func parseBody(_ body: String) -> (message: String, code: String?) {
+    guard let json = try? JSON.parse(body) else {
+      return (String(body.trimmed.prefix(300)), nil)
+    }
+    if let error = json["error"] {
+      if let text = error.string { return (text, nil) }
+      let code = error["code"]?.string ?? error["type"]?.string
+      return (error["message"]?.string ?? error.compactText, code)
+    }
+    return (json["message"]?.string ?? String(body.prefix(300)), json["type"]?.string)
+  }
+
+  /// Joins a base URL and a path without doubling or losing the slash.
+  static func join(_ base: String, _ path: String) -> String {
+    var base = base
+    while base.hasSuffix("/") { base.removeLast() }
+    return base + path
+  }
+
+  /// The JSON array of messages.
+  static func messagesJSON(_ messages: [Message]) -> JSON {
+    .array(messages.map { .object(["role": JSON($0.role), "content": JSON($0.content)]) })
+  }
+}

@@ -1,0 +1,95 @@
+/// Anthropic's Messages API, streaming: `message_start`, `content_block_delta` (text and
+/// thinking), `message_delta` (usage, stop reason), `ping`, and `error` events mid-stream.
+public struct AnthropicProvider: HTTPProvider {
+  public let name = "anthropic"
+  public let keyVariable: String? = "ANTHROPIC_API_KEY"
+
+  public func defaultBaseURL(environment: [String: String]) -> String {
+    environment["ANTHROPIC_BASE_URL"] ?? "https://api.anthropic.com"
+  }
+
+  public func request(_ call: LLMCall, baseURL: String, apiKey: String?) -> HTTPRequest {
+    let body = JSON.object()
+    body["model"] = JSON(call.settings.model)
+    let system = call.messages.filter { $0.role == "system" }.map(\.content).joined(separator: "\n\n")
+    if !system.isEmpty { body["system"] = JSON(system) }
+    body["messages"] = ProviderErrors.messagesJSON(call.messages.filter { $0.role != "system" })
+    body["max_tokens"] = call.settings.parameter("max_tokens") ?? JSON(4096)
+    for key in ["temperature", "top_p", "top_k"] { if let value = call.settings.parameter(key) { body[key] = value } }
+    if let stop = call.settings.parameter("stop") {
+      body["stop_sequences"] = stop.kind == .string ? .array([stop]) : stop
+    }
+    body["stream"] = JSON(true)
+    var headers = ["Content-Type: application/json", "Accept: text/event-stream", "anthropic-version: 2023-06-01"]
+    if let apiKey, !apiKey.isEmpty { headers.append("x-api-key: \(apiKey)") }
+    var base = baseURL
+    while base.hasSuffix("/") { base.removeLast() }
+    let url = base.hasSuffix("/v1") ? base + "/messages" : base + "/v1/messages"
+    return HTTPRequest(url: url, headers: headers, body: body.compactText)
+  }
+
+  public func makeDecoder() -> any StreamDecoder { Decoder() }
+
+  public func error(status: Int, body: String, retryAfter: Double?, baseURL: String, model: String) -> SheafError {
+    let (message, code) = ProviderErrors.parseBody(body)
+    return ProviderErrors.map(
+      status: status, message: message, code: code, provider: name, keyVariable: keyVariable,
+      retryAfter: retryAfter, model: model)
+  }
+
+  public func unreachable(_ detail: String, baseURL: String) -> SheafError {
+    SheafError(.network, "cannot reach \(baseURL): \(detail)", retryable: true, hint: "check the network and --base-url")
+  }
+
+  /// Decodes the named events.
+  struct Decoder: StreamDecoder {
+    var sse = SSEParser()
+
+    mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [StreamPiece] { sse.feed(bytes).flatMap(pieces) }
+
+    mutating func finish() -> [StreamPiece] { sse.finish().flatMap(pieces) }
+
+    func pieces(_ event: SSEEvent) -> [StreamPiece] {
+      guard let data = try? JSON.parse(event.data) else { return [] }
+      let type = data["type"]?.string ?? event.name
+      switch type {
+      case "message_start":
+        let usage = data["message"]?["usage"]
+        return [.usage(input: usage?["input_tokens"]?.int, output: usage?["output_tokens"]?.int)]
+      case "content_block_start":
+        // A block may start with text already in it.
+        if let text = data["content_block"]?["text"]?.string, !text.isEmpty { return [.text(text)] }
+        if let thinking = data["content_block"]?["thinking"]?.string, !thinking.isEmpty { return [.reasoning(thinking)] }
+        return []
+      case "content_block_delta":
+        let delta = data["delta"]
+        switch delta?["type"]?.string {
+        case "text_delta": return delta?["text"]?.string.map { [.text($0)] } ?? []
+        case "thinking_delta": return delta?["thinking"]?.string.map { [.reasoning($0)] } ?? []
+        default: return []
+        }
+      case "message_delta":
+        var out: [StreamPiece] = []
+        if let output = data["usage"]?["output_tokens"]?.int { out.append(.usage(input: nil, output: output)) }
+        if let reason = data["delta"]?["stop_reason"]?.string { out.append(.finish(reason)) }
+        return out
+      case "error":
+        let kind = data["error"]?["type"]?.string ?? "error"
+        let message = data["error"]?["message"]?.string ?? event.data
+        let text = "anthropic stream error (\(kind)): \(message)"
+        switch kind {
+        case "overloaded_error":
+          return [.error(SheafError(.provider, text, retryable: true, hint: "the provider is overloaded; try later or lower -j", httpStatus: 529))]
+        case "rate_limit_error":
+          return [.error(SheafError(.rateLimited, text, retryable: true, hint: "wait, or lower -j", httpStatus: 429))]
+        case "api_error":
+          return [.error(SheafError(.provider, text, retryable: true, httpStatus: 500))]
+        default:
+          return [.error(SheafError(.provider, text, retryable: false))]
+        }
+      default:
+        return []  // ping, content_block_stop, message_stop
+      }
+    }
+  }
+}

@@ -1,0 +1,117 @@
+import Foundation
+
+/// The built-in `offline` provider: no network, deterministic for the same messages and seed.
+/// It writes readable Markdown shaped by the request (the section's title, description and
+/// instructions, and the length its format asks for), which call-llm streams at a chosen pace.
+/// Token counts are estimates, and marked so.
+public enum OfflineProvider {
+  /// The model name it reports when none is given.
+  public static let defaultModel = "offline"
+
+  private static let stopwords: Set<String> = [
+    "about", "after", "again", "their", "there", "these", "those", "which", "while", "where",
+    "would", "could", "should", "every", "other", "under", "until", "within", "without", "what",
+    "when", "with", "from", "into", "that", "this", "they", "them", "than", "then", "each",
+    "have", "will", "your", "more", "most", "over", "also", "such", "only", "just", "very",
+  ]
+
+  /// The answer for a section.
+  public static func answer(
+    title: String, description: String, instructions: String?, docTitle: String?,
+    messages: [Message], seed: UInt64, targetWords: ClosedRange<Int>?
+  ) -> String {
+    var digest = SHA256()
+    for message in messages { digest.update(message.role + "\u{0}" + message.content + "\u{0}") }
+    digest.update(String(seed))
+    let hex = digest.hexDigest()
+    var rng = SeededGenerator(seed: UInt64(hex.prefix(16), radix: 16) ?? seed)
+
+    let words = description.split(whereSeparator: { !$0.isLetter && !$0.isNumber && $0 != "-" })
+      .map(String.init)
+    var keywords: [String] = []
+    for word in words where word.count >= 5 && !stopwords.contains(word.lowercased()) {
+      let lower = word.lowercased()
+      if !keywords.contains(lower) { keywords.append(lower) }
+    }
+    if keywords.isEmpty { keywords = title.lowercased().split(separator: " ").map(String.init) }
+    func keyword() -> String { keywords[Int.random(in: 0..<keywords.count, using: &rng)] }
+
+    let target = targetWords.map { ($0.lowerBound + $0.upperBound) / 2 } ?? Int.random(in: 160...240, using: &rng)
+    let subject = docTitle.map { " for \($0)" } ?? ""
+    var paragraphs: [String] = []
+    var opening = "This section sets out the \(title.lowercased())\(subject)."
+    if !description.isEmpty {
+      opening += " It answers one brief: \(lowercasedFirst(description.trimmed))"
+      if !opening.hasSuffix(".") { opening += "." }
+    }
+    paragraphs.append(opening)
+    if let instructions, !instructions.trimmed.isEmpty {
+      var note = "As asked for this revision, it \(lowercasedFirst(instructions.trimmed))"
+      if !note.hasSuffix(".") { note += "." }
+      paragraphs.append(note)
+    }
+    let sentences = [
+      "The first concern is %@, because every later decision depends on it.",
+      "We treat %@ as a constraint to design around, not an afterthought.",
+      "Evidence about %@ comes from the people who live with the problem every day.",
+      "A good answer on %@ is measurable, so we state the number we expect to move.",
+      "Where %@ and %@ pull in different directions, we say which one wins and why.",
+      "The simplest version of %@ ships first; refinements follow once it is used.",
+      "Each choice about %@ is written down with its reason, so it can be revisited.",
+      "We keep %@ small enough that one team can own it end to end.",
+      "The risk around %@ is named early, with an owner and a date to check it.",
+      "Readers should come away knowing what changes for %@ and what stays the same.",
+    ]
+    var body: [String] = []
+    var count = paragraphs.joined(separator: " ").split(separator: " ").count
+    while count < target - 40 {
+      var sentence = sentences[Int.random(in: 0..<sentences.count, using: &rng)]
+      while let range = sentence.range(of: "%@") { sentence.replaceSubrange(range, with: keyword()) }
+      body.append(sentence)
+      count += sentence.split(separator: " ").count
+      if body.count == 4 {
+        paragraphs.append(body.joined(separator: " "))
+        body = []
+      }
+    }
+    if !body.isEmpty { paragraphs.append(body.joined(separator: " ")) }
+    let bullets = (0..<min(4, max(2, keywords.count))).map { index in
+      "- **\(capitalizedFirst(keywords[index % keywords.count]))**: \(["what we commit to", "how we will measure it", "who decides", "what we leave out"][index % 4])."
+    }
+    paragraphs.append(bullets.joined(separator: "\n"))
+    return paragraphs.joined(separator: "\n\n") + "\n"
+  }
+
+  /// The answer cut into streaming pieces: a word with its following space each.
+  public static func pieces(_ text: String) -> [String] {
+    var pieces: [String] = []
+    var current = ""
+    for character in text {
+      current.append(character)
+      if character == " " || character == "\n" {
+        pieces.append(current)
+        current = ""
+      }
+    }
+    if !current.isEmpty { pieces.append(current) }
+    return pieces
+  }
+
+  /// An estimate of the tokens in a text (about four characters each).
+  public static func estimateTokens(_ text: String) -> Int {
+    max(1, (text.utf8.count + 3) / 4)
+  }
+
+  private static func lowercasedFirst(_ text: String) -> String {
+    guard let first = text.first else { return text }
+    let second = text.dropFirst().first
+    // Keep acronyms and names as they are ("API", "Morag").
+    if second?.isUppercase == true { return text }
+    return first.lowercased() + text.dropFirst()
+  }
+
+  private static func capitalizedFirst(_ text: String) -> String {
+    guard let first = text.first else { return text }
+    return first.uppercased() + text.dropFirst()
+  }
+}

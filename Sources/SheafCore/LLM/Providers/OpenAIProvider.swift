@@ -1,0 +1,71 @@
+/// Any OpenAI-compatible Chat Completions endpoint (OpenAI, vLLM, llama.cpp's server, LM Studio,
+/// OpenRouter, Ollama's /v1): streaming SSE with usage in the last chunk.
+public struct OpenAIProvider: HTTPProvider {
+  /// The parameters passed through from `llm`.
+  static let passed = ["temperature", "top_p", "max_tokens", "seed", "stop", "presence_penalty", "frequency_penalty", "response_format"]
+
+  public let name = "openai"
+  public let keyVariable: String? = "OPENAI_API_KEY"
+
+  public func defaultBaseURL(environment: [String: String]) -> String {
+    environment["OPENAI_BASE_URL"] ?? "https://api.openai.com/v1"
+  }
+
+  public func request(_ call: LLMCall, baseURL: String, apiKey: String?) -> HTTPRequest {
+    let body = JSON.object()
+    body["model"] = JSON(call.settings.model)
+    body["messages"] = ProviderErrors.messagesJSON(call.messages)
+    body["stream"] = JSON(true)
+    body["stream_options"] = .object(["include_usage": JSON(true)])
+    for key in Self.passed { if let value = call.settings.parameter(key) { body[key] = value } }
+    var headers = ["Content-Type: application/json", "Accept: text/event-stream"]
+    if let apiKey, !apiKey.isEmpty { headers.append("Authorization: Bearer \(apiKey)") }
+    return HTTPRequest(url: ProviderErrors.join(baseURL, "/chat/completions"), headers: headers, body: body.compactText)
+  }
+
+  public func makeDecoder() -> any StreamDecoder { Decoder() }
+
+  public func error(status: Int, body: String, retryAfter: Double?, baseURL: String, model: String) -> SheafError {
+    let (message, code) = ProviderErrors.parseBody(body)
+    return ProviderErrors.map(
+      status: status, message: message, code: code, provider: name, keyVariable: keyVariable,
+      retryAfter: retryAfter, model: model)
+  }
+
+  public func unreachable(_ detail: String, baseURL: String) -> SheafError {
+    SheafError(.network, "cannot reach \(baseURL): \(detail)", retryable: true, hint: "is the server at \(baseURL) running? (--base-url or SHEAF_BASE_URL)")
+  }
+
+  /// Decodes `data: {…}` chunks up to `data: [DONE]`.
+  struct Decoder: StreamDecoder {
+    var sse = SSEParser()
+
+    mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [StreamPiece] {
+      sse.feed(bytes).flatMap(pieces)
+    }
+
+    mutating func finish() -> [StreamPiece] { sse.finish().flatMap(pieces) }
+
+    func pieces(_ event: SSEEvent) -> [StreamPiece] {
+      if event.data == "[DONE]" { return [] }
+      guard let chunk = try? JSON.parse(event.data) else { return [] }
+      if let error = chunk["error"] {
+        let message = error["message"]?.string ?? error.string ?? error.compactText
+        return [.error(SheafError(.provider, "openai stream error: \(message)", retryable: true))]
+      }
+      var out: [StreamPiece] = []
+      if let choice = chunk["choices"]?.array?.first {
+        let delta = choice["delta"]
+        if let reasoning = delta?["reasoning_content"]?.string ?? delta?["reasoning"]?.string, !reasoning.isEmpty {
+          out.append(.reasoning(reasoning))
+        }
+        if let text = delta?["content"]?.string, !text.isEmpty { out.append(.text(text)) }
+        if let reason = choice["finish_reason"]?.string { out.append(.finish(reason)) }
+      }
+      if let usage = chunk["usage"], usage.kind == .object {
+        out.append(.usage(input: usage["prompt_tokens"]?.int, output: usage["completion_tokens"]?.int))
+      }
+      return out
+    }
+  }
+}

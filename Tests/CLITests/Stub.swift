@@ -1,0 +1,67 @@
+import Foundation
+
+/// The stub LLM server (Tests/Stub/stub_server.py) on 127.0.0.1 and a free port, for one test.
+/// It stops when this value is released (its standard input closes) or after 300 s.
+final class Stub {
+  let port: Int
+  private let process = Process()
+  private let stdin = Pipe()
+
+  init() throws {
+    let stdout = Pipe()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", Harness.root.appendingPathComponent("Tests/Stub/stub_server.py").path, "--max-seconds", "300"]
+    process.standardInput = stdin
+    process.standardOutput = stdout
+    try process.run()
+    var line = Data()
+    while !line.contains(0x0A) {
+      let chunk = stdout.fileHandleForReading.availableData
+      if chunk.isEmpty { throw StubError.didNotStart }
+      line.append(chunk)
+    }
+    let text = String(decoding: line, as: UTF8.self)
+    guard let port = text.split(separator: " ").last.flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) else {
+      throw StubError.didNotStart
+    }
+    self.port = port
+  }
+
+  deinit {
+    try? stdin.fileHandleForWriting.close()
+    process.waitUntilExit()
+  }
+
+  enum StubError: Error { case didNotStart }
+
+  /// A base URL with knobs (`ttfb=1,tps=200`), for the given provider's path layout.
+  func url(_ knobs: String = "", openai: Bool = true) -> String {
+    let prefix = knobs.isEmpty ? "" : "/s/\(knobs)"
+    return "http://127.0.0.1:\(port)\(prefix)\(openai ? "/v1" : "")"
+  }
+
+  /// What the stub has counted.
+  func stats() throws -> [String: Any] {
+    // Foundation on Linux fetches no http URLs without FoundationNetworking; python3 is here anyway.
+    let result = try Harness.run(
+      "python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())' http://127.0.0.1:\(port)/stats")
+    return (try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any]) ?? [:]
+  }
+
+  /// How many requests it has answered.
+  func requests() throws -> Int { try stats()["requests"] as? Int ?? -1 }
+}
+
+/// Records with messages, as build-prompt would write them.
+func records(_ count: Int, prefix: String = "s", extra: String = "") -> Data {
+  var lines = ""
+  for index in 1...count {
+    lines += #"{"doc":"t","id":"\#(prefix)\#(index)","title":"Section \#(index)","order":\#(index),"status":"pending",\#(extra)"messages":[{"role":"system","content":"You write."},{"role":"user","content":"Write section \#(prefix)\#(index)."}]}"# + "\n"
+  }
+  return Data(lines.utf8)
+}
+
+/// The JSON objects of an NDJSON text.
+func objects(_ text: String) -> [[String: Any]] {
+  text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+}

@@ -1,0 +1,294 @@
+#!/usr/bin/env python3
+"""A stub LLM server for sheaf's tests and benchmarks: it speaks the OpenAI Chat Completions
+stream, Anthropic's Messages stream and Ollama's /api/chat, on 127.0.0.1 only.
+
+Start it with `stub_server.py [--port 0]`; it prints `PORT <n>` once it listens. Faults and pacing
+are chosen per request by a path prefix, so every test uses its own base URL:
+
+  http://127.0.0.1:PORT/s/ttfb=0.5,tps=200,words=100/v1      (openai:    .../v1/chat/completions)
+  http://127.0.0.1:PORT/s/fail=429:2,retry_after=1           (anthropic: .../v1/messages)
+  http://127.0.0.1:PORT/s/cut=5:1                            (ollama:    .../api/chat)
+
+Knobs (comma-separated):
+  ttfb=S          seconds before the response starts
+  tps=N           tokens (words) per second; 0 sends them all at once
+  words=N         reply length in words (default 12)
+  bytewise=1      send the stream one byte per HTTP chunk (framing split at every byte)
+  fail=CODE[:N]   answer CODE (with the provider's error body) to the first N attempts of each
+                  distinct request (every attempt when N is left out)
+  retry_after=S   with fail: a Retry-After header in seconds
+  retry_after_ms=MS   with fail: a retry-after-ms header
+  retry_date=S    with fail: Retry-After as an HTTP date S seconds ahead
+  cut=N[:K]       close the connection after N tokens, without ending the stream (first K attempts)
+  stall=S[:K]     stop sending for S seconds half way through (first K attempts)
+  think=1         put a <think> block in the answer text, split across chunks
+  reasoning=1     send thinking in the provider's own field (reasoning_content, thinking deltas)
+  stream_error=1  an error event after a few tokens (anthropic: overloaded_error)
+  empty=1         an answer with no text
+  model_missing=1 answer 404 "model not found" (ollama style)
+
+GET /stats gives {"requests", "by_request", "max_in_flight", "in_flight", "auth"}; POST /reset
+clears them. Requests are counted per distinct request (model + messages), so a test can see that
+a finished section is never asked for twice.
+"""
+import argparse
+import asyncio
+import email.utils
+import hashlib
+import json
+import sys
+import time
+
+WORDS = ("the quick survey shows dispatchers lose an hour each day to replanning jobs when a "
+         "technician runs late so the board must update itself and tell the customer").split()
+
+STATE = {"requests": 0, "by_request": {}, "max_in_flight": 0, "in_flight": 0, "auth": []}
+
+
+def reset():
+    STATE.update(requests=0, by_request={}, max_in_flight=0, in_flight=0, auth=[])
+
+
+def parse_knobs(path):
+    knobs = {}
+    if path.startswith("/s/"):
+        spec, _, rest = path[3:].partition("/")
+        path = "/" + rest
+        for item in filter(None, spec.split(",")):
+            key, _, value = item.partition("=")
+            knobs[key] = value
+    return knobs, path
+
+
+def first_n(value):
+    """'429:2' -> ('429', 2); '429' -> ('429', None)."""
+    head, _, count = value.partition(":")
+    return head, (int(count) if count else None)
+
+
+class Response:
+    def __init__(self, writer, bytewise):
+        self.writer = writer
+        self.bytewise = bytewise
+
+    async def start(self, status, headers):
+        lines = [f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}"]
+        lines += [f"{k}: {v}" for k, v in headers]
+        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        await self.writer.drain()
+
+    async def chunk(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        pieces = [data[i:i + 1] for i in range(len(data))] if self.bytewise else [data]
+        for piece in pieces:
+            self.writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            await self.writer.drain()
+
+    async def end(self):
+        self.writer.write(b"0\r\n\r\n")
+        await self.writer.drain()
+
+
+def error_body(kind, code, message):
+    if kind == "anthropic":
+        types = {429: "rate_limit_error", 529: "overloaded_error", 401: "authentication_error",
+                 400: "invalid_request_error", 500: "api_error"}
+        return {"type": "error", "error": {"type": types.get(code, "api_error"), "message": message}}
+    if kind == "ollama":
+        return {"error": message}
+    codes = {429: "rate_limit_exceeded", 401: "invalid_api_key", 400: "invalid_request_error"}
+    return {"error": {"message": message, "type": "invalid_request_error" if code < 500 else "server_error",
+                      "param": None, "code": codes.get(code)}}
+
+
+MESSAGES = {429: "Rate limit reached for requests", 500: "The server had an error while processing your request",
+            529: "Overloaded", 401: "Incorrect API key provided", 400: "Invalid value for 'temperature'",
+            503: "Service unavailable", 408: "Request timeout"}
+
+
+async def respond(kind, knobs, body, headers, writer):
+    model = body.get("model", "stub")
+    messages = body.get("messages", [])
+    key = hashlib.sha256(json.dumps([kind, model, messages, body.get("system")], sort_keys=True).encode()).hexdigest()[:16]
+    attempt = STATE["by_request"].get(key, 0) + 1
+    STATE["by_request"][key] = attempt
+    auth = headers.get("authorization") or headers.get("x-api-key")
+    STATE["auth"].append(auth)
+
+    ttfb = float(knobs.get("ttfb", 0))
+    if ttfb:
+        await asyncio.sleep(ttfb)
+
+    if "model_missing" in knobs:
+        payload = json.dumps({"error": f"model '{model}' not found, try pulling it first"}).encode()
+        writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(payload), payload))
+        await writer.drain()
+        return True
+    if "fail" in knobs:
+        code, count = first_n(knobs["fail"])
+        code = int(code)
+        if count is None or attempt <= count:
+            payload = json.dumps(error_body(kind, code, MESSAGES.get(code, f"error {code}"))).encode()
+            extra = ""
+            if "retry_after" in knobs:
+                extra += f"Retry-After: {knobs['retry_after']}\r\n"
+            if "retry_after_ms" in knobs:
+                extra += f"retry-after-ms: {knobs['retry_after_ms']}\r\n"
+            if "retry_date" in knobs:
+                extra += f"Retry-After: {email.utils.formatdate(time.time() + float(knobs['retry_date']), usegmt=True)}\r\n"
+            writer.write((f"HTTP/1.1 {code} Error\r\nContent-Type: application/json\r\n{extra}"
+                          f"Content-Length: {len(payload)}\r\n\r\n").encode() + payload)
+            await writer.drain()
+            return True
+
+    count = int(knobs.get("words", 12))
+    last_user = next((m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), "")
+    seed = int(hashlib.sha256(last_user.encode()).hexdigest()[:8], 16)
+    tokens = [] if "empty" in knobs else [WORDS[(seed + i) % len(WORDS)] + " " for i in range(count)]
+    if "think" in knobs and tokens:
+        tokens = ["<thi", "nk>planning the ", "answer</th", "ink>"] + tokens
+    tps = float(knobs.get("tps", 0))
+    cut, cut_k = first_n(knobs["cut"]) if "cut" in knobs else (None, None)
+    stall, stall_k = first_n(knobs["stall"]) if "stall" in knobs else (None, None)
+    prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
+
+    content_type = "application/x-ndjson" if kind == "ollama" else "text/event-stream"
+    response = Response(writer, "bytewise" in knobs)
+    await response.start(200, [("Content-Type", content_type), ("Transfer-Encoding", "chunked")])
+
+    def sse(event, data):
+        return (f"event: {event}\n" if event else "") + "data: " + json.dumps(data) + "\n\n"
+
+    if kind == "openai":
+        await response.chunk(sse(None, {"id": "chatcmpl-stub", "object": "chat.completion.chunk", "model": model,
+                                        "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}))
+        if "reasoning" in knobs:
+            await response.chunk(sse(None, {"choices": [{"index": 0, "delta": {"reasoning_content": "thinking it through"}, "finish_reason": None}]}))
+    elif kind == "anthropic":
+        await response.chunk(sse("message_start", {"type": "message_start", "message": {"id": "msg_stub", "type": "message", "role": "assistant",
+                                 "content": [], "model": model, "stop_reason": None, "usage": {"input_tokens": prompt_tokens, "output_tokens": 1}}}))
+        if "reasoning" in knobs:
+            await response.chunk(sse("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}}))
+            await response.chunk(sse("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "thinking it through"}}))
+            await response.chunk(sse("content_block_stop", {"type": "content_block_stop", "index": 0}))
+        await response.chunk(sse("content_block_start", {"type": "content_block_start", "index": 1, "content_block": {"type": "text", "text": ""}}))
+        await response.chunk(sse("ping", {"type": "ping"}))
+    elif kind == "ollama" and "reasoning" in knobs:
+        await response.chunk(json.dumps({"model": model, "message": {"role": "assistant", "content": "", "thinking": "thinking it through"}, "done": False}) + "\n")
+
+    for index, token in enumerate(tokens):
+        if cut is not None and index == int(cut) and (cut_k is None or attempt <= cut_k):
+            writer.close()  # no terminating chunk: the body stops mid-stream
+            return False
+        if stall is not None and index == len(tokens) // 2 and (stall_k is None or attempt <= stall_k):
+            await asyncio.sleep(float(stall))
+        if "stream_error" in knobs and index == 3:
+            if kind == "anthropic":
+                await response.chunk(sse("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}))
+            elif kind == "openai":
+                await response.chunk(sse(None, {"error": {"message": "The server had an error while processing your request", "type": "server_error"}}))
+            else:
+                await response.chunk(json.dumps({"error": "an error was encountered while running the model"}) + "\n")
+            await response.end()
+            return True
+        if kind == "openai":
+            await response.chunk(sse(None, {"id": "chatcmpl-stub", "object": "chat.completion.chunk", "model": model,
+                                            "choices": [{"index": 0, "delta": {"content": token}, "finish_reason": None}]}))
+        elif kind == "anthropic":
+            await response.chunk(sse("content_block_delta", {"type": "content_block_delta", "index": 1, "delta": {"type": "text_delta", "text": token}}))
+        else:
+            await response.chunk(json.dumps({"model": model, "created_at": "2026-11-21T08:00:00Z", "message": {"role": "assistant", "content": token}, "done": False}) + "\n")
+        if tps > 0:
+            await asyncio.sleep(1 / tps)
+
+    completion = len(tokens)
+    if kind == "openai":
+        await response.chunk(sse(None, {"id": "chatcmpl-stub", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}))
+        await response.chunk(sse(None, {"id": "chatcmpl-stub", "choices": [], "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion, "total_tokens": prompt_tokens + completion}}))
+        await response.chunk("data: [DONE]\n\n")
+    elif kind == "anthropic":
+        await response.chunk(sse("content_block_stop", {"type": "content_block_stop", "index": 1}))
+        await response.chunk(sse("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": completion}}))
+        await response.chunk(sse("message_stop", {"type": "message_stop"}))
+    else:
+        await response.chunk(json.dumps({"model": model, "created_at": "2026-11-21T08:00:01Z", "message": {"role": "assistant", "content": ""},
+                                         "done": True, "done_reason": "stop", "prompt_eval_count": prompt_tokens, "eval_count": completion}) + "\n")
+    await response.end()
+    return True
+
+
+async def handle(reader, writer):
+    try:
+        while True:
+            request_line = await reader.readline()
+            if not request_line:
+                return
+            method, path, _ = request_line.decode("latin-1").split(" ", 2)
+            headers = {}
+            while True:
+                line = await reader.readline()
+                if line in (b"\r\n", b"\n", b""):
+                    break
+                name, _, value = line.decode("latin-1").partition(":")
+                headers[name.strip().lower()] = value.strip()
+            length = int(headers.get("content-length", 0))
+            raw = await reader.readexactly(length) if length else b""
+            if method == "GET" and path == "/stats":
+                payload = json.dumps(STATE).encode()
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(payload), payload))
+                await writer.drain()
+                continue
+            if method == "POST" and path == "/reset":
+                reset()
+                writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+                await writer.drain()
+                continue
+            knobs, route = parse_knobs(path)
+            if route.endswith("/chat/completions"):
+                kind = "openai"
+            elif route.endswith("/v1/messages"):
+                kind = "anthropic"
+            elif route.endswith("/api/chat"):
+                kind = "ollama"
+            else:
+                writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+                await writer.drain()
+                continue
+            STATE["requests"] += 1
+            STATE["in_flight"] += 1
+            STATE["max_in_flight"] = max(STATE["max_in_flight"], STATE["in_flight"])
+            try:
+                keep = await respond(kind, knobs, json.loads(raw or b"{}"), headers, writer)
+            finally:
+                STATE["in_flight"] -= 1
+            if not keep:
+                return
+    except (ConnectionError, asyncio.IncompleteReadError):
+        return
+    finally:
+        try:
+            writer.close()
+        except Exception:
+            pass
+
+
+async def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--max-seconds", type=float, default=900, help="stop after this long, whatever happens")
+    args = parser.parse_args()
+    server = await asyncio.start_server(handle, "127.0.0.1", args.port, backlog=512)
+    port = server.sockets[0].getsockname()[1]
+    print(f"PORT {port}", flush=True)
+    # Stop when the test that started us goes away (its pipe to our stdin closes).
+    loop = asyncio.get_running_loop()
+    stop = loop.create_future()
+    loop.add_reader(sys.stdin.fileno(), lambda: stop.done() or (sys.stdin.buffer.read1(1) == b"" and stop.set_result(None)))
+    loop.call_later(args.max_seconds, lambda: stop.done() or stop.set_result(None))
+    async with server:
+        await stop
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
