@@ -6,8 +6,8 @@ Markdown content, the fields every tool adds, an event every ten records), gener
 bench/out/. Each command runs REPEAT times; the best wall time counts. Peak memory is the
 child's maximum resident set size (from wait4). Baseline: `jq -c .` on the same file.
 """
+import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -85,5 +85,60 @@ def main():
         print(f"  {name:<32} {small_peak / 1024:7.1f} MB -> {big_peak / 1024:7.1f} MB ({big_peak / small_peak:.2f}x for 4x the input)")
 
 
+def records_file(count):
+    path = os.path.join(OUT, f"prompts-{count}.ndjson")
+    with open(path, "w") as out:
+        for i in range(1, count + 1):
+            out.write(json.dumps({"doc": "bench", "id": f"s{i:04d}", "title": f"Section {i}", "order": i, "status": "pending",
+                                  "messages": [{"role": "system", "content": "You write clear prose."},
+                                               {"role": "user", "content": f"Write section {i} of the benchmark document."}]}) + "\n")
+    return path
+
+
+def run_call(args, path):
+    """Runs call-llm; returns (wall seconds, CPU seconds, peak KB, output lines)."""
+    with open(path, "rb") as stdin:
+        start = time.perf_counter()
+        proc = subprocess.Popen([os.path.join(BIN, "call-llm")] + args, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, out.count(b"\n")
+
+
+def bench_call_llm():
+    stub = subprocess.Popen([sys.executable, os.path.join(ROOT, "Tests", "Stub", "stub_server.py"), "--max-seconds", "1800"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    port = int(stub.stdout.readline().split()[1])
+    ttfb, tokens, tps = 1.0, 100, 200.0
+    per_request = ttfb + tokens / tps
+    url = f"http://127.0.0.1:{port}/s/ttfb={ttfb},tps={int(tps)},words={tokens}/v1"
+    full = os.environ.get("SHEAF_BENCH_FULL") == "1"
+    print()
+    print(f"call-llm against the stub: {ttfb:.0f} s to first token, then {tokens} tokens at {tps:.0f} tokens/s "
+          f"({per_request} s a request); baseline: the ideal ceil(n/j) x {per_request} s")
+    print(f"{'run':<28} {'records':>7} {'wall s':>8} {'ideal s':>8} {'ratio':>6} {'CPU ms/req':>10} {'peak MB':>8}")
+    base = ["--provider", "openai", "--model", "bench", "--base-url", url, "--no-cache"]
+    for jobs, count in ((1, 200 if full else 20), (16, 200), (64, 200), (64, 800)):
+        path = records_file(count)
+        wall, cpu, peak, lines = run_call(base + ["-j", str(jobs)], path)
+        ideal = -(-count // jobs) * per_request
+        note = "" if lines == count else f"  ({lines} records written!)"
+        print(f"{'-j ' + str(jobs):<28} {count:>7} {wall:8.2f} {ideal:8.2f} {wall / ideal:6.3f} {cpu / count * 1000:10.2f} {peak / 1024:8.1f}{note}")
+    if not full:
+        print("  (-j 1 runs 20 records; SHEAF_BENCH_FULL=1 runs all 200, about five minutes)")
+    cache = os.path.join(OUT, "cache")
+    shutil.rmtree(cache, ignore_errors=True)
+    path = records_file(200)
+    cached = ["--provider", "openai", "--model", "bench", "--base-url", url, "--cache", cache, "-j", "64"]
+    run_call(cached, path)
+    wall, cpu, peak, lines = run_call(cached + ["--cache-only"], path)
+    print(f"{'--cache-only replay':<28} {lines:>7} {wall:8.3f} {'':>8} {'':>6} {cpu / max(lines, 1) * 1000:10.2f} {peak / 1024:8.1f}")
+    stub.stdin.close()
+    stub.wait()
+
+
 if __name__ == "__main__":
-    main()
+    if "--only-call-llm" not in sys.argv:
+        main()
+    bench_call_llm()

@@ -154,6 +154,24 @@ struct CallLLMTests {
     #expect(try stub.stats()["max_in_flight"] as? Int == 3)
   }
 
+  @Test func rateLimitsLowerTheConcurrencyForAWhile() throws {
+    let stub = try Stub()
+    // Every request is refused once with 429; the retries must not come back six at a time.
+    let result = try run("--provider openai --model m -j 6 --base-url \(stub.url("ttfb=0.2,fail=429:1,retry_after=0.1"))", input: records(6))
+    #expect(objects(result.out).allSatisfy { $0["status"] as? String == "completed" && $0["attempts"] as? Int == 2 })
+    let spans = (try stub.stats()["spans"] as? [[Double]] ?? []).sorted { $0[0] < $1[0] }
+    #expect(spans.count == 12)
+    let retries = Array(spans.suffix(6))
+    let overlap = retries.map { span in retries.filter { $0[0] < span[1] && span[0] < $0[1] }.count }.max() ?? 0
+    #expect(overlap <= 3, "retries overlapped \(overlap) at once after a 429")
+  }
+
+  @Test func progressLineWhenAsked() throws {
+    let result = try run("--provider offline --progress", input: records(3))
+    #expect(result.err.contains("call-llm: 3/3 done · 0 in flight · 0 failed"), "\(result.err)")
+    #expect(result.err.hasSuffix("\n"))
+  }
+
   @Test func keepOrderWritesInInputOrder() throws {
     let stub = try Stub()
     let result = try run("--provider openai --model m -j 8 --keep-order --base-url \(stub.url("tps=300"))", input: records(8))

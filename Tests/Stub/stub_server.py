@@ -27,7 +27,8 @@ Knobs (comma-separated):
   empty=1         an answer with no text
   model_missing=1 answer 404 "model not found" (ollama style)
 
-GET /stats gives {"requests", "by_request", "max_in_flight", "in_flight", "auth"}; POST /reset
+GET /stats gives {"requests", "by_request", "max_in_flight", "in_flight", "auth", "spans"
+(start and end of each request, in seconds)}; POST /reset
 clears them. Requests are counted per distinct request (model + messages), so a test can see that
 a finished section is never asked for twice.
 """
@@ -42,11 +43,11 @@ import time
 WORDS = ("the quick survey shows dispatchers lose an hour each day to replanning jobs when a "
          "technician runs late so the board must update itself and tell the customer").split()
 
-STATE = {"requests": 0, "by_request": {}, "max_in_flight": 0, "in_flight": 0, "auth": []}
+STATE = {"requests": 0, "by_request": {}, "max_in_flight": 0, "in_flight": 0, "auth": [], "spans": []}
 
 
 def reset():
-    STATE.update(requests=0, by_request={}, max_in_flight=0, in_flight=0, auth=[])
+    STATE.update(requests=0, by_request={}, max_in_flight=0, in_flight=0, auth=[], spans=[])
 
 
 def parse_knobs(path):
@@ -258,10 +259,12 @@ async def handle(reader, writer):
             STATE["requests"] += 1
             STATE["in_flight"] += 1
             STATE["max_in_flight"] = max(STATE["max_in_flight"], STATE["in_flight"])
+            began = time.monotonic()
             try:
                 keep = await respond(kind, knobs, json.loads(raw or b"{}"), headers, writer)
             finally:
                 STATE["in_flight"] -= 1
+                STATE["spans"].append([began, time.monotonic()])
             if not keep:
                 return
     except (ConnectionError, asyncio.IncompleteReadError):

@@ -23,17 +23,24 @@ public struct SSEParser {
   /// Feeds bytes; returns the events they complete.
   public mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [SSEEvent] {
     var events: [SSEEvent] = []
-    for byte in bytes {
+    var index = 0
+    let count = bytes.count
+    while index < count {
       if afterCR {
         afterCR = false
-        if byte == 0x0A { continue }
+        if bytes[index] == 0x0A {
+          index += 1
+          continue
+        }
       }
-      if byte == 0x0D || byte == 0x0A {
-        afterCR = byte == 0x0D
-        if let event = endLine() { events.append(event) }
-      } else {
-        line.append(byte)
-      }
+      // Copy the run up to the next line ending in one go.
+      var end = index
+      while end < count && bytes[end] != 0x0A && bytes[end] != 0x0D { end += 1 }
+      if end > index { line.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[index..<end])) }
+      guard end < count else { break }
+      afterCR = bytes[end] == 0x0D
+      if let event = endLine() { events.append(event) }
+      index = end + 1
     }
     return events
   }
