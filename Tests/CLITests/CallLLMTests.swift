@@ -139,6 +139,35 @@ struct CallLLMTests {
     #expect(objects(refresh.out).filter { $0["cache"] as? String == "miss" }.map { $0["id"] as? String } == ["s2"])
   }
 
+  @Test func twoProcessesWritingTheSameKeysLeaveAValidCache() throws {
+    let stub = try Stub()
+    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("race-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+    try records(20).write(to: URL(fileURLWithPath: "\(scratch)/in.ndjson"))
+    let command = "call-llm --cache \(cache) --provider openai --model m -j 8 --base-url \(stub.url("tps=400")) < \(scratch)/in.ndjson"
+    let both = try Harness.run("(\(command) > \(scratch)/a.ndjson) & (\(command) > \(scratch)/b.ndjson); wait")
+    #expect(both.status == 0)
+    let replay = try run("--provider openai --model m --cache-only --base-url \(stub.url("tps=400"))", input: records(20))
+    #expect(replay.status == 0, "every key is readable: \(replay.out.prefix(300))")
+    let files = FileManager.default.enumerator(atPath: cache)?.compactMap { $0 as? String }.filter { $0.hasSuffix(".json") } ?? []
+    #expect(files.count == 20)
+    #expect(!(FileManager.default.enumerator(atPath: cache)?.compactMap { $0 as? String }.contains { $0.hasSuffix(".tmp") } ?? true))
+  }
+
+  @Test func theLogHasOneLinePerAttemptAndNoPromptUnlessAsked() throws {
+    let stub = try Stub()
+    let log = FileManager.default.temporaryDirectory.appendingPathComponent("log-\(UUID().uuidString).ndjson").path
+    _ = try run("--provider openai --model m --log \(log) --base-url \(stub.url("fail=500:1"))", input: records(2))
+    let lines = objects(try String(contentsOfFile: log, encoding: .utf8))
+    #expect(lines.count == 4)
+    #expect(lines.filter { $0["http_status"] as? Int == 500 }.count == 2)
+    #expect(lines.filter { $0["error_type"] as? String == "provider" }.count == 2)
+    #expect(lines.allSatisfy { $0["messages"] == nil && $0["id"] is String && $0["seconds"] is Double })
+    _ = try run("--provider openai --model m2 --log \(log) --log-prompts --base-url \(stub.url())", input: records(1))
+    let last = try #require(objects(try String(contentsOfFile: log, encoding: .utf8)).last)
+    #expect((last["messages"] as? [[String: Any]])?.last?["content"] as? String == "Write section s1.")
+  }
+
   @Test func cacheOnlyMissFailsWithoutAsking() throws {
     let stub = try Stub()
     let result = try run("--provider openai --model m --cache-only --base-url \(stub.url())", input: records(2))

@@ -13,7 +13,14 @@ public enum OfflineProvider {
     "would", "could", "should", "every", "other", "under", "until", "within", "without", "what",
     "when", "with", "from", "into", "that", "this", "they", "them", "than", "then", "each",
     "have", "will", "your", "more", "most", "over", "also", "such", "only", "just", "very",
+    "everyone", "someone", "anyone", "something", "short", "first", "second", "their", "being",
   ]
+
+  /// Whether a word is likely to name a thing (adverbs, past forms and gerunds read badly).
+  private static func isNounLike(_ word: String) -> Bool {
+    word.count >= 5 && !stopwords.contains(word) && !word.hasSuffix("ly") && !word.hasSuffix("ed")
+      && !word.hasSuffix("ing")
+  }
 
   /// The answer for a section.
   public static func answer(
@@ -26,13 +33,10 @@ public enum OfflineProvider {
     let hex = digest.hexDigest()
     var rng = SeededGenerator(seed: UInt64(hex.prefix(16), radix: 16) ?? seed)
 
-    let words = description.split(whereSeparator: { !$0.isLetter && !$0.isNumber && $0 != "-" })
-      .map(String.init)
+    let words = (title + " " + description).split(whereSeparator: { !$0.isLetter && !$0.isNumber && $0 != "-" })
+      .map { $0.lowercased() }
     var keywords: [String] = []
-    for word in words where word.count >= 5 && !stopwords.contains(word.lowercased()) {
-      let lower = word.lowercased()
-      if !keywords.contains(lower) { keywords.append(lower) }
-    }
+    for word in words where isNounLike(word) && !keywords.contains(word) { keywords.append(word) }
     if keywords.isEmpty { keywords = title.lowercased().split(separator: " ").map(String.init) }
     func keyword() -> String { keywords[Int.random(in: 0..<keywords.count, using: &rng)] }
 
