@@ -12,7 +12,8 @@ let package = Package(
     .library(name: "SheafCore", targets: ["SheafCore"]),
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
   ],
   targets: [
     .systemLibrary(
@@ -29,6 +30,7 @@ let package = Package(
       dependencies: [
         "CJansson", "CCurl", "CCmark",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Mustache", package: "swift-mustache"),
       ]),
     .executableTarget(name: "plan-sections", dependencies: ["SheafCore"]),
     .executableTarget(name: "build-prompt", dependencies: ["SheafCore"]),

@@ -1,13 +1,72 @@
 import ArgumentParser
 import SheafCore
 
-/// `build-prompt`: turns planned records into messages from Mustache templates. Not built yet: it says so and exits 2.
+/// `build-prompt`: planned records in, records with `messages` out.
 @main
 struct BuildPrompt: FilterCommand {
-  static let configuration = Placeholder.configuration(
-    "build-prompt", does: "turns planned records into messages from Mustache templates", issue: 4)
+  static let configuration = CommandConfiguration(
+    commandName: "build-prompt",
+    abstract: "Turn each planned record into messages from Mustache templates.",
+    discussion: """
+      A prompt set is a folder: shared_context.mustache (the system message, the same for every \\
+      section, so providers can cache it), one <template>.mustache per section or a \\
+      default.mustache, and partials by name. The set is --set, else the record's prompt_set, \\
+      else its doc. Files are looked for in --prompts DIR (DIR/<set>/, then DIR/), then beside \\
+      the plan (<plan_dir>/prompts/<set>/, then <plan_dir>/), then ./prompts/<set>/.
+
+      Templates see doc (id, title, inputs.*), section (id, title, description, order, stage, \\
+      mode, instructions, target_words, min_words, max_words, and the plan's custom fields), \\
+      context (the depends_on and context sections that have content: id, title, content, \\
+      source, truncated), outline (the other sections' titles and descriptions, never their \\
+      content), feedback (rule, message, path of the previous attempt's violations) and \\
+      previous_answer. Absent optional values are false. Rendering is plain text; content is \\
+      data and is never rendered again.
+
+      A name the data does not have fails the record (error type template, naming file, line \\
+      and name); --lax renders it empty. A template that does not parse is a usage error. With \\
+      a budget (--max-input-tokens or llm.max_input_tokens) the oldest context is emptied \\
+      first, titles kept, and listed in context_truncated; if even the bare prompt is too big \\
+      the record fails with context_length.
+
+      EXAMPLES
+        plan-sections plan.json | build-prompt | call-llm | merge-doc > doc.md
+        plan-sections --only goals p.json | build-prompt --context runs/prd/sections
+        ... | build-prompt --prompts my-prompts --set prd --max-input-tokens 6000
+        ... | build-prompt | jq -r '.messages[1].content'
+
+      \\(ExitStatus.helpText)
+      """,
+    version: SheafVersion.current)
+
+  @Argument(help: "Record files (NDJSON); '-' or none: standard input.")
+  var inputs: [String] = []
+
+  @Option(name: .customLong("prompts"), help: ArgumentHelp("A folder of prompt sets, searched first (repeatable).", valueName: "dir"))
+  var promptDirs: [String] = []
+
+  @Option(help: ArgumentHelp("The prompt set (default: the record's prompt_set, else its doc).", valueName: "name"))
+  var set: String?
+
+  @Option(help: ArgumentHelp("A run's sections/ folder: the content of depends_on and context sections.", valueName: "dir"))
+  var context: String?
+
+  @Flag(help: "Render names the data does not have as empty instead of failing the record.")
+  var lax = false
+
+  @Option(name: .customLong("max-input-tokens"), help: ArgumentHelp("A budget for the prompt (about 4 characters a token).", valueName: "n"))
+  var maxInputTokens: Int?
+
+  func validate() throws {
+    if let maxInputTokens, maxInputTokens < 1 { throw ValidationError("--max-input-tokens must be 1 or more") }
+  }
 
   mutating func execute() throws -> ExitStatus {
-    throw Placeholder.notYetBuilt(issue: 4)
+    var options = PromptOptions()
+    options.promptDirs = promptDirs
+    options.set = set
+    options.contextDir = context
+    options.lax = lax
+    options.maxInputTokens = maxInputTokens
+    return try BuildPromptCommand.run(inputs: inputs, options: options)
   }
 }

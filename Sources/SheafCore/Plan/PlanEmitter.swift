@@ -38,7 +38,21 @@ public enum PlanEmitter {
     if let instructions = section.instructions { record["instructions"] = JSON(instructions) }
     if let mode = graph.mode { record["mode"] = JSON(mode) }
     if let promptSet = plan.promptSet { record["prompt_set"] = JSON(promptSet) }
+    if plan.source != "stdin" {
+      let folder = (plan.source as NSString).deletingLastPathComponent
+      record["plan_dir"] = JSON(folder.isEmpty ? "." : folder)
+    }
     for (key, value) in section.extra { record[key] = value.copy() }
+    // Every section of the run, titles and descriptions only: parallel sections know their
+    // siblings without seeing their content.
+    record["outline"] = .array(
+      graph.sections.sorted { $0.order < $1.order }.map { planned in
+        .object([
+          "id": JSON(planned.section.id), "title": JSON(planned.section.title),
+          "description": JSON(planned.section.description), "order": JSON(planned.order),
+          "stage": JSON(planned.stage),
+        ])
+      })
     let inputs = JSON.object()
     for (key, value) in plan.inputs { inputs[key] = JSON(value) }
     record["inputs"] = inputs

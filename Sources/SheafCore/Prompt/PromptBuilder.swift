@@ -1,0 +1,283 @@
+import Foundation
+
+/// build-prompt's settings.
+public struct PromptOptions {
+  /// Extra prompt folders, searched first (`--prompts`).
+  public var promptDirs: [String] = []
+  /// The prompt set (`--set`); else the record's `prompt_set`; else its `doc`.
+  public var set: String?
+  /// A run's `sections/` folder, where the content of other sections is read (`--context`).
+  public var contextDir: String?
+  /// Render names the data does not have as empty instead of failing (`--lax`).
+  public var lax = false
+  /// A budget for the prompt (`--max-input-tokens`); else the record's `llm.max_input_tokens`.
+  public var maxInputTokens: Int?
+
+  /// The defaults.
+  public init() {}
+}
+
+/// Turns a planned record into `messages`: the set's `shared_context` as the system message,
+/// the section's template as the user message.
+public final class PromptBuilder {
+  /// The record fields that are not the section's own custom fields.
+  static let contractFields: Set<String> = [
+    "doc", "doc_title", "id", "title", "description", "order", "stage", "depends_on", "context",
+    "template", "format", "llm", "instructions", "mode", "prompt_set", "plan_dir", "outline", "inputs",
+    "status", "messages", "context_ids", "context_truncated", "content", "reasoning", "provider",
+    "model", "usage", "timing", "attempts", "cache", "request_key", "data", "violations", "source",
+    "error", "finish_reason", "repaired",
+  ]
+
+  private let options: PromptOptions
+  private let library: TemplateLibrary
+  private var sectionFiles: [String: (content: String, source: String, order: Int, title: String)?] = [:]
+  /// System messages already rendered, for templates that read only `doc` (the usual case: the
+  /// same system message for every section of a document), by template and document.
+  private var systemMessages: [String: String] = [:]
+
+  /// A builder with these options.
+  public init(options: PromptOptions) {
+    self.options = options
+    library = TemplateLibrary(promptDirs: options.promptDirs)
+  }
+
+  /// The record with `messages` (status `pending`), or failed with a `template` or
+  /// `context_length` error; finished records (completed, skipped) come back unchanged.
+  /// - Throws: `ToolFailure` when a template does not parse (a usage error).
+  public func build(_ record: Record) throws -> JSON {
+    let json = record.json
+    if let status = record.status, status == .completed || status == .skipped { return json }
+    let id = record.id ?? "?"
+    let set = options.set ?? json["prompt_set"]?.string ?? record.doc ?? "default"
+    let folders = library.folders(set: set, planDir: json["plan_dir"]?.string)
+    let templateName = json["template"]?.string ?? id
+    guard let systemPath = library.find("shared_context", in: folders) else {
+      return fail(json, SheafError(
+        .template, "no shared_context.mustache for prompt set '\(set)' (looked in \(folders.joined(separator: ", ")))",
+        hint: "pass --prompts DIR or --set NAME, or add prompts/\(set)/shared_context.mustache"))
+    }
+    guard let userPath = library.find(templateName, in: folders) ?? library.find("default", in: folders) else {
+      return fail(json, SheafError(
+        .template, "no template '\(templateName).mustache' or 'default.mustache' for section '\(id)' in prompt set '\(set)' (looked in \(folders.joined(separator: ", ")))",
+        hint: "add prompts/\(set)/\(templateName).mustache, or set the section's template in the plan"))
+    }
+    let system = try library.load(systemPath)
+    let user = try library.load(userPath)
+    let partials = try library.library(for: [system, user], folders: folders)
+
+    var context = loadContext(json)
+    var data = variables(json, context: context)
+    var systemKey: String?
+    if Self.readsOnlyDoc(system.nodes) {
+      systemKey = [system.path, json["doc"]?.compactText ?? "", json["doc_title"]?.compactText ?? "", json["inputs"]?.compactText ?? ""]
+        .joined(separator: "\u{0}")
+    }
+    let cachedSystem = systemKey.flatMap { systemMessages[$0] }
+    if !options.lax {
+      for template in cachedSystem == nil ? [system, user] : [user] {
+        do {
+          try TemplateCheck.check(template.nodes, stack: [data], file: template.path) { name in
+            guard let path = self.library.find(name, in: folders) else { return nil }
+            return (path, try self.library.load(path).nodes)
+          }
+        } catch let missing as MissingReference {
+          let what = missing.name.hasPrefix(">") ? "no partial '\(missing.name.dropFirst())'" : "no variable '\(missing.name)'"
+          let known = missing.known.isEmpty ? "" : " (here: \(missing.known.joined(separator: ", ")))"
+          return fail(json, SheafError(
+            .template, "\(missing.file):\(missing.line): \(what)\(known)",
+            hint: "fix the template, or pass --lax to render missing names as empty"))
+        }
+      }
+    }
+
+    // Render, then shorten the context, oldest first, until the prompt fits the budget.
+    let budget = options.maxInputTokens ?? json["llm"]?["max_input_tokens"]?.int
+    var truncated: [String] = []
+    var systemText = cachedSystem ?? Self.tidy(system.template.render(data, library: partials))
+    if let systemKey, cachedSystem == nil { systemMessages[systemKey] = systemText }
+    var userText = user.template.render(data, library: partials)
+    while let budget, Self.estimateTokens(systemText + userText) > budget {
+      guard let oldest = context.indices.filter({ !(context[$0]["truncated"] as? Bool ?? false) })
+        .min(by: { (context[$0]["order"] as? Int ?? 0) < (context[$1]["order"] as? Int ?? 0) })
+      else {
+        return fail(json, SheafError(
+          .contextLength,
+          "the prompt for section '\(id)' needs about \(Self.estimateTokens(systemText + userText)) tokens without any context; the budget is \(budget)",
+          hint: "shorten the document inputs or the template, or raise max_input_tokens"))
+      }
+      context[oldest]["content"] = ""
+      context[oldest]["truncated"] = true
+      truncated.append(context[oldest]["id"] as? String ?? "?")
+      data = variables(json, context: context)
+      if systemKey == nil { systemText = Self.tidy(system.template.render(data, library: partials)) }
+      userText = user.template.render(data, library: partials)
+    }
+
+    json["messages"] = .array([
+      .object(["role": JSON("system"), "content": JSON(systemText)]),
+      .object(["role": JSON("user"), "content": JSON(Self.tidy(userText))]),
+    ])
+    json["context_ids"] = .array(context.compactMap { $0["id"] as? String }.map { JSON($0) })
+    json["context_truncated"] = truncated.isEmpty ? nil : .array(truncated.map { JSON($0) })
+    json["status"] = JSON(SectionStatus.pending.rawValue)
+    for stale in ["error", "violations", "content", "reasoning", "data"] { json[stale] = nil }
+    return json
+  }
+
+  /// Whether a template reads nothing but `doc` (and has no partials, which could read more).
+  static func readsOnlyDoc(_ nodes: [TemplateNode]) -> Bool {
+    nodes.allSatisfy { node in
+      switch node {
+      case .variable(let name, _): return name == "doc" || name.hasPrefix("doc.")
+      case .section(let name, _, _, let children):
+        return (name == "doc" || name.hasPrefix("doc.")) && readsOnlyDoc(children)
+      case .partial: return false
+      }
+    }
+  }
+
+  private func fail(_ json: JSON, _ error: SheafError) -> JSON {
+    json["status"] = JSON(SectionStatus.failed.rawValue)
+    json["error"] = error.json
+    return json
+  }
+
+  /// About four characters a token: a budget check, not a tokenizer.
+  static func estimateTokens(_ text: String) -> Int { (text.utf8.count + 3) / 4 }
+
+  /// Trims the ends and folds runs of three or more newlines (left by empty sections) to two;
+  /// works on UTF-8 bytes, which is many times faster than on Characters.
+  static func tidy(_ text: String) -> String {
+    let bytes = Array(text.utf8)
+    func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x0A || byte == 0x09 || byte == 0x0D }
+    var start = 0
+    var end = bytes.count
+    while start < end && isSpace(bytes[start]) { start += 1 }
+    while end > start && isSpace(bytes[end - 1]) { end -= 1 }
+    var out: [UInt8] = []
+    out.reserveCapacity(end - start)
+    var newlines = 0
+    for byte in bytes[start..<end] {
+      if byte == 0x0A {
+        newlines += 1
+        if newlines > 2 { continue }
+      } else {
+        newlines = 0
+      }
+      out.append(byte)
+    }
+    return String(decoding: out, as: UTF8.self)
+  }
+
+  // MARK: - Variables
+
+  /// The variables a template sees: `doc`, `section`, `context`, `outline`, `feedback`,
+  /// `previous_answer`, and `has_context`, `has_outline`, `has_feedback` for headings. An optional value that is absent is `false`, so `{{#name}}` skips it
+  /// and the reference check still knows the name.
+  func variables(_ json: JSON, context: [[String: Any]]) -> [String: Any] {
+    var inputs: [String: Any] = [:]
+    for (key, value) in json["inputs"]?.members ?? [] { inputs[key] = Self.plain(value) }
+    let doc: [String: Any] = [
+      "id": json["doc"]?.string ?? "", "title": json["doc_title"]?.string ?? json["doc"]?.string ?? "",
+      "inputs": inputs,
+    ]
+    var section: [String: Any] = [:]
+    for (key, value) in json.members where !Self.contractFields.contains(key) { section[key] = Self.plain(value) }
+    section["id"] = json["id"]?.string ?? ""
+    section["title"] = json["title"]?.string ?? json["id"]?.string ?? ""
+    section["description"] = json["description"]?.string ?? ""
+    section["order"] = json["order"]?.int ?? 0
+    section["stage"] = json["stage"]?.int ?? 1
+    section["mode"] = json["mode"]?.string ?? false
+    section["instructions"] = (json["instructions"]?.string).flatMap { $0.trimmed.isEmpty ? nil : $0 } ?? false
+    let format = json["format"]
+    let low = format?["min_words"]?.int
+    let high = format?["max_words"]?.int
+    section["min_words"] = low ?? false
+    section["max_words"] = high ?? false
+    switch (low, high) {
+    case let (low?, high?): section["target_words"] = "\(low)–\(high)"
+    case let (low?, nil): section["target_words"] = "at least \(low)"
+    case let (nil, high?): section["target_words"] = "at most \(high)"
+    default: section["target_words"] = false
+    }
+    // The other sections, except those whose content the prompt already shows.
+    var shown = Set(context.compactMap { $0["id"] as? String })
+    if let own = json["id"]?.string { shown.insert(own) }
+    let outline: [[String: Any]] = (json["outline"]?.array ?? []).compactMap { entry in
+      guard let id = entry["id"]?.string, !shown.contains(id) else { return nil }
+      return [
+        "id": id, "title": entry["title"]?.string ?? id, "description": entry["description"]?.string ?? "",
+        "order": entry["order"]?.int ?? 0,
+      ]
+    }
+    let feedback: [[String: Any]] = (json["violations"]?.array ?? []).map { violation in
+      [
+        "rule": violation["rule"]?.string ?? "", "message": violation["message"]?.string ?? "",
+        "path": violation["path"]?.string ?? false,
+      ]
+    }
+    let previous = feedback.isEmpty ? nil : json["content"]?.string
+    return [
+      "doc": doc, "section": section, "context": context, "outline": outline, "feedback": feedback,
+      "previous_answer": previous ?? false, "has_context": !context.isEmpty, "has_outline": !outline.isEmpty,
+      "has_feedback": !feedback.isEmpty,
+    ]
+  }
+
+  /// The content of the section's `depends_on` and `context` sections that have any, in document
+  /// order: a person's edit of `<id>.md` wins over the record `<id>.json`; records that did not
+  /// complete are not used.
+  func loadContext(_ json: JSON) -> [[String: Any]] {
+    guard let dir = options.contextDir else { return [] }
+    var ids: [String] = []
+    for key in ["depends_on", "context"] {
+      for id in json[key]?.array?.compactMap(\.string) ?? [] where !ids.contains(id) { ids.append(id) }
+    }
+    var entries: [[String: Any]] = []
+    for (position, id) in ids.enumerated() {
+      guard Slug.isValid(id), let found = sectionFile(id, in: dir) else { continue }
+      entries.append([
+        "id": id, "title": found.title, "content": found.content, "source": found.source,
+        "order": found.order > 0 ? found.order : 10_000 + position, "truncated": false,
+      ])
+    }
+    return entries.sorted { ($0["order"] as? Int ?? 0) < ($1["order"] as? Int ?? 0) }
+  }
+
+  private func sectionFile(_ id: String, in dir: String) -> (content: String, source: String, order: Int, title: String)? {
+    if let cached = sectionFiles[id] { return cached }
+    var result: (content: String, source: String, order: Int, title: String)?
+    let record = FileManager.default.contents(atPath: "\(dir)/\(id).json").flatMap { data in
+      try? data.withUnsafeBytes { try JSON.parse($0) }
+    }
+    let markdown = FileManager.default.contents(atPath: "\(dir)/\(id).md").flatMap { String(data: $0, encoding: .utf8) }
+    let title = record?["title"]?.string ?? id
+    let order = record?["order"]?.int ?? 0
+    let completed = record?["status"]?.string == SectionStatus.completed.rawValue
+    let recorded = completed ? record?["content"]?.string : nil
+    if let markdown, markdown.trimmed != (recorded ?? "").trimmed, !markdown.trimmed.isEmpty {
+      result = (markdown.trimmed, "human", order, title)
+    } else if let recorded, !recorded.trimmed.isEmpty {
+      result = (recorded.trimmed, record?["source"]?.string ?? "llm", order, title)
+    }
+    sectionFiles[id] = result
+    return result
+  }
+
+  /// A JSON value as the plain Swift values swift-mustache reads; `null` becomes `false`.
+  static func plain(_ value: JSON) -> Any {
+    switch value.kind {
+    case .object:
+      var object: [String: Any] = [:]
+      for (key, member) in value.members { object[key] = plain(member) }
+      return object
+    case .array: return (value.array ?? []).map(plain)
+    case .string: return value.string ?? ""
+    case .number: return value.int.map { $0 as Any } ?? value.numberLiteral ?? ""
+    case .bool: return value.bool ?? false
+    case .null: return false
+    }
+  }
+}

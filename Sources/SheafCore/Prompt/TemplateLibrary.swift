@@ -1,0 +1,112 @@
+import Foundation
+import Mustache
+
+/// One template file, read and compiled once.
+struct CompiledTemplate {
+  /// Where it came from.
+  var path: String
+  /// Its tags, for the reference check.
+  var nodes: [TemplateNode]
+  /// swift-mustache's compiled form, rendering plain text (no HTML escaping).
+  var template: MustacheTemplate
+}
+
+/// Finds and compiles the templates of a prompt set.
+///
+/// A set's files are looked for in this order, the first found winning:
+/// 1. each `--prompts DIR`, as `DIR/<set>/NAME.mustache`, then `DIR/NAME.mustache`;
+/// 2. the plan's folder, as `<plan_dir>/prompts/<set>/NAME.mustache`, then `<plan_dir>/NAME.mustache`;
+/// 3. the current folder, as `prompts/<set>/NAME.mustache`.
+///
+/// A section uses `<template>.mustache`, else `default.mustache`; the system message is
+/// `shared_context.mustache`; any other file of the set can be a partial (`{{> name}}`).
+final class TemplateLibrary {
+  private let promptDirs: [String]
+  private var compiled: [String: CompiledTemplate] = [:]
+  private var found: [String: String?] = [:]
+
+  /// The text every template is rendered with first: plain text, no HTML escaping.
+  static let textPragma = "{{% CONTENT_TYPE: TEXT}}"
+
+  init(promptDirs: [String]) {
+    self.promptDirs = promptDirs
+  }
+
+  /// The folders a set's files are looked for in, in order.
+  func folders(set: String, planDir: String?) -> [String] {
+    var folders: [String] = []
+    for dir in promptDirs { folders += ["\(dir)/\(set)", dir] }
+    if let planDir, !planDir.isEmpty { folders += ["\(planDir)/prompts/\(set)", planDir] }
+    folders.append("prompts/\(set)")
+    var seen = Set<String>()
+    return folders.filter { seen.insert($0).inserted }
+  }
+
+  /// The path of `name.mustache` in the first folder that has it (looked up once per run).
+  func find(_ name: String, in folders: [String]) -> String? {
+    let key = name + "\u{0}" + folders.joined(separator: "\u{0}")
+    if let known = found[key] { return known }
+    var result: String?
+    for folder in folders {
+      let path = "\(folder)/\(name).mustache"
+      if FileManager.default.fileExists(atPath: path) {
+        result = path
+        break
+      }
+    }
+    found[key] = .some(result)
+    return result
+  }
+
+  /// Reads and compiles a template (once per path).
+  /// - Throws: `ToolFailure` (usage) naming the file and line when it does not parse.
+  func load(_ path: String) throws -> CompiledTemplate {
+    if let cached = compiled[path] { return cached }
+    guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+      throw ToolFailure.usage("\(path): cannot read the template")
+    }
+    let nodes: [TemplateNode]
+    do {
+      nodes = try TemplateCheck.parse(text)
+    } catch let error as TemplateSyntaxError {
+      throw ToolFailure.usage("\(path):\(error.line): \(error.message)")
+    }
+    let template: MustacheTemplate
+    do {
+      template = try MustacheTemplate(string: Self.textPragma + text)
+    } catch let error as MustacheTemplate.ParserError {
+      throw ToolFailure.usage("\(path):\(error.context.lineNumber): \(error.error) in '\(error.context.line.trimmingCharacters(in: .whitespaces))'")
+    } catch {
+      throw ToolFailure.usage("\(path): \(error)")
+    }
+    let entry = CompiledTemplate(path: path, nodes: nodes, template: template)
+    compiled[path] = entry
+    return entry
+  }
+
+  /// The partials `templates` use, directly or through other partials, registered by name for
+  /// rendering (a file nobody includes is never read).
+  /// - Throws: `ToolFailure` when one does not parse.
+  func library(for templates: [CompiledTemplate], folders: [String]) throws -> MustacheLibrary {
+    var names = Set<String>()
+    var pending = templates.flatMap { Self.partialNames($0.nodes) }
+    var library = MustacheLibrary()
+    while let name = pending.popLast() {
+      guard names.insert(name).inserted, let path = find(name, in: folders) else { continue }
+      let partial = try load(path)
+      library.register(partial.template, named: name)
+      pending += Self.partialNames(partial.nodes)
+    }
+    return library
+  }
+
+  private static func partialNames(_ nodes: [TemplateNode]) -> [String] {
+    nodes.flatMap { node -> [String] in
+      switch node {
+      case .partial(let name, _): return [name]
+      case .section(_, _, _, let children): return partialNames(children)
+      case .variable: return []
+      }
+    }
+  }
+}
