@@ -8,11 +8,12 @@ PREFIX ?= /usr/local
 SWIFT ?= swift
 TOOLS := plan-sections build-prompt call-llm validate-format merge-doc
 APT_PACKAGES := libjansson-dev libcurl4-openssl-dev libcmark-dev pkg-config
+TEST_APT_PACKAGES := json-schema-test-suite python3
 PKG_MODULES := jansson libcurl libcmark
 RELEASE_BIN := .build/release
 RUNS ?= runs
 
-.PHONY: all deps build debug test demo install uninstall bench clean lint
+.PHONY: all deps test-deps build debug test demo install uninstall bench clean lint
 
 all: build
 
@@ -39,7 +40,20 @@ build: deps
 debug: deps
 	$(SWIFT) build
 
-test: deps
+# What the tests read besides the build: the official JSON Schema Test Suite and python3 (the
+# stub LLM server).
+test-deps: deps
+	@if [ ! -d /usr/share/json-schema-test-suite/tests/draft7 ] || ! command -v python3 >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "sheaf: installing $(TEST_APT_PACKAGES)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEST_APT_PACKAGES) >/dev/null; \
+	  else \
+	    echo "sheaf: the tests need: sudo apt-get install $(TEST_APT_PACKAGES)"; exit 2; \
+	  fi; \
+	fi
+
+test: test-deps
 	$(SWIFT) test
 
 install: build

@@ -173,11 +173,52 @@ def bench_build_prompt():
           f"memory {small_peak / 1024:.1f} MB at 2,500 records -> {peak / 1024:.1f} MB at 10,000")
 
 
+def bench_validate_format():
+    """10,000 Markdown answers of 800 words; 10,000 JSON answers against a 20-keyword schema."""
+    import random
+    random.seed(2)
+    words = ("the dispatcher sees every technician on one board and drags jobs between them while the route "
+             "updates and the customer gets a two hour window by text message").split()
+    markdown_format = {"type": "markdown", "min_words": 600, "max_words": 1000, "required_headings": ["Scope"],
+                       "max_heading_level": 3, "forbid_leading_title": True}
+    md = os.path.join(OUT, "validate-md.ndjson")
+    with open(md, "w") as out:
+        for i in range(10000):
+            paragraphs = []
+            for _ in range(8):
+                paragraphs.append(" ".join(random.choice(words) for _ in range(100)) + ".")
+            content = "### Scope\n\n" + "\n\n".join(paragraphs[:4]) + "\n\n- one point\n- another point\n\n" + "\n\n".join(paragraphs[4:])
+            out.write(json.dumps({"id": f"s{i:05d}", "title": f"Section {i}", "status": "completed", "format": markdown_format, "content": content}) + "\n")
+    schema = {"type": "object", "required": ["title", "items", "owner"], "additionalProperties": False,
+              "properties": {"title": {"type": "string", "minLength": 3, "maxLength": 80, "pattern": "^[A-Z]"},
+                             "owner": {"enum": ["pm", "eng", "design"]},
+                             "items": {"type": "array", "minItems": 1, "maxItems": 20, "uniqueItems": True,
+                                       "items": {"type": "object", "required": ["name", "price"],
+                                                 "properties": {"name": {"type": "string"}, "price": {"type": "number", "minimum": 0, "multipleOf": 0.01},
+                                                                "tags": {"type": "array", "items": {"type": "string"}}}}},
+                             "notes": {"anyOf": [{"type": "string"}, {"type": "null"}]}}}
+    js = os.path.join(OUT, "validate-json.ndjson")
+    with open(js, "w") as out:
+        for i in range(10000):
+            data = {"title": f"Quote {i}", "owner": "pm", "notes": None,
+                    "items": [{"name": f"part {k}", "price": round(random.random() * 100, 2), "tags": ["a", "b"]} for k in range(5)]}
+            out.write(json.dumps({"id": f"j{i:05d}", "status": "completed", "format": {"type": "json", "schema": schema},
+                                  "content": "```json\n" + json.dumps(data) + "\n```"}) + "\n")
+    argv = [os.path.join(BIN, "validate-format")]
+    print()
+    print("validate-format: 10,000 answers each; goals 2,000 Markdown records/s and 10,000 JSON records/s")
+    for name, path in (("Markdown, 800 words, 5 rules", md), ("JSON, fenced, 20-keyword schema", js)):
+        seconds, peak, status = best(argv, path)
+        print(f"  {name:<34} {10000 / seconds:10,.0f} records/s ({seconds:.2f} s), peak {peak / 1024:.1f} MB")
+
+
 if __name__ == "__main__":
     only = [a for a in sys.argv[1:] if a.startswith("--only-")]
     if not only:
         main()
     if not only or "--only-build-prompt" in only:
         bench_build_prompt()
+    if not only or "--only-validate-format" in only:
+        bench_validate_format()
     if not only or "--only-call-llm" in only:
         bench_call_llm()

@@ -159,3 +159,24 @@ struct BuildPromptTests {
     #expect(result.out == input)
   }
 }
+
+/// The loop the README shows: a failed validation, fed back through build-prompt, reaches the
+/// next prompt as feedback, and a passing answer then completes.
+struct FeedbackLoopTests {
+  @Test func violationsBecomeTheNextPromptsFeedback() throws {
+    let cache = FileManager.default.temporaryDirectory.appendingPathComponent("loop-\(UUID().uuidString)").path
+    // A format the offline answer cannot meet on the first try: at most 40 words.
+    let first = try Harness.run(
+      "plan-sections --only problem_statement pipelines/prd/plan.json | sed 's/\"max_words\":700/\"max_words\":40/' | build-prompt | call-llm --cache \(cache) | validate-format")
+    #expect(first.status == 1)
+    let failed = try #require(objects(first.out).first)
+    #expect((failed["error"] as? [String: Any])?["type"] as? String == "validation")
+    let message = try #require((failed["violations"] as? [[String: Any]])?.first?["message"] as? String)
+    #expect(message.hasPrefix("the answer has ") && message.hasSuffix("words; write 250–40"))
+    let again = try Harness.run("build-prompt", stdin: first.stdout)
+    let prompt = try #require((objects(again.out).first?["messages"] as? [[String: Any]])?.last?["content"] as? String)
+    #expect(prompt.contains("Your previous answer was rejected for these reasons; fix every one:\n- \(message)"))
+    #expect(prompt.contains("<previous_answer>"))
+    #expect(objects(again.out).first?["status"] as? String == "pending")
+  }
+}

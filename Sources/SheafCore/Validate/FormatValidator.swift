@@ -1,0 +1,121 @@
+import Foundation
+
+/// Checks each completed record's `content` against its `format` and records the verdict:
+/// `violations` (empty when valid), `data` for JSON, `repaired` when JSON was repaired or a
+/// whole-answer fence unwrapped, and `status: failed` with an error of type `validation` when a
+/// rule is broken (unless `--warn` demotes that rule to `warnings`).
+public final class FormatValidator {
+  private let warn: Set<String>
+  private let earlier = DuplicateIndex()
+  private var schemas: [String: JSONSchema] = [:]
+
+  /// A validator that turns the violations of the `warn` rules into warnings.
+  public init(warn: Set<String>) {
+    self.warn = warn
+  }
+
+  /// The record with its verdict; records that are not completed, or have no format, come back
+  /// unchanged.
+  public func validate(_ record: Record) -> JSON {
+    let json = record.json
+    guard record.status == .completed, let content = record.content, let format = json["format"] else { return json }
+    let id = record.id
+    var spec: JSON? = format.kind == .object ? format : nil
+    var type = format.kind == .object ? (format["type"]?.string ?? "markdown") : (format.string ?? "markdown")
+    if format.kind == .string && !["markdown", "json", "text", "none"].contains(type) {
+      json["status"] = JSON(SectionStatus.failed.rawValue)
+      json["error"] = SheafError(.plan, "unknown format '\(type)' for section '\(id ?? "?")'", hint: "define it under \"formats\" in the plan, or use markdown or json").json
+      return json
+    }
+    if type == "text" || type == "none" { return json }
+    var violations: [Violation] = []
+    if content.trimmed.isEmpty {
+      violations.append(Violation(rule: "empty", message: "the answer is empty; write the section"))
+    } else if type == "json" {
+      do {
+        let parsed = try JSONRepair.parse(content)
+        json["data"] = parsed.value
+        if parsed.repaired { json["repaired"] = JSON(true) }
+        if let schemaJSON = try schema(for: spec, json: json) {
+          violations += schemaJSON.validate(parsed.value)
+        }
+      } catch let refusal as JSONRepair.Refusal {
+        violations.append(Violation(rule: "json", message: refusal.message))
+      } catch let error as JSONSchema.SchemaError {
+        violations.append(Violation(rule: "schema", message: "the plan's schema cannot be used: \(error.message)"))
+      } catch {
+        violations.append(Violation(rule: "schema", message: "\(error)"))
+      }
+    } else {
+      type = "markdown"
+      if spec == nil { spec = JSON.object() }
+      let (found, unwrapped) = MarkdownRules.check(content, format: spec, title: record.title, earlier: earlier, id: id)
+      violations = found
+      if let unwrapped {
+        json["content"] = JSON(unwrapped.trimmed)
+        json["repaired"] = JSON(true)
+      }
+      // Only sections that use the rule are compared, so only they are remembered.
+      if spec?["max_duplicate_ratio"] != nil { earlier.add(unwrapped ?? content, id: id ?? "?") }
+    }
+    let warnings = violations.filter { warn.contains($0.rule) }
+    let errors = violations.filter { !warn.contains($0.rule) }
+    json["violations"] = .array(errors.map(\.json))
+    if !warnings.isEmpty { json["warnings"] = .array(warnings.map(\.json)) }
+    if !errors.isEmpty {
+      var summary = "\(errors.count) violation\(errors.count == 1 ? "" : "s"): " + errors.map(\.message).joined(separator: "; ")
+      if summary.count > 400 { summary = String(summary.prefix(399)) + "…" }
+      json["status"] = JSON(SectionStatus.failed.rawValue)
+      json["error"] = SheafError(
+        .validation, summary, retryable: true,
+        hint: "run it through build-prompt again: the violations become feedback for the next attempt").json
+    }
+    return json
+  }
+
+  /// The compiled schema of a JSON format: `schema` inline, or `schema_file` (beside the plan).
+  private func schema(for spec: JSON?, json: JSON) throws -> JSONSchema? {
+    var schemaJSON = spec?["schema"]
+    if schemaJSON == nil, let file = spec?["schema_file"]?.string {
+      let candidates = [json["plan_dir"]?.string.map { "\($0)/\(file)" }, file].compactMap { $0 }
+      guard let data = candidates.lazy.compactMap({ FileManager.default.contents(atPath: $0) }).first else {
+        throw JSONSchema.SchemaError(message: "cannot read schema_file '\(file)'")
+      }
+      do {
+        schemaJSON = try data.withUnsafeBytes { try JSON.parse($0) }
+      } catch {
+        throw JSONSchema.SchemaError(message: "schema_file '\(file)': \((error as? JSONSyntaxError)?.description ?? "\(error)")")
+      }
+    }
+    guard let schemaJSON else { return nil }
+    let key = schemaJSON.compactText
+    if let cached = schemas[key] { return cached }
+    let compiled = try JSONSchema(schemaJSON)
+    schemas[key] = compiled
+    return compiled
+  }
+}
+
+/// validate-format's work.
+public enum ValidateFormatCommand {
+  /// Reads records, writes each with its verdict; events pass through.
+  /// - Throws: `ToolFailure` for malformed input or a closed output.
+  public static func run(inputs: [String], warn: Set<String>) throws -> ExitStatus {
+    let validator = FormatValidator(warn: warn)
+    let writer = RecordWriter()
+    var failed = false
+    try FilterLoop.forEach(inputs: inputs) { item, _ in
+      switch item {
+      case .event(_, let line):
+        try writer.writeLine(line)
+      case .record(let record):
+        let checked = validator.validate(record)
+        if let status = checked["status"]?.string, status != SectionStatus.completed.rawValue, status != SectionStatus.pending.rawValue {
+          failed = true
+        }
+        try writer.write(checked)
+      }
+    }
+    return failed ? .someFailed : .completed
+  }
+}

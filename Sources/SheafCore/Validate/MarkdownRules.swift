@@ -1,0 +1,329 @@
+import CCmark
+import Foundation
+
+/// One broken rule: what, in words a model can act on, and where when it applies.
+public struct Violation: Equatable, Sendable {
+  /// The rule's name (`min_words`, `schema` …), as `--warn` names it.
+  public var rule: String
+  /// What is wrong and what to do.
+  public var message: String
+  /// Where, for JSON (`$.items[2].price`).
+  public var path: String?
+
+  /// A violation.
+  public init(rule: String, message: String, path: String? = nil) {
+    self.rule = rule
+    self.message = message
+    self.path = path
+  }
+
+  /// As JSON: `{"rule","message","path"}`.
+  public var json: JSON {
+    let object = JSON.object(["rule": JSON(rule), "message": JSON(message)])
+    object["path"] = path.map { JSON($0) } ?? .null
+    return object
+  }
+}
+
+/// What cmark sees in an answer: its prose words and its headings.
+struct MarkdownShape {
+  /// Words of prose (text and inline code), not markup, code blocks or HTML.
+  var words = 0
+  /// Headings in order.
+  var headings: [(level: Int, text: String, line: Int)] = []
+  /// The text of the first block when it is a heading.
+  var leadingHeading: String?
+  /// Prose text, for phrase and placeholder checks (code blocks left out).
+  var prose = ""
+
+  init(_ markdown: String) {
+    var text = markdown
+    let document = text.withUTF8 { bytes in
+      bytes.withMemoryRebound(to: CChar.self) { cmark_parse_document($0.baseAddress, $0.count, sheaf_cmark_opt_default()) }
+    }
+    guard let document else { return }
+    defer { cmark_node_free(document) }
+    if let first = cmark_node_first_child(document), cmark_node_get_type(first) == CMARK_NODE_HEADING {
+      leadingHeading = Self.text(of: first)
+    }
+    let iterator = cmark_iter_new(document)
+    defer { cmark_iter_free(iterator) }
+    var proseParts: [String] = []
+    while true {
+      let event = cmark_iter_next(iterator)
+      if event == CMARK_EVENT_DONE { break }
+      guard event == CMARK_EVENT_ENTER, let node = cmark_iter_get_node(iterator) else { continue }
+      let type = cmark_node_get_type(node)
+      if type == CMARK_NODE_HEADING {
+        headings.append((Int(cmark_node_get_heading_level(node)), Self.text(of: node), Int(cmark_node_get_start_line(node))))
+      } else if type == CMARK_NODE_TEXT || type == CMARK_NODE_CODE, let literal = cmark_node_get_literal(node) {
+        let part = String(cString: literal)
+        proseParts.append(part)
+        words += Self.countWords(part)
+      } else if type == CMARK_NODE_SOFTBREAK || type == CMARK_NODE_LINEBREAK {
+        proseParts.append("\n")
+      } else if type == CMARK_NODE_PARAGRAPH || type == CMARK_NODE_HEADING {
+        proseParts.append("\n")
+      }
+    }
+    prose = proseParts.joined(separator: " ")
+  }
+
+  /// The text inside a node (a heading's words).
+  static func text(of node: OpaquePointer) -> String {
+    var parts: [String] = []
+    let iterator = cmark_iter_new(node)
+    defer { cmark_iter_free(iterator) }
+    while true {
+      let event = cmark_iter_next(iterator)
+      if event == CMARK_EVENT_DONE { break }
+      if event == CMARK_EVENT_ENTER, let child = cmark_iter_get_node(iterator), let literal = cmark_node_get_literal(child) {
+        parts.append(String(cString: literal))
+      }
+    }
+    return parts.joined().trimmed
+  }
+
+  /// Words: runs of non-space that hold a letter or a digit (ASCII is decided without looking up
+  /// Unicode properties, which is most of the time).
+  static func countWords(_ text: String) -> Int {
+    var count = 0
+    var inWord = false
+    var hasAlphanumeric = false
+    for scalar in text.unicodeScalars {
+      let value = scalar.value
+      let space: Bool
+      let alphanumeric: Bool
+      if value < 0x80 {
+        space = value == 0x20 || (value >= 0x09 && value <= 0x0D)
+        alphanumeric = (value >= 0x30 && value <= 0x39) || (value | 0x20 >= 0x61 && value | 0x20 <= 0x7A)
+      } else {
+        space = scalar.properties.isWhitespace
+        alphanumeric = scalar.properties.isAlphabetic || scalar.properties.numericType != nil
+      }
+      if space {
+        if inWord && hasAlphanumeric { count += 1 }
+        inWord = false
+        hasAlphanumeric = false
+      } else {
+        inWord = true
+        if alphanumeric { hasAlphanumeric = true }
+      }
+    }
+    if inWord && hasAlphanumeric { count += 1 }
+    return count
+  }
+}
+
+/// Code fences found by reading lines (what cmark cannot say: whether a fence was left open,
+/// and whether one fence wraps the whole answer).
+struct FenceScan {
+  /// A fence was opened and never closed.
+  var unclosed = false
+  /// The whole answer is one fenced block; this is what is inside it.
+  var wholeAnswerInside: String?
+
+  init(_ text: String) {
+    // Bytes, not Characters: this runs over every line of every answer.
+    let lines = Array(text.utf8).split(separator: 0x0A, omittingEmptySubsequences: false).map { line -> ArraySlice<UInt8> in
+      line.last == 0x0D ? line.dropLast() : line
+    }
+    func isBlank(_ bytes: ArraySlice<UInt8>) -> Bool { bytes.allSatisfy { $0 == 0x20 || $0 == 0x09 } }
+    var open: (char: UInt8, length: Int, line: Int)?
+    var blocks: [(start: Int, end: Int)] = []
+    for (index, line) in lines.enumerated() {
+      let stripped = line.drop(while: { $0 == 0x20 })
+      guard line.count - stripped.count <= 3, let first = stripped.first, first == 0x60 || first == 0x7E else { continue }
+      let run = stripped.prefix(while: { $0 == first }).count
+      guard run >= 3 else { continue }
+      let rest = stripped.dropFirst(run)
+      if let current = open {
+        if first == current.char && run >= current.length && isBlank(rest) {
+          blocks.append((current.line, index))
+          open = nil
+        }
+      } else {
+        // A backtick fence's info string may not hold a backtick.
+        if first == 0x60 && rest.contains(0x60) { continue }
+        open = (first, run, index)
+      }
+    }
+    unclosed = open != nil
+    let nonBlank = lines.indices.filter { !isBlank(lines[$0]) }
+    if !unclosed, blocks.count == 1, let first = nonBlank.first, let last = nonBlank.last, blocks[0].start == first, blocks[0].end == last {
+      wholeAnswerInside = lines[(first + 1)..<last].map { String(decoding: $0, as: UTF8.self) }.joined(separator: "\n")
+    }
+  }
+}
+
+/// The Markdown rules of a format.
+enum MarkdownRules {
+  /// Preambles and sign-offs a model adds around an answer.
+  static let defaultPhrases = [
+    "sure, here is", "sure, here's", "sure! here", "certainly! here", "certainly, here", "here is the section",
+    "here's the section", "as an ai", "as a language model", "i hope this helps", "let me know if you",
+    "feel free to ask", "i'd be happy to", "i would be happy to",
+  ]
+
+  /// Text that stands in for content that was not written.
+  static let placeholders = ["[insert", "[your ", "[tbd", "[todo", "[placeholder", "[add ", "lorem ipsum"]
+  static let placeholderWords = ["TODO", "TBD", "FIXME", "XXX"]
+
+  /// Checks `content` against `format`; returns the violations and, when `unwrap_fence` took a
+  /// whole-answer fence off, the new content.
+  static func check(_ content: String, format: JSON?, title: String?, earlier: DuplicateIndex?, id: String?) -> (violations: [Violation], unwrapped: String?) {
+    var violations: [Violation] = []
+    var text = content
+    var unwrapped: String?
+    let bytes = Array(text.utf8)
+    if contains(bytes, "<think>") || contains(bytes, "</think>") {
+      violations.append(Violation(rule: "think", message: "remove the leftover <think> block; give only the answer"))
+    }
+    let fences = FenceScan(text)
+    if fences.unclosed {
+      violations.append(Violation(rule: "unclosed_fence", message: "a code fence (```) is opened and never closed; close it or remove it"))
+    } else if let inside = fences.wholeAnswerInside {
+      if format?["unwrap_fence"]?.bool == true {
+        text = inside
+        unwrapped = inside
+      } else {
+        violations.append(Violation(rule: "whole_fence", message: "the whole answer is wrapped in a code fence; write the Markdown itself, without ``` around it"))
+      }
+    }
+    let outline = MarkdownShape(text)
+    let low = format?["min_words"]?.int
+    let high = format?["max_words"]?.int
+    let range = [low.map(String.init), high.map(String.init)].compactMap { $0 }.joined(separator: "–")
+    if let low, outline.words < low {
+      violations.append(Violation(rule: "min_words", message: "the answer has \(outline.words) words; write \(high == nil ? "at least \(low)" : range)"))
+    }
+    if let high, outline.words > high {
+      violations.append(Violation(rule: "max_words", message: "the answer has \(outline.words) words; write \(low == nil ? "at most \(high)" : range)"))
+    }
+    if let required = format?["required_headings"]?.array?.compactMap(\.string), !required.isEmpty {
+      var position = 0
+      let inOrder = format?["headings_in_order"]?.bool ?? false
+      for wanted in required {
+        let level = wanted.prefix(while: { $0 == "#" }).count
+        let name = String(wanted.drop(while: { $0 == "#" })).trimmed
+        let matches = outline.headings.indices.filter {
+          outline.headings[$0].text.caseInsensitiveCompare(name) == .orderedSame && (level == 0 || outline.headings[$0].level == level)
+        }
+        if matches.isEmpty {
+          violations.append(Violation(rule: "required_headings", message: "missing required heading '\(wanted)'"))
+        } else if inOrder {
+          if let next = matches.first(where: { $0 >= position }) {
+            position = next
+          } else {
+            violations.append(Violation(rule: "heading_order", message: "heading '\(wanted)' is out of order; the headings must come as \(required.map { "'\($0)'" }.joined(separator: ", "))"))
+          }
+        }
+      }
+    }
+    if let top = format?["max_heading_level"]?.int {
+      for heading in outline.headings where heading.level < top {
+        violations.append(Violation(
+          rule: "max_heading_level",
+          message: "line \(heading.line): '\(String(repeating: "#", count: heading.level)) \(heading.text)' is a level-\(heading.level) heading; use level \(top) (\(String(repeating: "#", count: top))) or deeper"))
+      }
+    }
+    if format?["forbid_leading_title"]?.bool == true, let title, let leading = outline.leadingHeading,
+      leading.caseInsensitiveCompare(title) == .orderedSame
+    {
+      violations.append(Violation(rule: "forbid_leading_title", message: "do not start with a heading that repeats the section title '\(title)'; start with the first sentence"))
+    }
+    var phrases = defaultPhrases
+    if let given = format?["forbid_phrases"] {
+      if let list = given.array { phrases = list.compactMap(\.string).map { $0.lowercased() } }
+      if given.bool == false { phrases = [] }
+    }
+    let lowered = Array(outline.prose.lowercased().utf8)
+    for phrase in phrases where contains(lowered, phrase) {
+      violations.append(Violation(rule: "forbid_phrases", message: "remove '\(phrase)': no preamble, sign-off or remarks about yourself"))
+    }
+    if format?["placeholders"]?.bool != false {
+      var found = placeholders.filter { contains(lowered, $0) }
+      let prose = Array(outline.prose.utf8)
+      found += placeholderWords.filter { containsWord(prose, $0) }.sorted()
+      if !found.isEmpty {
+        violations.append(Violation(rule: "placeholders", message: "replace the placeholder text (\(found.map { "'\($0)'" }.joined(separator: ", "))) with real content"))
+      }
+    }
+    if let ratio = format?["max_duplicate_ratio"]?.double, let earlier {
+      if let (overlap, with) = earlier.overlap(text, excluding: id), overlap > ratio {
+        violations.append(Violation(
+          rule: "duplicate",
+          message: "\(Int((overlap * 100).rounded()))% of this answer repeats section '\(with)' (at most \(Int((ratio * 100).rounded()))% allowed); cover only this section's ground"))
+      }
+    }
+    return (violations, unwrapped)
+  }
+}
+
+/// Whether UTF-8 `haystack` holds `needle` (a byte search: Foundation's `contains` goes through
+/// CFString and was most of validate-format's time).
+func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
+  let pattern = Array(needle.utf8)
+  guard let first = pattern.first, pattern.count <= haystack.count else { return pattern.isEmpty }
+  let last = haystack.count - pattern.count
+  var index = 0
+  while index <= last {
+    if haystack[index] == first && haystack[index..<(index + pattern.count)].elementsEqual(pattern) { return true }
+    index += 1
+  }
+  return false
+}
+
+/// Whether UTF-8 `haystack` holds the ASCII word `word` with no letter on either side.
+func containsWord(_ haystack: [UInt8], _ word: String) -> Bool {
+  let pattern = Array(word.utf8)
+  guard !pattern.isEmpty, pattern.count <= haystack.count else { return false }
+  func isLetter(_ byte: UInt8) -> Bool { (byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A || byte >= 0x80 }
+  for index in 0...(haystack.count - pattern.count) where haystack[index] == pattern[0] {
+    guard haystack[index..<(index + pattern.count)].elementsEqual(pattern) else { continue }
+    let before = index == 0 ? nil : haystack[index - 1]
+    let after = index + pattern.count < haystack.count ? haystack[index + pattern.count] : nil
+    if !(before.map(isLetter) ?? false) && !(after.map(isLetter) ?? false) { return true }
+  }
+  return false
+}
+
+/// Five-word shingles of the earlier sections of a stream, to catch parallel sections that
+/// repeat each other.
+final class DuplicateIndex {
+  private var sections: [(id: String, shingles: Set<UInt64>)] = []
+
+  /// Remembers a section's text (a later one with the same id replaces it).
+  func add(_ text: String, id: String) {
+    sections.removeAll { $0.id == id }
+    sections.append((id, Self.shingles(text)))
+    if sections.count > 2_000 { sections.removeFirst() }
+  }
+
+  /// The largest share of `text`'s shingles found in one earlier section, and which.
+  func overlap(_ text: String, excluding id: String?) -> (Double, String)? {
+    let mine = Self.shingles(text)
+    guard !mine.isEmpty else { return nil }
+    var best: (Double, String)?
+    for section in sections where section.id != id {
+      let share = Double(mine.intersection(section.shingles).count) / Double(mine.count)
+      if best == nil || share > best!.0 { best = (share, section.id) }
+    }
+    return best
+  }
+
+  static func shingles(_ text: String) -> Set<UInt64> {
+    let words = text.lowercased().split(whereSeparator: { !$0.isLetter && !$0.isNumber })
+    guard words.count >= 5 else { return [] }
+    var set = Set<UInt64>()
+    for start in 0...(words.count - 5) {
+      var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+      for word in words[start..<(start + 5)] {
+        for byte in word.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        hash = (hash ^ 0x20) &* 0x100_0000_01b3
+      }
+      set.insert(hash)
+    }
+    return set
+  }
+}
