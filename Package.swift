@@ -9,6 +9,7 @@ let package = Package(
     .executable(name: "call-llm", targets: ["call-llm"]),
     .executable(name: "validate-format", targets: ["validate-format"]),
     .executable(name: "merge-doc", targets: ["merge-doc"]),
+    .executable(name: "sheaf-run", targets: ["sheaf-run"]),
     .library(name: "SheafCore", targets: ["SheafCore"]),
   ],
   dependencies: [
@@ -37,6 +38,8 @@ let package = Package(
     .executableTarget(name: "call-llm", dependencies: ["SheafCore"]),
     .executableTarget(name: "validate-format", dependencies: ["SheafCore"]),
     .executableTarget(name: "merge-doc", dependencies: ["SheafCore"]),
+    // The run-directory steps of staged runs (pipelines/sheaf.mk).
+    .executableTarget(name: "sheaf-run", dependencies: ["SheafCore"]),
     // Not a product: the benchmark's generator and the bare reader/writer pass-through.
     .executableTarget(name: "sheaf-bench", dependencies: ["SheafCore"]),
     .testTarget(name: "SheafCoreTests", dependencies: ["SheafCore"], exclude: ["Fixtures"]),
@@ -44,7 +47,7 @@ let package = Package(
       name: "CLITests",
       dependencies: [
         "SheafCore", "plan-sections", "build-prompt", "call-llm", "validate-format", "merge-doc",
-        "sheaf-bench",
+        "sheaf-bench", "sheaf-run",
       ],
       exclude: ["Cases"]),
   ]

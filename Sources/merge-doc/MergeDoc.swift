@@ -49,6 +49,9 @@ struct MergeDoc: FilterCommand {
   @Flag(name: .shortAndLong, help: "Do not say the document status on standard error.")
   var quiet = false
 
+  @Option(name: .customLong("events-file"), help: ArgumentHelp("Append a complete event (status and counts) to this file.", valueName: "path"))
+  var eventsFile: String?
+
   func validate() throws {
     guard DocumentFormat(rawValue: format) != nil else {
       throw ValidationError("--format must be one of markdown, html, json (got '\(format)')")
@@ -58,6 +61,7 @@ struct MergeDoc: FilterCommand {
   mutating func execute() throws -> ExitStatus {
     try MergeDocCommand.run(
       inputs: inputs, format: DocumentFormat(rawValue: format) ?? .markdown, output: output,
-      summaryPath: summary, omitMissing: omitMissing, quiet: quiet, tool: Self.toolName)
+      summaryPath: summary, omitMissing: omitMissing, quiet: quiet, tool: Self.toolName,
+      eventsFile: eventsFile)
   }
 }

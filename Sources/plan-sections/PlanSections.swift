@@ -50,6 +50,9 @@ struct PlanSections: FilterCommand {
   @Flag(help: "Write a stage event before each stage's records.")
   var events = false
 
+  @Option(help: ArgumentHelp("Extra instructions for the sections written (regenerate with a note).", valueName: "text"))
+  var instructions: String?
+
   func validate() throws {
     guard PlanEmitFormat(rawValue: emit) != nil else {
       throw ValidationError("--emit must be one of ndjson, make, dot (got '\(emit)')")
@@ -59,6 +62,7 @@ struct PlanSections: FilterCommand {
   mutating func execute() throws -> ExitStatus {
     try PlanSectionsCommand.run(
       planPath: plan, mode: mode, only: only, affectedBy: affectedBy,
-      emit: PlanEmitFormat(rawValue: emit) ?? .ndjson, inputs: inputs, events: events)
+      emit: PlanEmitFormat(rawValue: emit) ?? .ndjson, inputs: inputs, events: events,
+      instructions: instructions)
   }
 }

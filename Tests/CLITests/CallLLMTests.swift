@@ -188,7 +188,7 @@ struct CallLLMTests {
     // Every request is refused once with 429; the retries must not come back six at a time.
     let result = try run("--provider openai --model m -j 6 --base-url \(stub.url("ttfb=0.2,fail=429:1,retry_after=0.1"))", input: records(6))
     #expect(objects(result.out).allSatisfy { $0["status"] as? String == "completed" && $0["attempts"] as? Int == 2 })
-    let spans = (try stub.stats()["spans"] as? [[Double]] ?? []).sorted { $0[0] < $1[0] }
+    let spans = (try stub.stats()["spans"] as? [[Any]] ?? []).compactMap { span -> [Double]? in guard let start = span[0] as? Double, let end = span[1] as? Double else { return nil }; return [start, end] }.sorted { $0[0] < $1[0] }
     #expect(spans.count == 12)
     let retries = Array(spans.suffix(6))
     let overlap = retries.map { span in retries.filter { $0[0] < span[1] && span[0] < $0[1] }.count }.max() ?? 0

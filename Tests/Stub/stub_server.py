@@ -26,9 +26,11 @@ Knobs (comma-separated):
   stream_error=1  an error event after a few tokens (anthropic: overloaded_error)
   empty=1         an answer with no text
   model_missing=1 answer 404 "model not found" (ollama style)
+  failfor=TEXT:CODE   answer CODE to every request whose last user message contains TEXT
+                  (spaces as %20), so that one section of a run always fails
 
 GET /stats gives {"requests", "by_request", "max_in_flight", "in_flight", "auth", "spans"
-(start and end of each request, in seconds)}; POST /reset
+(start, end and the first line of the last user message of each request)}; POST /reset
 clears them. Requests are counted per distinct request (model + messages), so a test can see that
 a finished section is never asked for twice.
 """
@@ -121,6 +123,14 @@ async def respond(kind, knobs, body, headers, writer):
     if ttfb:
         await asyncio.sleep(ttfb)
 
+    last = next((m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), "")
+    if "failfor" in knobs:
+        text, _, code = knobs["failfor"].rpartition(":")
+        if text.replace("%20", " ") in last.split("\n", 1)[0]:
+            payload = json.dumps(error_body(kind, int(code), MESSAGES.get(int(code), f"error {code}"))).encode()
+            writer.write(b"HTTP/1.1 %d Error\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (int(code), len(payload), payload))
+            await writer.drain()
+            return True
     if "model_missing" in knobs:
         payload = json.dumps({"error": f"model '{model}' not found, try pulling it first"}).encode()
         writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(payload), payload))
@@ -260,11 +270,13 @@ async def handle(reader, writer):
             STATE["in_flight"] += 1
             STATE["max_in_flight"] = max(STATE["max_in_flight"], STATE["in_flight"])
             began = time.monotonic()
+            body = json.loads(raw or b"{}")
+            last = next((m.get("content", "") for m in reversed(body.get("messages", [])) if m.get("role") == "user"), "")
             try:
-                keep = await respond(kind, knobs, json.loads(raw or b"{}"), headers, writer)
+                keep = await respond(kind, knobs, body, headers, writer)
             finally:
                 STATE["in_flight"] -= 1
-                STATE["spans"].append([began, time.monotonic()])
+                STATE["spans"].append([began, time.monotonic(), last.split("\n", 1)[0][:120]])
             if not keep:
                 return
     except (ConnectionError, asyncio.IncompleteReadError):

@@ -33,7 +33,8 @@ extension FilterCommand {
     let status: ExitStatus
     do {
       var command = try parseAsRoot(arguments)
-      if var filter = command as? Self {
+      if var filter = command as? any FilterCommand {
+        // The root command or one of its subcommands.
         status = try filter.execute()
       } else {
         try command.run()

@@ -5,7 +5,7 @@ public enum MergeDocCommand {
   /// - Throws: `ToolFailure` for malformed input or an output that cannot be written.
   public static func run(
     inputs: [String], format: DocumentFormat, output: String?, summaryPath: String?,
-    omitMissing: Bool, quiet: Bool, tool: String
+    omitMissing: Bool, quiet: Bool, tool: String, eventsFile: String? = nil
   ) throws -> ExitStatus {
     let merger = DocumentMerger()
     try FilterLoop.forEach(inputs: inputs) { item, location in
@@ -19,6 +19,11 @@ public enum MergeDocCommand {
     }
     if let summaryPath {
       try AtomicFile.write(merger.summary().compactText + "\n", to: summaryPath)
+    }
+    if let eventsFile {
+      let totals = merger.summary()["totals"] ?? JSON.object()
+      let event = Event.make(.complete, doc: merger.doc, fields: ["status": JSON(merger.status.rawValue), "counts": totals])
+      try EventLog.append(event, to: eventsFile)
     }
     if !quiet { Diagnostics.say(tool, merger.statusLine) }
     return merger.status == .ready ? .completed : .someFailed

@@ -68,7 +68,8 @@ public enum PlanEmitter {
   }
 
   /// Make rules: one target per section (`$(SHEAF_RUN)/sections/<id>.json`) whose prerequisites
-  /// are its dependencies' targets, the plan, the inputs and its template.
+  /// are the plan, the inputs and its template, with its dependencies' targets as order-only
+  /// prerequisites.
   public static func makefile(_ graph: SectionGraph, sections: [PlannedSection], planPath: String?) -> String {
     let plan = graph.plan
     let ids = sections.map(\.section.id)
@@ -111,11 +112,12 @@ public enum PlanEmitter {
     for planned in sections {
       let section = planned.section
       let dependencies = Set(section.dependsOn + section.context)
-      var prerequisites = graph.sections.map(\.section.id).filter(dependencies.contains)
-        .map { "$(SHEAF_RUN)/sections/\($0).json" }
-      prerequisites += ["$(SHEAF_PLAN)", "$(SHEAF_INPUTS)"]
-      prerequisites.append("$(wildcard $(SHEAF_PROMPTS)/\(section.template ?? section.id).mustache)")
-      out += "$(SHEAF_RUN)/sections/\(section.id).json: \(prerequisites.joined(separator: " "))\n"
+      let ordered = graph.sections.map(\.section.id).filter(dependencies.contains).map { "$(SHEAF_RUN)/sections/\($0).json" }
+      let own = ["$(SHEAF_PLAN)", "$(SHEAF_INPUTS)", "$(wildcard $(SHEAF_PROMPTS)/\(section.template ?? section.id).mustache)"]
+      // Dependencies are order-only: they run first, but a newer one does not redo this section
+      // (cascades are explicit: plan-sections --affected-by).
+      let orderOnly = ordered.isEmpty ? "" : " | " + ordered.joined(separator: " ")
+      out += "$(SHEAF_RUN)/sections/\(section.id).json: \(own.joined(separator: " "))\(orderOnly)\n"
       out += "\t$(call sheaf_section,\(section.id))\n"
     }
     return out

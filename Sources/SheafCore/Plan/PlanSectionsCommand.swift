@@ -12,7 +12,7 @@ public enum PlanSectionsCommand {
   ///   closed output.
   public static func run(
     planPath: String?, mode: String?, only: [String], affectedBy: String?, emit: PlanEmitFormat,
-    inputs: [String], events: Bool
+    inputs: [String], events: Bool, instructions: String? = nil
   ) throws -> ExitStatus {
     let plan = try PlanReader.read(path: planPath, overrides: inputs)
     // The flag, then SHEAF_MODE, then the plan's default_mode.
@@ -55,7 +55,9 @@ public enum PlanSectionsCommand {
           let members = selected.filter { $0.stage == planned.stage }
           try writer.write(PlanEmitter.stageEvent(planned.stage, sections: members, doc: plan.id))
         }
-        try writer.write(PlanEmitter.record(for: planned, in: graph))
+        let record = PlanEmitter.record(for: planned, in: graph)
+        if let instructions, !instructions.isEmpty { record["instructions"] = JSON(instructions) }
+        try writer.write(record)
       }
     case .make:
       try writer.writeText(PlanEmitter.makefile(graph, sections: selected, planPath: planPath == "-" ? nil : planPath))

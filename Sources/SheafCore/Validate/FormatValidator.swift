@@ -18,7 +18,10 @@ public final class FormatValidator {
   /// unchanged.
   public func validate(_ record: Record) -> JSON {
     let json = record.json
-    guard record.status == .completed, let content = record.content, let format = json["format"] else { return json }
+    // A person's text is not a model's answer: it is not checked.
+    guard record.status == .completed, json["source"]?.string != "human", let content = record.content,
+      let format = json["format"]
+    else { return json }
     let id = record.id
     var spec: JSON? = format.kind == .object ? format : nil
     var type = format.kind == .object ? (format["type"]?.string ?? "markdown") : (format.string ?? "markdown")

@@ -1,0 +1,196 @@
+import Foundation
+
+/// What a person sees of a run: one line per section with a status mark, and the document's
+/// progress, from the run directory and `events.ndjson`.
+public final class RunView {
+  private let run: RunDirectory
+  private var sections: [(id: String, title: String, order: Int)] = []
+  private var live: [String: (status: String, text: String)] = [:]
+  private var runStart: Date?
+  private var lastEvent: Date?
+  private var completeStatus: String?
+  private var jobsStarted = Set<String>()
+  private var eventsOffset: UInt64 = 0
+  private var partialLine = Data()
+
+  /// A view of the run at `path`.
+  public init(run: RunDirectory) {
+    self.run = run
+    sections = run.plannedRecords().compactMap { record in
+      guard let id = record["id"]?.string else { return nil }
+      return (id, record["title"]?.string ?? id, record["order"]?.int ?? 0)
+    }.sorted { $0.order < $1.order }
+  }
+
+  private let formatter: ISO8601DateFormatter = {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return formatter
+  }()
+
+  /// Reads the events appended since the last call; returns them.
+  @discardableResult
+  public func readEvents() -> [JSON] {
+    guard let handle = FileHandle(forReadingAtPath: run.eventsPath) else { return [] }
+    defer { try? handle.close() }
+    try? handle.seek(toOffset: eventsOffset)
+    let data = handle.readDataToEndOfFile()
+    eventsOffset += UInt64(data.count)
+    partialLine.append(data)
+    var events: [JSON] = []
+    while let newline = partialLine.firstIndex(of: 0x0A) {
+      let line = partialLine[partialLine.startIndex..<newline]
+      partialLine.removeSubrange(partialLine.startIndex...newline)
+      guard let event = try? line.withUnsafeBytes({ try JSON.parse($0) }) else { continue }
+      apply(event)
+      events.append(event)
+    }
+    return events
+  }
+
+  private func apply(_ event: JSON) {
+    let ts = event["ts"]?.string.flatMap { formatter.date(from: $0) }
+    if let ts { lastEvent = ts }
+    let id = event["id"]?.string ?? ""
+    switch event["event"]?.string {
+    case "progress" where event["phase"]?.string == "INIT":
+      runStart = ts
+      live = [:]
+      completeStatus = nil
+      jobsStarted = []
+    case "section_start":
+      live[id] = ("processing", "")
+      jobsStarted.insert(id)
+    case "chunk":
+      var entry = live[id] ?? ("processing", "")
+      entry.text = String((entry.text + (event["text"]?.string ?? "")).suffix(400))
+      live[id] = entry
+    case "section_complete":
+      live[id] = ("completed", live[id]?.text ?? "")
+    case "section_failed":
+      live[id] = (event["error"]?["type"]?.string == "dependency_failed" ? "skipped" : "failed", "")
+    case "complete":
+      completeStatus = event["status"]?.string
+    default:
+      break
+    }
+  }
+
+  /// Whether the run ended (a `complete` event after its start).
+  public var isComplete: Bool { completeStatus != nil }
+
+  /// The status of a section: its saved record's, else what the events of this run say.
+  private func status(_ id: String) -> String {
+    if let record = run.record(id), let status = record["status"]?.string {
+      if status == SectionStatus.completed.rawValue && record["source"]?.string == "human" { return "human" }
+      return status
+    }
+    return live[id]?.status ?? "pending"
+  }
+
+  private static func mark(_ status: String) -> String {
+    switch status {
+    case "completed": return "✓"
+    case "human": return "✎"
+    case "failed": return "✗"
+    case "skipped": return "⊘"
+    case "cancelled": return "■"
+    case "processing": return "…"
+    default: return "·"
+    }
+  }
+
+  private static func clock(_ seconds: Double) -> String {
+    let whole = max(0, Int(seconds.rounded()))
+    return String(format: "%d:%02d", whole / 60, whole % 60)
+  }
+
+  /// The table: a line per section, then the progress line.
+  public func render(streaming: Bool) -> String {
+    let width = max(12, sections.map(\.id.count).max() ?? 12)
+    var lines: [String] = []
+    var done = 0
+    for section in sections {
+      let state = status(section.id)
+      if ["completed", "human", "failed", "skipped"].contains(state) { done += 1 }
+      var line = "\(Self.mark(state)) \(section.id.padding(toLength: width, withPad: " ", startingAt: 0))  \(state.padding(toLength: 10, withPad: " ", startingAt: 0))"
+      if let record = run.record(section.id) {
+        if let seconds = record["timing"]?["seconds"]?.double { line += String(format: " %6.1fs", seconds) }
+        if let tokens = record["usage"]?["output_tokens"]?.int { line += String(format: " %6d tok", tokens) }
+        if let attempts = record["attempts"]?.int, attempts > 1 { line += "  \(attempts) tries" }
+        if let error = record["error"], state != "completed" {
+          line += "  \(error["type"]?.string ?? "?"): \(error["hint"]?.string ?? error["message"]?.string ?? "")"
+        }
+      } else if streaming, state == "processing", let text = live[section.id]?.text, !text.isEmpty {
+        let flat = text.replacingOccurrences(of: "\n", with: " ").trimmed
+        line += "  " + String(flat.suffix(60))
+      }
+      lines.append(line)
+    }
+    let total = sections.count
+    var progress = "\(done)/\(total) (\(total == 0 ? 0 : done * 100 / total)%)"
+    if let runStart {
+      let end = isComplete ? (lastEvent ?? Date()) : Date()
+      let elapsed = end.timeIntervalSince(runStart)
+      progress += " · elapsed \(Self.clock(elapsed))"
+      let doneThisRun = sections.filter { jobsStarted.contains($0.id) && ["completed", "failed", "skipped"].contains(status($0.id)) }.count
+      if !isComplete && doneThisRun > 0 && done < total {
+        progress += " · ETA \(Self.clock(elapsed / Double(doneThisRun) * Double(total - done)))"
+      }
+    }
+    if let completeStatus { progress += " · document \(completeStatus)" }
+    lines.append(progress)
+    return lines.joined(separator: "\n") + "\n"
+  }
+}
+
+extension RunCommands {
+  /// Prints the state of a run.
+  public static func status(run: RunDirectory) throws -> ExitStatus {
+    guard FileManager.default.fileExists(atPath: run.planPath) else {
+      throw ToolFailure.usage("\(run.path): no run here (run `make doc PLAN=…` first)")
+    }
+    let view = RunView(run: run)
+    view.readEvents()
+    try RecordWriter().writeText(view.render(streaming: false))
+    return .completed
+  }
+
+  /// Shows the state of a run, then follows it: on a terminal the table is redrawn with the text
+  /// of the sections being written; otherwise a line per change. Ends at the run's `complete`
+  /// event with `--until-complete`, or after `timeout` seconds.
+  public static func watch(run: RunDirectory, untilComplete: Bool, timeout: Double?) throws -> ExitStatus {
+    let writer = RecordWriter()
+    let start = Date()
+    // Wait for the run to exist (watch may start before make has prepared it).
+    while !FileManager.default.fileExists(atPath: run.planPath) {
+      if let timeout, Date().timeIntervalSince(start) > timeout { throw ToolFailure.usage("\(run.path): no run appeared") }
+      usleep(100_000)
+    }
+    let view = RunView(run: run)
+    let terminal = isatty(1) != 0
+    view.readEvents()
+    try writer.writeText((terminal ? "\u{1B}[H\u{1B}[2J" : "") + view.render(streaming: terminal))
+    while true {
+      if untilComplete && view.isComplete { break }
+      if let timeout, Date().timeIntervalSince(start) > timeout { break }
+      usleep(terminal ? 100_000 : 200_000)
+      let events = view.readEvents()
+      if terminal {
+        if !events.isEmpty { try writer.writeText("\u{1B}[H\u{1B}[2J" + view.render(streaming: true)) }
+        continue
+      }
+      for event in events {
+        let id = event["id"]?.string ?? ""
+        switch event["event"]?.string {
+        case "section_start": try writer.writeText("… \(id) started (attempt \(event["attempt"]?.int ?? 1))\n")
+        case "section_complete": try writer.writeText("✓ \(id) (\(String(format: "%.1f", event["seconds"]?.double ?? 0)) s)\n")
+        case "section_failed": try writer.writeText("✗ \(id): \(event["error"]?["type"]?.string ?? "?"): \(event["error"]?["message"]?.string ?? "")\n")
+        case "complete": try writer.writeText(view.render(streaming: false))
+        default: break
+        }
+      }
+    }
+    return .completed
+  }
+}
