@@ -86,6 +86,17 @@ struct MalformedCorpusTests {
     #expect(result.err.hasPrefix("merge-doc: stdin:3: ") && result.err.split(separator: "\n").count == 1, "\(name): \(result.err)")
   }
 
+  @Test(arguments: ["truncated object", "NaN", "invalid UTF-8 byte", "top-level array", "10,000-deep arrays"])
+  func callLLMFinishesTheRecordsBeforeAndStops(_ name: String) throws {
+    let bad = try #require(Self.corpus.first { $0.name == name }).line
+    let result = try Harness.run("timeout 20 call-llm --no-cache --provider offline", stdin: Self.stream(bad))
+    #expect(result.status == 3, "\(name): \(result.err)")
+    let lines = result.out.split(separator: "\n")
+    #expect(lines.count == 2, "the record and the event before the bad line")
+    #expect(lines.last?.contains(#""status":"completed""#) == true || lines.first?.contains(#""status":"completed""#) == true)
+    #expect(result.err.hasPrefix("call-llm: stdin:3: ") && result.err.split(separator: "\n").count == 1, "\(name): \(result.err)")
+  }
+
   @Test func namedFilesAreNamedInTheMessage() throws {
     let result = try Harness.run(
       "printf '%s\\n' '{\"id\":\"a\"}' '{\"id\":' > $TMP/records.ndjson && merge-doc $TMP/records.ndjson 2>&1 | sed \"s|$TMP/||\"")

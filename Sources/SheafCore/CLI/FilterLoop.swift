@@ -60,7 +60,8 @@ public enum FilterLoop {
     return value
   }
 
-  private static func isBlank(_ line: UnsafeRawBufferPointer) -> Bool {
+  /// Whether a line is only spaces, tabs and carriage returns (blank lines are skipped).
+  static func isBlank(_ line: UnsafeRawBufferPointer) -> Bool {
     line.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }
   }
 }

@@ -50,19 +50,44 @@ public final class LineReader {
     if ownsDescriptor { close(fd) }
   }
 
+  /// What a read gave.
+  public enum Next {
+    /// A line without its line ending, valid until the next call.
+    case line(UnsafeRawBufferPointer)
+    /// No whole line yet, and a read would wait (only when not waiting).
+    case wouldBlock
+    /// The input is done.
+    case end
+  }
+
+  /// The descriptor it reads, for waiting on with poll(2).
+  public var descriptor: Int32 { fd }
+
   /// The next line without its line ending, valid until the next call; `nil` at the end.
   /// - Throws: `ToolFailure` when reading fails.
   public func next() throws -> UnsafeRawBufferPointer? {
+    if case .line(let line) = try next(waiting: true) { return line }
+    return nil
+  }
+
+  /// The next line; with `waiting: false`, `.wouldBlock` instead of waiting for input, so one
+  /// thread can read records and run transfers (call-llm).
+  /// - Throws: `ToolFailure` when reading fails.
+  public func next(waiting: Bool) throws -> Next {
     while true {
       if scanned < end,
         let newline = memchr(buffer + scanned, 0x0A, end - scanned)
       {
         let lineEnd = buffer.distance(to: newline.assumingMemoryBound(to: UInt8.self))
-        return take(upTo: lineEnd, consuming: lineEnd + 1)
+        return .line(take(upTo: lineEnd, consuming: lineEnd + 1))
       }
       scanned = end
       if atEnd {
-        return start < end ? take(upTo: end, consuming: end) : nil
+        return start < end ? .line(take(upTo: end, consuming: end)) : .end
+      }
+      if !waiting {
+        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        if poll(&entry, 1, 0) <= 0 { return .wouldBlock }
       }
       try fill()
     }

@@ -71,11 +71,13 @@ public final class CallEngine {
   private let tool: String
   private let writer = RecordWriter()
   private let multi: CurlMulti
-  private let input: InputLines
+  private var inputPaths: [String]
+  private var reader: LineReader?
+  private var inputDone = false
   private let cache: ResponseCache?
   private var retryPolicy: RetryPolicy
-  private var eventsFD: Int32 = -1
-  private var logFD: Int32 = -1
+  private var eventsFile: AppendFile?
+  private var logFile: AppendFile?
   private var signalRead: Int32 = -1
 
   private var queue: [Job] = []
@@ -104,22 +106,12 @@ public final class CallEngine {
     } catch let error as CurlError {
       throw ToolFailure.usage("libcurl: \(error.message)")
     }
-    input = try InputLines(paths: options.inputs)
+    inputPaths = options.inputs.isEmpty ? ["-"] : options.inputs
     cache = options.noCache ? nil : ResponseCache(directory: options.cacheDirectory ?? ResponseCache.defaultDirectory(environment: options.environment))
     retryPolicy = RetryPolicy(base: options.retryBase, maximum: options.retryMax, seed: options.seed)
-    if let path = options.eventsFile { eventsFD = try Self.openAppend(path) }
-    if let path = options.log { logFD = try Self.openAppend(path) }
-  }
-
-  deinit {
-    if eventsFD >= 0 { close(eventsFD) }
-    if logFD >= 0 { close(logFD) }
-  }
-
-  private static func openAppend(_ path: String) throws -> Int32 {
-    let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { throw ToolFailure.usage("\(path): cannot open for appending: \(String(cString: strerror(errno)))") }
-    return fd
+    eventsFile = try options.eventsFile.map { try AppendFile(path: $0) }
+    logFile = try options.log.map { try AppendFile(path: $0) }
+    reader = try LineReader(path: inputPaths.removeFirst())
   }
 
   // MARK: - The loop
@@ -147,9 +139,9 @@ public final class CallEngine {
       promoteRetries()
       try startJobs()
       showProgress(force: false)
-      if input.finished && queue.isEmpty && active.isEmpty && waiting.isEmpty { break }
+      if inputDone && queue.isEmpty && active.isEmpty && waiting.isEmpty { break }
       var fds = [signalRead]
-      if wantsInput, let fd = input.descriptor { fds.append(fd) }
+      if wantsInput, let reader { fds.append(reader.descriptor) }
       do { try multi.poll(fds: fds, timeout: nextWake()) } catch let error as CurlError { throw ToolFailure.usage("libcurl: \(error.message)") }
       drainSignalPipe()
     }
@@ -184,14 +176,27 @@ public final class CallEngine {
   // MARK: - Input
 
   private func readInput() throws {
-    while wantsInput && input.isReadable {
-      for (line, location) in try input.read() {
-        if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+    while wantsInput, let reader {
+      switch try reader.next(waiting: false) {
+      case .wouldBlock:
+        return
+      case .end:
+        if inputPaths.isEmpty {
+          self.reader = nil
+          inputDone = true
+        } else {
+          self.reader = try LineReader(path: inputPaths.removeFirst())
+        }
+      case .line(let line):
+        if FilterLoop.isBlank(line) { continue }
+        let location = LineLocation(source: reader.name, line: reader.lineNumber)
         let object: JSON
         do {
-          object = try line.withUnsafeBytes { try FilterLoop.parseObject($0, at: location) }
+          object = try FilterLoop.parseObject(line, at: location)
         } catch let failure as ToolFailure {
           malformed = failure
+          inputDone = true
+          self.reader = nil
           return
         }
         if Event.isEvent(object) {
@@ -199,7 +204,6 @@ public final class CallEngine {
           continue
         }
         try admit(Record(object))
-        if malformed != nil { return }
       }
     }
   }
@@ -527,19 +531,14 @@ public final class CallEngine {
   }
 
   private func event(_ name: Event.Name, doc: String?, _ fields: KeyValuePairs<String, JSON>) throws {
-    guard options.events || eventsFD >= 0 else { return }
+    guard options.events || eventsFile != nil else { return }
     let event = Event.make(name, doc: doc, fields: fields)
     if options.events { try writer.write(event) }
-    if eventsFD >= 0 {
-      // One write per line: appends from several processes never interleave within a line.
-      let line = event.compactText + "\n"
-      var bytes = line
-      try bytes.withUTF8 { try RecordWriter.writeAll(UnsafeRawBufferPointer($0), to: eventsFD, name: options.eventsFile ?? "events") }
-    }
+    try eventsFile?.append(event.compactText)
   }
 
   private func logAttempt(_ job: Job, status: Int, seconds: Double, error: SheafError?) throws {
-    guard logFD >= 0 else { return }
+    guard let logFile else { return }
     let line = JSON.object()
     line["ts"] = JSON(Event.timestamp())
     line["id"] = JSON(job.id)
@@ -554,8 +553,7 @@ public final class CallEngine {
     line["error_type"] = error.map { JSON($0.type.rawValue) } ?? .null
     line["request_key"] = JSON(job.resolved.requestKey)
     if options.logPrompts { line["messages"] = ProviderErrors.messagesJSON(job.resolved.call.messages) }
-    var text = line.compactText + "\n"
-    try text.withUTF8 { try RecordWriter.writeAll(UnsafeRawBufferPointer($0), to: logFD, name: options.log ?? "log") }
+    try logFile.append(line.compactText)
   }
 
   // MARK: - Interruption and progress
@@ -614,7 +612,7 @@ public final class CallEngine {
     if counts.done > 0 && counts.read > counts.done {
       eta = " · ETA \(Int((elapsed / Double(counts.done)) * Double(counts.read - counts.done)))s"
     }
-    let more = input.finished ? "" : "+"
+    let more = inputDone ? "" : "+"
     Diagnostics.raw(
       "\r\u{1B}[K\(tool): \(counts.done)/\(counts.read)\(more) done · \(active.count) in flight · \(counts.failed) failed · \(counts.tokens) tokens\(eta)")
   }
