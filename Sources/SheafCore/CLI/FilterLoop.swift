@@ -41,6 +41,27 @@ public enum FilterLoop {
     }
   }
 
+  /// The shape of most filters: every record of `inputs` through `transform`, every event through
+  /// unchanged, in order. Exits 1 when a record comes out neither pending nor completed.
+  /// - Throws: `ToolFailure` for malformed input or a closed output, or what `transform` throws.
+  public static func mapRecords(inputs: [String], _ transform: (Record) throws -> JSON) throws -> ExitStatus {
+    let writer = RecordWriter()
+    var failed = false
+    try forEach(inputs: inputs) { item, _ in
+      switch item {
+      case .event(_, let line):
+        try writer.writeLine(line)
+      case .record(let record):
+        let output = try transform(record)
+        if let status = output["status"]?.string, status != SectionStatus.pending.rawValue, status != SectionStatus.completed.rawValue {
+          failed = true
+        }
+        try writer.write(output)
+      }
+    }
+    return failed ? .someFailed : .completed
+  }
+
   /// Parses one line that must hold a JSON object.
   /// - Throws: `ToolFailure` (malformed input) naming the place and what is wrong.
   public static func parseObject(_ line: UnsafeRawBufferPointer, at location: LineLocation) throws

@@ -87,6 +87,18 @@ public protocol HTTPProvider: Sendable {
   func unreachable(_ detail: String, baseURL: String) -> SheafError
 }
 
+extension HTTPProvider {
+  /// The error for a non-2xx response: the provider's own message and code from its body (every
+  /// provider's error body has one of the shapes `ProviderErrors.parseBody` reads), mapped to the
+  /// contract's types.
+  public func error(status: Int, body: String, retryAfter: Double?, baseURL: String, model: String) -> SheafError {
+    let (message, code) = ProviderErrors.parseBody(body)
+    return ProviderErrors.map(
+      status: status, message: message, code: code, provider: name, keyVariable: keyVariable,
+      retryAfter: retryAfter, model: model)
+  }
+}
+
 /// The providers sheaf knows, by name (the offline provider is built in and needs no HTTP).
 public enum ProviderRegistry {
   /// Every name, for messages.

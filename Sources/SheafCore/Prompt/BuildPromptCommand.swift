@@ -5,20 +5,6 @@ public enum BuildPromptCommand {
   ///   output.
   public static func run(inputs: [String], options: PromptOptions) throws -> ExitStatus {
     let builder = PromptBuilder(options: options)
-    let writer = RecordWriter()
-    var failed = false
-    try FilterLoop.forEach(inputs: inputs) { item, _ in
-      switch item {
-      case .event(_, let line):
-        try writer.writeLine(line)
-      case .record(let record):
-        let built = try builder.build(record)
-        if let status = built["status"]?.string, status != SectionStatus.pending.rawValue, status != SectionStatus.completed.rawValue {
-          failed = true
-        }
-        try writer.write(built)
-      }
-    }
-    return failed ? .someFailed : .completed
+    return try FilterLoop.mapRecords(inputs: inputs, builder.build)
   }
 }

@@ -105,20 +105,6 @@ public enum ValidateFormatCommand {
   /// - Throws: `ToolFailure` for malformed input or a closed output.
   public static func run(inputs: [String], warn: Set<String>) throws -> ExitStatus {
     let validator = FormatValidator(warn: warn)
-    let writer = RecordWriter()
-    var failed = false
-    try FilterLoop.forEach(inputs: inputs) { item, _ in
-      switch item {
-      case .event(_, let line):
-        try writer.writeLine(line)
-      case .record(let record):
-        let checked = validator.validate(record)
-        if let status = checked["status"]?.string, status != SectionStatus.completed.rawValue, status != SectionStatus.pending.rawValue {
-          failed = true
-        }
-        try writer.write(checked)
-      }
-    }
-    return failed ? .someFailed : .completed
+    return try FilterLoop.mapRecords(inputs: inputs, validator.validate)
   }
 }

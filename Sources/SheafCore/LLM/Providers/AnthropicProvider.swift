@@ -30,12 +30,6 @@ public struct AnthropicProvider: HTTPProvider {
 
   public func makeDecoder() -> any StreamDecoder { Decoder() }
 
-  public func error(status: Int, body: String, retryAfter: Double?, baseURL: String, model: String) -> SheafError {
-    let (message, code) = ProviderErrors.parseBody(body)
-    return ProviderErrors.map(
-      status: status, message: message, code: code, provider: name, keyVariable: keyVariable,
-      retryAfter: retryAfter, model: model)
-  }
 
   public func unreachable(_ detail: String, baseURL: String) -> SheafError {
     SheafError(.network, "cannot reach \(baseURL): \(detail)", retryable: true, hint: "check the network and --base-url")

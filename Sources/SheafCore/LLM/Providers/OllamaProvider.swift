@@ -27,12 +27,6 @@ public struct OllamaProvider: HTTPProvider {
 
   public func makeDecoder() -> any StreamDecoder { Decoder() }
 
-  public func error(status: Int, body: String, retryAfter: Double?, baseURL: String, model: String) -> SheafError {
-    let (message, code) = ProviderErrors.parseBody(body)
-    return ProviderErrors.map(
-      status: status, message: message, code: code, provider: name, keyVariable: nil,
-      retryAfter: retryAfter, model: model)
-  }
 
   public func unreachable(_ detail: String, baseURL: String) -> SheafError {
     SheafError(.network, "cannot reach \(baseURL): \(detail)", retryable: true, hint: "is `ollama serve` running at \(baseURL)? (OLLAMA_HOST or --base-url)")

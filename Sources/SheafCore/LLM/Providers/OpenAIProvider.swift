@@ -25,12 +25,6 @@ public struct OpenAIProvider: HTTPProvider {
 
   public func makeDecoder() -> any StreamDecoder { Decoder() }
 
-  public func error(status: Int, body: String, retryAfter: Double?, baseURL: String, model: String) -> SheafError {
-    let (message, code) = ProviderErrors.parseBody(body)
-    return ProviderErrors.map(
-      status: status, message: message, code: code, provider: name, keyVariable: keyVariable,
-      retryAfter: retryAfter, model: model)
-  }
 
   public func unreachable(_ detail: String, baseURL: String) -> SheafError {
     SheafError(.network, "cannot reach \(baseURL): \(detail)", retryable: true, hint: "is the server at \(baseURL) running? (--base-url or SHEAF_BASE_URL)")
