@@ -8,13 +8,26 @@
 #
 # Variables: RUNS (default runs), J (sections at once, default 4), MODE, PROVIDER, MODEL,
 # BASE_URL (or SHEAF_PROVIDER, SHEAF_MODEL, SHEAF_BASE_URL in the environment), FORCE=1
-# (regenerate over people's edits), CALL_FLAGS, PROMPT_FLAGS, VALIDATE_FLAGS (extra flags).
+# (regenerate over people's edits), ALLOW_OUTSIDE=1 (let the plan read files outside its
+# folder), CALL_FLAGS, PROMPT_FLAGS, VALIDATE_FLAGS (extra flags).
+#
+# What people type (PLAN, RUNS, NOTE, MODE) and every path reach the recipes through the
+# environment, unexpanded: a space or a `$` arrives exactly as typed, and the generated
+# sections.mk holds nothing but section ids, so nothing a plan says is ever make or shell syntax.
+# Never put what people typed into a recipe's environment as make text: make would expand it
+# there (a NOTE with `$(shell …)` would run). The recipes read the SHEAF_* copies instead.
+unexport NOTE PLAN RUNS MODE BASE_URL CALL_FLAGS PROMPT_FLAGS VALIDATE_FLAGS SECTION DOC
 SHEAF_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 SHEAF_BIN ?= $(SHEAF_DIR)/../.build/release
 RUNS ?= runs
 J ?= 4
 CASCADE ?= yes
 
+export SHEAF_BIN
+export SHEAF_PLAN := $(value PLAN)
+export SHEAF_RUNS := $(value RUNS)
+export SHEAF_NOTE := $(value NOTE)
+export SHEAF_MODE_ARG := $(value MODE)
 ifneq ($(PROVIDER),)
 export SHEAF_PROVIDER := $(PROVIDER)
 endif
@@ -22,43 +35,48 @@ ifneq ($(MODEL),)
 export SHEAF_MODEL := $(MODEL)
 endif
 ifneq ($(BASE_URL),)
-export SHEAF_BASE_URL := $(BASE_URL)
+export SHEAF_BASE_URL := $(value BASE_URL)
 endif
 ifneq ($(FORCE),)
 export SHEAF_FORCE := 1
 endif
-export SHEAF_NOTE := $(NOTE)
+ifneq ($(ALLOW_OUTSIDE),)
+export SHEAF_ALLOW_OUTSIDE := 1
+endif
 
 .PHONY: doc regen status watch
 
-# Prepare the run, build the sections (-k: a failure never stops the others), merge the document
-# whatever happened, and fail when it is not ready.
+# Prepare the run, build the sections (-k: a failure never stops the others) with make running in
+# the run directory, merge the document whatever happened, and fail when it is not ready.
 doc: $(SHEAF_TOOLS)
-	@test -n "$(PLAN)" || { echo "sheaf: usage: make doc PLAN=pipelines/prd/plan.json [J=8] [MODE=…] [PROVIDER=…] [MODEL=…]" >&2; exit 2; }
-	@doc=$$($(SHEAF_BIN)/sheaf-run prepare --plan "$(PLAN)" --runs "$(RUNS)" --mode "$(MODE)" $(if $(FORCE),--force) \
+	@test -n "$$SHEAF_PLAN" || { echo "sheaf: usage: make doc PLAN=pipelines/prd/plan.json [J=8] [MODE=…] [PROVIDER=…] [MODEL=…]" >&2; exit 2; }
+	@SHEAF_CWD="$$(pwd)"; export SHEAF_CWD; \
+	SHEAF_BIN="$$(cd "$$SHEAF_BIN" 2>/dev/null && pwd)" || { echo "sheaf: no tools in $(SHEAF_BIN): run make build, or set SHEAF_BIN" >&2; exit 2; }; \
+	export SHEAF_BIN; \
+	doc=$$("$$SHEAF_BIN/sheaf-run" prepare --plan "$$SHEAF_PLAN" --runs "$$SHEAF_RUNS" --mode "$$SHEAF_MODE_ARG" $(if $(FORCE),--force) \
 	    $(if $(SHEAF_REGEN),--regenerate $(SHEAF_REGEN) --cascade $(CASCADE))) || exit 2; \
-	run="$(RUNS)/$$doc"; \
-	$(MAKE) --no-print-directory -k -j$(J) -f $(SHEAF_DIR)/section.mk SHEAF_RUN="$$run" SHEAF_PLAN="$(PLAN)" sheaf-sections; \
+	SHEAF_RUN="$$SHEAF_RUNS/$$doc"; export SHEAF_RUN; \
+	$(MAKE) --no-print-directory -k -j$(J) -C "$$SHEAF_RUN" -f "$$(cd "$(SHEAF_DIR)" && pwd)/section.mk" sheaf-sections; \
 	built=$$?; \
-	$(SHEAF_BIN)/merge-doc -o "$$run/$$doc.md" --summary "$$run/summary.json" --events-file "$$run/events.ndjson" \
-	    "$$run/plan.ndjson" $$(ls "$$run"/sections/*.json 2>/dev/null); \
+	set -- "$$SHEAF_RUN/plan.ndjson"; \
+	for f in "$$SHEAF_RUN"/sections/*.json; do [ -e "$$f" ] && set -- "$$@" "$$f"; done; \
+	"$$SHEAF_BIN/merge-doc" -o "$$SHEAF_RUN/$$doc.md" --summary "$$SHEAF_RUN/summary.json" --events-file "$$SHEAF_RUN/events.ndjson" "$$@"; \
 	merged=$$?; \
-	echo "sheaf: document $$run/$$doc.md · summary $$run/summary.json · make status DOC=$$doc"; \
+	echo "sheaf: document $$SHEAF_RUN/$$doc.md · summary $$SHEAF_RUN/summary.json · make status DOC=$$doc"; \
 	[ $$built = 0 ] && [ $$merged = 0 ]
 
 # Regenerate one section (with NOTE as its instructions) and, unless CASCADE=no, every section
 # that uses it, asking the provider again even when the cache has an answer; then re-merge.
 regen: $(SHEAF_TOOLS)
 	@test -n "$(DOC)" -a -n "$(SECTION)" || { echo "sheaf: usage: make regen DOC=prd SECTION=id [NOTE=\"…\"] [CASCADE=no]" >&2; exit 2; }
-	@plan=$$(sed -n 's/^SHEAF_PLAN ?= //p' "$(RUNS)/$(DOC)/sections.mk" 2>/dev/null); \
-	test -n "$$plan" || { echo "sheaf: no run at $(RUNS)/$(DOC): make doc PLAN=… first" >&2; exit 2; }; \
-	mode=$$(sed -n 's/^SHEAF_MODE := //p' "$(RUNS)/$(DOC)/sections.mk"); \
-	$(MAKE) --no-print-directory doc PLAN="$$plan" MODE="$$mode" SHEAF_REGEN="$(SECTION)" SHEAF_REFRESH_ALL=1
+	@plan="$$("$$SHEAF_BIN/sheaf-run" info --run "$$SHEAF_RUNS/$(DOC)" plan)" || exit 2; \
+	mode="$$("$$SHEAF_BIN/sheaf-run" info --run "$$SHEAF_RUNS/$(DOC)" mode)"; \
+	PLAN="$$plan" MODE="$$mode" $(MAKE) --no-print-directory doc SHEAF_REGEN="$(SECTION)" SHEAF_REFRESH_ALL=1
 
 status: $(SHEAF_TOOLS)
 	@test -n "$(DOC)" || { echo "sheaf: usage: make status DOC=prd" >&2; exit 2; }
-	@$(SHEAF_BIN)/sheaf-run status --run "$(RUNS)/$(DOC)"
+	@"$$SHEAF_BIN/sheaf-run" status --run "$$SHEAF_RUNS/$(DOC)"
 
 watch: $(SHEAF_TOOLS)
 	@test -n "$(DOC)" || { echo "sheaf: usage: make watch DOC=prd" >&2; exit 2; }
-	@$(SHEAF_BIN)/sheaf-run watch --run "$(RUNS)/$(DOC)" --until-complete
+	@"$$SHEAF_BIN/sheaf-run" watch --run "$$SHEAF_RUNS/$(DOC)" --until-complete

@@ -1,8 +1,10 @@
 import Foundation
 
-/// A file that lines are appended to (`events.ndjson`, call-llm's `--log`): opened with O_APPEND,
-/// and each line written with one `write(2)`, so several processes can append to the same file
-/// without their lines interleaving. Owns its descriptor.
+/// A file that lines are appended to (`events.ndjson`, call-llm's `--log`). Each append holds an
+/// exclusive `flock` on the file, so several processes can share it, and is one whole line or
+/// nothing: a write cut short (a full disk) is cut back to where it started, and a line left torn
+/// by a writer that was killed mid-write is ended before the next line, so it stays one bad line
+/// that readers skip instead of spoiling the next one. Owns its descriptor.
 final class AppendFile {
   private let fd: Int32
   private let path: String
@@ -10,7 +12,7 @@ final class AppendFile {
   /// Opens (creating it if need be) `path` for appending.
   /// - Throws: `ToolFailure` naming the path and the system's reason.
   init(path: String) throws {
-    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+    fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
     guard fd >= 0 else { throw ToolFailure.usage("\(path): cannot open for appending: \(String(cString: strerror(errno)))") }
     self.path = path
   }
@@ -20,10 +22,22 @@ final class AppendFile {
   }
 
   /// Appends one line (the newline is added).
-  /// - Throws: `ToolFailure` when the write fails.
+  /// - Throws: `ToolFailure` when the write fails; the file is then as it was before.
   func append(_ line: String) throws {
-    var text = line + "\n"
-    try text.withUTF8 { try RecordWriter.writeAll(UnsafeRawBufferPointer($0), to: fd, name: path) }
+    while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
+    defer { _ = flock(fd, LOCK_UN) }
+    let size = lseek(fd, 0, SEEK_END)
+    var text = Secrets.redact(line) + "\n"
+    if size > 0 {
+      var last: UInt8 = 0
+      if pread(fd, &last, 1, size - 1) == 1 && last != 0x0A { text = "\n" + text }
+    }
+    do {
+      try text.withUTF8 { try RecordWriter.writeAll(UnsafeRawBufferPointer($0), to: fd, name: path) }
+    } catch {
+      if size >= 0 { _ = ftruncate(fd, size) }
+      throw error
+    }
   }
 }
 

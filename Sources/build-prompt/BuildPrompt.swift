@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import SheafCore
 
@@ -61,6 +62,13 @@ struct BuildPrompt: FilterCommand {
   }
 
   mutating func execute() throws -> ExitStatus {
+    for (flag, dir) in [("--context", context)] + promptDirs.map { ("--prompts", Optional($0)) } {
+      guard let dir else { continue }
+      var isDirectory: ObjCBool = false
+      guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory), isDirectory.boolValue else {
+        throw ToolFailure.usage("\(flag) \(dir): no such folder")
+      }
+    }
     var options = PromptOptions()
     options.promptDirs = promptDirs
     options.set = set

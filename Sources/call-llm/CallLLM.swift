@@ -120,6 +120,9 @@ struct CallLLM: FilterCommand {
   @Flag(name: .customLong("log-prompts"), help: "Put the messages in the log too.")
   var logPrompts = false
 
+  @Option(name: .customLong("max-event-bytes"), help: ArgumentHelp("The longest line or event a response stream may send (default 8 MiB).", valueName: "n"))
+  var maxEventBytes: Int = StreamLimits.defaultMaxEventBytes
+
   func validate() throws {
     if let provider, !ProviderRegistry.names.contains(provider) {
       throw ValidationError("unknown provider '\(provider)' (known: \(ProviderRegistry.names.joined(separator: ", ")))")
@@ -132,6 +135,7 @@ struct CallLLM: FilterCommand {
     if let retries, retries < 0 { throw ValidationError("--retries must be 0 or more (got \(retries))") }
     if offlineDelay < 0 || offlineTPS < 0 { throw ValidationError("--offline-delay and --offline-tps must be 0 or more") }
     if noCache && cacheOnly { throw ValidationError("--no-cache and --cache-only cannot go together") }
+    if maxEventBytes < 1024 { throw ValidationError("--max-event-bytes must be 1024 or more (got \(maxEventBytes))") }
   }
 
   mutating func execute() throws -> ExitStatus {
@@ -162,6 +166,8 @@ struct CallLLM: FilterCommand {
     options.progress = progress
     options.log = log
     options.logPrompts = logPrompts
+    if let apiKeyEnv { Secrets.register(variable: apiKeyEnv) }
+    StreamLimits.maxEventBytes = maxEventBytes
     return try CallEngine(options: options, tool: Self.toolName).run()
   }
 }

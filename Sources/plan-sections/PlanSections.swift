@@ -14,7 +14,11 @@ struct PlanSections: FilterCommand {
       template, format, llm (plan defaults, then stage defaults, then the section's), mode, \
       inputs and status "pending". A plan is rejected, with every problem named on its own \
       line, for duplicate ids, unknown dependencies, dependency cycles, ids that are not \
-      slugs, and input files that cannot be read.
+      slugs, fields of the wrong type or range, unknown formats, and input files that cannot \
+      be read. A plan reads files (inputs, schema_file) inside its own folder only: an absolute \
+      path or one that leaves the folder is refused unless you pass --allow-outside (or set \
+      SHEAF_ALLOW_OUTSIDE=1). The first line is an "outline" event: every section's title and \
+      description, for build-prompt.
 
       EXAMPLES
         plan-sections pipelines/prd/plan.json | jq -r '[.stage, .id] | @tsv'
@@ -53,6 +57,9 @@ struct PlanSections: FilterCommand {
   @Option(help: ArgumentHelp("Extra instructions for the sections written (regenerate with a note).", valueName: "text"))
   var instructions: String?
 
+  @Flag(name: .customLong("allow-outside"), help: "Let the plan read files outside its folder (absolute paths, '..').")
+  var allowOutside = false
+
   func validate() throws {
     guard PlanEmitFormat(rawValue: emit) != nil else {
       throw ValidationError("--emit must be one of ndjson, make, dot (got '\(emit)')")
@@ -63,6 +70,6 @@ struct PlanSections: FilterCommand {
     try PlanSectionsCommand.run(
       planPath: plan, mode: mode, only: only, affectedBy: affectedBy,
       emit: PlanEmitFormat(rawValue: emit) ?? .ndjson, inputs: inputs, events: events,
-      instructions: instructions)
+      instructions: instructions, allowOutside: allowOutside)
   }
 }

@@ -17,7 +17,7 @@ struct SheafRun: FilterCommand {
       \(ExitStatus.helpText)
       """,
     version: SheafVersion.current,
-    subcommands: [Prepare.self, Deps.self, Save.self, Keep.self, Status.self, Watch.self])
+    subcommands: [Prepare.self, Deps.self, Save.self, Keep.self, Status.self, Watch.self, Info.self])
 
   mutating func execute() throws -> ExitStatus {
     throw ToolFailure.usage("name a step: prepare, deps, save, keep, status or watch")
@@ -32,12 +32,13 @@ struct SheafRun: FilterCommand {
     @Flag(help: "Regenerate over people's edits.") var force = false
     @Option(help: ArgumentHelp("Regenerate this section.", valueName: "id")) var regenerate: String?
     @Option(help: ArgumentHelp("With --regenerate: also the sections that use it (yes or no).", valueName: "yes|no")) var cascade = "yes"
+    @Flag(name: .customLong("allow-outside"), help: "Let the plan read files outside its folder (or SHEAF_ALLOW_OUTSIDE=1).") var allowOutside = false
 
     mutating func execute() throws -> ExitStatus {
       let mode = self.mode.flatMap { $0.isEmpty ? nil : $0 } ?? ProcessInfo.processInfo.environment["SHEAF_MODE"].flatMap { $0.isEmpty ? nil : $0 }
       let doc = try RunCommands.prepare(
         planPath: plan, runs: runs, mode: mode, force: force, regenerate: regenerate.flatMap { $0.isEmpty ? nil : $0 },
-        cascade: !["no", "false", "0"].contains(cascade.lowercased()), tool: SheafRun.toolName)
+        cascade: !["no", "false", "0"].contains(cascade.lowercased()), allowOutside: allowOutside, tool: SheafRun.toolName)
       try RecordWriter().writeText(doc + "\n")
       return .completed
     }
@@ -71,6 +72,16 @@ struct SheafRun: FilterCommand {
     mutating func execute() throws -> ExitStatus {
       let force = ProcessInfo.processInfo.environment["SHEAF_FORCE"] == "1"
       return !force && RunDirectory(path: run).isHuman(id) ? .completed : .someFailed
+    }
+  }
+
+  struct Info: FilterCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the plan path or the mode of the run's last `make doc` (for make regen).")
+    @Option(help: ArgumentHelp("The run directory.", valueName: "dir")) var run: String
+    @Argument(help: "plan or mode.") var key: String
+    mutating func execute() throws -> ExitStatus {
+      guard ["plan", "mode"].contains(key) else { throw ToolFailure.usage("info: name plan or mode (got '\(key)')") }
+      return try RunCommands.info(run: RunDirectory(path: run), key: key)
     }
   }
 

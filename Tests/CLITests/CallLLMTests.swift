@@ -211,11 +211,11 @@ struct CallLLMTests {
     let stub = try Stub()
     let events = FileManager.default.temporaryDirectory.appendingPathComponent("events-\(UUID().uuidString).ndjson").path
     let result = try run("--provider openai --model m --events --events-file \(events) --base-url \(stub.url("words=5"))", input: records(1))
-    let kinds = objects(result.out).map { $0["event"] as? String ?? "record" }
+    let kinds = lines(result.out).map { $0["event"] as? String ?? "record" }
     #expect(kinds == ["section_start", "chunk", "chunk", "chunk", "chunk", "chunk", "section_complete", "record"])
-    let chunks = objects(result.out).filter { $0["event"] as? String == "chunk" }.compactMap { $0["text"] as? String }.joined()
+    let chunks = lines(result.out).filter { $0["event"] as? String == "chunk" }.compactMap { $0["text"] as? String }.joined()
     #expect(chunks.trimmingCharacters(in: .whitespaces) == (objects(result.out).last?["content"] as? String))
-    let fileEvents = objects(try String(contentsOfFile: events, encoding: .utf8))
+    let fileEvents = lines(try String(contentsOfFile: events, encoding: .utf8))
     #expect(fileEvents.count == 7 && fileEvents.allSatisfy { $0["ts"] is String && $0["doc"] as? String == "t" })
   }
 

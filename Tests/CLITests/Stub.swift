@@ -61,7 +61,12 @@ func records(_ count: Int, prefix: String = "s", extra: String = "") -> Data {
   return Data(lines.utf8)
 }
 
-/// The JSON objects of an NDJSON text.
+/// The records of an NDJSON text (events left out).
 func objects(_ text: String) -> [[String: Any]] {
+  lines(text).filter { $0["event"] == nil }
+}
+
+/// Every JSON object of an NDJSON text, events included.
+func lines(_ text: String) -> [[String: Any]] {
   text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
 }

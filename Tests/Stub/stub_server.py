@@ -28,6 +28,13 @@ Knobs (comma-separated):
   model_missing=1 answer 404 "model not found" (ollama style)
   failfor=TEXT:CODE   answer CODE to every request whose last user message contains TEXT
                   (spaces as %20), so that one section of a run always fails
+  slowfor=TEXT:S  wait S seconds before answering a request whose last user message contains TEXT
+  echo_key=CODE   answer CODE with an error message that quotes the key the request carried
+                  (as some providers do for a bad key)
+  hostile=KIND    a 200 answer that is not a usable stream: html (a web page), empty (no body),
+                  done_only (only `data: [DONE]`), no_data (SSE comments and event lines, no data),
+                  bigline:MB (one data line of MB megabytes, never ended), bigheader:KB (a response
+                  header of KB kilobytes)
 
 GET /stats gives {"requests", "by_request", "max_in_flight", "in_flight", "auth", "spans"
 (start, end and the first line of the last user message of each request)}; POST /reset
@@ -124,6 +131,10 @@ async def respond(kind, knobs, body, headers, writer):
         await asyncio.sleep(ttfb)
 
     last = next((m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), "")
+    if "slowfor" in knobs:
+        text, _, seconds = knobs["slowfor"].rpartition(":")
+        if text.replace("%20", " ") in last.split("\n", 1)[0]:
+            await asyncio.sleep(float(seconds))
     if "failfor" in knobs:
         text, _, code = knobs["failfor"].rpartition(":")
         if text.replace("%20", " ") in last.split("\n", 1)[0]:
@@ -131,6 +142,15 @@ async def respond(kind, knobs, body, headers, writer):
             writer.write(b"HTTP/1.1 %d Error\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (int(code), len(payload), payload))
             await writer.drain()
             return True
+    if "echo_key" in knobs:
+        code = int(knobs["echo_key"])
+        given = (auth or "").replace("Bearer ", "")
+        payload = json.dumps(error_body(kind, code, f"Incorrect API key provided: {given}. You can find your API key at https://example.invalid/keys")).encode()
+        writer.write(b"HTTP/1.1 %d Error\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (code, len(payload), payload))
+        await writer.drain()
+        return True
+    if "hostile" in knobs:
+        return await hostile(knobs["hostile"], writer)
     if "model_missing" in knobs:
         payload = json.dumps({"error": f"model '{model}' not found, try pulling it first"}).encode()
         writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(payload), payload))
@@ -226,6 +246,35 @@ async def respond(kind, knobs, body, headers, writer):
         await response.chunk(json.dumps({"model": model, "created_at": "2026-11-21T08:00:01Z", "message": {"role": "assistant", "content": ""},
                                          "done": True, "done_reason": "stop", "prompt_eval_count": prompt_tokens, "eval_count": completion}) + "\n")
     await response.end()
+    return True
+
+
+async def hostile(kind, writer):
+    """Answers 200 with something that is not a usable stream."""
+    name, _, size = kind.partition(":")
+    if name == "html":
+        page = b"<!DOCTYPE html><html><head><title>Welcome</title></head><body><h1>It works!</h1></body></html>"
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: %d\r\n\r\n%s" % (len(page), page))
+    elif name == "empty":
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: 0\r\n\r\n")
+    elif name in ("done_only", "no_data"):
+        body = b"data: [DONE]\n\n" if name == "done_only" else b": keep-alive\n\nevent: ping\n\n: still here\n\n"
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+    elif name == "bigline":
+        response = Response(writer, False)
+        await response.start(200, [("Content-Type", "text/event-stream"), ("Transfer-Encoding", "chunked")])
+        block = b"x" * (1 << 20)
+        await response.chunk(b"data: ")
+        try:
+            for _ in range(int(size or 100)):
+                await response.chunk(block)
+            await response.end()
+        except ConnectionError:
+            return False
+    elif name == "bigheader":
+        filler = "a" * (int(size or 200) * 1024)
+        writer.write(f"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nX-Filler: {filler}\r\nContent-Length: 0\r\n\r\n".encode())
+    await writer.drain()
     return True
 
 

@@ -5,7 +5,7 @@ public enum Diagnostics {
   /// Writes `tool: message` and a newline to standard error; each line of a message that lists
   /// several problems gets the prefix.
   public static func say(_ tool: String, _ message: String) {
-    var line = message.split(separator: "\n", omittingEmptySubsequences: false)
+    var line = Secrets.redact(message).split(separator: "\n", omittingEmptySubsequences: false)
       .map { "\(tool): \($0)\n" }.joined()
     line.withUTF8 { bytes in
       try? RecordWriter.writeAll(UnsafeRawBufferPointer(bytes), to: 2, name: "stderr")
@@ -14,10 +14,30 @@ public enum Diagnostics {
 
   /// Writes text to standard error as it is (for a progress line that redraws itself).
   public static func raw(_ text: String) {
-    var text = text
+    var text = Secrets.redact(text)
     text.withUTF8 { try? RecordWriter.writeAll(UnsafeRawBufferPointer($0), to: 2, name: "stderr") }
   }
 
   /// Whether standard error is a terminal.
   public static var stderrIsTerminal: Bool { isatty(2) != 0 }
+}
+
+/// The system's reason behind a Foundation error, in a few words ("Permission denied"), never a
+/// dump of the error's domain and user info.
+public enum SystemReason {
+  /// The reason for `error`.
+  public static func of(_ error: Error) -> String {
+    let ns = error as NSError
+    if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+      return String(cString: strerror(Int32(underlying.code)))
+    }
+    if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+    switch ns.code {
+    case NSFileWriteNoPermissionError, NSFileReadNoPermissionError: return "permission denied"
+    case NSFileNoSuchFileError, NSFileReadNoSuchFileError: return "no such file or folder"
+    case NSFileWriteOutOfSpaceError: return "no space left on the device"
+    case NSFileWriteVolumeReadOnlyError: return "read-only file system"
+    default: return "cannot be done (\(ns.code))"
+    }
+  }
 }

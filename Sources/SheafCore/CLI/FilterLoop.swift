@@ -44,12 +44,15 @@ public enum FilterLoop {
   /// The shape of most filters: every record of `inputs` through `transform`, every event through
   /// unchanged, in order. Exits 1 when a record comes out neither pending nor completed.
   /// - Throws: `ToolFailure` for malformed input or a closed output, or what `transform` throws.
-  public static func mapRecords(inputs: [String], _ transform: (Record) throws -> JSON) throws -> ExitStatus {
+  public static func mapRecords(
+    inputs: [String], observe: (JSON) -> Void = { _ in }, _ transform: (Record) throws -> JSON
+  ) throws -> ExitStatus {
     let writer = RecordWriter()
     var failed = false
     try forEach(inputs: inputs) { item, _ in
       switch item {
-      case .event(_, let line):
+      case .event(let event, let line):
+        observe(event)
         try writer.writeLine(line)
       case .record(let record):
         let output = try transform(record)

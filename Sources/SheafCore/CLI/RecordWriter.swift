@@ -41,7 +41,11 @@ public final class RecordWriter {
 
   private func flush() throws {
     try buffer.withBytes { bytes in
-      try Self.writeAll(bytes, to: fd, name: name)
+      if let masked = Secrets.redact(bytes) {
+        try masked.withUnsafeBytes { try Self.writeAll($0, to: fd, name: name) }
+      } else {
+        try Self.writeAll(bytes, to: fd, name: name)
+      }
     }
   }
 

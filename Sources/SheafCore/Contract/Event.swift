@@ -5,6 +5,8 @@ public enum Event {
   /// The event names of the contract.
   public enum Name: String, Sendable {
     case stage
+    /// Every section of the run (titles and descriptions), once, before the records.
+    case outline
     case sectionStart = "section_start"
     case chunk, progress
     case sectionComplete = "section_complete"

@@ -31,6 +31,8 @@ final class Job {
   var streamError: SheafError?
   var abortError: SheafError?
   var errorBody: [UInt8] = []
+  var bodyBytes = 0
+  var pieceCount = 0
   var transfer: CurlTransfer?
   var retryAt: Double?
   // The offline provider's stream.
@@ -58,6 +60,8 @@ final class Job {
     streamError = nil
     abortError = nil
     errorBody = []
+    bodyBytes = 0
+    pieceCount = 0
     firstByte = nil
     firstToken = nil
     attemptStart = now
@@ -92,6 +96,7 @@ public final class CallEngine {
   private var interrupted = false
   private var anyFailed = false
   private var counts = (read: 0, done: 0, failed: 0, tokens: 0)
+  private var warnedSideLog = false
   private var lastProgress = 0.0
   private let started = monotonicNow()
 
@@ -303,15 +308,31 @@ public final class CallEngine {
       if job.errorBody.count < 65536 { job.errorBody.append(contentsOf: bytes.prefix(65536 - job.errorBody.count)) }
       return true
     }
+    if job.bodyBytes == 0, let type = transfer.header("content-type")?.lowercased(), type.contains("text/html") {
+      job.streamError = Self.notAStream(type, job: job)
+      return false
+    }
+    job.bodyBytes += bytes.count
+    // Take the decoder out while it works: were the job to keep a second reference, every read
+    // would copy the decoder's buffers (a long line would cost its length squared).
     guard var decoder = job.decoder else { return true }
+    job.decoder = nil
     let pieces = decoder.feed(bytes)
     job.decoder = decoder
     for piece in pieces where !handle(piece, job) { return false }
     return true
   }
 
+  /// The error for a body that is not the stream that was asked for.
+  private static func notAStream(_ type: String, job: Job) -> SheafError {
+    SheafError(
+      .provider, "not an event stream: got \(type.split(separator: ";").first.map(String.init) ?? type) from \(job.resolved.baseURL)",
+      hint: "is the base URL right? it should be the API's root (for example http://localhost:8000/v1), not a web page")
+  }
+
   /// Takes one piece of an answer; `false` when the stream reported an error.
   private func handle(_ piece: StreamPiece, _ job: Job) -> Bool {
+    job.pieceCount += 1
     switch piece {
     case .text(let text):
       if job.firstToken == nil { job.firstToken = monotonicNow() }
@@ -408,6 +429,17 @@ public final class CallEngine {
     if error == nil {
       if job.think.isInsideThink {
         error = SheafError(.provider, "the answer stopped inside a <think> block (\(job.think.reasoning.count) characters of thinking, no answer after it)", retryable: true, hint: "raise max_tokens: the model ran out while thinking")
+      } else if job.finishReason == nil && !job.isOffline && job.bodyBytes == 0 {
+        error = SheafError(.provider, "the server answered with an empty body", hint: "is the base URL right? it should be the API's root (for example http://localhost:8000/v1)")
+      } else if job.finishReason == nil && !job.isOffline && (job.decoder?.eventCount ?? 0) == 0 {
+        let type = job.transfer?.header("content-type")?.lowercased() ?? "a body without a type"
+        if type.contains("event-stream") || type.contains("ndjson") {
+          error = SheafError(.provider, "the event stream held no events (\(job.bodyBytes) bytes, no data lines)", hint: "is the base URL an LLM server of this provider's kind? check --provider and --base-url")
+        } else {
+          error = Self.notAStream(type, job: job)
+        }
+      } else if job.finishReason == nil && !job.isOffline && job.pieceCount == 0 {
+        error = SheafError(.provider, "the event stream held no answer (no text, no finish reason)", hint: "is the base URL an LLM server of this provider's kind? check --provider")
       } else if job.finishReason == nil {
         error = SheafError(.network, "the stream ended before the answer was finished", retryable: true, hint: "the connection dropped mid-answer; it is retried")
       } else if job.think.content.trimmed.isEmpty {
@@ -415,7 +447,7 @@ public final class CallEngine {
       }
     }
     job.transfer = nil
-    try logAttempt(job, status: status, seconds: seconds, error: error)
+    sideLog { try logAttempt(job, status: status, seconds: seconds, error: error) }
     guard let error else {
       let answer = CachedAnswer(
         content: job.think.content.trimmed, reasoning: job.think.reasoning.isEmpty ? nil : job.think.reasoning.trimmed,
@@ -448,6 +480,10 @@ public final class CallEngine {
       return provider.unreachable(detail, baseURL: job.resolved.baseURL)
     case CURLE_OPERATION_TIMEDOUT:
       return SheafError(.timeout, "connect timeout: \(detail)", retryable: true, hint: "is the server at \(job.resolved.baseURL) reachable? (--connect-timeout)")
+    case _ where detail.lowercased().contains("header") || code == CURLE_OUT_OF_MEMORY || code.rawValue == 100:
+      // libcurl refuses response headers over 100 KB (7.88 says "Out of memory", later ones
+      // CURLE_TOO_LARGE).
+      return SheafError(.provider, "the server's response headers could not be read (too large?): \(detail)", hint: "is the base URL right? a proxy or a login page may be answering instead of the API")
     case CURLE_PARTIAL_FILE, CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_GOT_NOTHING:
       return SheafError(.network, "the connection broke: \(detail)", retryable: true, hint: "a network or server fault; it is retried")
     default:
@@ -534,7 +570,21 @@ public final class CallEngine {
     guard options.events || eventsFile != nil else { return }
     let event = Event.make(name, doc: doc, fields: fields)
     if options.events { try writer.write(event) }
-    try eventsFile?.append(event.compactText)
+    if let eventsFile { sideLog { try eventsFile.append(event.compactText) } }
+  }
+
+  /// Writes to a side log (the events file, the attempt log): a failure is a warning, said once,
+  /// and never costs an answer that was paid for.
+  private func sideLog(_ write: () throws -> Void) {
+    do {
+      try write()
+    } catch let failure as ToolFailure {
+      if !warnedSideLog { Diagnostics.say(tool, "warning: \(failure.message); the answers are kept") }
+      warnedSideLog = true
+    } catch {
+      if !warnedSideLog { Diagnostics.say(tool, "warning: \(error)") }
+      warnedSideLog = true
+    }
   }
 
   private func logAttempt(_ job: Job, status: Int, seconds: Double, error: SheafError?) throws {
@@ -571,11 +621,13 @@ public final class CallEngine {
     }
     signal(SIGINT, handler)
     signal(SIGTERM, handler)
+    signal(SIGHUP, handler)
     // A parent may start us with these blocked (Foundation's Process does): unblock them.
     var set = sigset_t()
     sigemptyset(&set)
     sigaddset(&set, SIGINT)
     sigaddset(&set, SIGTERM)
+    sigaddset(&set, SIGHUP)
     pthread_sigmask(SIG_UNBLOCK, &set, nil)
   }
 

@@ -112,6 +112,19 @@ struct ResolvedCall {
       throw SheafError(.input, "no model for section '\(record.id ?? "?")'", hint: "pass --model, set SHEAF_MODEL, or set llm.model in the plan")
     }
     let baseURL = setting(options.baseURL, "SHEAF_BASE_URL", "base_url") ?? provider?.defaultBaseURL(environment: env) ?? "offline"
+    let keyVariable = options.apiKeyVariable ?? provider?.keyVariable
+    let apiKey = keyVariable.flatMap { env[$0] }.flatMap { $0.isEmpty ? nil : $0 }
+    // A key goes only to the provider's own host or to a base URL the user chose (a flag, the
+    // environment): a plan naming another host gets a refusal, before anything is sent.
+    let userChose = [options.baseURL, env["SHEAF_BASE_URL"]].contains { !($0 ?? "").isEmpty }
+    if !userChose, let provider, let keyVariable, apiKey != nil, let planned = llm?["base_url"]?.string,
+      !BaseURLPolicy.sameOrigin(planned, provider.defaultBaseURL(environment: env))
+    {
+      throw SheafError(
+        .plan,
+        "the plan's llm.base_url '\(planned)' is not \(providerName)'s own address, and \(keyVariable) is sent only to an address you choose",
+        hint: "to use it, pass --base-url \(planned) (make: BASE_URL=…) or set SHEAF_BASE_URL; for a server that needs no key, unset \(keyVariable)")
+    }
 
     var parameters: [(key: String, value: String)] = []
     for key in ["temperature", "top_p", "top_k", "max_tokens", "seed", "stop", "presence_penalty", "frequency_penalty", "response_format", "num_ctx"] {
@@ -133,7 +146,6 @@ struct ResolvedCall {
 
     let retries = options.retries ?? llm?["retries"]?.int ?? 2
     let total = options.totalTimeout ?? llm?["timeout_s"]?.double ?? 600
-    let keyVariable = options.apiKeyVariable ?? provider?.keyVariable
     var targetWords: ClosedRange<Int>?
     if let format = json["format"], let low = format["min_words"]?.int, let high = format["max_words"]?.int, low <= high {
       targetWords = low...high
@@ -141,6 +153,23 @@ struct ResolvedCall {
     return ResolvedCall(
       call: LLMCall(id: record.id ?? "?", messages: messages, settings: settings),
       provider: provider, baseURL: baseURL, requestKey: requestKey, maxAttempts: max(1, retries + 1),
-      totalTimeout: total, apiKey: keyVariable.flatMap { env[$0] }, targetWords: targetWords)
+      totalTimeout: total, apiKey: apiKey, targetWords: targetWords)
+  }
+}
+
+/// Which addresses a key may be sent to.
+enum BaseURLPolicy {
+  /// Whether two URLs have the same scheme, host and port.
+  static func sameOrigin(_ a: String, _ b: String) -> Bool {
+    guard let first = origin(a), let second = origin(b) else { return false }
+    return first == second
+  }
+
+  static func origin(_ url: String) -> String? {
+    guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
+      let host = components.host?.lowercased(), !host.isEmpty
+    else { return nil }
+    let port = components.port ?? (scheme == "https" ? 443 : scheme == "http" ? 80 : -1)
+    return "\(scheme)://\(host):\(port)"
   }
 }

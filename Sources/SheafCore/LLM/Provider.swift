@@ -66,6 +66,8 @@ public protocol StreamDecoder {
   mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [StreamPiece]
   /// Ends the stream.
   mutating func finish() -> [StreamPiece]
+  /// How many events (or lines) the stream held so far, answer or not.
+  var eventCount: Int { get }
 }
 
 /// A provider that speaks HTTP: it builds requests, decodes streams and maps errors. The transport

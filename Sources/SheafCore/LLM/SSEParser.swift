@@ -1,3 +1,19 @@
+/// How long one line or event of a response stream may be: a server that sends more is not an
+/// LLM server (or is broken), and is stopped with a clear error instead of eating memory.
+public enum StreamLimits {
+  /// 8 MiB.
+  public static let defaultMaxEventBytes = 8 << 20
+  /// The limit in force (call-llm's `--max-event-bytes`).
+  nonisolated(unsafe) public static var maxEventBytes = defaultMaxEventBytes
+
+  /// The error for a stream that went past the limit.
+  static func tooLong(_ what: String) -> SheafError {
+    SheafError(
+      .provider, "the response stream sent \(what) longer than \(maxEventBytes) bytes; it was stopped",
+      hint: "is the base URL an LLM server? raise --max-event-bytes if it really sends such long events")
+  }
+}
+
 /// One server-sent event.
 public struct SSEEvent: Equatable, Sendable {
   /// The `event:` field (`message` when none was given).
@@ -15,17 +31,25 @@ public struct SSEParser {
   private var afterCR = false
   private var eventName = ""
   private var data: [String] = []
+  private var dataBytes = 0
   private var hasData = false
+  private let limit: Int
+  /// Whether a line or an event went past the limit (then nothing more is parsed).
+  public private(set) var overflowed = false
+  /// How many events were dispatched.
+  public private(set) var eventCount = 0
 
-  /// A parser at the start of a stream.
-  public init() {}
+  /// A parser at the start of a stream, with the limit in force.
+  public init(limit: Int = StreamLimits.maxEventBytes) {
+    self.limit = limit
+  }
 
   /// Feeds bytes; returns the events they complete.
   public mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [SSEEvent] {
     var events: [SSEEvent] = []
     var index = 0
     let count = bytes.count
-    while index < count {
+    while index < count && !overflowed {
       if afterCR {
         afterCR = false
         if bytes[index] == 0x0A {
@@ -36,6 +60,12 @@ public struct SSEParser {
       // Copy the run up to the next line ending in one go.
       var end = index
       while end < count && bytes[end] != 0x0A && bytes[end] != 0x0D { end += 1 }
+      if line.count + (end - index) > limit || dataBytes + line.count + (end - index) > limit {
+        overflowed = true
+        line = []
+        data = []
+        break
+      }
       if end > index { line.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[index..<end])) }
       guard end < count else { break }
       afterCR = bytes[end] == 0x0D
@@ -66,7 +96,9 @@ public struct SSEParser {
       let event = SSEEvent(name: eventName.isEmpty ? "message" : eventName, data: data.joined(separator: "\n"))
       eventName = ""
       data.removeAll()
+      dataBytes = 0
       hasData = false
+      eventCount += 1
       return event
     }
     if line.first == UInt8(ascii: ":") { return nil }
@@ -83,6 +115,7 @@ public struct SSEParser {
     switch field {
     case "data":
       data.append(String(decoding: value, as: UTF8.self))
+      dataBytes += value.count
       hasData = true
     case "event":
       eventName = String(decoding: value, as: UTF8.self)
@@ -96,26 +129,43 @@ public struct SSEParser {
 /// Newline-delimited framing (Ollama's stream): whole lines, split anywhere across reads.
 public struct LineFramer {
   private var line: [UInt8] = []
+  private let limit: Int
+  /// Whether a line went past the limit (then nothing more is read).
+  public private(set) var overflowed = false
+  /// How many lines were returned.
+  public private(set) var lineCount = 0
 
-  /// A framer at the start of a stream.
-  public init() {}
+  /// A framer at the start of a stream, with the limit in force.
+  public init(limit: Int = StreamLimits.maxEventBytes) {
+    self.limit = limit
+  }
 
   /// Feeds bytes; returns the complete, non-blank lines.
   public mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [String] {
     var lines: [String] = []
-    for byte in bytes {
-      if byte == 0x0A {
-        if let text = take() { lines.append(text) }
-      } else {
-        line.append(byte)
+    var index = 0
+    while index < bytes.count && !overflowed {
+      var end = index
+      while end < bytes.count && bytes[end] != 0x0A { end += 1 }
+      if line.count + (end - index) > limit {
+        overflowed = true
+        line = []
+        break
       }
+      line.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[index..<end]))
+      guard end < bytes.count else { break }
+      if let text = take() { lines.append(text) }
+      index = end + 1
     }
+    lineCount += lines.count
     return lines
   }
 
   /// The last line, when the stream did not end with a newline.
   public mutating func finish() -> [String] {
-    take().map { [$0] } ?? []
+    guard !overflowed, let last = take() else { return [] }
+    lineCount += 1
+    return [last]
   }
 
   private mutating func take() -> String? {

@@ -25,8 +25,10 @@ import Foundation
 enum MarkdownOutline {
   /// The outline as the JSON object a JSON plan would be.
   static func planObject(from text: String) -> JSON {
-    var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
-      $0.hasSuffix("\r") ? String($0.dropLast()) : String($0)
+    // Split on the bytes: in a Swift String "\r\n" is one Character, so splitting on "\n" would
+    // leave a CRLF file in one piece.
+    var lines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { line in
+      String(decoding: line.last == UInt8(ascii: "\r") ? line.dropLast() : line, as: UTF8.self)
     }
     let plan = JSON.object()
     if lines.first?.trimmingCharacters(in: .whitespaces) == "---",

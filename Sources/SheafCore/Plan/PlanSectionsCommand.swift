@@ -12,9 +12,10 @@ public enum PlanSectionsCommand {
   ///   closed output.
   public static func run(
     planPath: String?, mode: String?, only: [String], affectedBy: String?, emit: PlanEmitFormat,
-    inputs: [String], events: Bool, instructions: String? = nil
+    inputs: [String], events: Bool, instructions: String? = nil, allowOutside: Bool = false
   ) throws -> ExitStatus {
-    let plan = try PlanReader.read(path: planPath, overrides: inputs)
+    let plan = try PlanReader.read(
+      path: planPath, overrides: inputs, allowOutside: allowOutside || PlanPaths.allowOutside())
     // The flag, then SHEAF_MODE, then the plan's default_mode.
     let environmentMode = ProcessInfo.processInfo.environment["SHEAF_MODE"].flatMap { $0.isEmpty ? nil : $0 }
     let graph: SectionGraph
@@ -34,9 +35,9 @@ public enum PlanSectionsCommand {
       throw ToolFailure.usage("\(flag): unknown section '\(id)'\(hint)")
     }
     var selected = graph.sections
-    let onlyIDs = only.flatMap { $0.split(separator: ",").map { String($0).trimmed } }.filter { !$0.isEmpty }
+    let onlyIDs = Set(only.flatMap { $0.split(separator: ",").map { String($0).trimmed } }.filter { !$0.isEmpty })
     if !onlyIDs.isEmpty {
-      for id in onlyIDs { try check(id, "--only") }
+      for id in onlyIDs.sorted() { try check(id, "--only") }
       selected = selected.filter { onlyIDs.contains($0.section.id) }
     }
     if let affectedBy {
@@ -48,19 +49,21 @@ public enum PlanSectionsCommand {
     let writer = RecordWriter()
     switch emit {
     case .ndjson:
+      try writer.write(PlanEmitter.outlineEvent(graph))
       var lastStage: Int?
+      var byStage: [Int: [PlannedSection]] = [:]
+      if events { for planned in selected { byStage[planned.stage, default: []].append(planned) } }
       for planned in selected {
         if events && planned.stage != lastStage {
           lastStage = planned.stage
-          let members = selected.filter { $0.stage == planned.stage }
-          try writer.write(PlanEmitter.stageEvent(planned.stage, sections: members, doc: plan.id))
+          try writer.write(PlanEmitter.stageEvent(planned.stage, sections: byStage[planned.stage] ?? [], doc: plan.id))
         }
         let record = PlanEmitter.record(for: planned, in: graph)
         if let instructions, !instructions.isEmpty { record["instructions"] = JSON(instructions) }
         try writer.write(record)
       }
     case .make:
-      try writer.writeText(PlanEmitter.makefile(graph, sections: selected, planPath: planPath == "-" ? nil : planPath))
+      try writer.writeText(PlanEmitter.makefile(graph, sections: selected))
     case .dot:
       try writer.writeText(PlanEmitter.dot(graph, sections: selected))
     }

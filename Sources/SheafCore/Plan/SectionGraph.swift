@@ -66,18 +66,21 @@ public struct SectionGraph {
         stage[index] = (latest?.1 ?? 0) + 1
       }
     }
-    var ready = narrowed.indices.filter { remaining[$0] == 0 }
-    ready.forEach(resolveStage)
+    // The ready sections in a binary heap on (stage, plan order): n log n for any shape.
+    var ready = MinHeap<(Int, Int)>(by: <)
+    for index in narrowed.indices where remaining[index] == 0 {
+      resolveStage(index)
+      ready.push((stage[index], index))
+    }
     var ordered: [PlannedSection] = []
-    while !ready.isEmpty {
-      let pick = ready.indices.min { a, b in (stage[ready[a]], ready[a]) < (stage[ready[b]], ready[b]) }!
-      let index = ready.remove(at: pick)
+    ordered.reserveCapacity(narrowed.count)
+    while let (_, index) = ready.pop() {
       ordered.append(PlannedSection(section: narrowed[index], order: index + 1, stage: stage[index]))
       for dependent in dependents[index] {
         remaining[dependent] -= 1
         if remaining[dependent] == 0 {
           resolveStage(dependent)
-          ready.append(dependent)
+          ready.push((stage[dependent], dependent))
         }
       }
     }
@@ -101,30 +104,91 @@ public struct SectionGraph {
   }
 
   /// A dependency cycle among the plan's sections, as ids from a section back to itself.
+  /// Depth-first with an explicit stack, so a chain of a million sections needs no recursion.
   public static func findCycle(_ sections: [PlanSection]) -> [String]? {
     let position = Dictionary(sections.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
-    var color = [Int](repeating: 0, count: sections.count)  // 0 new, 1 on the path, 2 done
+    let edges: [[Int]] = sections.map { ($0.dependsOn + $0.context).compactMap { position[$0] } }
+    var color = [UInt8](repeating: 0, count: sections.count)  // 0 new, 1 on the path, 2 done
+    var place = [Int](repeating: -1, count: sections.count)  // where a node on the path sits
     var path: [Int] = []
-    func visit(_ node: Int) -> [String]? {
-      color[node] = 1
-      path.append(node)
-      for dependency in sections[node].dependsOn + sections[node].context {
-        guard let next = position[dependency] else { continue }
-        if color[next] == 1 {
-          let start = path.firstIndex(of: next)!
+    var next: [Int] = []  // per path entry: the next edge to follow
+    for root in sections.indices where color[root] == 0 {
+      color[root] = 1
+      place[root] = 0
+      path = [root]
+      next = [0]
+      while let node = path.last {
+        let edge = next[next.count - 1]
+        guard edge < edges[node].count else {
+          color[node] = 2
+          path.removeLast()
+          next.removeLast()
+          continue
+        }
+        next[next.count - 1] += 1
+        let target = edges[node][edge]
+        if color[target] == 1 {
           // Print it in the direction work flows: from the dependency to its dependent.
-          let cycle = (path[start...].map { sections[$0].id } + [sections[next].id]).reversed()
+          let cycle = (path[place[target]...].map { sections[$0].id } + [sections[target].id]).reversed()
           return Array(cycle)
         }
-        if color[next] == 0, let cycle = visit(next) { return cycle }
+        if color[target] == 0 {
+          color[target] = 1
+          place[target] = path.count
+          path.append(target)
+          next.append(0)
+        }
       }
-      path.removeLast()
-      color[node] = 2
-      return nil
-    }
-    for node in sections.indices where color[node] == 0 {
-      if let cycle = visit(node) { return cycle }
     }
     return nil
+  }
+
+  /// A cycle for a message: `a -> b -> c -> a`, or its first and last few ids with how many stand
+  /// between them when it is long.
+  public static func describe(cycle: [String], keep: Int = 6) -> String {
+    guard cycle.count > keep * 2 + 1 else { return cycle.joined(separator: " -> ") }
+    let hidden = cycle.count - keep * 2
+    return (cycle.prefix(keep) + ["… (\(hidden) more) …"] + cycle.suffix(keep)).joined(separator: " -> ")
+  }
+}
+
+/// A binary min-heap.
+struct MinHeap<Element> {
+  private var items: [Element] = []
+  private let less: (Element, Element) -> Bool
+
+  init(by less: @escaping (Element, Element) -> Bool) {
+    self.less = less
+  }
+
+  var isEmpty: Bool { items.isEmpty }
+
+  mutating func push(_ item: Element) {
+    items.append(item)
+    var child = items.count - 1
+    while child > 0 {
+      let parent = (child - 1) / 2
+      guard less(items[child], items[parent]) else { break }
+      items.swapAt(child, parent)
+      child = parent
+    }
+  }
+
+  mutating func pop() -> Element? {
+    guard !items.isEmpty else { return nil }
+    items.swapAt(0, items.count - 1)
+    let top = items.removeLast()
+    var parent = 0
+    while true {
+      let left = parent * 2 + 1
+      let right = left + 1
+      var smallest = parent
+      if left < items.count && less(items[left], items[smallest]) { smallest = left }
+      if right < items.count && less(items[right], items[smallest]) { smallest = right }
+      guard smallest != parent else { break }
+      items.swapAt(parent, smallest)
+      parent = smallest
+    }
+    return top
   }
 }

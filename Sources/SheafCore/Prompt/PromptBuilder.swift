@@ -31,6 +31,8 @@ public final class PromptBuilder {
 
   private let options: PromptOptions
   private let library: TemplateLibrary
+  /// The latest `outline` event's sections, by document.
+  private var outlines: [String: JSON] = [:]
   private var sectionFiles: [String: (content: String, source: String, order: Int, title: String)?] = [:]
   /// System messages already rendered, for templates that read only `doc` (the usual case: the
   /// same system message for every section of a document), by template and document.
@@ -42,16 +44,28 @@ public final class PromptBuilder {
     library = TemplateLibrary(promptDirs: options.promptDirs)
   }
 
+  /// Remembers the sections of an `outline` event (plan-sections writes one before the records).
+  public func observe(event: JSON) {
+    guard event["event"]?.string == Event.Name.outline.rawValue, let sections = event["sections"], sections.kind == .array else { return }
+    outlines[event["doc"]?.string ?? ""] = sections
+  }
+
   /// The record with `messages` (status `pending`), or failed with a `template` or
-  /// `context_length` error; finished records (completed, skipped) come back unchanged.
+  /// `context_length` error; finished records (completed, skipped, cancelled) come back unchanged.
   /// - Throws: `ToolFailure` when a template does not parse (a usage error).
   public func build(_ record: Record) throws -> JSON {
     let json = record.json
-    if let status = record.status, status == .completed || status == .skipped { return json }
+    if let status = record.status, status == .completed || status == .skipped || status == .cancelled { return json }
     let id = record.id ?? "?"
     let set = options.set ?? json["prompt_set"]?.string ?? record.doc ?? "default"
     let folders = library.folders(set: set, planDir: json["plan_dir"]?.string)
     let templateName = json["template"]?.string ?? id
+    // Names, never paths: a record cannot point build-prompt at a file outside the prompt folders.
+    for (field, name) in [("prompt_set", set), ("template", templateName)] where !PromptName.isValid(name) {
+      return fail(json, SheafError(
+        .template, "section '\(id)': \(field) '\(name)' is not a name (a-z, A-Z, 0-9, '_' and '-'; no '/' or '..')",
+        hint: "name a prompt set or template, not a path; pass --prompts DIR for a folder of your own"))
+    }
     guard let systemPath = library.find("shared_context", in: folders) else {
       return fail(json, SheafError(
         .template, "no shared_context.mustache for prompt set '\(set)' (looked in \(folders.joined(separator: ", ")))",
@@ -205,7 +219,8 @@ public final class PromptBuilder {
     // The other sections, except those whose content the prompt already shows.
     var shown = Set(context.compactMap { $0["id"] as? String })
     if let own = json["id"]?.string { shown.insert(own) }
-    let outline: [[String: Any]] = (json["outline"]?.array ?? []).compactMap { entry in
+    let given = json["outline"] ?? outlines[json["doc"]?.string ?? ""]
+    let outline: [[String: Any]] = (given?.array ?? []).compactMap { entry in
       guard let id = entry["id"]?.string, !shown.contains(id) else { return nil }
       return [
         "id": id, "title": entry["title"]?.string ?? id, "description": entry["description"]?.string ?? "",

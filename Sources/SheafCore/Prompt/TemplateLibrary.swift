@@ -44,6 +44,7 @@ final class TemplateLibrary {
 
   /// The path of `name.mustache` in the first folder that has it (looked up once per run).
   func find(_ name: String, in folders: [String]) -> String? {
+    guard PromptName.isValid(name) else { return nil }  // a partial's name is never a path
     let key = name + "\u{0}" + folders.joined(separator: "\u{0}")
     if let known = found[key] { return known }
     var result: String?

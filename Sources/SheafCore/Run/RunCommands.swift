@@ -4,14 +4,16 @@ import Foundation
 public enum RunCommands {
   // MARK: - prepare
 
-  /// Gets a run ready: writes `plan.ndjson` and `sections.mk`, adopts people's edits (and clears
-  /// the sections that use them), clears failed, skipped and cancelled sections so make builds
-  /// them again, and clears the sections a regeneration asks for. Returns the document id.
-  /// - Throws: `ToolFailure` for a bad plan or an unknown section.
+  /// Gets a run ready: finishes what a killed run left half-saved, writes `run.json`,
+  /// `plan.ndjson` and `sections.mk`, adopts people's edits (and clears the sections that use
+  /// them), clears damaged, stale, failed, skipped and cancelled sections so make builds them
+  /// again, and clears the sections a regeneration asks for. Returns the document id.
+  /// - Throws: `ToolFailure` for a bad plan, an unknown section, or a `.md` that is not UTF-8.
   public static func prepare(
-    planPath: String, runs: String, mode: String?, force: Bool, regenerate: String?, cascade: Bool, tool: String
+    planPath: String, runs: String, mode: String?, force: Bool, regenerate: String?, cascade: Bool,
+    allowOutside: Bool = false, tool: String
   ) throws -> String {
-    let plan = try PlanReader.read(path: planPath)
+    let plan = try PlanReader.read(path: planPath, allowOutside: allowOutside || PlanPaths.allowOutside())
     let graph: SectionGraph
     do {
       graph = try SectionGraph(plan: plan, mode: mode)
@@ -19,16 +21,38 @@ public enum RunCommands {
       throw ToolFailure.usage(problems.lines.map { "\(plan.source): \($0)" }.joined(separator: "\n"))
     }
     let run = RunDirectory(path: "\(runs)/\(plan.id)")
-    try FileManager.default.createDirectory(atPath: run.sectionsPath, withIntermediateDirectories: true)
-    run.removeLeftovers()
-    let records = graph.sections.map { PlanEmitter.record(for: $0, in: graph) }
-    try AtomicFile.write(records.map { $0.compactText + "\n" }.joined(), to: run.planPath)
-    try AtomicFile.write(PlanEmitter.makefile(graph, sections: graph.sections, planPath: planPath), to: "\(run.path)/sections.mk")
+    do {
+      try FileManager.default.createDirectory(atPath: run.sectionsPath, withIntermediateDirectories: true)
+    } catch {
+      throw ToolFailure.usage("\(run.sectionsPath): cannot create the run directory: \(SystemReason.of(error))")
+    }
+    for id in run.recover() { Diagnostics.say(tool, "\(id): finished saving it (the last run stopped between its two files)") }
+    run.clearInterrupted()
     let ids = graph.sections.map(\.section.id)
     func names(_ list: [String]) -> String { list.isEmpty ? "none" : list.joined(separator: ", ") }
 
+    // Where this run's events start, so status and watch read this run's only.
+    let eventsStart = (try? FileManager.default.attributesOfItem(atPath: run.eventsPath)[.size] as? NSNumber)?.int64Value ?? 0
+    let state = JSON.object()
+    state["plan"] = JSON(absolutePath(planPath))
+    state["mode"] = graph.mode.map { JSON($0) } ?? .null
+    state["events_offset"] = JSON(Int(eventsStart))
+    try AtomicFile.write(state.compactText + "\n", to: run.statePath)
+    var lines = PlanEmitter.outlineEvent(graph).compactText + "\n"
+    for planned in graph.sections { lines += PlanEmitter.record(for: planned, in: graph).compactText + "\n" }
+    try AtomicFile.write(lines, to: run.planPath)
+    try AtomicFile.write(PlanEmitter.makefile(graph, sections: graph.sections), to: "\(run.path)/sections.mk")
+
+    // A record that does not parse is rebuilt, never mistaken for a person's edit.
+    for id in ids {
+      if case .damaged = run.stored(id) {
+        Diagnostics.say(tool, "\(id): \(run.recordPath(id)) is damaged (not one JSON record); it is rebuilt")
+        run.clear(id)
+      }
+    }
+
     // A person's edit: kept as the section's record, and the sections that use it are redone.
-    for planned in graph.sections where run.hasFreshEdit(planned.section.id) {
+    for planned in graph.sections where try run.hasFreshEdit(planned.section.id) {
       let id = planned.section.id
       if force {
         Diagnostics.say(tool, "\(id): FORCE=1, so your edit of \(id).md will be regenerated over")
@@ -37,7 +61,7 @@ public enum RunCommands {
       }
       let record = PlanEmitter.record(for: planned, in: graph)
       record["status"] = JSON(SectionStatus.completed.rawValue)
-      record["content"] = JSON((run.markdown(id) ?? "").trimmed)
+      record["content"] = JSON((try run.markdown(id) ?? "").trimmed)
       record["source"] = JSON("human")
       try AtomicFile.write(record.compactText + "\n", to: run.recordPath(id))
       let users = graph.affected(by: id).map(\.section.id).filter { !run.isHuman($0) }
@@ -61,6 +85,23 @@ public enum RunCommands {
       }
     }
 
+    // A section older than the plan, its inputs or its prompt files is built again.
+    let library = TemplateLibrary(promptDirs: [])
+    let planDir = plan.source == "stdin" ? "." : (plan.source as NSString).deletingLastPathComponent
+    let shared = ([plan.source] + plan.inputFiles).compactMap(modified)
+    for planned in graph.sections {
+      let id = planned.section.id
+      guard let built = modified(run.recordPath(id)), !run.isHuman(id) else { continue }
+      let folders = library.folders(set: plan.promptSet ?? plan.id, planDir: planDir.isEmpty ? "." : planDir)
+      let prompts = [planned.section.template ?? id, "shared_context"].compactMap { library.find($0, in: folders) }
+      let changed = zip([plan.source] + plan.inputFiles, shared).first { $0.1 > built }?.0
+        ?? prompts.first { (modified($0) ?? 0) > built }
+      if let changed {
+        Diagnostics.say(tool, "\(id): \(changed) changed since it was written; it is built again")
+        run.clear(id)
+      }
+    }
+
     // What did not complete is asked for again.
     for id in ids {
       guard let record = run.record(id) else {
@@ -74,6 +115,30 @@ public enum RunCommands {
       Event.make(.progress, doc: plan.id, fields: ["phase": JSON("INIT"), "items_total": JSON(ids.count), "items_processed": JSON(done)]),
       to: run.eventsPath)
     return plan.id
+  }
+
+  /// A file's modification time, in seconds.
+  private static func modified(_ path: String) -> Double? {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return nil }
+    return Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9
+  }
+
+  /// `path` made absolute against the current folder.
+  static func absolutePath(_ path: String) -> String {
+    if path.hasPrefix("/") || path == "-" { return path }
+    return FileManager.default.currentDirectoryPath + "/" + path
+  }
+
+  /// The plan or mode of the last run in `run` (`plan`, `mode`), for `make regen`.
+  public static func info(run: RunDirectory, key: String) throws -> ExitStatus {
+    guard let data = FileManager.default.contents(atPath: run.statePath),
+      let state = try? data.withUnsafeBytes({ try JSON.parse($0) })
+    else {
+      throw ToolFailure.usage("\(run.path): no run here (run `make doc PLAN=…` first)")
+    }
+    try RecordWriter().writeText((state[key]?.string ?? "") + "\n")
+    return .completed
   }
 
   // MARK: - deps
@@ -91,6 +156,15 @@ public enum RunCommands {
       case .record(let record):
         if !force, let id = record.id, run.isHuman(id), let kept = run.record(id) {
           try writer.write(kept)
+          return
+        }
+        if record.status == nil || record.status == .pending, run.wasInterrupted {
+          // The run was interrupted: nothing new starts, whether or not make saw the signal.
+          record.status = .cancelled
+          record.error = SheafError(
+            .cancelled, "the run was interrupted before this section started", retryable: true,
+            hint: "run make doc again: completed sections are kept")
+          try writer.write(record.json)
           return
         }
         if record.status == nil || record.status == .pending {
@@ -137,6 +211,7 @@ public enum RunCommands {
       try run.save(record.json)
       saved += 1
       let json = record.json
+      if record.status == .cancelled { run.markInterrupted() }
       switch record.status {
       case .completed:
         let seconds = json["timing"]?["seconds"]?.double.map { String(format: "%.1f s", $0) } ?? "-"
@@ -149,7 +224,12 @@ public enum RunCommands {
         let detail = error?.type == .validation ? error?.message : (error?.hint ?? error?.message)
         Diagnostics.say(tool, "✗ \(id): \(record.status?.rawValue ?? "?") (\(error?.type.rawValue ?? "?")): \(detail ?? "")")
         if json["attempts"] == nil, let error {
-          try EventLog.append(Event.make(.sectionFailed, doc: record.doc, fields: ["id": JSON(id), "error": error.json]), to: run.eventsPath)
+          // A side log: failing to write it never undoes the saved record.
+          do {
+            try EventLog.append(Event.make(.sectionFailed, doc: record.doc, fields: ["id": JSON(id), "error": error.json]), to: run.eventsPath)
+          } catch let failure as ToolFailure {
+            Diagnostics.say(tool, "warning: \(failure.message)")
+          }
         }
       }
     }

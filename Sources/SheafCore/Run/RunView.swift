@@ -11,11 +11,23 @@ public final class RunView {
   private var completeStatus: String?
   private var jobsStarted = Set<String>()
   private var eventsOffset: UInt64 = 0
-  private var partialLine = Data()
+  private var partialLine: [UInt8] = []
+  /// Keep the text of `chunk` events (only a live view shows it).
+  private let keepsText: Bool
+  /// Lines of events.ndjson that were not JSON (a writer killed mid-line), skipped.
+  public private(set) var tornLines = 0
 
-  /// A view of the run at `path`.
-  public init(run: RunDirectory) {
+  /// A view of the run at `path`; `streaming` keeps the text being written.
+  public init(run: RunDirectory, streaming: Bool = false) {
     self.run = run
+    keepsText = streaming
+    // Only this run's events: they start where run.json says.
+    if let data = FileManager.default.contents(atPath: run.statePath),
+      let state = try? data.withUnsafeBytes({ try JSON.parse($0) }), let offset = state["events_offset"]?.int, offset > 0
+    {
+      let size = (try? FileManager.default.attributesOfItem(atPath: run.eventsPath)[.size] as? NSNumber)?.uint64Value ?? 0
+      if UInt64(offset) <= size { eventsOffset = UInt64(offset) }
+    }
     sections = run.plannedRecords().compactMap { record in
       guard let id = record["id"]?.string else { return nil }
       return (id, record["title"]?.string ?? id, record["order"]?.int ?? 0)
@@ -36,16 +48,50 @@ public final class RunView {
     try? handle.seek(toOffset: eventsOffset)
     let data = handle.readDataToEndOfFile()
     eventsOffset += UInt64(data.count)
-    partialLine.append(data)
+    partialLine.append(contentsOf: data)
     var events: [JSON] = []
-    while let newline = partialLine.firstIndex(of: 0x0A) {
-      let line = partialLine[partialLine.startIndex..<newline]
-      partialLine.removeSubrange(partialLine.startIndex...newline)
-      guard let event = try? line.withUnsafeBytes({ try JSON.parse($0) }) else { continue }
-      apply(event)
-      events.append(event)
+    // One pass over the bytes: each line is parsed where it lies, and what follows the last
+    // newline is kept for the next read.
+    let chunk = Array("\"event\":\"chunk\"".utf8)
+    var start = 0
+    partialLine.withUnsafeBytes { bytes in
+      var index = 0
+      while index < bytes.count {
+        guard bytes[index] == 0x0A else {
+          index += 1
+          continue
+        }
+        let line = UnsafeRawBufferPointer(rebasing: bytes[start..<index])
+        start = index + 1
+        index += 1
+        if line.isEmpty { continue }
+        // A status does not need the text being written: skip chunk events unparsed.
+        if !keepsText && Self.contains(line, chunk) { continue }
+        guard let event = try? JSON.parse(line), event.kind == .object else {
+          tornLines += 1
+          continue
+        }
+        apply(event)
+        events.append(event)
+      }
     }
+    partialLine.removeFirst(start)
     return events
+  }
+
+  private static func contains(_ line: UnsafeRawBufferPointer, _ needle: [UInt8]) -> Bool {
+    guard line.count >= needle.count else { return false }
+    // The event name comes first in every event sheaf writes: look near the start only.
+    let window = min(line.count, 64)
+    for offset in 0...(window - needle.count) where line[offset] == needle[0] {
+      var matched = true
+      for (k, byte) in needle.enumerated() where line[offset + k] != byte {
+        matched = false
+        break
+      }
+      if matched { return true }
+    }
+    return false
   }
 
   private func apply(_ event: JSON) {
@@ -81,6 +127,7 @@ public final class RunView {
 
   /// The status of a section: its saved record's, else what the events of this run say.
   private func status(_ id: String) -> String {
+    if case .damaged = run.stored(id) { return "damaged" }
     if let record = run.record(id), let status = record["status"]?.string {
       if status == SectionStatus.completed.rawValue && record["source"]?.string == "human" { return "human" }
       return status
@@ -95,6 +142,7 @@ public final class RunView {
     case "failed": return "✗"
     case "skipped": return "⊘"
     case "cancelled": return "■"
+    case "damaged": return "!"
     case "processing": return "…"
     default: return "·"
     }
@@ -114,7 +162,9 @@ public final class RunView {
       let state = status(section.id)
       if ["completed", "human", "failed", "skipped"].contains(state) { done += 1 }
       var line = "\(Self.mark(state)) \(section.id.padding(toLength: width, withPad: " ", startingAt: 0))  \(state.padding(toLength: 10, withPad: " ", startingAt: 0))"
-      if let record = run.record(section.id) {
+      if state == "damaged" {
+        line += "  sections/\(section.id).json is damaged; the next make doc rebuilds it"
+      } else if let record = run.record(section.id) {
         if let seconds = record["timing"]?["seconds"]?.double { line += String(format: " %6.1fs", seconds) }
         if let tokens = record["usage"]?["output_tokens"]?.int { line += String(format: " %6d tok", tokens) }
         if let attempts = record["attempts"]?.int, attempts > 1 { line += "  \(attempts) tries" }
@@ -152,6 +202,9 @@ extension RunCommands {
     }
     let view = RunView(run: run)
     view.readEvents()
+    if view.tornLines > 0 {
+      Diagnostics.say("sheaf-run", "warning: \(run.eventsPath): skipped \(view.tornLines) line\(view.tornLines == 1 ? "" : "s") that \(view.tornLines == 1 ? "is" : "are") not JSON (a writer stopped mid-line)")
+    }
     try RecordWriter().writeText(view.render(streaming: false))
     return .completed
   }
@@ -167,8 +220,8 @@ extension RunCommands {
       if let timeout, Date().timeIntervalSince(start) > timeout { throw ToolFailure.usage("\(run.path): no run appeared") }
       usleep(100_000)
     }
-    let view = RunView(run: run)
     let terminal = isatty(1) != 0
+    let view = RunView(run: run, streaming: terminal)
     view.readEvents()
     try writer.writeText((terminal ? "\u{1B}[H\u{1B}[2J" : "") + view.render(streaming: terminal))
     while true {

@@ -30,6 +30,11 @@ public final class FormatValidator {
       json["error"] = SheafError(.plan, "unknown format '\(type)' for section '\(id ?? "?")'", hint: "define it under \"formats\" in the plan, or use markdown or json").json
       return json
     }
+    if !PlanTypes.formatTypes.contains(type) {
+      json["status"] = JSON(SectionStatus.failed.rawValue)
+      json["error"] = SheafError(.plan, "section '\(id ?? "?")': unknown format type '\(type)' (known: \(PlanTypes.formatTypes.joined(separator: ", ")))", hint: "fix the format's type in the plan").json
+      return json
+    }
     if type == "text" || type == "none" { return json }
     var violations: [Violation] = []
     if content.trimmed.isEmpty {
@@ -45,7 +50,12 @@ public final class FormatValidator {
       } catch let refusal as JSONRepair.Refusal {
         violations.append(Violation(rule: "json", message: refusal.message))
       } catch let error as JSONSchema.SchemaError {
-        violations.append(Violation(rule: "schema", message: "the plan's schema cannot be used: \(error.message)"))
+        // The plan is at fault, not the answer: nothing to feed back to the model.
+        json["status"] = JSON(SectionStatus.failed.rawValue)
+        json["error"] = SheafError(
+          .plan, "section '\(id ?? "?")': the format's schema cannot be used: \(error.message)",
+          hint: "fix the schema (or schema_file) in the plan").json
+        return json
       } catch {
         violations.append(Violation(rule: "schema", message: "\(error)"))
       }
@@ -80,14 +90,23 @@ public final class FormatValidator {
   private func schema(for spec: JSON?, json: JSON) throws -> JSONSchema? {
     var schemaJSON = spec?["schema"]
     if schemaJSON == nil, let file = spec?["schema_file"]?.string {
-      let candidates = [json["plan_dir"]?.string.map { "\($0)/\(file)" }, file].compactMap { $0 }
-      guard let data = candidates.lazy.compactMap({ FileManager.default.contents(atPath: $0) }).first else {
+      // plan-sections carries the schema itself; a record that names only a file gets it read
+      // inside the plan's folder, never elsewhere.
+      let folder = json["plan_dir"]?.string ?? "."
+      let path: String
+      switch PlanPaths.resolve(file, field: "schema_file", folder: folder, allowOutside: PlanPaths.allowOutside()) {
+      case .success(let resolved): path = resolved
+      case .failure(let refusal): throw JSONSchema.SchemaError(message: refusal.message)
+      }
+      guard let data = FileManager.default.contents(atPath: path) else {
         throw JSONSchema.SchemaError(message: "cannot read schema_file '\(file)'")
       }
       do {
         schemaJSON = try data.withUnsafeBytes { try JSON.parse($0) }
       } catch {
-        throw JSONSchema.SchemaError(message: "schema_file '\(file)': \((error as? JSONSyntaxError)?.description ?? "\(error)")")
+        // Where, never what: the file's bytes do not belong in a record or a prompt.
+        let place = (error as? JSONSyntaxError).map { " (line \($0.line), column \($0.column))" } ?? ""
+        throw JSONSchema.SchemaError(message: "schema_file '\(file)' is not valid JSON\(place)")
       }
     }
     guard let schemaJSON else { return nil }

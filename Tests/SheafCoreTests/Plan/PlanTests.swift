@@ -55,15 +55,15 @@ struct PlanTests {
 
   @Test func missingRequirementsFile() {
     #expect(problems(#"{"inputs":{"requirements":{"file":"nope.md"}},"sections":[{"id":"a"}]}"#) == [
-      "inputs.requirements: cannot read './nope.md' (paths are relative to the plan's folder)"
+      "inputs.requirements.file: cannot read 'nope.md': no such file (paths are relative to the plan's folder)"
     ])
   }
 
   @Test func typeProblems() {
     #expect(problems(#"{"sections":[{"id":"a","depends_on":[1]},{"id":"b","stage":"two"},{"id":"c","llm":3}]}"#) == [
-      "section 1 ('a'): depends_on must be a list of section ids",
-      "section 2 ('b'): stage must be a whole number from 1",
-      "section 3 ('c'): llm must be an object",
+      "section 1 ('a'): depends_on must be a list of section ids, got a list holding a number (1)",
+      "section 2 ('b'): stage must be a whole number from 1, got a string (\"two\")",
+      "section 3 ('c'): llm must be an object, got a number (3)",
     ])
     #expect(problems(#"{"title":"x"}"#) == ["the plan has no sections (a \"sections\" list, or ## headings in an outline)"])
   }
@@ -117,7 +117,7 @@ struct PlanTests {
   @Test func namedFormatsAreResolved() throws {
     let graph = try SectionGraph(plan: plan(#"{"formats":{"prose":{"type":"markdown","min_words":100}},"sections":[{"id":"a","format":"prose"},{"id":"b","format":{"type":"json"}},{"id":"c","format":"markdown"}]}"#), mode: nil)
     let formats = graph.sections.map { PlanEmitter.record(for: $0, in: graph)["format"]?.compactText }
-    #expect(formats == [#"{"type":"markdown","min_words":100,"name":"prose"}"#, #"{"type":"json"}"#, #""markdown""#])
+    #expect(formats == [#"{"type":"markdown","min_words":100,"name":"prose"}"#, #"{"type":"json"}"#, #"{"type":"markdown"}"#])
   }
 
   @Test func inputOverrides() throws {
@@ -179,5 +179,127 @@ struct PlanTests {
     #expect(Slug.make(from: "Résumé & Naïve Café") == "resume-naive-cafe")
     #expect(Slug.make(from: "日本語") == "")
     #expect(Slug.make(from: String(repeating: "ab ", count: 40)).count <= 64)
+  }
+
+  // MARK: - Typed at plan time (issue 9)
+
+  @Test(arguments: [
+    (#"{"title":42,"sections":[{"id":"a"}]}"#, "title must be a string, got a number (42)"),
+    (#"{"modes":"x","sections":[{"id":"a"}]}"#, "modes must be a list of names or an object of name: {…}, got a string (\"x\")"),
+    (#"{"llm":{"timeout_s":-5},"sections":[{"id":"a"}]}"#, "llm.timeout_s must be a number from 0.001, got a number (-5)"),
+    (#"{"llm":{"retries":-1},"sections":[{"id":"a"}]}"#, "llm.retries must be a whole number from 0 to 100, got a number (-1)"),
+    (#"{"llm":{"temperature":"hot"},"sections":[{"id":"a"}]}"#, "llm.temperature must be a number from 0 to 2, got a string (\"hot\")"),
+    (#"{"llm":{"provider":"openia"},"sections":[{"id":"a"}]}"#, "llm.provider must be one of 'openai', 'anthropic', 'ollama', 'offline', got a string (\"openia\")"),
+    (#"{"sections":[{"id":"a","llm":{"max_tokens":0}}]}"#, "section 1 ('a'): llm.max_tokens must be a whole number from 1, got a number (0)"),
+    (#"{"sections":[{"id":"a","format":{"min_words":500,"max_words":100}}]}"#, "section 1 ('a'): format: min_words (500) is above max_words (100)"),
+    (#"{"sections":[{"id":"a","format":{"type":"yaml"}}]}"#, "section 1 ('a'): format.type must be one of 'markdown', 'json', 'text', 'none', got a string (\"yaml\")"),
+    (#"{"sections":[{"id":"a","format":"prose"}]}"#, "section 1 ('a'): format 'prose' is neither defined under \"formats\" nor a type (known: markdown, json, text, none)"),
+    (#"{"formats":{"prose":{"min_words":"many"}},"sections":[{"id":"a","format":"prose"}]}"#, "formats.prose.min_words must be a whole number from 0, got a string (\"many\")"),
+    (#"{"sections":[{"id":5}]}"#, "section 1: id must be a string, got a number (5)"),
+    (#"{"sections":[{"id":"a","modes":"x"}]}"#, "section 1 ('a'): modes must be a list of mode names, got a string (\"x\")"),
+    (#"{"sections":[{"id":"a","title":["T"]}]}"#, "section 1 ('a'): title must be a string, got an array"),
+    (#"{"prompt_set":"blog$(shell id > pwned)","sections":[{"id":"a"}]}"#, "prompt_set must be a name (a-z, A-Z, 0-9, '_' and '-', at most 64 characters), got a string (\"blog$(shell id > pwned)\")"),
+    (#"{"prompt_set":"../../outside","sections":[{"id":"a"}]}"#, "prompt_set must be a name (a-z, A-Z, 0-9, '_' and '-', at most 64 characters), got a string (\"../../outside\")"),
+    (#"{"sections":[{"id":"a","template":"x$(shell id)"}]}"#, "section 1 ('a'): template must be a name (a-z, A-Z, 0-9, '_' and '-', at most 64 characters), got a string (\"x$(shell id)\")"),
+    (#"{"modes":{"x$(shell id)":{}},"sections":[{"id":"a"}]}"#, "modes: 'x$(shell id)' is not a name (a-z, A-Z, 0-9, '_' and '-', at most 64 characters)"),
+  ])
+  func everyFieldIsTyped(_ text: String, _ problem: String) {
+    #expect(problems(text) == [problem])
+  }
+
+  @Test func unknownFieldsAndGoodValuesPass() {
+    #expect(problems(#"{"title":"T","llm":{"provider":"openai","model":"m","temperature":0.7,"max_tokens":900,"timeout_s":60,"retries":0,"custom":"kept"},"formats":{"p":{"type":"markdown","min_words":10,"max_words":10}},"sections":[{"id":"a","format":"p","audience":7}]}"#).isEmpty)
+  }
+
+  @Test func filesOutsideThePlanFolderAreRefused() throws {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("confine-\(UUID().uuidString)").path
+    let folder = root + "/plan"
+    try FileManager.default.createDirectory(atPath: folder + "/sub", withIntermediateDirectories: true)
+    try "secret".write(toFile: root + "/outside.md", atomically: true, encoding: .utf8)
+    try "fine".write(toFile: folder + "/sub/inside.md", atomically: true, encoding: .utf8)
+    try FileManager.default.createSymbolicLink(atPath: folder + "/link.md", withDestinationPath: root + "/outside.md")
+    func read(_ file: String, allow: Bool = false) -> [String] {
+      do {
+        _ = try PlanReader.build(
+          from: try JSON.parse(#"{"inputs":{"loot":{"file":"\#(file)"}},"sections":[{"id":"a"}]}"#),
+          source: folder + "/plan.json", directory: folder, overrides: [], allowOutside: allow)
+        return []
+      } catch let problems as PlanProblems {
+        return problems.lines
+      } catch {
+        return ["\(error)"]
+      }
+    }
+    let refusal = "is outside the plan's folder; a plan reads files in its own folder only (pass --allow-outside, or ALLOW_OUTSIDE=1 to make, to let it)"
+    #expect(read("/etc/passwd") == ["inputs.loot.file: '/etc/passwd' \(refusal)"])
+    #expect(read("../outside.md") == ["inputs.loot.file: '../outside.md' \(refusal)"])
+    #expect(read("../../../../etc/passwd") == ["inputs.loot.file: '../../../../etc/passwd' \(refusal)"])
+    #expect(read("link.md") == ["inputs.loot.file: 'link.md' \(refusal)"], "a symbolic link out of the folder")
+    #expect(read("sub/../sub/inside.md").isEmpty)
+    #expect(read("../outside.md", allow: true).isEmpty, "--allow-outside lets it")
+    let schema = """
+      {"formats":{"j":{"type":"json","schema_file":"/etc/passwd"}},"sections":[{"id":"a","format":"j"}]}
+      """
+    #expect(problems(schema) == ["formats.j.schema_file: '/etc/passwd' \(refusal)"])
+  }
+
+  @Test func aSchemaFileThatIsNotJSONIsAPlanErrorThatQuotesNothing() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("schema-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    try "root:x:0:0:root:/root:/bin/bash\n".write(toFile: folder + "/s.json", atomically: true, encoding: .utf8)
+    try #"{"type":"object","properties":{"a":{"type":"string"}}}"#.write(toFile: folder + "/good.json", atomically: true, encoding: .utf8)
+    let text = #"{"formats":{"j":{"type":"json","schema_file":"s.json"}},"sections":[{"id":"a","format":"j"}]}"#
+    do {
+      _ = try plan(text, directory: folder)
+      Issue.record("a broken schema file was accepted")
+    } catch let problems as PlanProblems {
+      #expect(problems.lines.count == 1)
+      #expect(problems.lines.first?.hasPrefix("formats.j.schema_file: 's.json' is not valid JSON (line 1, column ") == true)
+      #expect(!problems.lines.joined().contains("root"))
+    }
+    let good = try plan(#"{"formats":{"j":{"type":"json","schema_file":"good.json"}},"sections":[{"id":"a","format":"j"}]}"#, directory: folder)
+    let graph = try SectionGraph(plan: good, mode: nil)
+    #expect(PlanEmitter.record(for: graph.sections[0], in: graph)["format"]?["schema"]?["type"]?.string == "object", "the schema travels in the record")
+  }
+
+  @Test func crlfOutlinesAreRead() throws {
+    let text = "---\r\nid: post\r\n---\r\n# Title\r\n\r\n## One\r\nFirst.\r\n\r\n## Two\r\nSecond.\r\n"
+    let read = try PlanReader.build(from: MarkdownOutline.planObject(from: text), source: "post.md", directory: ".", overrides: [])
+    #expect(read.id == "post")
+    #expect(read.sections.map(\.id) == ["one", "two"])
+    #expect(read.sections.map(\.description) == ["First.", "Second."])
+  }
+
+  // MARK: - Graphs of any depth (issue 9)
+
+  func chain(_ count: Int, cycle: Bool) -> Plan {
+    var sections: [PlanSection] = []
+    sections.reserveCapacity(count)
+    for index in 0..<count {
+      let dependsOn = index > 0 ? ["s\(index - 1)"] : (cycle ? ["s\(count - 1)"] : [])
+      sections.append(PlanSection(
+        id: "s\(index)", title: "S", description: "", stage: nil, dependsOn: dependsOn, context: [], template: nil,
+        format: nil, llm: nil, modes: nil, instructions: nil, extra: [], index: index + 1))
+    }
+    return Plan(
+      id: "big", title: "Big", inputs: [], inputFiles: [], llm: nil, stageLLM: [:], formats: [:], modes: [],
+      defaultMode: nil, promptSet: nil, sections: sections, source: "big.json")
+  }
+
+  @Test func aMillionSectionChainNeedsNoRecursion() throws {
+    let plan = chain(1_000_000, cycle: false)
+    #expect(SectionGraph.findCycle(plan.sections) == nil)
+    let graph = try SectionGraph(plan: plan, mode: nil)
+    #expect(graph.sections.count == 1_000_000)
+    #expect(graph.sections.last?.stage == 1_000_000)
+    #expect(graph.affected(by: "s999998").map(\.section.id) == ["s999999"])
+  }
+
+  @Test func aMillionSectionCycleIsFoundAndShownShort() throws {
+    let cycle = try #require(SectionGraph.findCycle(chain(1_000_000, cycle: true).sections))
+    #expect(cycle.count == 1_000_001)
+    let shown = SectionGraph.describe(cycle: cycle)
+    #expect(shown.contains("… (999989 more) …"))
+    #expect(shown.count < 200)
   }
 }

@@ -39,7 +39,11 @@ public struct AnthropicProvider: HTTPProvider {
   struct Decoder: StreamDecoder {
     var sse = SSEParser()
 
-    mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [StreamPiece] { sse.feed(bytes).flatMap(pieces) }
+    mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [StreamPiece] {
+      sse.feed(bytes).flatMap(pieces) + (sse.overflowed ? [.error(StreamLimits.tooLong("an event"))] : [])
+    }
+
+    var eventCount: Int { sse.eventCount }
 
     mutating func finish() -> [StreamPiece] { sse.finish().flatMap(pieces) }
 

@@ -36,7 +36,11 @@ public struct OllamaProvider: HTTPProvider {
   struct Decoder: StreamDecoder {
     var lines = LineFramer()
 
-    mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [StreamPiece] { lines.feed(bytes).flatMap(pieces) }
+    mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [StreamPiece] {
+      lines.feed(bytes).flatMap(pieces) + (lines.overflowed ? [.error(StreamLimits.tooLong("a line"))] : [])
+    }
+
+    var eventCount: Int { lines.lineCount }
 
     mutating func finish() -> [StreamPiece] { lines.finish().flatMap(pieces) }
 

@@ -35,8 +35,10 @@ public struct OpenAIProvider: HTTPProvider {
     var sse = SSEParser()
 
     mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [StreamPiece] {
-      sse.feed(bytes).flatMap(pieces)
+      sse.feed(bytes).flatMap(pieces) + (sse.overflowed ? [.error(StreamLimits.tooLong("an event"))] : [])
     }
+
+    var eventCount: Int { sse.eventCount }
 
     mutating func finish() -> [StreamPiece] { sse.finish().flatMap(pieces) }
 
