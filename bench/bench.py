@@ -247,6 +247,68 @@ def bench_staged():
     stub.wait()
 
 
+def scale_plan(count):
+    """A plan of `count` sections in stages of 100: each section depends on the one before it in its
+    stage and on the first of the stage before, offline."""
+    path = os.path.join(OUT, f"scale-{count}.json")
+    sections = []
+    for i in range(count):
+        deps = []
+        if i % 100:
+            deps.append(f"s{i - 1}")
+        elif i:
+            deps.append(f"s{i - 100}")
+        sections.append({"id": f"s{i}", "title": f"Section {i}", "description": "What this section covers, in a sentence or two.",
+                         "depends_on": deps})
+    with open(path, "w") as f:
+        json.dump({"id": f"scale{count}", "title": "Scale", "llm": {"provider": "offline"}, "prompt_set": "blog", "inputs": {"brief": "A plan for measuring scale."},
+                   "sections": sections}, f)
+    return path
+
+
+def timed(argv, cwd=ROOT):
+    """Runs argv once; returns (seconds, peak MB, status)."""
+    with open(os.devnull, "wb") as devnull:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=devnull, stderr=devnull)
+        _, status, usage = os.wait4(proc.pid, 0)
+        return time.perf_counter() - start, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+
+
+def bench_scale():
+    """Plans of 200, 2,000 and 10,000 sections, offline: time and peak memory per tool, and the time
+    per section against the 200-section plan (1.00 means linear)."""
+    os.makedirs(OUT, exist_ok=True)
+    sizes = [int(n) for n in os.environ.get("SHEAF_BENCH_SCALE", "200,2000,10000").split(",")]
+    whole_run_max = int(os.environ.get("SHEAF_BENCH_SCALE_RUN_MAX", "2000"))
+    runs = os.path.join(OUT, "scale-runs")
+    shutil.rmtree(runs, ignore_errors=True)
+    print()
+    print("scale: plans of n sections (stages of 100 in chains), offline; per-section time against n=200 (baseline)")
+    print(f"  {'step':<34} {'n':>6} {'seconds':>8} {'peak MB':>8} {'per-section vs 200':>19}")
+    base = {}
+    for count in sizes:
+        plan = scale_plan(count)
+        steps = [
+            ("plan-sections (records)", [os.path.join(BIN, "plan-sections"), plan]),
+            ("plan-sections --emit make", [os.path.join(BIN, "plan-sections"), "--emit", "make", plan]),
+            ("plan-sections --affected-by s0", [os.path.join(BIN, "plan-sections"), "--affected-by", "s0", plan]),
+            ("sheaf-run prepare", [os.path.join(BIN, "sheaf-run"), "prepare", "--plan", plan, "--runs", runs]),
+            ("sheaf-run status", [os.path.join(BIN, "sheaf-run"), "status", "--run", os.path.join(runs, f"scale{count}")]),
+        ]
+        if count <= whole_run_max:
+            steps.append(("make doc (J=2, offline)", ["make", "--no-print-directory", "-f", os.path.join(ROOT, "pipelines", "sheaf.mk"),
+                                                     f"SHEAF_BIN={BIN}", "SHEAF_TOOLS=", f"RUNS={runs}", "J=2", "CALL_FLAGS=--no-cache",
+                                                     "doc", f"PLAN={plan}"]))
+            steps.append(("sheaf-run status (after the run)", steps[4][1]))
+        for name, argv in steps:
+            seconds, peak, status = timed(argv)
+            per = seconds / count
+            base.setdefault(name, per)
+            note = "" if status == 0 else f"  (exit {status})"
+            print(f"  {name:<34} {count:>6} {seconds:8.2f} {peak:8.1f} {per / base[name]:18.2f}x{note}")
+
+
 if __name__ == "__main__":
     only = [a for a in sys.argv[1:] if a.startswith("--only-")]
     if not only:
@@ -259,3 +321,5 @@ if __name__ == "__main__":
         bench_call_llm()
     if not only or "--only-staged" in only:
         bench_staged()
+    if not only or "--only-scale" in only:
+        bench_scale()

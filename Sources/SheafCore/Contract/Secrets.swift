@@ -8,7 +8,8 @@ import Foundation
 /// `_API_KEY`, `_TOKEN` or `_SECRET`, or a variable named with `--api-key-env`, when it is at least
 /// 8 characters long. It is written as `[redacted NAME]`.
 public enum Secrets {
-  /// The keys, longest first (so a key inside another is masked as the longer one).
+  /// The keys, longest first (so a key inside another is masked as the longer one). Set once at
+  /// start (and by `register` before any work), read by every writer.
   nonisolated(unsafe) private static var keys: [(name: String, value: [UInt8])] = load(ProcessInfo.processInfo.environment)
 
   static func load(_ environment: [String: String]) -> [(name: String, value: [UInt8])] {
@@ -30,18 +31,21 @@ public enum Secrets {
     keys.sort { $0.value.count > $1.value.count }
   }
 
-  /// Replaces the keys for tests.
-  public static func use(environment: [String: String]) {
-    keys = load(environment)
-  }
-
   /// `text` with every key masked.
   public static func redact(_ text: String) -> String {
+    redact(text, keys: keys)
+  }
+
+  /// `text` with the keys of `environment` masked (for tests).
+  static func redact(_ text: String, environment: [String: String]) -> String {
+    redact(text, keys: load(environment))
+  }
+
+  private static func redact(_ text: String, keys: [(name: String, value: [UInt8])]) -> String {
     guard !keys.isEmpty else { return text }
-    var bytes = Array(text.utf8)
-    guard let masked = bytes.withUnsafeBytes({ redact($0) }) else { return text }
-    bytes = masked
-    return String(decoding: bytes, as: UTF8.self)
+    let bytes = Array(text.utf8)
+    guard let masked = bytes.withUnsafeBytes({ redact($0, keys: keys) }) else { return text }
+    return String(decoding: masked, as: UTF8.self)
   }
 
   /// Where `needle` first occurs in `haystack` at or after `from`: memchr for its first byte, then
@@ -60,6 +64,10 @@ public enum Secrets {
 
   /// The bytes with every key masked, or `nil` when they hold none (the usual case: one scan).
   public static func redact(_ bytes: UnsafeRawBufferPointer) -> [UInt8]? {
+    redact(bytes, keys: keys)
+  }
+
+  private static func redact(_ bytes: UnsafeRawBufferPointer, keys: [(name: String, value: [UInt8])]) -> [UInt8]? {
     guard !keys.isEmpty, bytes.count > 0 else { return nil }
     var hits: [(start: Int, length: Int, name: String)] = []
     for key in keys {

@@ -42,16 +42,23 @@ public final class RunView {
 
   /// Reads the events appended since the last call; returns them.
   @discardableResult
-  public func readEvents() -> [JSON] {
+  public func readEvents(collect: Bool = true) -> [JSON] {
     guard let handle = FileHandle(forReadingAtPath: run.eventsPath) else { return [] }
     defer { try? handle.close() }
     try? handle.seek(toOffset: eventsOffset)
-    let data = handle.readDataToEndOfFile()
-    eventsOffset += UInt64(data.count)
-    partialLine.append(contentsOf: data)
     var events: [JSON] = []
-    // One pass over the bytes: each line is parsed where it lies, and what follows the last
-    // newline is kept for the next read.
+    // A block at a time, so memory stays flat however long the run's log is.
+    while let data = try? handle.read(upToCount: 4 << 20), !data.isEmpty {
+      eventsOffset += UInt64(data.count)
+      partialLine.append(contentsOf: data)
+      parseLines(into: &events, collect: collect)
+    }
+    return events
+  }
+
+  /// Parses the complete lines of `partialLine` (one pass: each line is parsed where it lies) and
+  /// keeps what follows the last newline for the next read.
+  private func parseLines(into events: inout [JSON], collect: Bool) {
     let chunk = Array("\"event\":\"chunk\"".utf8)
     var start = 0
     partialLine.withUnsafeBytes { bytes in
@@ -72,11 +79,10 @@ public final class RunView {
           continue
         }
         apply(event)
-        events.append(event)
+        if collect { events.append(event) }
       }
     }
     partialLine.removeFirst(start)
-    return events
   }
 
   private static func contains(_ line: UnsafeRawBufferPointer, _ needle: [UInt8]) -> Bool {
@@ -201,7 +207,7 @@ extension RunCommands {
       throw ToolFailure.usage("\(run.path): no run here (run `make doc PLAN=…` first)")
     }
     let view = RunView(run: run)
-    view.readEvents()
+    view.readEvents(collect: false)
     if view.tornLines > 0 {
       Diagnostics.say("sheaf-run", "warning: \(run.eventsPath): skipped \(view.tornLines) line\(view.tornLines == 1 ? "" : "s") that \(view.tornLines == 1 ? "is" : "are") not JSON (a writer stopped mid-line)")
     }
