@@ -9,24 +9,25 @@ struct BuildPrompt: FilterCommand {
     commandName: "build-prompt",
     abstract: "Turn each planned record into messages from Mustache templates.",
     discussion: """
-      A prompt set is a folder: shared_context.mustache (the system message, the same for every \\
-      section, so providers can cache it), one <template>.mustache per section or a \\
-      default.mustache, and partials by name. The set is --set, else the record's prompt_set, \\
-      else its doc. Files are looked for in --prompts DIR (DIR/<set>/, then DIR/), then beside \\
+      A prompt set is a folder: shared_context.mustache (the system message, the same for every \
+      section, so providers can cache it), one <template>.mustache per section or a \
+      default.mustache, and partials by name. The set is --set, else the record's prompt_set, \
+      else its doc. Files are looked for in --prompts DIR (DIR/<set>/, then DIR/), then beside \
       the plan (<plan_dir>/prompts/<set>/, then <plan_dir>/), then ./prompts/<set>/.
 
-      Templates see doc (id, title, inputs.*), section (id, title, description, order, stage, \\
-      mode, instructions, target_words, min_words, max_words, and the plan's custom fields), \\
-      context (the depends_on and context sections that have content: id, title, content, \\
-      source, truncated), outline (the other sections' titles and descriptions, never their \\
-      content), feedback (rule, message, path of the previous attempt's violations) and \\
-      previous_answer. Absent optional values are false. Rendering is plain text; content is \\
+      Templates see doc (id, title, inputs.*), section (id, title, description, order, stage, \
+      mode, instructions, target_words, min_words, max_words, and the plan's custom fields), \
+      context (the depends_on and context sections that have content: id, title, content, \
+      source, truncated), outline (the other sections' titles and descriptions, never their \
+      content), feedback (rule, message, path of the previous attempt's violations) and \
+      previous_answer. Absent optional values are false. Rendering is plain text; content is \
       data and is never rendered again.
 
-      A name the data does not have fails the record (error type template, naming file, line \\
-      and name); --lax renders it empty. A template that does not parse is a usage error. With \\
-      a budget (--max-input-tokens or llm.max_input_tokens) the oldest context is emptied \\
-      first, titles kept, and listed in context_truncated; if even the bare prompt is too big \\
+      A name the data does not have fails the record (error type template, naming file, line \
+      and name); --lax renders it empty. A template that does not parse fails the records that \
+      use it (type template, naming file and line); the others go on. With \
+      a budget (--max-input-tokens or llm.max_input_tokens) the oldest context is emptied \
+      first, titles kept, and listed in context_truncated; if even the bare prompt is too big \
       the record fails with context_length.
 
       EXAMPLES
@@ -35,7 +36,7 @@ struct BuildPrompt: FilterCommand {
         ... | build-prompt --prompts my-prompts --set prd --max-input-tokens 6000
         ... | build-prompt | jq -r '.messages[1].content'
 
-      \\(ExitStatus.helpText)
+      \(ExitStatus.helpText)
       """,
     version: SheafVersion.current)
 

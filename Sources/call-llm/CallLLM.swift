@@ -9,25 +9,25 @@ struct CallLLM: FilterCommand {
     commandName: "call-llm",
     abstract: "Send each record's messages to a model and fill in the answer.",
     discussion: """
-      Providers: openai (any OpenAI-compatible Chat Completions endpoint: OpenAI, vLLM, \\
-      llama.cpp, LM Studio, OpenRouter, Ollama's /v1), anthropic (Messages API), ollama \\
-      (native /api/chat) and offline (built in, deterministic, no network; its records say \\
+      Providers: openai (any OpenAI-compatible Chat Completions endpoint: OpenAI, vLLM, \
+      llama.cpp, LM Studio, OpenRouter, Ollama's /v1), anthropic (Messages API), ollama \
+      (native /api/chat) and offline (built in, deterministic, no network; its records say \
       "provider":"offline"). Requests stream through libcurl, -j at once in one thread.
 
-      Settings: a flag wins, then SHEAF_PROVIDER, SHEAF_MODEL and SHEAF_BASE_URL, then the \\
-      record's llm settings (from the plan: plan, stage, then section). Keys come only from \\
-      the environment: OPENAI_API_KEY, ANTHROPIC_API_KEY, or the variable --api-key-env names; \\
+      Settings: a flag wins, then SHEAF_PROVIDER, SHEAF_MODEL and SHEAF_BASE_URL, then the \
+      record's llm settings (from the plan: plan, stage, then section). Keys come only from \
+      the environment: OPENAI_API_KEY, ANTHROPIC_API_KEY, or the variable --api-key-env names; \
       they never reach a record, event, cache file or log. Ollama's host: OLLAMA_HOST.
 
-      Each record gets status, content (<think> blocks moved to reasoning), provider, model, \\
-      usage, timing, attempts, cache (hit or miss) and request_key, or status failed and an \\
-      error with a hint. Retryable errors (429, 408, 409, 5xx, 529, broken connections, \\
-      timeouts) are retried with exponential backoff and jitter, honouring retry-after-ms \\
-      and Retry-After; a 429 also halves the concurrency for a while. Records that are not \\
+      Each record gets status, content (<think> blocks moved to reasoning), provider, model, \
+      usage, timing, attempts, cache (hit or miss) and request_key, or status failed and an \
+      error with a hint. Retryable errors (429, 408, 409, 5xx, 529, broken connections, \
+      timeouts) are retried with exponential backoff and jitter, honouring retry-after-ms \
+      and Retry-After; a 429 also halves the concurrency for a while. Records that are not \
       pending (failed upstream, skipped, completed) pass through unchanged, as do events.
 
-      Completed answers are cached under --cache (default $XDG_CACHE_HOME/sheaf or \\
-      ~/.cache/sheaf) before they are written, so an interrupted run asks for nothing twice. \\
+      Completed answers are cached under --cache (default $XDG_CACHE_HOME/sheaf or \
+      ~/.cache/sheaf) before they are written, so an interrupted run asks for nothing twice. \
       Ctrl-C writes in-flight records as cancelled and exits 130.
 
       EXAMPLES
@@ -38,7 +38,7 @@ struct CallLLM: FilterCommand {
         ... | call-llm --cache-only > replay.ndjson
         ... | call-llm --refresh goals_objectives --log calls.ndjson
 
-      \\(ExitStatus.helpText)
+      \(ExitStatus.helpText)
       """,
     version: SheafVersion.current)
 

@@ -64,12 +64,19 @@ struct BuildPromptTests {
     #expect(((objects(lax.out).first?["messages"] as? [[String: Any]])?.last?["content"] as? String) == "Line one.\n\nTitle:")
   }
 
-  @Test func aTemplateThatDoesNotParseIsAUsageError() throws {
+  @Test func aTemplateThatDoesNotParseFailsOnlyTheRecordsThatUseIt() throws {
     try write("S", to: "p/t/shared_context.mustache")
     try write("Hi\n{{#context}}\nnever closed\n", to: "p/t/default.mustache")
-    let result = try Harness.run("build-prompt --prompts \(scratch)/p --set t", stdin: Data(#"{"doc":"d","id":"a","status":"pending"}"#.utf8))
-    #expect(result.status == 2)
-    #expect(result.err == "build-prompt: \(scratch)/p/t/default.mustache:2: section 'context' is never closed\n")
+    try write("Fine: {{section.title}}", to: "p/t/good.mustache")
+    let input = #"{"doc":"d","id":"a","status":"pending"}"# + "\n" + #"{"doc":"d","id":"b","template":"good","status":"pending"}"# + "\n"
+      + #"{"doc":"d","id":"c","status":"pending"}"# + "\n"
+    let result = try Harness.run("build-prompt --prompts \(scratch)/p --set t", stdin: Data(input.utf8))
+    #expect(result.status == 1, "the stream is complete, some records failed")
+    let records = objects(result.out)
+    #expect(records.map { $0["status"] as? String } == ["failed", "pending", "failed"], "records after the broken one are written too")
+    let error = try #require(records.first?["error"] as? [String: Any])
+    #expect(error["type"] as? String == "template")
+    #expect(error["message"] as? String == "\(scratch)/p/t/default.mustache:2: section 'context' is never closed")
   }
 
   @Test func aMissingTemplateFailsWithAHint() throws {
@@ -178,5 +185,20 @@ struct FeedbackLoopTests {
     #expect(prompt.contains("Your previous answer was rejected for these reasons; fix every one:\n- \(message)"))
     #expect(prompt.contains("<previous_answer>"))
     #expect(objects(again.out).first?["status"] as? String == "pending")
+  }
+}
+
+extension BuildPromptTests {
+  /// The outline travels once, as plan-sections' first line, and still reaches every prompt.
+  @Test func theOutlineEventReachesThePrompts() throws {
+    let result = try Harness.run("plan-sections pipelines/blog/plan.md | build-prompt")
+    #expect(result.status == 0, "\(result.err)")
+    let all = lines(result.out)
+    #expect(all.first?["event"] as? String == "outline", "the event passes through")
+    let intro = try #require(objects(result.out).first { $0["id"] as? String == "introduction" })
+    #expect(intro["outline"] == nil, "records do not carry the outline")
+    let prompt = (intro["messages"] as? [[String: Any]])?.last?["content"] as? String ?? ""
+    #expect(prompt.contains("- Running One in 45 Minutes: The agenda minute by minute"))
+    #expect(!prompt.contains("- Introduction:"), "a section is not its own sibling")
   }
 }

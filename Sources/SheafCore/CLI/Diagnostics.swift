@@ -25,6 +25,14 @@ public enum Diagnostics {
 /// The system's reason behind a Foundation error, in a few words ("Permission denied"), never a
 /// dump of the error's domain and user info.
 public enum SystemReason {
+  /// `path: reason` for an error about a file, else the reason.
+  public static func line(for error: Error) -> String {
+    let ns = error as NSError
+    let path = (ns.userInfo[NSFilePathErrorKey] as? String) ?? (ns.userInfo[NSURLErrorKey] as? URL)?.path
+    let reason = of(error)
+    return path.map { "\($0): \(reason)" } ?? reason
+  }
+
   /// The reason for `error`.
   public static func of(_ error: Error) -> String {
     let ns = error as NSError
@@ -37,7 +45,9 @@ public enum SystemReason {
     case NSFileNoSuchFileError, NSFileReadNoSuchFileError: return "no such file or folder"
     case NSFileWriteOutOfSpaceError: return "no space left on the device"
     case NSFileWriteVolumeReadOnlyError: return "read-only file system"
-    default: return "cannot be done (\(ns.code))"
+    default:
+      if ns.domain == NSCocoaErrorDomain || ns.domain == NSPOSIXErrorDomain { return "cannot be done (error \(ns.code))" }
+      return String(describing: error).split(separator: "\n").first.map(String.init) ?? "failed"
     }
   }
 }

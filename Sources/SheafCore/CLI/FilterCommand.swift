@@ -26,39 +26,51 @@ extension FilterCommand {
     main(Array(CommandLine.arguments.dropFirst()))
   }
 
+  /// Ends the tool for an argument error: `--help` and `--version` print and exit 0; anything else
+  /// is one line that points at `--help`, exit 2.
+  private static func argumentError(_ error: Error) -> Never {
+    let code = exitCode(for: error)
+    if code == .success {
+      print(fullMessage(for: error))
+      Foundation.exit(0)
+    }
+    var message = message(for: error)
+    if let firstLine = message.split(separator: "\n").first { message = String(firstLine) }
+    if message.hasPrefix("Error: ") { message = String(message.dropFirst(7)) }
+    if let first = message.first, first.isUppercase, message.dropFirst().first.map({ $0.isLowercase }) ?? false {
+      message = first.lowercased() + message.dropFirst()
+    }
+    Diagnostics.say(toolName, "\(message) (see '\(toolName) --help')")
+    Foundation.exit(ExitStatus.usage.rawValue)
+  }
+
   /// `main()` with explicit arguments.
   public static func main(_ arguments: [String]) -> Never {
     // A closed pipe is reported by the writer as EPIPE, instead of killing the process.
     signal(SIGPIPE, SIG_IGN)
-    let status: ExitStatus
+    var filter: any FilterCommand
     do {
       var command = try parseAsRoot(arguments)
-      if var filter = command as? any FilterCommand {
-        // The root command or one of its subcommands.
-        status = try filter.execute()
-      } else {
+      guard let found = command as? any FilterCommand else {
+        // --help and the like: argument-parser's own commands, which end by throwing.
         try command.run()
-        status = .completed
+        Foundation.exit(0)
       }
+      // The root command or one of its subcommands.
+      filter = found
+    } catch {
+      argumentError(error)
+    }
+    let status: ExitStatus
+    do {
+      status = try filter.execute()
     } catch let failure as ToolFailure {
       Diagnostics.say(toolName, failure.message)
       status = failure.status
     } catch {
-      let code = exitCode(for: error)
-      if code == .success {
-        // --help and --version
-        print(fullMessage(for: error))
-        Foundation.exit(0)
-      }
-      var message = message(for: error)
-      if let firstLine = message.split(separator: "\n").first { message = String(firstLine) }
-      if message.hasPrefix("Error: ") { message = String(message.dropFirst(7)) }
-      if let first = message.first, first.isUppercase,
-        message.dropFirst().first.map({ $0.isLowercase }) ?? false
-      {
-        message = first.lowercased() + message.dropFirst()
-      }
-      Diagnostics.say(toolName, "\(message) (see '\(toolName) --help')")
+      // Anything else the work threw (a file the system refused): one line with the path and the
+      // system's reason, never a dump of the error and never "see --help".
+      Diagnostics.say(toolName, SystemReason.line(for: error))
       status = .usage
     }
     Foundation.exit(status.rawValue)

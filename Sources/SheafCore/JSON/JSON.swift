@@ -13,6 +13,20 @@ public final class JSON {
     case object, array, string, number, bool, null
   }
 
+  /// A node jansson made, or a clean stop when it could not (jansson returns NULL only when out of
+  /// memory): one line, never a crash.
+  static func made(_ node: UnsafeMutablePointer<json_t>?, _ what: StaticString) -> UnsafeMutablePointer<json_t> {
+    guard let node else { outOfMemory(what) }
+    return node
+  }
+
+  /// Stops the tool: jansson could not allocate.
+  static func outOfMemory(_ what: StaticString) -> Never {
+    let tool = (CommandLine.arguments.first.map { ($0 as NSString).lastPathComponent }) ?? "sheaf"
+    Diagnostics.say(tool, "out of memory (jansson: \(what))")
+    exit(ExitStatus.usage.rawValue)
+  }
+
   /// The owned jansson node (one reference, released in `deinit`).
   let handle: UnsafeMutablePointer<json_t>
 
@@ -34,7 +48,7 @@ public final class JSON {
 
   /// A new, empty object.
   public static func object() -> JSON {
-    JSON(owning: json_object())
+    JSON(owning: made(json_object(), "json_object"))
   }
 
   /// A new object with these members, in this order.
@@ -46,7 +60,7 @@ public final class JSON {
 
   /// A new array of these elements.
   public static func array(_ elements: [JSON] = []) -> JSON {
-    let array = JSON(owning: json_array())
+    let array = JSON(owning: made(json_array(), "json_array"))
     for element in elements { array.append(element) }
     return array
   }
@@ -60,19 +74,19 @@ public final class JSON {
         json_stringn_nocheck($0, bytes.count)
       }
     }
-    self.init(owning: handle!)
+    self.init(owning: JSON.made(handle, "json_string"))
   }
 
   /// An integer value.
   public convenience init(_ int: Int) {
-    self.init(owning: json_integer(json_int_t(int)))
+    self.init(owning: JSON.made(json_integer(json_int_t(int)), "json_integer"))
   }
 
   /// A real value, written with the shortest text that reads back as the same `Double`;
   /// NaN and infinities, which JSON cannot hold, become `null`.
   public convenience init(_ double: Double) {
     guard double.isFinite else {
-      self.init(owning: json_null())
+      self.init(owning: JSON.made(json_null(), "json_null"))
       return
     }
     self.init(numberLiteral: NumberLiteral.text(for: double))
@@ -82,7 +96,7 @@ public final class JSON {
   /// `123456789012345678901234567890`); the caller vouches that it is a valid JSON number.
   public convenience init(numberLiteral text: String) {
     if let int = NumberLiteral.exactInt64(text) {
-      self.init(owning: json_integer(int))
+      self.init(owning: JSON.made(json_integer(int), "json_integer"))
     } else {
       self.init(owning: NumberLiteral.makeNode(text))
     }
@@ -90,11 +104,11 @@ public final class JSON {
 
   /// A boolean value.
   public convenience init(_ bool: Bool) {
-    self.init(owning: bool ? json_true() : json_false())
+    self.init(owning: JSON.made(bool ? json_true() : json_false(), "json_true"))
   }
 
   /// The null value.
-  public static var null: JSON { JSON(owning: json_null()) }
+  public static var null: JSON { JSON(owning: made(json_null(), "json_null")) }
 
   // MARK: - Reading values
 
@@ -180,7 +194,7 @@ public final class JSON {
     set {
       Self.withKey(key) { pointer, length in
         if let newValue {
-          _ = json_object_setn_nocheck(handle, pointer, length, newValue.handle)
+          if json_object_setn_nocheck(handle, pointer, length, newValue.handle) != 0 { Self.outOfMemory("json_object_setn") }
         } else {
           _ = json_object_deln(handle, pointer, length)
         }
@@ -242,14 +256,14 @@ public final class JSON {
 
   /// Appends an element to an array.
   public func append(_ element: JSON) {
-    _ = json_array_append(handle, element.handle)
+    if json_array_append(handle, element.handle) != 0 { Self.outOfMemory("json_array_append") }
   }
 
   // MARK: - Whole values
 
   /// A deep copy that shares nothing with this value.
   public func copy() -> JSON {
-    JSON(owning: json_deep_copy(handle))
+    JSON(owning: Self.made(json_deep_copy(handle), "json_deep_copy"))
   }
 
   /// Whether two values are the same JSON (numbers compared by value, objects without regard to

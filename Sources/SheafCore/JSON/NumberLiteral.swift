@@ -42,7 +42,7 @@ enum NumberLiteral {
   static func makeNode(_ literal: String) -> UnsafeMutablePointer<json_t> {
     let bytes = storedPrefix + Array(literal.utf8)
     return bytes.withUnsafeBytes { raw in
-      json_stringn_nocheck(raw.baseAddress!.assumingMemoryBound(to: CChar.self), raw.count)!
+      JSON.made(json_stringn_nocheck(raw.baseAddress!.assumingMemoryBound(to: CChar.self), raw.count), "json_stringn")
     }
   }
 

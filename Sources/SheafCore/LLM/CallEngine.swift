@@ -97,6 +97,7 @@ public final class CallEngine {
   private var anyFailed = false
   private var counts = (read: 0, done: 0, failed: 0, tokens: 0)
   private var warnedSideLog = false
+  private var transportFailure: SheafError?
   private var lastProgress = 0.0
   private let started = monotonicNow()
 
@@ -133,7 +134,9 @@ public final class CallEngine {
       }
       try readInput()
       try startJobs()
-      do { try multi.perform() } catch let error as CurlError { throw ToolFailure.usage("libcurl: \(error.message)") }
+      if transportFailure == nil {
+        do { try multi.perform() } catch let error as CurlError { try transportBroke(error) }
+      }
       for (transfer, code) in multi.finished() {
         guard let job = active.first(where: { $0.transfer === transfer }) else { continue }
         multi.remove(transfer)
@@ -147,7 +150,12 @@ public final class CallEngine {
       if inputDone && queue.isEmpty && active.isEmpty && waiting.isEmpty { break }
       var fds = [signalRead]
       if wantsInput, let reader { fds.append(reader.descriptor) }
-      do { try multi.poll(fds: fds, timeout: nextWake()) } catch let error as CurlError { throw ToolFailure.usage("libcurl: \(error.message)") }
+      if transportFailure == nil {
+        do { try multi.poll(fds: fds, timeout: nextWake()) } catch let error as CurlError { try transportBroke(error) }
+      } else {
+        var polled = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        _ = poll(&polled, nfds_t(polled.count), Int32(min(nextWake(), 1) * 1000))
+      }
       drainSignalPipe()
     }
     showProgress(force: true)
@@ -249,7 +257,33 @@ public final class CallEngine {
 
   // MARK: - Attempts
 
+  /// libcurl's multi handle failed: every record in flight, waiting or queued is written as
+  /// failed (nothing is lost), and so is every record read after.
+  private func transportBroke(_ error: CurlError) throws {
+    let failure = SheafError(
+      .internal, "libcurl: \(error.message)", hint: "run the same command again: completed answers are cached")
+    transportFailure = failure
+    for job in active {
+      if let transfer = job.transfer { multi.remove(transfer) }
+      job.transfer = nil
+    }
+    let unfinished = (active + waiting + queue).sorted { $0.index < $1.index }
+    active = []
+    waiting = []
+    queue = []
+    for job in unfinished {
+      try fail(index: job.index, record: job.record, error: failure, resolved: job.resolved, attempts: job.attempt, job: job)
+    }
+  }
+
   private func startJobs() throws {
+    if let transportFailure {
+      while !queue.isEmpty {
+        let job = queue.removeFirst()
+        try fail(index: job.index, record: job.record, error: transportFailure, resolved: job.resolved, attempts: job.attempt, job: job)
+      }
+      return
+    }
     let now = monotonicNow()
     if limit < max(1, options.jobs) && now >= cooldownUntil { limit = min(options.jobs, limit + 1) }
     while active.count < limit && !queue.isEmpty && !interrupted {

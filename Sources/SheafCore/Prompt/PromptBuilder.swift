@@ -1,4 +1,5 @@
 import Foundation
+import Mustache
 
 /// build-prompt's settings.
 public struct PromptOptions {
@@ -76,9 +77,17 @@ public final class PromptBuilder {
         .template, "no template '\(templateName).mustache' or 'default.mustache' for section '\(id)' in prompt set '\(set)' (looked in \(folders.joined(separator: ", ")))",
         hint: "add prompts/\(set)/\(templateName).mustache, or set the section's template in the plan"))
     }
-    let system = try library.load(systemPath)
-    let user = try library.load(userPath)
-    let partials = try library.library(for: [system, user], folders: folders)
+    // A template that does not parse fails the records that use it; the others go on.
+    let system: CompiledTemplate
+    let user: CompiledTemplate
+    let partials: MustacheLibrary
+    do {
+      system = try library.load(systemPath)
+      user = try library.load(userPath)
+      partials = try library.library(for: [system, user], folders: folders)
+    } catch let failure as ToolFailure {
+      return fail(json, SheafError(.template, failure.message, hint: "fix the template: it does not parse"))
+    }
 
     var context = loadContext(json)
     var data = variables(json, context: context)

@@ -23,6 +23,7 @@ struct CompiledTemplate {
 final class TemplateLibrary {
   private let promptDirs: [String]
   private var compiled: [String: CompiledTemplate] = [:]
+  private var broken: [String: ToolFailure] = [:]
   private var found: [String: String?] = [:]
 
   /// The text every template is rendered with first: plain text, no HTML escaping.
@@ -63,6 +64,18 @@ final class TemplateLibrary {
   /// - Throws: `ToolFailure` (usage) naming the file and line when it does not parse.
   func load(_ path: String) throws -> CompiledTemplate {
     if let cached = compiled[path] { return cached }
+    if let failure = broken[path] { throw failure }
+    do {
+      let entry = try compile(path)
+      compiled[path] = entry
+      return entry
+    } catch let failure as ToolFailure {
+      broken[path] = failure
+      throw failure
+    }
+  }
+
+  private func compile(_ path: String) throws -> CompiledTemplate {
     guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
       throw ToolFailure.usage("\(path): cannot read the template")
     }
@@ -80,9 +93,7 @@ final class TemplateLibrary {
     } catch {
       throw ToolFailure.usage("\(path): \(error)")
     }
-    let entry = CompiledTemplate(path: path, nodes: nodes, template: template)
-    compiled[path] = entry
-    return entry
+    return CompiledTemplate(path: path, nodes: nodes, template: template)
   }
 
   /// The partials `templates` use, directly or through other partials, registered by name for
