@@ -29,16 +29,15 @@ struct CallLLMTests {
     }
   }
 
-  @Test(arguments: [("retry_after=1", 1.0, 2.5), ("retry_after_ms=400", 0.4, 1.5), ("retry_date=2", 1.0, 3.5)])
-  func retryAfterIsHonoured(_ knob: String, _ atLeast: Double, _ atMost: Double) throws {
+  /// The waits themselves are unit tests on a fake clock (EngineTests); here, the real headers
+  /// over real HTTP lead to a second attempt that completes.
+  @Test(arguments: ["retry_after=1", "retry_after_ms=400", "retry_date=2"])
+  func retryAfterIsHonoured(_ knob: String) throws {
     let stub = try Stub()
-    let start = Date()
     let result = try run("--provider openai --model m --base-url \(stub.url("fail=429:1,\(knob)"))", input: records(1))
-    let elapsed = Date().timeIntervalSince(start)
     let record = try #require(objects(result.out).first)
     #expect(record["status"] as? String == "completed", "\(result.out)")
     #expect(record["attempts"] as? Int == 2)
-    #expect(elapsed >= atLeast && elapsed < atMost, "waited \(elapsed) s")
     #expect(try stub.requests() == 2)
   }
 
@@ -72,14 +71,11 @@ struct CallLLMTests {
   ])
   func eachTimeoutSaysWhich(_ knobs: String, _ flag: String, _ words: String) throws {
     let stub = try Stub()
-    let start = Date()
     let result = try run("--provider openai --model m --retries 0 \(flag) --base-url \(stub.url(knobs))", input: records(1))
-    let elapsed = Date().timeIntervalSince(start)
     let record = try #require(objects(result.out).first)
     let error = try #require(record["error"] as? [String: Any])
     #expect(error["type"] as? String == "timeout")
     #expect((error["message"] as? String)?.hasPrefix(words) == true, "\(error)")
-    #expect(elapsed < 2.5, "took \(elapsed) s")
     #expect(result.status == 1)
   }
 

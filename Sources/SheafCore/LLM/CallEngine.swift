@@ -1,45 +1,19 @@
-import CCurl
 import Foundation
 
-/// The write end of the pipe that SIGINT and SIGTERM wake the event loop through.
+/// The write end of the pipe that SIGINT, SIGTERM and SIGHUP wake the event loop through.
 nonisolated(unsafe) private var signalPipeWrite: Int32 = -1
 
-/// Seconds on a clock that only goes forward.
-func monotonicNow() -> Double {
-  var time = timespec()
-  clock_gettime(CLOCK_MONOTONIC, &time)
-  return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-}
-
-/// One record on its way through call-llm.
+/// One record on its way through call-llm, across its attempts.
 final class Job {
   let index: Int
   let record: Record
   let resolved: ResolvedCall
-  var attempt = 0
+  /// Attempts started so far.
+  var attempts = 0
   var startedAt = Date()
   var firstStart = 0.0
-  var attemptStart = 0.0
-  var firstByte: Double?
-  var lastByte = 0.0
-  var firstToken: Double?
-  var think = ThinkFilter()
-  var decoder: (any StreamDecoder)?
-  var inputTokens: Int?
-  var outputTokens: Int?
-  var finishReason: String?
-  var streamError: SheafError?
-  var abortError: SheafError?
-  var errorBody: [UInt8] = []
-  var bodyBytes = 0
-  var pieceCount = 0
-  var transfer: CurlTransfer?
-  var retryAt: Double?
-  // The offline provider's stream.
-  var offlinePieces: [String] = []
-  var offlineNext = 0
-  var offlineAt = 0.0
-  var offlineInterval = 0.0
+  /// The attempt under way, if any (the attempt holds its job).
+  weak var current: Attempt?
 
   init(index: Int, record: Record, resolved: ResolvedCall) {
     self.index = index
@@ -48,75 +22,160 @@ final class Job {
   }
 
   var id: String { resolved.call.id }
-  var isOffline: Bool { resolved.provider == nil }
+}
 
-  /// Clears what one attempt gathered.
-  func resetAttempt(now: Double) {
-    think = ThinkFilter()
-    decoder = resolved.provider?.makeDecoder()
-    inputTokens = nil
-    outputTokens = nil
-    finishReason = nil
-    streamError = nil
-    abortError = nil
-    errorBody = []
-    bodyBytes = 0
-    pieceCount = 0
-    firstByte = nil
-    firstToken = nil
-    attemptStart = now
+/// One attempt's state: its transfer, what arrived, and when. It is the transfer's sink.
+final class Attempt: TransferSink {
+  let job: Job
+  unowned let engine: CallEngine
+  let start: Double
+  var firstByte: Double?
+  var lastByte: Double
+  var firstToken: Double?
+  var think = ThinkFilter()
+  var decoder: (any StreamDecoder)?
+  var inputTokens: Int?
+  var outputTokens: Int?
+  var finishReason: String?
+  var streamError: SheafError?
+  var errorBody: [UInt8] = []
+  var bodyBytes = 0
+  var pieceCount = 0
+  var transfer: Transfer?
+  var transport: Transport?
+
+  init(job: Job, engine: CallEngine, now: Double) {
+    self.job = job
+    self.engine = engine
+    start = now
     lastByte = now
+    decoder = job.resolved.provider.makeDecoder()
+  }
+
+  func activity() {
+    let now = engine.clock.now
+    if firstByte == nil { firstByte = now }
+    lastByte = now
+  }
+
+  func body(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    guard let transfer else { return false }
+    if transfer.status >= 300 {
+      if errorBody.count < 65536 { errorBody.append(contentsOf: bytes.prefix(65536 - errorBody.count)) }
+      return true
+    }
+    if bodyBytes == 0, let type = transfer.header("content-type")?.lowercased(), type.contains("text/html") {
+      streamError = Rules.notAStream(type, baseURL: job.resolved.baseURL)
+      return false
+    }
+    bodyBytes += bytes.count
+    // Take the decoder out while it works: were the attempt to keep a second reference, every
+    // read would copy the decoder's buffers (a long line would cost its length squared).
+    guard var working = decoder else { return true }
+    decoder = nil
+    let pieces = working.feed(bytes)
+    decoder = working
+    for piece in pieces where !handle(piece) { return false }
+    return true
+  }
+
+  /// Takes one piece of an answer; `false` when the stream reported an error.
+  func handle(_ piece: StreamPiece) -> Bool {
+    pieceCount += 1
+    switch piece {
+    case .text(let text):
+      if firstToken == nil { firstToken = engine.clock.now }
+      let shown = think.feed(text)
+      if !shown.isEmpty { engine.chunk(job, shown) }
+    case .reasoning(let text):
+      if firstToken == nil { firstToken = engine.clock.now }
+      think.addReasoning(text)
+    case .usage(let input, let output):
+      if let input { inputTokens = input }
+      if let output { outputTokens = output }
+    case .finish(let reason):
+      finishReason = reason ?? "stop"
+    case .error(let error):
+      streamError = error
+      return false
+    }
+    return true
+  }
+
+  /// Ends the stream: what the decoder held back, and the think filter.
+  func finishStream() {
+    if var working = decoder {
+      decoder = nil
+      for piece in working.finish() { _ = handle(piece) }
+      decoder = working
+    }
+    think.finish()
+  }
+
+  /// What the rules need to judge it.
+  func report(end: TransferEnd?, abort: SheafError?) -> AttemptReport {
+    let transfer = self.transfer
+    var report = AttemptReport(end: end, abort: abort)
+    report.status = transfer?.status ?? 0
+    report.header = { transfer?.header($0) }
+    report.errorBody = String(decoding: errorBody, as: UTF8.self)
+    report.streamError = streamError
+    report.finishReason = finishReason
+    report.insideThink = think.isInsideThink
+    report.thinkingCharacters = think.reasoning.count
+    report.content = think.content
+    report.bodyBytes = bodyBytes
+    report.eventCount = decoder?.eventCount ?? 0
+    report.pieceCount = pieceCount
+    return report
   }
 }
 
-/// call-llm's event loop: one thread, libcurl's multi interface, `-j` transfers at once.
+/// call-llm's event loop, and only that: it reads records (through the shared non-blocking
+/// `LineReader`), asks the `Scheduler` what to start, starts attempts on a `Transport` (libcurl,
+/// or the offline writer), lets `Rules` judge how each ended, and writes through `RecordOutput`.
 public final class CallEngine {
   private let options: CallOptions
   private let tool: String
-  private let writer = RecordWriter()
-  private let multi: CurlMulti
+  let clock: EngineClock
+  private let http: Transport
+  private let offline: Transport
+  private let output: RecordOutput
+  private let scheduler: Scheduler<Job>
   private var inputPaths: [String]
   private var reader: LineReader?
   private var inputDone = false
   private let cache: ResponseCache?
   private var retryPolicy: RetryPolicy
-  private var eventsFile: AppendFile?
-  private var logFile: AppendFile?
   private var signalRead: Int32 = -1
-
-  private var queue: [Job] = []
-  private var active: [Job] = []
-  private var waiting: [Job] = []
+  private var active: [Attempt] = []
   private var nextIndex = 0
-  private var nextToWrite = 0
-  private var held: [Int: JSON] = [:]
-  private var limit: Int
-  private var cooldownUntil = 0.0
   private var malformed: ToolFailure?
   private var interrupted = false
   private var anyFailed = false
-  private var counts = (read: 0, done: 0, failed: 0, tokens: 0)
-  private var warnedSideLog = false
   private var transportFailure: SheafError?
-  private var lastProgress = 0.0
-  private let started = monotonicNow()
 
-  /// An engine for these options.
+  /// An engine for these options. Tests give it a clock, a transport for HTTP and a sink for its
+  /// output; by default it runs on the monotonic clock, libcurl and standard output.
   /// - Throws: `ToolFailure` when an input, the events file or the log cannot be opened.
-  public init(options: CallOptions, tool: String) throws {
+  public init(
+    options: CallOptions, tool: String, clock: EngineClock = MonotonicClock(), http: Transport? = nil,
+    sink: ((JSON) throws -> Void)? = nil
+  ) throws {
     self.options = options
     self.tool = tool
-    limit = max(1, options.jobs)
+    self.clock = clock
     do {
-      multi = try CurlMulti()
-    } catch let error as CurlError {
-      throw ToolFailure.usage("libcurl: \(error.message)")
+      self.http = try http ?? CurlTransport(connectTimeout: options.connectTimeout)
+    } catch let failure as TransportFailure {
+      throw ToolFailure.usage(failure.message)
     }
+    offline = OfflineTransport(clock: clock, delay: options.offlineDelay, tps: options.offlineTPS)
+    output = try RecordOutput(options: options, tool: tool, clock: clock, sink: sink)
+    scheduler = Scheduler(jobs: options.jobs, clock: clock)
     inputPaths = options.inputs.isEmpty ? ["-"] : options.inputs
     cache = options.noCache ? nil : ResponseCache(directory: options.cacheDirectory ?? ResponseCache.defaultDirectory(environment: options.environment))
     retryPolicy = RetryPolicy(base: options.retryBase, maximum: options.retryMax, seed: options.seed)
-    eventsFile = try options.eventsFile.map { try AppendFile(path: $0) }
-    logFile = try options.log.map { try AppendFile(path: $0) }
     reader = try LineReader(path: inputPaths.removeFirst())
   }
 
@@ -133,56 +192,49 @@ public final class CallEngine {
         break
       }
       try readInput()
-      try startJobs()
-      if transportFailure == nil {
-        do { try multi.perform() } catch let error as CurlError { try transportBroke(error) }
-      }
-      for (transfer, code) in multi.finished() {
-        guard let job = active.first(where: { $0.transfer === transfer }) else { continue }
-        multi.remove(transfer)
-        try finishAttempt(job, code: code)
-      }
-      try advanceOffline()
+      try startAttempts()
+      try performTransfers()
       try checkTimeouts()
-      promoteRetries()
-      try startJobs()
-      showProgress(force: false)
-      if inputDone && queue.isEmpty && active.isEmpty && waiting.isEmpty { break }
-      var fds = [signalRead]
+      try startAttempts()
+      output.progress(force: false, inFlight: active.count, inputDone: inputDone)
+      if inputDone && scheduler.isIdle && active.isEmpty { break }
+      var fds = [signalRead].filter { $0 >= 0 }
       if wantsInput, let reader { fds.append(reader.descriptor) }
-      if transportFailure == nil {
-        do { try multi.poll(fds: fds, timeout: nextWake()) } catch let error as CurlError { try transportBroke(error) }
-      } else {
-        var polled = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-        _ = poll(&polled, nfds_t(polled.count), Int32(min(nextWake(), 1) * 1000))
+      do {
+        try http.wait(fds: fds, timeout: nextWake())
+      } catch let failure as TransportFailure {
+        try transportBroke(failure)
       }
       drainSignalPipe()
     }
-    showProgress(force: true)
-    if Diagnostics.stderrIsTerminal || options.progress { Diagnostics.raw("\n") }
+    output.progress(force: true, inFlight: 0, inputDone: true)
+    if output.showsProgress { Diagnostics.raw("\n") }
     if interrupted { return .interrupted }
     if let malformed { throw malformed }
     return anyFailed ? .someFailed : .completed
   }
 
-  private var wantsInput: Bool {
-    !interrupted && malformed == nil && queue.count + active.count + waiting.count < max(16, options.jobs * 2)
+  /// Stops the run as Ctrl-C does (for tests and embedders).
+  public func interrupt() {
+    interrupted = true
   }
 
+  private var wantsInput: Bool {
+    !interrupted && malformed == nil && scheduler.pending + active.count < max(16, options.jobs * 2)
+  }
+
+  /// Seconds until something is due: a timeout, a retry, a paced offline piece, the progress line.
   private func nextWake() -> Double {
-    let now = monotonicNow()
+    let now = clock.now
     var wake = now + 1
-    for job in active {
-      if job.isOffline {
-        if job.offlineNext < job.offlinePieces.count { wake = min(wake, job.offlineAt) }
-        continue
-      }
-      wake = min(wake, job.attemptStart + job.resolved.totalTimeout)
-      wake = min(wake, job.firstByte == nil ? job.attemptStart + options.firstByteTimeout : job.lastByte + options.idleTimeout)
+    for attempt in active where attempt.transport === http {
+      wake = min(wake, Rules.nextTimeout(
+        attemptStart: attempt.start, firstByte: attempt.firstByte, lastByte: attempt.lastByte,
+        total: attempt.job.resolved.totalTimeout, firstByteLimit: options.firstByteTimeout, idleLimit: options.idleTimeout))
     }
-    for job in waiting { wake = min(wake, job.retryAt ?? wake) }
-    if Diagnostics.stderrIsTerminal || options.progress { wake = min(wake, now + 0.25) }
-    if !queue.isEmpty && active.count < limit { wake = now }
+    if let due = scheduler.nextWake { wake = min(wake, due) }
+    if let due = offline.nextDue { wake = min(wake, due) }
+    if output.showsProgress { wake = min(wake, now + 0.25) }
     return max(0, wake - now)
   }
 
@@ -213,7 +265,7 @@ public final class CallEngine {
           return
         }
         if Event.isEvent(object) {
-          try writer.write(object)
+          try output.passThrough(object)
           continue
         }
         try admit(Record(object))
@@ -224,351 +276,216 @@ public final class CallEngine {
   private func admit(_ record: Record) throws {
     let index = nextIndex
     nextIndex += 1
-    counts.read += 1
+    output.read()
     if let status = record.status, status != .pending, status != .queued, status != .processing {
       // Finished upstream (failed in build-prompt, skipped, or already answered): passed on.
       if status != .completed { anyFailed = true }
-      counts.done += 1
-      try emit(index, record.json)
+      try output.record(index, record.json)
       return
     }
     let resolved: ResolvedCall
     do {
       resolved = try ResolvedCall.resolve(record, options: options)
     } catch {
-      try fail(index: index, record: record, error: error, resolved: nil, attempts: 0)
+      try failRecord(index, record, error, resolved: nil, timing: nil, attempts: 0)
       return
     }
     let job = Job(index: index, record: record, resolved: resolved)
     if let cache, !options.refresh.contains(job.id), let answer = cache.get(resolved.requestKey) {
-      try complete(job, answer: answer, fromCache: true)
+      try complete(job, answer: answer, attempt: nil)
       return
     }
     if options.cacheOnly {
-      try fail(
-        index: index, record: record,
-        error: SheafError(.network, "no cached answer for section '\(job.id)' (request_key \(resolved.requestKey.prefix(12))…) and --cache-only forbids asking", hint: "run without --cache-only to ask the provider"),
-        resolved: resolved, attempts: 0)
+      try fail(job, SheafError(.network, "no cached answer for section '\(job.id)' (request_key \(resolved.requestKey.prefix(12))…) and --cache-only forbids asking", hint: "run without --cache-only to ask the provider"))
+      return
+    }
+    if let transportFailure {
+      try fail(job, transportFailure)
       return
     }
     record.status = .queued
-    queue.append(job)
+    scheduler.add(job)
   }
 
   // MARK: - Attempts
 
-  /// libcurl's multi handle failed: every record in flight, waiting or queued is written as
-  /// failed (nothing is lost), and so is every record read after.
-  private func transportBroke(_ error: CurlError) throws {
-    let failure = SheafError(
-      .internal, "libcurl: \(error.message)", hint: "run the same command again: completed answers are cached")
-    transportFailure = failure
-    for job in active {
-      if let transfer = job.transfer { multi.remove(transfer) }
-      job.transfer = nil
-    }
-    let unfinished = (active + waiting + queue).sorted { $0.index < $1.index }
-    active = []
-    waiting = []
-    queue = []
-    for job in unfinished {
-      try fail(index: job.index, record: job.record, error: failure, resolved: job.resolved, attempts: job.attempt, job: job)
-    }
-  }
-
-  private func startJobs() throws {
-    if let transportFailure {
-      while !queue.isEmpty {
-        let job = queue.removeFirst()
-        try fail(index: job.index, record: job.record, error: transportFailure, resolved: job.resolved, attempts: job.attempt, job: job)
+  private func startAttempts() throws {
+    while !interrupted, let job = scheduler.next() {
+      if let transportFailure {
+        scheduler.ended()
+        try fail(job, transportFailure)
+        continue
       }
-      return
-    }
-    let now = monotonicNow()
-    if limit < max(1, options.jobs) && now >= cooldownUntil { limit = min(options.jobs, limit + 1) }
-    while active.count < limit && !queue.isEmpty && !interrupted {
-      let job = queue.removeFirst()
       try startAttempt(job)
     }
   }
 
   private func startAttempt(_ job: Job) throws {
-    let now = monotonicNow()
-    job.attempt += 1
-    if job.attempt == 1 {
+    let now = clock.now
+    job.attempts += 1
+    if job.attempts == 1 {
       job.startedAt = Date()
       job.firstStart = now
     }
-    job.resetAttempt(now: now)
     job.record.status = .processing
-    try event(.sectionStart, doc: job.record.doc, ["id": JSON(job.id), "attempt": JSON(job.attempt)])
-    active.append(job)
-    guard let provider = job.resolved.provider else {
-      let record = job.record.json
-      let text = OfflineProvider.answer(
-        title: job.record.title ?? job.id, description: record["description"]?.string ?? "",
-        instructions: record["instructions"]?.string, docTitle: record["doc_title"]?.string,
-        messages: job.resolved.call.messages, seed: options.seed, targetWords: job.resolved.targetWords)
-      job.offlinePieces = OfflineProvider.pieces(text)
-      job.offlineNext = 0
-      job.offlineAt = now + options.offlineDelay
-      job.offlineInterval = options.offlineTPS > 0 ? 1 / options.offlineTPS : 0
-      return
-    }
+    let attempt = Attempt(job: job, engine: self, now: now)
+    job.current = attempt
+    try output.event(.sectionStart, doc: job.record.doc, ["id": JSON(job.id), "attempt": JSON(job.attempts)])
+    let provider = job.resolved.provider
+    let transport = provider.usesNetwork ? http : offline
     let request = provider.request(job.resolved.call, baseURL: job.resolved.baseURL, apiKey: job.resolved.apiKey)
-    let transfer: CurlTransfer
     do {
-      transfer = try CurlTransfer(request, connectTimeout: options.connectTimeout)
-      transfer.onActivity = { [unowned job] in
-        let moment = monotonicNow()
-        if job.firstByte == nil { job.firstByte = moment }
-        job.lastByte = moment
+      attempt.transfer = try transport.start(request, sink: attempt)
+      attempt.transport = transport
+      active.append(attempt)
+    } catch let failure as TransportFailure {
+      scheduler.ended()
+      job.current = nil
+      try fail(job, SheafError(.internal, failure.message))
+    }
+  }
+
+  /// Moves every transfer along and judges those that ended.
+  private func performTransfers() throws {
+    guard transportFailure == nil else { return }
+    for transport in [http, offline] {
+      let ended: [(Transfer, TransferEnd)]
+      do {
+        ended = try transport.perform()
+      } catch let failure as TransportFailure {
+        try transportBroke(failure)
+        return
       }
-      transfer.onBody = { [unowned self, unowned job, unowned transfer] bytes in
-        self.receive(job, transfer: transfer, bytes)
-      }
-      try multi.add(transfer)
-    } catch let error as CurlError {
-      active.removeAll { $0 === job }
-      try fail(index: job.index, record: job.record, error: SheafError(.internal, "libcurl: \(error.message)"), resolved: job.resolved, attempts: job.attempt)
-      return
-    }
-    job.transfer = transfer
-  }
-
-  /// Body bytes of an HTTP attempt; `false` stops the transfer.
-  private func receive(_ job: Job, transfer: CurlTransfer, _ bytes: UnsafeRawBufferPointer) -> Bool {
-    if transfer.status >= 300 {
-      if job.errorBody.count < 65536 { job.errorBody.append(contentsOf: bytes.prefix(65536 - job.errorBody.count)) }
-      return true
-    }
-    if job.bodyBytes == 0, let type = transfer.header("content-type")?.lowercased(), type.contains("text/html") {
-      job.streamError = Self.notAStream(type, job: job)
-      return false
-    }
-    job.bodyBytes += bytes.count
-    // Take the decoder out while it works: were the job to keep a second reference, every read
-    // would copy the decoder's buffers (a long line would cost its length squared).
-    guard var decoder = job.decoder else { return true }
-    job.decoder = nil
-    let pieces = decoder.feed(bytes)
-    job.decoder = decoder
-    for piece in pieces where !handle(piece, job) { return false }
-    return true
-  }
-
-  /// The error for a body that is not the stream that was asked for.
-  private static func notAStream(_ type: String, job: Job) -> SheafError {
-    SheafError(
-      .provider, "not an event stream: got \(type.split(separator: ";").first.map(String.init) ?? type) from \(job.resolved.baseURL)",
-      hint: "is the base URL right? it should be the API's root (for example http://localhost:8000/v1), not a web page")
-  }
-
-  /// Takes one piece of an answer; `false` when the stream reported an error.
-  private func handle(_ piece: StreamPiece, _ job: Job) -> Bool {
-    job.pieceCount += 1
-    switch piece {
-    case .text(let text):
-      if job.firstToken == nil { job.firstToken = monotonicNow() }
-      let shown = job.think.feed(text)
-      if !shown.isEmpty { try? event(.chunk, doc: job.record.doc, ["id": JSON(job.id), "text": JSON(shown)]) }
-    case .reasoning(let text):
-      if job.firstToken == nil { job.firstToken = monotonicNow() }
-      job.think.addReasoning(text)
-    case .usage(let input, let output):
-      if let input { job.inputTokens = input }
-      if let output { job.outputTokens = output }
-    case .finish(let reason):
-      job.finishReason = reason ?? "stop"
-    case .error(let error):
-      job.streamError = error
-      return false
-    }
-    return true
-  }
-
-  private func advanceOffline() throws {
-    let now = monotonicNow()
-    for job in active where job.isOffline {
-      while job.offlineNext < job.offlinePieces.count && job.offlineAt <= now {
-        _ = handle(.text(job.offlinePieces[job.offlineNext]), job)
-        job.offlineNext += 1
-        job.offlineAt += job.offlineInterval
-      }
-      if job.offlineNext == job.offlinePieces.count {
-        let input = job.resolved.call.messages.map { OfflineProvider.estimateTokens($0.content) }.reduce(0, +)
-        job.inputTokens = input
-        job.outputTokens = OfflineProvider.pieces(job.think.content).count
-        job.finishReason = "stop"
-        try finishAttempt(job, code: CURLE_OK)
+      for (transfer, end) in ended {
+        guard let attempt = active.first(where: { $0.transfer === transfer }) else { continue }
+        try finish(attempt, end: end, abort: nil)
       }
     }
   }
 
   private func checkTimeouts() throws {
-    let now = monotonicNow()
-    for job in active where !job.isOffline {
-      let elapsed = now - job.attemptStart
-      var error: SheafError?
-      if elapsed > job.resolved.totalTimeout {
-        error = SheafError(.timeout, "total timeout: the attempt took more than \(format(job.resolved.totalTimeout)) s", retryable: true, hint: "raise llm.timeout_s in the plan or pass --timeout")
-      } else if job.firstByte == nil && elapsed > options.firstByteTimeout {
-        error = SheafError(.timeout, "first-byte timeout: no response within \(format(options.firstByteTimeout)) s", retryable: true, hint: "the server is slow to start; raise --first-byte-timeout")
-      } else if job.firstByte != nil && now - job.lastByte > options.idleTimeout {
-        error = SheafError(.timeout, "idle timeout: the stream stalled (no bytes for \(format(options.idleTimeout)) s)", retryable: true, hint: "the server stopped sending; raise --idle-timeout if it is just slow")
-      }
-      guard let error, let transfer = job.transfer else { continue }
-      job.abortError = error
-      multi.remove(transfer)
-      try finishAttempt(job, code: CURLE_OPERATION_TIMEDOUT)
+    let now = clock.now
+    for attempt in active where attempt.transport === http {
+      guard let error = Rules.timeout(
+        now: now, attemptStart: attempt.start, firstByte: attempt.firstByte, lastByte: attempt.lastByte,
+        total: attempt.job.resolved.totalTimeout, firstByteLimit: options.firstByteTimeout, idleLimit: options.idleTimeout)
+      else { continue }
+      if let transfer = attempt.transfer { attempt.transport?.stop(transfer) }
+      try finish(attempt, end: nil, abort: error)
     }
   }
 
-  private func promoteRetries() {
-    let now = monotonicNow()
-    let due = waiting.filter { ($0.retryAt ?? 0) <= now }
-    waiting.removeAll { ($0.retryAt ?? 0) <= now }
-    // Retries go first: they have waited already.
-    queue.insert(contentsOf: due, at: 0)
-  }
-
-  /// Decides how an attempt ended: an answer, a retry, or a failure.
-  private func finishAttempt(_ job: Job, code: CURLcode) throws {
-    active.removeAll { $0 === job }
-    let seconds = monotonicNow() - job.attemptStart
-    var error = job.abortError
-    var status = 0
-    if error == nil, let provider = job.resolved.provider {
-      let transfer = job.transfer
-      status = transfer?.status ?? 0
-      if code == CURLE_OK || code == CURLE_WRITE_ERROR, let streamError = job.streamError {
-        error = streamError
-      } else if code != CURLE_OK {
-        error = curlError(code, provider: provider, job: job)
-      } else if status >= 300 {
-        let retryAfter = RetryPolicy.retryAfter(milliseconds: transfer?.header("retry-after-ms"), header: transfer?.header("retry-after"))
-        error = provider.error(
-          status: status, body: String(decoding: job.errorBody, as: UTF8.self), retryAfter: retryAfter,
-          baseURL: job.resolved.baseURL, model: job.resolved.call.settings.model)
-      }
+  /// An attempt ended: an answer, a retry, or a failure.
+  private func finish(_ attempt: Attempt, end: TransferEnd?, abort: SheafError?) throws {
+    active.removeAll { $0 === attempt }
+    scheduler.ended()
+    let job = attempt.job
+    job.current = nil
+    let seconds = clock.now - attempt.start
+    if abort == nil, attempt.streamError == nil, end == .complete, attempt.transfer.map({ $0.status < 300 }) ?? true {
+      attempt.finishStream()
     }
-    if error == nil {
-      if var decoder = job.decoder {
-        for piece in decoder.finish() { _ = handle(piece, job) }
-        job.decoder = decoder
-        if let streamError = job.streamError { error = streamError }
-      }
-      job.think.finish()
-    }
-    if error == nil {
-      if job.think.isInsideThink {
-        error = SheafError(.provider, "the answer stopped inside a <think> block (\(job.think.reasoning.count) characters of thinking, no answer after it)", retryable: true, hint: "raise max_tokens: the model ran out while thinking")
-      } else if job.finishReason == nil && !job.isOffline && job.bodyBytes == 0 {
-        error = SheafError(.provider, "the server answered with an empty body", hint: "is the base URL right? it should be the API's root (for example http://localhost:8000/v1)")
-      } else if job.finishReason == nil && !job.isOffline && (job.decoder?.eventCount ?? 0) == 0 {
-        let type = job.transfer?.header("content-type")?.lowercased() ?? "a body without a type"
-        if type.contains("event-stream") || type.contains("ndjson") {
-          error = SheafError(.provider, "the event stream held no events (\(job.bodyBytes) bytes, no data lines)", hint: "is the base URL an LLM server of this provider's kind? check --provider and --base-url")
-        } else {
-          error = Self.notAStream(type, job: job)
-        }
-      } else if job.finishReason == nil && !job.isOffline && job.pieceCount == 0 {
-        error = SheafError(.provider, "the event stream held no answer (no text, no finish reason)", hint: "is the base URL an LLM server of this provider's kind? check --provider")
-      } else if job.finishReason == nil {
-        error = SheafError(.network, "the stream ended before the answer was finished", retryable: true, hint: "the connection dropped mid-answer; it is retried")
-      } else if job.think.content.trimmed.isEmpty {
-        error = SheafError(.provider, "the model returned an empty answer", retryable: true, hint: "check the prompt and max_tokens")
-      }
-    }
-    job.transfer = nil
-    sideLog { try logAttempt(job, status: status, seconds: seconds, error: error) }
-    guard let error else {
+    let resolved = job.resolved
+    let verdict = Rules.verdict(
+      attempt.report(end: end, abort: abort), provider: resolved.provider, baseURL: resolved.baseURL,
+      model: resolved.call.settings.model, attempt: job.attempts, maxAttempts: resolved.maxAttempts)
+    let error: SheafError?
+    if case .failed(let failure, _) = verdict { error = failure } else { error = nil }
+    logAttempt(attempt, seconds: seconds, error: error)
+    switch verdict {
+    case .answer:
       let answer = CachedAnswer(
-        content: job.think.content.trimmed, reasoning: job.think.reasoning.isEmpty ? nil : job.think.reasoning.trimmed,
-        provider: job.resolved.call.settings.provider, model: job.resolved.call.settings.model,
-        usage: usageJSON(job), finishReason: job.finishReason)
+        content: attempt.think.content.trimmed, reasoning: attempt.think.reasoning.isEmpty ? nil : attempt.think.reasoning.trimmed,
+        provider: resolved.call.settings.provider, model: resolved.call.settings.model,
+        usage: usageJSON(attempt), finishReason: attempt.finishReason)
       if let cache {
-        do { try cache.put(job.resolved.requestKey, answer) } catch let failure as ToolFailure { Diagnostics.say(tool, failure.message) }
+        do { try cache.put(resolved.requestKey, answer) } catch let failure as ToolFailure { Diagnostics.say(tool, failure.message) }
       }
-      try complete(job, answer: answer, fromCache: false)
-      return
+      try complete(job, answer: answer, attempt: attempt)
+    case .failed(let error, let retry):
+      if error.type == .rateLimited { scheduler.rateLimited(retryAfter: error.retryAfterS) }
+      if retry && !interrupted {
+        job.record.status = .queued
+        scheduler.retry(job, after: retryPolicy.delay(afterAttempt: job.attempts, retryAfter: error.retryAfterS))
+      } else {
+        try fail(job, error, attempt: attempt)
+      }
     }
-    if error.type == .rateLimited {
-      limit = max(1, limit / 2)
-      cooldownUntil = monotonicNow() + max(error.retryAfterS ?? 10, 5)
-    }
-    if error.retryable && job.attempt < job.resolved.maxAttempts && !interrupted {
-      let delay = retryPolicy.delay(afterAttempt: job.attempt, retryAfter: error.retryAfterS)
-      job.retryAt = monotonicNow() + delay
-      job.record.status = .queued
-      waiting.append(job)
-      return
-    }
-    try fail(index: job.index, record: job.record, error: error, resolved: job.resolved, attempts: job.attempt, job: job)
   }
 
-  private func curlError(_ code: CURLcode, provider: any HTTPProvider, job: Job) -> SheafError {
-    let detail = job.transfer?.message(for: code) ?? String(cString: curl_easy_strerror(code))
-    switch code {
-    case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
-      return provider.unreachable(detail, baseURL: job.resolved.baseURL)
-    case CURLE_OPERATION_TIMEDOUT:
-      return SheafError(.timeout, "connect timeout: \(detail)", retryable: true, hint: "is the server at \(job.resolved.baseURL) reachable? (--connect-timeout)")
-    case _ where detail.lowercased().contains("header") || code == CURLE_OUT_OF_MEMORY || code.rawValue == 100:
-      // libcurl refuses response headers over 100 KB (7.88 says "Out of memory", later ones
-      // CURLE_TOO_LARGE).
-      return SheafError(.provider, "the server's response headers could not be read (too large?): \(detail)", hint: "is the base URL right? a proxy or a login page may be answering instead of the API")
-    case CURLE_PARTIAL_FILE, CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_GOT_NOTHING:
-      return SheafError(.network, "the connection broke: \(detail)", retryable: true, hint: "a network or server fault; it is retried")
-    default:
-      return SheafError(.network, "\(detail) (libcurl error \(code.rawValue))", retryable: true)
+  /// The transport itself failed: every record in flight, waiting or queued is written as
+  /// failed (nothing is lost), and so is every record read after.
+  private func transportBroke(_ failure: TransportFailure) throws {
+    let error = SheafError(.internal, failure.message, hint: "run the same command again: completed answers are cached")
+    transportFailure = error
+    try failEverything(error)
+  }
+
+  private func failEverything(_ error: SheafError) throws {
+    for attempt in active {
+      if let transfer = attempt.transfer { attempt.transport?.stop(transfer) }
+      attempt.transfer = nil
+      scheduler.ended()
     }
+    let unfinished = (active.map(\.job) + scheduler.takeAll()).sorted { $0.index < $1.index }
+    active = []
+    for job in unfinished { try fail(job, error, attempt: job.current) }
   }
 
   // MARK: - Results
 
-  private func usageJSON(_ job: Job) -> JSON {
-    let estimated = job.isOffline || job.inputTokens == nil || job.outputTokens == nil
-    let input = job.inputTokens ?? job.resolved.call.messages.map { OfflineProvider.estimateTokens($0.content) }.reduce(0, +)
-    let output = job.outputTokens ?? OfflineProvider.estimateTokens(job.think.content)
+  /// A chunk of answer text, for the events.
+  func chunk(_ job: Job, _ text: String) {
+    try? output.event(.chunk, doc: job.record.doc, ["id": JSON(job.id), "text": JSON(text)])
+  }
+
+  private func usageJSON(_ attempt: Attempt) -> JSON {
+    let messages = attempt.job.resolved.call.messages
+    let estimated = !attempt.job.resolved.provider.usesNetwork || attempt.inputTokens == nil || attempt.outputTokens == nil
+    let input = attempt.inputTokens ?? messages.map { OfflineProvider.estimateTokens($0.content) }.reduce(0, +)
+    let output = attempt.outputTokens ?? OfflineProvider.estimateTokens(attempt.think.content)
     let usage = JSON.object(["input_tokens": JSON(input), "output_tokens": JSON(output)])
     if estimated { usage["estimated"] = JSON(true) }
     return usage
   }
 
-  private func timingJSON(_ job: Job, cached: Bool) -> JSON {
-    let now = monotonicNow()
+  private func timingJSON(_ job: Job, attempt: Attempt?) -> JSON {
     let timing = JSON.object()
-    timing["started_at"] = JSON(Event.timestamp(cached ? Date() : job.startedAt))
-    timing["first_token_s"] = job.firstToken.map { JSON(rounded($0 - job.attemptStart)) } ?? .null
-    timing["seconds"] = JSON(cached ? 0 : rounded(now - job.firstStart))
+    timing["started_at"] = JSON(Event.timestamp(attempt == nil && job.attempts == 0 ? Date() : job.startedAt))
+    timing["first_token_s"] = attempt.flatMap { a in a.firstToken.map { JSON(rounded($0 - a.start)) } } ?? .null
+    timing["seconds"] = JSON(job.attempts == 0 ? 0 : rounded(clock.now - job.firstStart))
     return timing
   }
 
-  private func complete(_ job: Job, answer: CachedAnswer, fromCache: Bool) throws {
+  private func complete(_ job: Job, answer: CachedAnswer, attempt: Attempt?) throws {
     let record = job.record.json
+    let fromCache = attempt == nil
     record["status"] = JSON(SectionStatus.completed.rawValue)
     record["content"] = JSON(answer.content)
     record["reasoning"] = answer.reasoning.map { JSON($0) }
     record["provider"] = JSON(answer.provider)
     record["model"] = JSON(answer.model)
-    record["usage"] = answer.usage?.copy() ?? usageJSON(job)
-    record["timing"] = timingJSON(job, cached: fromCache)
-    record["attempts"] = JSON(fromCache ? 0 : job.attempt)
+    record["usage"] = answer.usage?.copy() ?? attempt.map(usageJSON) ?? .null
+    record["timing"] = timingJSON(job, attempt: attempt)
+    record["attempts"] = JSON(fromCache ? 0 : job.attempts)
     record["cache"] = JSON(fromCache ? "hit" : "miss")
     record["request_key"] = JSON(job.resolved.requestKey)
     record["finish_reason"] = answer.finishReason.map { JSON($0) }
     record["source"] = JSON("llm")
     record["error"] = nil
-    counts.done += 1
-    counts.tokens += (record["usage"]?["output_tokens"]?.int ?? 0)
-    try event(
+    try output.event(
       .sectionComplete, doc: job.record.doc,
       ["id": JSON(job.id), "title": JSON(job.record.title ?? job.id), "content": JSON(answer.content), "seconds": record["timing"]?["seconds"] ?? JSON(0)])
-    try emit(job.index, record)
+    try output.record(job.index, record)
   }
 
-  private func fail(index: Int, record: Record, error: SheafError, resolved: ResolvedCall?, attempts: Int, job: Job? = nil) throws {
+  private func fail(_ job: Job, _ error: SheafError, attempt: Attempt? = nil) throws {
+    try failRecord(
+      job.index, job.record, error, resolved: job.resolved, timing: job.attempts > 0 ? timingJSON(job, attempt: attempt) : nil,
+      attempts: job.attempts)
+  }
+
+  private func failRecord(_ index: Int, _ record: Record, _ error: SheafError, resolved: ResolvedCall?, timing: JSON?, attempts: Int) throws {
     let json = record.json
     json["status"] = JSON(error.type == .cancelled ? SectionStatus.cancelled.rawValue : SectionStatus.failed.rawValue)
     json["content"] = nil
@@ -578,69 +495,36 @@ public final class CallEngine {
       json["model"] = JSON(resolved.call.settings.model)
       json["request_key"] = JSON(resolved.requestKey)
     }
-    if let job, job.attempt > 0 { json["timing"] = timingJSON(job, cached: false) }
+    if let timing { json["timing"] = timing }
     json["attempts"] = JSON(attempts)
     json["error"] = error.json
     anyFailed = true
-    counts.done += 1
-    counts.failed += 1
-    try event(.sectionFailed, doc: record.doc, ["id": JSON(record.id ?? "?"), "error": error.json])
-    try emit(index, json)
+    try output.event(.sectionFailed, doc: record.doc, ["id": JSON(record.id ?? "?"), "error": error.json])
+    try output.record(index, json)
   }
 
-  private func emit(_ index: Int, _ record: JSON) throws {
-    guard options.keepOrder else {
-      try writer.write(record)
-      return
-    }
-    held[index] = record
-    while let next = held.removeValue(forKey: nextToWrite) {
-      try writer.write(next)
-      nextToWrite += 1
-    }
-  }
-
-  private func event(_ name: Event.Name, doc: String?, _ fields: KeyValuePairs<String, JSON>) throws {
-    guard options.events || eventsFile != nil else { return }
-    let event = Event.make(name, doc: doc, fields: fields)
-    if options.events { try writer.write(event) }
-    if let eventsFile { sideLog { try eventsFile.append(event.compactText) } }
-  }
-
-  /// Writes to a side log (the events file, the attempt log): a failure is a warning, said once,
-  /// and never costs an answer that was paid for.
-  private func sideLog(_ write: () throws -> Void) {
-    do {
-      try write()
-    } catch let failure as ToolFailure {
-      if !warnedSideLog { Diagnostics.say(tool, "warning: \(failure.message); the answers are kept") }
-      warnedSideLog = true
-    } catch {
-      if !warnedSideLog { Diagnostics.say(tool, "warning: \(error)") }
-      warnedSideLog = true
-    }
-  }
-
-  private func logAttempt(_ job: Job, status: Int, seconds: Double, error: SheafError?) throws {
-    guard let logFile else { return }
+  private func logAttempt(_ attempt: Attempt, seconds: Double, error: SheafError?) {
+    guard output.logs else { return }
+    let job = attempt.job
     let line = JSON.object()
     line["ts"] = JSON(Event.timestamp())
     line["id"] = JSON(job.id)
     line["provider"] = JSON(job.resolved.call.settings.provider)
     line["model"] = JSON(job.resolved.call.settings.model)
-    line["attempt"] = JSON(job.attempt)
-    line["http_status"] = status > 0 ? JSON(status) : .null
+    line["attempt"] = JSON(job.attempts)
+    let status = attempt.transfer?.status ?? 0
+    line["http_status"] = status > 0 && job.resolved.provider.usesNetwork ? JSON(status) : .null
     line["seconds"] = JSON(rounded(seconds))
-    line["first_token_s"] = job.firstToken.map { JSON(rounded($0 - job.attemptStart)) } ?? .null
-    line["input_tokens"] = job.inputTokens.map { JSON($0) } ?? .null
-    line["output_tokens"] = job.outputTokens.map { JSON($0) } ?? .null
+    line["first_token_s"] = attempt.firstToken.map { JSON(rounded($0 - attempt.start)) } ?? .null
+    line["input_tokens"] = attempt.inputTokens.map { JSON($0) } ?? .null
+    line["output_tokens"] = attempt.outputTokens.map { JSON($0) } ?? .null
     line["error_type"] = error.map { JSON($0.type.rawValue) } ?? .null
     line["request_key"] = JSON(job.resolved.requestKey)
     if options.logPrompts { line["messages"] = ProviderErrors.messagesJSON(job.resolved.call.messages) }
-    try logFile.append(line.compactText)
+    output.log(line)
   }
 
-  // MARK: - Interruption and progress
+  // MARK: - Interruption
 
   private func installSignalHandlers() {
     var fds: [Int32] = [0, 0]
@@ -672,40 +556,10 @@ public final class CallEngine {
   }
 
   private func cancelEverything() throws {
-    let error = SheafError(
+    try failEverything(SheafError(
       .cancelled, "interrupted before the answer was complete", retryable: true,
-      hint: "run the same command again: completed answers are in the cache and are not asked for twice")
-    for job in active {
-      if let transfer = job.transfer { multi.remove(transfer) }
-      job.transfer = nil
-    }
-    let unfinished = (active + waiting + queue).sorted { $0.index < $1.index }
-    active = []
-    waiting = []
-    queue = []
-    for job in unfinished {
-      try fail(index: job.index, record: job.record, error: error, resolved: job.resolved, attempts: job.attempt, job: job)
-    }
-  }
-
-  private func showProgress(force: Bool) {
-    guard Diagnostics.stderrIsTerminal || options.progress else { return }
-    let now = monotonicNow()
-    guard force || now - lastProgress >= 0.25 else { return }
-    lastProgress = now
-    let elapsed = now - started
-    var eta = ""
-    if counts.done > 0 && counts.read > counts.done {
-      eta = " · ETA \(Int((elapsed / Double(counts.done)) * Double(counts.read - counts.done)))s"
-    }
-    let more = inputDone ? "" : "+"
-    Diagnostics.raw(
-      "\r\u{1B}[K\(tool): \(counts.done)/\(counts.read)\(more) done · \(active.count) in flight · \(counts.failed) failed · \(counts.tokens) tokens\(eta)")
+      hint: "run the same command again: completed answers are in the cache and are not asked for twice"))
   }
 }
 
 private func rounded(_ value: Double) -> Double { (value * 1000).rounded() / 1000 }
-
-private func format(_ seconds: Double) -> String {
-  seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)
-}

@@ -64,7 +64,7 @@ public struct CallOptions {
 /// The settings of one record, resolved: flags, then `SHEAF_*`, then the record's `llm`.
 struct ResolvedCall {
   var call: LLMCall
-  var provider: (any HTTPProvider)?
+  var provider: any Provider
   var baseURL: String
   var requestKey: String
   var maxAttempts: Int
@@ -101,23 +101,23 @@ struct ResolvedCall {
         .input, "no provider for section '\(record.id ?? "?")'",
         hint: "pass --provider (\(ProviderRegistry.names.joined(separator: ", "))), set SHEAF_PROVIDER, or set llm.provider in the plan")
     }
-    let provider = ProviderRegistry.http(providerName)
-    guard provider != nil || providerName == "offline" else {
+    guard let provider = ProviderRegistry.provider(providerName, seed: options.seed) else {
       throw SheafError(
         .input, "unknown provider '\(providerName)' (known: \(ProviderRegistry.names.joined(separator: ", ")))",
         hint: "fix llm.provider in the plan, or pass --provider")
     }
-    let model = setting(options.model, "SHEAF_MODEL", "model") ?? (provider == nil ? OfflineProvider.defaultModel : nil)
+    let model = setting(options.model, "SHEAF_MODEL", "model") ?? (provider.usesNetwork ? nil : OfflineProvider.defaultModel)
     guard let model else {
       throw SheafError(.input, "no model for section '\(record.id ?? "?")'", hint: "pass --model, set SHEAF_MODEL, or set llm.model in the plan")
     }
-    let baseURL = setting(options.baseURL, "SHEAF_BASE_URL", "base_url") ?? provider?.defaultBaseURL(environment: env) ?? "offline"
-    let keyVariable = options.apiKeyVariable ?? provider?.keyVariable
+    let baseURL = provider.usesNetwork
+      ? setting(options.baseURL, "SHEAF_BASE_URL", "base_url") ?? provider.defaultBaseURL(environment: env) : "offline"
+    let keyVariable = provider.usesNetwork ? options.apiKeyVariable ?? provider.keyVariable : nil
     let apiKey = keyVariable.flatMap { env[$0] }.flatMap { $0.isEmpty ? nil : $0 }
     // A key goes only to the provider's own host or to a base URL the user chose (a flag, the
     // environment): a plan naming another host gets a refusal, before anything is sent.
     let userChose = [options.baseURL, env["SHEAF_BASE_URL"]].contains { !($0 ?? "").isEmpty }
-    if !userChose, let provider, let keyVariable, apiKey != nil, let planned = llm?["base_url"]?.string,
+    if !userChose, let keyVariable, apiKey != nil, let planned = llm?["base_url"]?.string,
       !BaseURLPolicy.sameOrigin(planned, provider.defaultBaseURL(environment: env))
     {
       throw SheafError(
@@ -141,7 +141,7 @@ struct ResolvedCall {
     let parameterObject = JSON.object()
     for (key, value) in parameters.sorted(by: { $0.key < $1.key }) { parameterObject[key] = try? JSON.parse(value) }
     canonical["parameters"] = parameterObject
-    if provider == nil { canonical["offline_seed"] = JSON(Int(truncatingIfNeeded: options.seed)) }
+    if !provider.usesNetwork { canonical["offline_seed"] = JSON(Int(truncatingIfNeeded: options.seed)) }
     let requestKey = SHA256.hex(canonical.compactText)
 
     let retries = options.retries ?? llm?["retries"]?.int ?? 2
@@ -151,7 +151,11 @@ struct ResolvedCall {
       targetWords = low...high
     }
     return ResolvedCall(
-      call: LLMCall(id: record.id ?? "?", messages: messages, settings: settings),
+      call: LLMCall(
+        id: record.id ?? "?", messages: messages, settings: settings,
+        brief: SectionBrief(
+          title: record.title ?? record.id ?? "?", description: json["description"]?.string ?? "",
+          instructions: json["instructions"]?.string, docTitle: json["doc_title"]?.string, targetWords: targetWords)),
       provider: provider, baseURL: baseURL, requestKey: requestKey, maxAttempts: max(1, retries + 1),
       totalTimeout: total, apiKey: apiKey, targetWords: targetWords)
   }

@@ -26,6 +26,20 @@ public struct Message: Sendable {
   public var content: String
 }
 
+/// What a section is about, for the offline provider (which writes from it) and for messages.
+public struct SectionBrief: Sendable {
+  /// The section's title.
+  public var title: String
+  /// What it should say.
+  public var description: String
+  /// Extra instructions, if any.
+  public var instructions: String?
+  /// The document's title.
+  public var docTitle: String?
+  /// The word range its format asks for.
+  public var targetWords: ClosedRange<Int>?
+}
+
 /// What a provider needs to make a request.
 public struct LLMCall: Sendable {
   /// Section id (for messages).
@@ -34,6 +48,8 @@ public struct LLMCall: Sendable {
   public var messages: [Message]
   /// Resolved settings.
   public var settings: LLMSettings
+  /// The section the call is for.
+  public var brief: SectionBrief
 }
 
 /// An HTTP request, ready for libcurl.
@@ -70,9 +86,9 @@ public protocol StreamDecoder {
   var eventCount: Int { get }
 }
 
-/// A provider that speaks HTTP: it builds requests, decodes streams and maps errors. The transport
-/// (libcurl) is shared; this is the only seam between sheaf and a wire format.
-public protocol HTTPProvider: Sendable {
+/// A provider: it builds requests, decodes streams and maps errors. The transport (libcurl, or
+/// the offline writer) is the engine's; this is the only seam between sheaf and a wire format.
+public protocol Provider: Sendable {
   /// The name users give.
   var name: String { get }
   /// The environment variable the API key comes from, if the provider uses one.
@@ -87,9 +103,13 @@ public protocol HTTPProvider: Sendable {
   func error(status: Int, body: String, retryAfter: Double?, baseURL: String, model: String) -> SheafError
   /// The error for a connection that could not be made.
   func unreachable(_ detail: String, baseURL: String) -> SheafError
+  /// Whether its requests go over the network (`false`: the offline transport writes them).
+  var usesNetwork: Bool { get }
 }
 
-extension HTTPProvider {
+extension Provider {
+  public var usesNetwork: Bool { true }
+
   /// The error for a non-2xx response: the provider's own message and code from its body (every
   /// provider's error body has one of the shapes `ProviderErrors.parseBody` reads), mapped to the
   /// contract's types.
@@ -106,12 +126,13 @@ public enum ProviderRegistry {
   /// Every name, for messages.
   public static let names = ["openai", "anthropic", "ollama", "offline"]
 
-  /// The HTTP provider called `name`, or `nil` (offline, or unknown).
-  public static func http(_ name: String) -> (any HTTPProvider)? {
+  /// The provider called `name` (the offline one answers with `seed`), or `nil` when unknown.
+  public static func provider(_ name: String, seed: UInt64 = 0) -> (any Provider)? {
     switch name {
     case "openai": return OpenAIProvider()
     case "anthropic": return AnthropicProvider()
     case "ollama": return OllamaProvider()
+    case "offline": return OfflineProvider(seed: seed)
     default: return nil
     }
   }

@@ -20,7 +20,7 @@ func fixture(_ name: String) throws -> [UInt8] {
 }
 
 /// Decodes `bytes` fed in two pieces split at `split` (every split point is tried by callers).
-func decode(_ provider: any HTTPProvider, _ bytes: [UInt8], split: Int) -> Decoded {
+func decode(_ provider: any Provider, _ bytes: [UInt8], split: Int) -> Decoded {
   var decoder = provider.makeDecoder()
   var pieces: [StreamPiece] = []
   bytes.withUnsafeBytes { raw in
@@ -56,7 +56,7 @@ struct ProviderConformanceTests {
   @Test(arguments: cases.map(\.file))
   func decodesTheDocumentedStreamSplitAnywhere(_ file: String) throws {
     let entry = try #require(Self.cases.first { $0.file == file })
-    let provider = try #require(ProviderRegistry.http(entry.provider))
+    let provider = try #require(ProviderRegistry.provider(entry.provider))
     let bytes = try fixture(file)
     for split in 0...bytes.count {
       let got = decode(provider, bytes, split: split)
@@ -67,7 +67,7 @@ struct ProviderConformanceTests {
 
   @Test(arguments: [("openai-error.sse", "openai", ErrorType.provider, true), ("anthropic-error.sse", "anthropic", .provider, true), ("ollama-error.ndjson", "ollama", .provider, true)])
   func midStreamErrorsBecomeErrors(_ file: String, _ name: String, _ type: ErrorType, _ retryable: Bool) throws {
-    let provider = try #require(ProviderRegistry.http(name))
+    let provider = try #require(ProviderRegistry.provider(name))
     let got = decode(provider, try fixture(file), split: 10)
     #expect(got.text == "Part")
     #expect(got.errors.count == 1)
@@ -104,7 +104,8 @@ struct ProviderConformanceTests {
   @Test func requestsCarryTheProvidersShape() throws {
     let call = LLMCall(
       id: "a", messages: [Message(role: "system", content: "Be brief."), Message(role: "user", content: "Hi")],
-      settings: LLMSettings(provider: "x", model: "m", baseURL: nil, parameters: [("temperature", "0.7"), ("max_tokens", "100")]))
+      settings: LLMSettings(provider: "x", model: "m", baseURL: nil, parameters: [("temperature", "0.7"), ("max_tokens", "100")]),
+      brief: SectionBrief(title: "A", description: "", instructions: nil, docTitle: nil, targetWords: nil))
     let openai = OpenAIProvider().request(call, baseURL: "http://h/v1/", apiKey: "k1")
     #expect(openai.url == "http://h/v1/chat/completions")
     #expect(openai.body == #"{"model":"m","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"}],"stream":true,"stream_options":{"include_usage":true},"temperature":0.7,"max_tokens":100}"#)

@@ -1,6 +1,6 @@
 /// Anthropic's Messages API, streaming: `message_start`, `content_block_delta` (text and
 /// thinking), `message_delta` (usage, stop reason), `ping`, and `error` events mid-stream.
-public struct AnthropicProvider: HTTPProvider {
+public struct AnthropicProvider: Provider {
   public let name = "anthropic"
   public let keyVariable: String? = "ANTHROPIC_API_KEY"
 

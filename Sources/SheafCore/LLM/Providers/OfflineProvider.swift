@@ -3,10 +3,66 @@ import Foundation
 /// The built-in `offline` provider: no network, deterministic for the same messages and seed.
 /// It writes readable Markdown shaped by the request (the section's title, description and
 /// instructions, and the length its format asks for), which call-llm streams at a chosen pace.
-/// Token counts are estimates, and marked so.
-public enum OfflineProvider {
+/// Token counts are estimates, and marked so. It sits behind the same provider seam as the HTTP
+/// providers: its request carries the answer, `OfflineTransport` streams it, and its decoder reads
+/// it back, so the whole engine runs for it as for a server.
+public struct OfflineProvider: Provider {
   /// The model name it reports when none is given.
   public static let defaultModel = "offline"
+
+  /// The seed that, with the messages, chooses the answer.
+  public var seed: UInt64
+
+  public let name = "offline"
+  public let keyVariable: String? = nil
+  public var usesNetwork: Bool { false }
+
+  public func defaultBaseURL(environment: [String: String]) -> String { "offline" }
+
+  /// The request: the answer itself, for `OfflineTransport` to write.
+  public func request(_ call: LLMCall, baseURL: String, apiKey: String?) -> HTTPRequest {
+    let brief = call.brief
+    let text = Self.answer(
+      title: brief.title, description: brief.description, instructions: brief.instructions, docTitle: brief.docTitle,
+      messages: call.messages, seed: seed, targetWords: brief.targetWords)
+    return HTTPRequest(url: "offline:", headers: [], body: text)
+  }
+
+  public func makeDecoder() -> any StreamDecoder { Decoder() }
+
+  public func unreachable(_ detail: String, baseURL: String) -> SheafError {
+    SheafError(.internal, "the offline provider failed: \(detail)")
+  }
+
+  /// Reads the pieces `OfflineTransport` writes, one a call: each is text; the end says `stop`
+  /// and counts the pieces as output tokens.
+  struct Decoder: StreamDecoder {
+    var pieces = 0
+    var pending: [UInt8] = []
+
+    mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [StreamPiece] {
+      pieces += 1
+      pending.append(contentsOf: bytes)
+      // Only whole UTF-8 sequences: keep an unfinished one for the next piece.
+      var end = pending.count
+      var back = 0
+      while back < min(4, pending.count) && pending[pending.count - 1 - back] & 0xC0 == 0x80 { back += 1 }
+      if back < pending.count {
+        let lead = pending[pending.count - 1 - back]
+        let length = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1
+        if length > back + 1 { end = pending.count - 1 - back }
+      }
+      let text = String(decoding: pending[..<end], as: UTF8.self)
+      pending.removeFirst(end)
+      return text.isEmpty ? [] : [.text(text)]
+    }
+
+    mutating func finish() -> [StreamPiece] {
+      [.usage(input: nil, output: pieces), .finish("stop")]
+    }
+
+    var eventCount: Int { pieces }
+  }
 
   private static let stopwords: Set<String> = [
     "about", "after", "again", "their", "there", "these", "those", "which", "while", "where",

@@ -1,6 +1,6 @@
 /// Ollama's native `/api/chat`: an NDJSON stream ending with an object that has `done`,
 /// `done_reason`, `prompt_eval_count` and `eval_count`; `thinking` where the server sends it.
-public struct OllamaProvider: HTTPProvider {
+public struct OllamaProvider: Provider {
   public let name = "ollama"
   public let keyVariable: String? = nil
 

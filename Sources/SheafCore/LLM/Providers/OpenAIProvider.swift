@@ -1,6 +1,6 @@
 /// Any OpenAI-compatible Chat Completions endpoint (OpenAI, vLLM, llama.cpp's server, LM Studio,
 /// OpenRouter, Ollama's /v1): streaming SSE with usage in the last chunk.
-public struct OpenAIProvider: HTTPProvider {
+public struct OpenAIProvider: Provider {
   /// The parameters passed through from `llm`.
   static let passed = ["temperature", "top_p", "max_tokens", "seed", "stop", "presence_penalty", "frequency_penalty", "response_format"]
 
