@@ -8,9 +8,9 @@
 PREFIX ?= /usr/local
 SWIFT ?= swift
 TOOLS := plan-sections build-prompt call-llm validate-format merge-doc sheaf-run
-APT_PACKAGES := libjansson-dev libcurl4-openssl-dev libcmark-dev pkg-config
+APT_PACKAGES := libjansson-dev libcurl4-openssl-dev libcmark-dev libssl-dev pkg-config
 TEST_APT_PACKAGES := json-schema-test-suite python3
-PKG_MODULES := jansson libcurl libcmark
+PKG_MODULES := jansson libcurl libcmark libcrypto
 RELEASE_BIN := .build/release
 RUNS ?= runs
 SHEAF_BIN := $(RELEASE_BIN)
