@@ -1,11 +1,14 @@
+import CCmark
 import Foundation
+import Yams
 
 /// Reads a plan written as a Markdown outline:
 ///
 /// ```
 /// ---
 /// id: blog
-/// llm.model: llama3.1
+/// llm:
+///   model: llama3.1
 /// ---
 /// # The document's title
 /// Text here becomes the input `brief`.
@@ -19,129 +22,148 @@ import Foundation
 /// ```
 /// ```
 ///
-/// The front matter sets document fields (dotted keys nest: `llm.model`); a ```` ```sheaf ````
-/// block in a section sets that section's fields. Values are text, numbers, `true`/`false`, or
-/// `[a, b]` lists. A section without an id gets the slug of its title.
+/// The front matter is YAML that sets document fields (block maps, lists, quoting; dotted keys
+/// nest too: `llm.model: x`); a ```` ```sheaf ```` block in a section is YAML that sets that
+/// section's fields. The document is read with cmark, so a `#` inside a code block is code, and
+/// setext headings are headings. A section without an id gets the slug of its title.
 enum MarkdownOutline {
   /// The outline as the JSON object a JSON plan would be.
-  static func planObject(from text: String) -> JSON {
+  /// - Throws: `PlanProblems` naming the line of YAML that is not valid.
+  static func planObject(from source: String) throws -> JSON {
     // Split on the bytes: in a Swift String "\r\n" is one Character, so splitting on "\n" would
     // leave a CRLF file in one piece.
-    var lines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { line in
+    let lines = source.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { line in
       String(decoding: line.last == UInt8(ascii: "\r") ? line.dropLast() : line, as: UTF8.self)
     }
     let plan = JSON.object()
+    var offset = 0  // lines before the Markdown body (the front matter)
     if lines.first?.trimmingCharacters(in: .whitespaces) == "---",
       let close = lines.dropFirst().firstIndex(where: { $0.trimmingCharacters(in: .whitespaces) == "---" })
     {
-      apply(settings: Array(lines[1..<close]), to: plan)
-      lines.removeSubrange(0...close)
+      try apply(yaml: lines[1..<close].joined(separator: "\n"), to: plan, firstLine: 2, what: "front matter")
+      offset = close + 1
     }
+    let body = Array(lines[offset...])
+    let blocks = topLevelBlocks(body.joined(separator: "\n"))
 
+    // The title is the first level-1 heading before any section; each level-2 heading starts a
+    // section; a ```sheaf block inside a section holds its fields.
     var title: String?
-    var brief: [String] = []
-    var sections: [JSON] = []
-    var current: (title: String, body: [String], settings: [String])?
-    var fence: String?  // the fence that opened the code block we are in
-    var inSettings = false
+    var sectionStarts: [Int] = []  // indices into blocks
+    for (index, block) in blocks.enumerated() {
+      if block.headingLevel == 2 {
+        sectionStarts.append(index)
+      } else if block.headingLevel == 1 && title == nil && sectionStarts.isEmpty {
+        title = block.text
+      }
+    }
+    /// Body lines from `from` (1-based, inclusive) to `to` (exclusive), less the given ranges.
+    func text(from: Int, to: Int, skipping: [ClosedRange<Int>]) -> String {
+      guard from < to else { return "" }
+      let kept = (from..<to).filter { line in !skipping.contains { $0.contains(line) } }.map { body[$0 - 1] }
+      return trimBlankLines(kept)
+    }
+    let end = body.count + 1
+    let firstSection = sectionStarts.first.map { blocks[$0].startLine } ?? end
+    let titleBlock = blocks.first { $0.headingLevel == 1 && $0.text == title && $0.startLine < firstSection }
+    let brief = text(from: 1, to: firstSection, skipping: titleBlock.map { [$0.startLine...$0.endLine] } ?? [])
 
-    func finishSection() {
-      guard let section = current else { return }
-      let object = JSON.object()
+    var sections: [JSON] = []
+    for (position, start) in sectionStarts.enumerated() {
+      let heading = blocks[start]
+      let stop = position + 1 < sectionStarts.count ? sectionStarts[position + 1] : blocks.count
       let settings = JSON.object()
-      apply(settings: section.settings, to: settings)
-      object["id"] = settings["id"] ?? JSON(Slug.make(from: section.title))
-      object["title"] = JSON(section.title)
-      object["description"] = JSON(trimBlankLines(section.body))
+      var skipped: [ClosedRange<Int>] = []
+      for block in blocks[(start + 1)..<stop] where block.isSheafFence {
+        try apply(yaml: block.literal, to: settings, firstLine: offset + block.startLine + 1, what: "the sheaf block")
+        skipped.append(block.startLine...block.endLine)
+      }
+      let nextLine = stop < blocks.count ? blocks[stop].startLine : end
+      let object = JSON.object()
+      object["id"] = settings["id"] ?? JSON(Slug.make(from: heading.text))
+      object["title"] = JSON(heading.text)
+      object["description"] = JSON(text(from: heading.endLine + 1, to: nextLine, skipping: skipped))
       for (key, value) in settings.members where key != "id" { object[key] = value }
       sections.append(object)
-      current = nil
     }
-
-    for line in lines {
-      let trimmed = line.trimmingCharacters(in: .whitespaces)
-      if let open = fence {
-        if trimmed.hasPrefix(open) && trimmed.allSatisfy({ $0 == open.first }) {
-          fence = nil
-          if inSettings {
-            inSettings = false
-            continue
-          }
-        }
-        if inSettings {
-          current?.settings.append(line)
-        } else if current != nil {
-          current?.body.append(line)
-        } else {
-          brief.append(line)
-        }
-        continue
-      }
-      if trimmed.hasPrefix("```") || trimmed.hasPrefix("~~~") {
-        let marker = String(trimmed.prefix(while: { $0 == trimmed.first }))
-        fence = marker
-        let info = trimmed.dropFirst(marker.count).trimmingCharacters(in: .whitespaces)
-        if info == "sheaf" && current != nil {
-          inSettings = true
-          continue
-        }
-      } else if line.hasPrefix("## ") {
-        finishSection()
-        current = (headingText(line, level: 2), [], [])
-        continue
-      } else if line.hasPrefix("# ") && title == nil && current == nil {
-        title = headingText(line, level: 1)
-        continue
-      }
-      if current != nil {
-        current?.body.append(line)
-      } else {
-        brief.append(line)
-      }
-    }
-    finishSection()
 
     if let title, plan["title"] == nil { plan["title"] = JSON(title) }
-    let briefText = trimBlankLines(brief)
-    if !briefText.isEmpty {
+    if !brief.isEmpty {
       let inputs = plan["inputs"] ?? JSON.object()
-      if inputs["brief"] == nil { inputs["brief"] = JSON(briefText) }
+      if inputs.kind == .object && inputs["brief"] == nil { inputs["brief"] = JSON(brief) }
       plan["inputs"] = inputs
     }
     plan["sections"] = .array(sections)
     return plan
   }
 
-  private static func headingText(_ line: String, level: Int) -> String {
-    var text = line.dropFirst(level).trimmingCharacters(in: .whitespaces)
-    // A closing sequence of #s is not part of the heading.
-    while text.hasSuffix("#") { text.removeLast() }
-    return text.trimmingCharacters(in: .whitespaces)
+  /// One top-level block of the Markdown body, as cmark sees it.
+  struct Block {
+    var headingLevel: Int?
+    var text: String
+    var startLine: Int
+    var endLine: Int
+    var isSheafFence: Bool
+    var literal: String
+  }
+
+  /// The document's top-level blocks with their lines (1-based).
+  static func topLevelBlocks(_ markdown: String) -> [Block] {
+    var source = markdown
+    let document = source.withUTF8 { bytes in
+      bytes.withMemoryRebound(to: CChar.self) { cmark_parse_document($0.baseAddress, $0.count, sheaf_cmark_opt_default()) }
+    }
+    guard let document else { return [] }
+    defer { cmark_node_free(document) }
+    var blocks: [Block] = []
+    var node = cmark_node_first_child(document)
+    while let current = node {
+      let type = cmark_node_get_type(current)
+      var block = Block(
+        headingLevel: nil, text: "", startLine: Int(cmark_node_get_start_line(current)),
+        endLine: Int(cmark_node_get_end_line(current)), isSheafFence: false, literal: "")
+      if type == CMARK_NODE_HEADING {
+        block.headingLevel = Int(cmark_node_get_heading_level(current))
+        block.text = MarkdownShape.text(of: current).trimmingCharacters(in: .whitespaces)
+      } else if type == CMARK_NODE_CODE_BLOCK {
+        let info = cmark_node_get_fence_info(current).map { String(cString: $0) } ?? ""
+        block.isSheafFence = info.trimmingCharacters(in: .whitespaces) == "sheaf"
+        block.literal = cmark_node_get_literal(current).map { String(cString: $0) } ?? ""
+      }
+      blocks.append(block)
+      node = cmark_node_next(current)
+    }
+    return blocks
   }
 
   private static func trimBlankLines(_ lines: [String]) -> String {
-    var lines = lines
+    var lines = lines[...]
     while let first = lines.first, first.trimmingCharacters(in: .whitespaces).isEmpty { lines.removeFirst() }
     while let last = lines.last, last.trimmingCharacters(in: .whitespaces).isEmpty { lines.removeLast() }
     return lines.joined(separator: "\n")
   }
 
-  /// Applies `key: value` lines (or one JSON object) to an object; dotted keys nest.
-  static func apply(settings lines: [String], to object: JSON) {
-    let joined = lines.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
-    if joined.hasPrefix("{"), let parsed = try? JSON.parse(joined), parsed.kind == .object {
-      for (key, value) in parsed.members { object[key] = value }
-      return
+  /// Applies a YAML mapping to an object; dotted keys nest (`llm.model: x`).
+  /// - Throws: `PlanProblems` with the line (counted in the whole file) when it is not valid YAML
+  ///   or not a mapping.
+  static func apply(yaml: String, to object: JSON, firstLine: Int, what: String) throws {
+    guard !yaml.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return }
+    let node: Node?
+    do {
+      node = try Yams.compose(yaml: yaml)
+    } catch let error as YamlError {
+      throw PlanProblems(lines: ["\(what), line \(firstLine + line(of: error)): not valid YAML: \(problem(of: error))"])
+    } catch {
+      throw PlanProblems(lines: ["\(what): not valid YAML"])
     }
-    for line in lines {
-      let trimmed = line.trimmingCharacters(in: .whitespaces)
-      guard !trimmed.isEmpty, !trimmed.hasPrefix("#"), let colon = trimmed.firstIndex(of: ":") else {
-        continue
-      }
-      let key = trimmed[..<colon].trimmingCharacters(in: .whitespaces)
-      let value = scalarOrList(trimmed[trimmed.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+    guard let node else { return }
+    guard case .mapping(let mapping) = node else {
+      throw PlanProblems(lines: ["\(what), line \(firstLine): must be `key: value` lines (a YAML mapping)"])
+    }
+    for (key, value) in mapping {
+      let path = (key.string ?? "").split(separator: ".").map(String.init)
+      guard let last = path.last else { continue }
       var target = object
-      let path = key.split(separator: ".").map(String.init)
       for part in path.dropLast() {
         if let next = target[part], next.kind == .object {
           target = next
@@ -151,27 +173,52 @@ enum MarkdownOutline {
           target = next
         }
       }
-      if let last = path.last { target[last] = value }
+      let converted = json(value)
+      if let existing = target[last], existing.kind == .object, converted.kind == .object {
+        for (k, v) in converted.members { existing[k] = v }
+      } else {
+        target[last] = converted
+      }
     }
   }
 
-  private static func scalarOrList(_ text: String) -> JSON {
-    if text.hasPrefix("[") && text.hasSuffix("]") {
-      let inner = text.dropFirst().dropLast().trimmingCharacters(in: .whitespaces)
-      if inner.isEmpty { return .array() }
-      return .array(inner.split(separator: ",").map { scalar($0.trimmingCharacters(in: .whitespaces)) })
+  /// A YAML node as JSON: mappings keep their order, scalars their resolved type.
+  static func json(_ node: Node) -> JSON {
+    switch node {
+    case .mapping(let mapping):
+      let object = JSON.object()
+      for (key, value) in mapping { object[key.string ?? ""] = json(value) }
+      return object
+    case .sequence(let sequence):
+      return .array(sequence.map(json))
+    case .scalar(let scalar):
+      switch node.tag.rawValue {
+      case Tag.Name.null.rawValue: return .null
+      case Tag.Name.bool.rawValue: return node.bool.map { JSON($0) } ?? JSON(scalar.string)
+      case Tag.Name.int.rawValue:
+        if NumberLiteral.isLiteral(scalar.string) { return JSON(numberLiteral: scalar.string) }
+        return node.int.map { JSON($0) } ?? JSON(scalar.string)
+      case Tag.Name.float.rawValue:
+        if NumberLiteral.isLiteral(scalar.string) { return JSON(numberLiteral: scalar.string) }
+        return node.float.map { JSON($0) } ?? JSON(scalar.string)
+      default: return JSON(scalar.string)
+      }
+    case .alias:
+      return .null
     }
-    return scalar(text)
   }
 
-  private static func scalar(_ text: String) -> JSON {
-    if text.count >= 2, let first = text.first, first == "\"" || first == "'", text.last == first {
-      return JSON(String(text.dropFirst().dropLast()))
+  private static func line(of error: YamlError) -> Int {
+    switch error {
+    case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): return max(0, mark.line - 1)
+    default: return 0
     }
-    if text == "true" { return JSON(true) }
-    if text == "false" { return JSON(false) }
-    if let int = Int(text) { return JSON(int) }
-    if NumberLiteral.isLiteral(text) { return JSON(numberLiteral: text) }
-    return JSON(text)
+  }
+
+  private static func problem(of error: YamlError) -> String {
+    switch error {
+    case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _): return problem
+    default: return "\(error)".split(separator: "\n").first.map(String.init) ?? "invalid"
+    }
   }
 }

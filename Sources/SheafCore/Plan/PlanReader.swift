@@ -25,7 +25,11 @@ public enum PlanReader {
     }
     let object: JSON
     if isMarkdown {
-      object = MarkdownOutline.planObject(from: text)
+      do {
+        object = try MarkdownOutline.planObject(from: text)
+      } catch let problems as PlanProblems {
+        throw ToolFailure.usage(problems.lines.map { "\(source): \($0)" }.joined(separator: "\n"))
+      }
     } else {
       do {
         object = try JSON.parse(text)

@@ -160,7 +160,7 @@ struct PlanTests {
 
       ## Café Culture!
       """
-    let object = MarkdownOutline.planObject(from: outline)
+    let object = try MarkdownOutline.planObject(from: outline)
     let read = try PlanReader.build(from: object, source: "post.md", directory: ".", overrides: [])
     #expect(read.id == "post")
     #expect(read.title == "Über Pre-mortems")
@@ -264,7 +264,7 @@ struct PlanTests {
 
   @Test func crlfOutlinesAreRead() throws {
     let text = "---\r\nid: post\r\n---\r\n# Title\r\n\r\n## One\r\nFirst.\r\n\r\n## Two\r\nSecond.\r\n"
-    let read = try PlanReader.build(from: MarkdownOutline.planObject(from: text), source: "post.md", directory: ".", overrides: [])
+    let read = try PlanReader.build(from: try MarkdownOutline.planObject(from: text), source: "post.md", directory: ".", overrides: [])
     #expect(read.id == "post")
     #expect(read.sections.map(\.id) == ["one", "two"])
     #expect(read.sections.map(\.description) == ["First.", "Second."])
@@ -301,5 +301,75 @@ struct PlanTests {
     let shown = SectionGraph.describe(cycle: cycle)
     #expect(shown.contains("… (999989 more) …"))
     #expect(shown.count < 200)
+  }
+
+  // MARK: - The outline read with cmark, front matter with YAML (issue 10)
+
+  @Test func frontMatterIsRealYAML() throws {
+    let text = """
+      ---
+      id: post
+      title: "Why: a story"
+      llm:
+        provider: offline
+        temperature: 0.5
+      llm.model: writer
+      inputs:
+        audience: engineering managers
+        tone: |
+          Friendly.
+          Concrete.
+      modes: [draft, full]
+      ---
+      ## One
+      First.
+      """
+    let object = try MarkdownOutline.planObject(from: text)
+    #expect(object["title"]?.string == "Why: a story")
+    #expect(object["llm"]?.compactText == #"{"provider":"offline","temperature":0.5,"model":"writer"}"#)
+    #expect(object["inputs"]?["tone"]?.string == "Friendly.\nConcrete.\n")
+    #expect(object["modes"]?.compactText == #"["draft","full"]"#)
+  }
+
+  @Test func yamlThatIsNotValidIsOneLineWithItsLine() {
+    let text = "---\nid: post\nllm: [unclosed\n---\n## One\n"
+    do {
+      _ = try MarkdownOutline.planObject(from: text)
+      Issue.record("accepted")
+    } catch let problems as PlanProblems {
+      #expect(problems.lines.count == 1)
+      #expect(problems.lines.first?.hasPrefix("front matter, line ") == true, "\(problems.lines)")
+      #expect(problems.lines.first?.contains("not valid YAML") == true)
+    } catch {
+      Issue.record("\(error)")
+    }
+    let block = "# T\n\n## One\nText.\n```sheaf\nstage: [1\n```\n"
+    #expect(throws: PlanProblems.self) { try MarkdownOutline.planObject(from: block) }
+  }
+
+  @Test func headingsInsideCodeAreCodeAndSetextHeadingsCount() throws {
+    let text = """
+      Title Here
+      ==========
+
+      The brief.
+
+      ## Shell
+      Use this:
+      ```bash
+      # not a heading
+      ## nor this
+      ```
+
+      Second section
+      --------------
+      More.
+      """
+    let object = try MarkdownOutline.planObject(from: text)
+    #expect(object["title"]?.string == "Title Here")
+    let sections = object["sections"]?.array ?? []
+    #expect(sections.map { $0["title"]?.string ?? "" } == ["Shell", "Second section"])
+    #expect(sections.first?["description"]?.string == "Use this:\n```bash\n# not a heading\n## nor this\n```")
+    #expect(object["inputs"]?["brief"]?.string == "The brief.")
   }
 }
