@@ -39,3 +39,26 @@ public struct Record {
   /// Soft dependencies.
   public var context: [String] { json["context"]?.array?.compactMap(\.string) ?? [] }
 }
+
+/// Every record field of the contract, defined once: build-prompt keeps these out of `section.*`
+/// (so a new field never leaks into templates as a custom field), and a test checks the README's
+/// record table against this list.
+public enum RecordFields {
+  /// The fields the tools set today, in the order of the README's table.
+  public static let current: [String] = [
+    "doc", "doc_title", "id", "title", "description", "order", "stage", "depends_on", "context",
+    "template", "format", "llm", "instructions", "mode", "prompt_set", "plan_dir", "inputs",
+    "messages", "context_ids", "context_truncated", "status", "content", "reasoning", "provider",
+    "model", "usage", "timing", "attempts", "cache", "request_key", "finish_reason", "data",
+    "violations", "warnings", "repaired", "source", "error",
+  ]
+
+  /// Fields the contract (DESIGN.md) names for work still to come, and the outline a record may
+  /// carry itself: reserved, so they never reach a template as custom fields either.
+  public static let reserved: [String] = [
+    "outline", "template_files", "context_summarized", "fingerprint", "repairs", "cost",
+  ]
+
+  /// Every name above.
+  public static let names: Set<String> = Set(current + reserved)
+}

@@ -70,13 +70,3 @@ public enum PlanSectionsCommand {
     return .completed
   }
 }
-
-extension String {
-  /// The string without leading and trailing white space.
-  var trimmed: String {
-    var slice = Substring(self)
-    while let first = slice.first, first.isWhitespace { slice.removeFirst() }
-    while let last = slice.last, last.isWhitespace { slice.removeLast() }
-    return String(slice)
-  }
-}

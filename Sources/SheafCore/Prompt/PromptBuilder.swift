@@ -21,15 +21,6 @@ public struct PromptOptions {
 /// Turns a planned record into `messages`: the set's `shared_context` as the system message,
 /// the section's template as the user message.
 public final class PromptBuilder {
-  /// The record fields that are not the section's own custom fields.
-  static let contractFields: Set<String> = [
-    "doc", "doc_title", "id", "title", "description", "order", "stage", "depends_on", "context",
-    "template", "format", "llm", "instructions", "mode", "prompt_set", "plan_dir", "outline", "inputs",
-    "status", "messages", "context_ids", "context_truncated", "content", "reasoning", "provider",
-    "model", "usage", "timing", "attempts", "cache", "request_key", "data", "violations", "source",
-    "error", "finish_reason", "repaired",
-  ]
-
   private let options: PromptOptions
   private let library: TemplateLibrary
   /// The latest `outline` event's sections, by document.
@@ -206,7 +197,7 @@ public final class PromptBuilder {
       "inputs": inputs,
     ]
     var section: [String: Any] = [:]
-    for (key, value) in json.members where !Self.contractFields.contains(key) { section[key] = Self.plain(value) }
+    for (key, value) in json.members where !RecordFields.names.contains(key) { section[key] = Self.plain(value) }
     section["id"] = json["id"]?.string ?? ""
     section["title"] = json["title"]?.string ?? json["id"]?.string ?? ""
     section["description"] = json["description"]?.string ?? ""

@@ -117,13 +117,3 @@ public final class FormatValidator {
     return compiled
   }
 }
-
-/// validate-format's work.
-public enum ValidateFormatCommand {
-  /// Reads records, writes each with its verdict; events pass through.
-  /// - Throws: `ToolFailure` for malformed input or a closed output.
-  public static func run(inputs: [String], warn: Set<String>) throws -> ExitStatus {
-    let validator = FormatValidator(warn: warn)
-    return try FilterLoop.mapRecords(inputs: inputs, validator.validate)
-  }
-}

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import SheafCore
@@ -37,5 +38,31 @@ struct ContractTests {
     let ts = try #require(event["ts"]?.string)
     #expect(ts.count == 24 && ts.hasSuffix("Z") && ts.contains("."))
     #expect(Event.isEvent(event))
+  }
+}
+
+/// The README's record table and the one list of record fields agree.
+struct RecordFieldTests {
+  @Test func theReadmesRecordTableListsExactlyTheCurrentFields() throws {
+    var root = URL(fileURLWithPath: #filePath)
+    for _ in 0..<4 { root.deleteLastPathComponent() }
+    let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+    let section = try #require(readme.components(separatedBy: "\n## Records\n").dropFirst().first?.components(separatedBy: "\n## ").first)
+    var listed: [String] = []
+    for line in section.split(separator: "\n") where line.hasPrefix("| `") {
+      let cell = line.dropFirst(2).prefix { $0 != "|" }
+      for part in cell.split(separator: "`").enumerated() where part.offset % 2 == 0 {
+        listed.append(String(part.element))
+      }
+    }
+    #expect(Set(listed) == Set(RecordFields.current), "README lists \(Set(listed).subtracting(RecordFields.current)) extra and misses \(Set(RecordFields.current).subtracting(listed))")
+  }
+
+  @Test func noContractFieldIsACustomField() {
+    let record = JSON.object(["id": JSON("a"), "warnings": .array([]), "pov": JSON("first person")])
+    let variables = PromptBuilder(options: PromptOptions()).variables(record, context: [])
+    let section = variables["section"] as? [String: Any] ?? [:]
+    #expect(section["pov"] as? String == "first person")
+    #expect(section["warnings"] == nil)
   }
 }
