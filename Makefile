@@ -16,7 +16,7 @@ RUNS ?= runs
 SHEAF_BIN := $(RELEASE_BIN)
 SHEAF_TOOLS := build
 
-.PHONY: all deps test-deps build debug test demo install uninstall bench clean lint
+.PHONY: all deps test-deps build debug test demo install uninstall bench clean lint format
 
 all: build
 
@@ -58,7 +58,7 @@ test-deps: deps
 	  fi; \
 	fi
 
-test: test-deps
+test: test-deps lint
 	$(SWIFT) test
 
 install: build
@@ -89,8 +89,13 @@ bench: build
 # Staged runs: make doc, regen, status, watch.
 include pipelines/sheaf.mk
 
+# One formatter: .swift-format (swift-argument-parser's rules, 100 columns). `make format` fixes
+# what it can; `make lint` (part of `make test`, so CI enforces it) fails on any finding.
 lint:
-	$(SWIFT) format lint --recursive Sources Tests
+	$(SWIFT) format lint --strict --recursive --parallel Sources Tests Package.swift
+
+format:
+	$(SWIFT) format --in-place --recursive --parallel Sources Tests Package.swift
 
 clean:
 	rm -rf .build $(RUNS)

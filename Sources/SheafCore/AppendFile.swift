@@ -1,6 +1,8 @@
 import Foundation
 
-/// A file that lines are appended to (`events.ndjson`, call-llm's `--log`). Each append holds an
+/// A file that lines are appended to (`events.ndjson`, call-llm's `--log`).
+///
+/// Each append holds an
 /// exclusive `flock` on the file, so several processes can share it, and is one whole line or
 /// nothing: a write cut short (a full disk) is cut back to where it started, and a line left torn
 /// by a writer that was killed mid-write is ended before the next line, so it stays one bad line
@@ -13,7 +15,10 @@ final class AppendFile {
   /// - Throws: `ToolFailure` naming the path and the system's reason.
   init(path: String) throws {
     fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { throw ToolFailure.usage("\(path): cannot open for appending: \(String(cString: strerror(errno)))") }
+    guard fd >= 0 else {
+      throw ToolFailure.usage(
+        "\(path): cannot open for appending: \(String(cString: strerror(errno)))")
+    }
     self.path = path
   }
 
@@ -33,7 +38,9 @@ final class AppendFile {
       if pread(fd, &last, 1, size - 1) == 1 && last != 0x0A { text = "\n" + text }
     }
     do {
-      try text.withUTF8 { try RecordWriter.writeAll(UnsafeRawBufferPointer($0), to: fd, name: path) }
+      try text.withUTF8 {
+        try RecordWriter.writeAll(UnsafeRawBufferPointer($0), to: fd, name: path)
+      }
     } catch {
       if size >= 0 { _ = ftruncate(fd, size) }
       throw error

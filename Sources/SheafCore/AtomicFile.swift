@@ -4,13 +4,16 @@ import Foundation
 /// flushed to disk, then renamed over it, and the folder flushed so the rename survives a power
 /// loss.
 public enum AtomicFile {
-  /// Replaces `path` with `text`. With `rename: false` the file is written in place and flushed
+  /// Replaces `path` with `text`.
+  ///
+  /// With `rename: false` the file is written in place and flushed
   /// (for a file that is itself a temporary one).
   /// - Throws: `ToolFailure` (usage) naming the path and the system's reason.
   public static func write(_ text: String, to path: String, rename replace: Bool = true) throws {
     let directory = (path as NSString).deletingLastPathComponent
     let name = (path as NSString).lastPathComponent
-    let temporary = replace ? (directory.isEmpty ? "" : directory + "/") + ".\(name).\(getpid()).tmp" : path
+    let temporary =
+      replace ? (directory.isEmpty ? "" : directory + "/") + ".\(name).\(getpid()).tmp" : path
     let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
     guard fd >= 0 else {
       throw ToolFailure.usage("\(path): cannot write: \(String(cString: strerror(errno)))")

@@ -1,5 +1,5 @@
-import Foundation
 import ArgumentParser
+import Foundation
 import SheafCore
 
 /// `build-prompt`: planned records in, records with `messages` out.
@@ -43,30 +43,43 @@ struct BuildPrompt: FilterCommand {
   @Argument(help: "Record files (NDJSON); '-' or none: standard input.")
   var inputs: [String] = []
 
-  @Option(name: .customLong("prompts"), help: ArgumentHelp("A folder of prompt sets, searched first (repeatable).", valueName: "dir"))
+  @Option(
+    name: .customLong("prompts"),
+    help: ArgumentHelp("A folder of prompt sets, searched first (repeatable).", valueName: "dir"))
   var promptDirs: [String] = []
 
-  @Option(help: ArgumentHelp("The prompt set (default: the record's prompt_set, else its doc).", valueName: "name"))
+  @Option(
+    help: ArgumentHelp(
+      "The prompt set (default: the record's prompt_set, else its doc).", valueName: "name"))
   var set: String?
 
-  @Option(help: ArgumentHelp("A run's sections/ folder: the content of depends_on and context sections.", valueName: "dir"))
+  @Option(
+    help: ArgumentHelp(
+      "A run's sections/ folder: the content of depends_on and context sections.", valueName: "dir")
+  )
   var context: String?
 
   @Flag(help: "Render names the data does not have as empty instead of failing the record.")
   var lax = false
 
-  @Option(name: .customLong("max-input-tokens"), help: ArgumentHelp("A budget for the prompt (about 4 characters a token).", valueName: "n"))
+  @Option(
+    name: .customLong("max-input-tokens"),
+    help: ArgumentHelp("A budget for the prompt (about 4 characters a token).", valueName: "n"))
   var maxInputTokens: Int?
 
   func validate() throws {
-    if let maxInputTokens, maxInputTokens < 1 { throw ValidationError("--max-input-tokens must be 1 or more") }
+    if let maxInputTokens, maxInputTokens < 1 {
+      throw ValidationError("--max-input-tokens must be 1 or more")
+    }
   }
 
   mutating func execute() throws -> ExitStatus {
     for (flag, dir) in [("--context", context)] + promptDirs.map { ("--prompts", Optional($0)) } {
       guard let dir else { continue }
       var isDirectory: ObjCBool = false
-      guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory), isDirectory.boolValue else {
+      guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory),
+        isDirectory.boolValue
+      else {
         throw ToolFailure.usage("\(flag) \(dir): no such folder")
       }
     }

@@ -51,43 +51,66 @@ struct CallLLM: FilterCommand {
   @Option(help: ArgumentHelp("The model.", valueName: "name"))
   var model: String?
 
-  @Option(name: .customLong("base-url"), help: ArgumentHelp("The provider's base URL (for example http://localhost:8000/v1).", valueName: "url"))
+  @Option(
+    name: .customLong("base-url"),
+    help: ArgumentHelp(
+      "The provider's base URL (for example http://localhost:8000/v1).", valueName: "url"))
   var baseURL: String?
 
-  @Option(name: .customLong("api-key-env"), help: ArgumentHelp("Take the API key from this environment variable.", valueName: "name"))
+  @Option(
+    name: .customLong("api-key-env"),
+    help: ArgumentHelp("Take the API key from this environment variable.", valueName: "name"))
   var apiKeyEnv: String?
 
   @Option(name: .short, help: ArgumentHelp("Requests in flight at once.", valueName: "n"))
   var j: Int = 4
 
-  @Flag(name: .customLong("keep-order"), help: "Write records in input order, not as they complete.")
+  @Flag(
+    name: .customLong("keep-order"), help: "Write records in input order, not as they complete.")
   var keepOrder = false
 
-  @Flag(help: "Write section_start, chunk, section_complete and section_failed events to standard output.")
+  @Flag(
+    help:
+      "Write section_start, chunk, section_complete and section_failed events to standard output.")
   var events = false
 
-  @Option(name: .customLong("events-file"), help: ArgumentHelp("Append events to this file (whole lines).", valueName: "path"))
+  @Option(
+    name: .customLong("events-file"),
+    help: ArgumentHelp("Append events to this file (whole lines).", valueName: "path"))
   var eventsFile: String?
 
-  @Option(name: .customLong("connect-timeout"), help: ArgumentHelp("Seconds to connect.", valueName: "s"))
+  @Option(
+    name: .customLong("connect-timeout"), help: ArgumentHelp("Seconds to connect.", valueName: "s"))
   var connectTimeout: Double = 10
 
-  @Option(name: .customLong("first-byte-timeout"), help: ArgumentHelp("Seconds to the first byte of the response.", valueName: "s"))
+  @Option(
+    name: .customLong("first-byte-timeout"),
+    help: ArgumentHelp("Seconds to the first byte of the response.", valueName: "s"))
   var firstByteTimeout: Double = 120
 
-  @Option(name: .customLong("idle-timeout"), help: ArgumentHelp("Seconds a stream may stall.", valueName: "s"))
+  @Option(
+    name: .customLong("idle-timeout"),
+    help: ArgumentHelp("Seconds a stream may stall.", valueName: "s"))
   var idleTimeout: Double = 60
 
-  @Option(help: ArgumentHelp("Seconds for a whole attempt (default: llm.timeout_s, else 600).", valueName: "s"))
+  @Option(
+    help: ArgumentHelp(
+      "Seconds for a whole attempt (default: llm.timeout_s, else 600).", valueName: "s"))
   var timeout: Double?
 
-  @Option(help: ArgumentHelp("Retries after the first attempt (default: llm.retries, else 2).", valueName: "n"))
+  @Option(
+    help: ArgumentHelp(
+      "Retries after the first attempt (default: llm.retries, else 2).", valueName: "n"))
   var retries: Int?
 
-  @Option(name: .customLong("retry-base"), help: ArgumentHelp("First backoff in seconds; it doubles per attempt.", valueName: "s"))
+  @Option(
+    name: .customLong("retry-base"),
+    help: ArgumentHelp("First backoff in seconds; it doubles per attempt.", valueName: "s"))
   var retryBase: Double = 1
 
-  @Option(name: .customLong("retry-max"), help: ArgumentHelp("Longest wait between attempts, in seconds.", valueName: "s"))
+  @Option(
+    name: .customLong("retry-max"),
+    help: ArgumentHelp("Longest wait between attempts, in seconds.", valueName: "s"))
   var retryMax: Double = 60
 
   @Option(help: ArgumentHelp("Seed for backoff jitter and the offline provider.", valueName: "n"))
@@ -99,16 +122,25 @@ struct CallLLM: FilterCommand {
   @Flag(name: .customLong("no-cache"), help: "Neither read nor write the cache.")
   var noCache = false
 
-  @Option(help: ArgumentHelp("Ask again for these sections (comma-separated) and store the new answers.", valueName: "ids"))
+  @Option(
+    help: ArgumentHelp(
+      "Ask again for these sections (comma-separated) and store the new answers.", valueName: "ids")
+  )
   var refresh: [String] = []
 
-  @Flag(name: .customLong("cache-only"), help: "Replay from the cache; a miss fails and nothing goes to the network.")
+  @Flag(
+    name: .customLong("cache-only"),
+    help: "Replay from the cache; a miss fails and nothing goes to the network.")
   var cacheOnly = false
 
-  @Option(name: .customLong("offline-delay"), help: ArgumentHelp("Offline provider: seconds before the first token.", valueName: "s"))
+  @Option(
+    name: .customLong("offline-delay"),
+    help: ArgumentHelp("Offline provider: seconds before the first token.", valueName: "s"))
   var offlineDelay: Double = 0
 
-  @Option(name: .customLong("offline-tps"), help: ArgumentHelp("Offline provider: tokens per second (0: all at once).", valueName: "n"))
+  @Option(
+    name: .customLong("offline-tps"),
+    help: ArgumentHelp("Offline provider: tokens per second (0: all at once).", valueName: "n"))
   var offlineTPS: Double = 0
 
   @Flag(help: "Show the live progress line even when standard error is not a terminal.")
@@ -120,22 +152,41 @@ struct CallLLM: FilterCommand {
   @Flag(name: .customLong("log-prompts"), help: "Put the messages in the log too.")
   var logPrompts = false
 
-  @Option(name: .customLong("max-event-bytes"), help: ArgumentHelp("The longest line or event a response stream may send (default 8 MiB).", valueName: "n"))
+  @Option(
+    name: .customLong("max-event-bytes"),
+    help: ArgumentHelp(
+      "The longest line or event a response stream may send (default 8 MiB).", valueName: "n"))
   var maxEventBytes: Int = StreamLimits.defaultMaxEventBytes
 
   func validate() throws {
     if let provider, !ProviderRegistry.names.contains(provider) {
-      throw ValidationError("unknown provider '\(provider)' (known: \(ProviderRegistry.names.joined(separator: ", ")))")
+      throw ValidationError(
+        "unknown provider '\(provider)' (known: \(ProviderRegistry.names.joined(separator: ", ")))")
     }
-    guard (1...1024).contains(j) else { throw ValidationError("-j must be from 1 to 1024 (got \(j))") }
-    for (name, value) in [("--connect-timeout", connectTimeout), ("--first-byte-timeout", firstByteTimeout), ("--idle-timeout", idleTimeout), ("--retry-base", retryBase), ("--retry-max", retryMax)] where !(value > 0) {
+    guard (1...1024).contains(j) else {
+      throw ValidationError("-j must be from 1 to 1024 (got \(j))")
+    }
+    for (name, value) in [
+      ("--connect-timeout", connectTimeout), ("--first-byte-timeout", firstByteTimeout),
+      ("--idle-timeout", idleTimeout), ("--retry-base", retryBase), ("--retry-max", retryMax),
+    ] where !(value > 0) {
       throw ValidationError("\(name) must be more than 0 (got \(value))")
     }
-    if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be more than 0 (got \(timeout))") }
-    if let retries, retries < 0 { throw ValidationError("--retries must be 0 or more (got \(retries))") }
-    if offlineDelay < 0 || offlineTPS < 0 { throw ValidationError("--offline-delay and --offline-tps must be 0 or more") }
-    if noCache && cacheOnly { throw ValidationError("--no-cache and --cache-only cannot go together") }
-    if maxEventBytes < 1024 { throw ValidationError("--max-event-bytes must be 1024 or more (got \(maxEventBytes))") }
+    if let timeout, !(timeout > 0) {
+      throw ValidationError("--timeout must be more than 0 (got \(timeout))")
+    }
+    if let retries, retries < 0 {
+      throw ValidationError("--retries must be 0 or more (got \(retries))")
+    }
+    if offlineDelay < 0 || offlineTPS < 0 {
+      throw ValidationError("--offline-delay and --offline-tps must be 0 or more")
+    }
+    if noCache && cacheOnly {
+      throw ValidationError("--no-cache and --cache-only cannot go together")
+    }
+    if maxEventBytes < 1024 {
+      throw ValidationError("--max-event-bytes must be 1024 or more (got \(maxEventBytes))")
+    }
   }
 
   mutating func execute() throws -> ExitStatus {

@@ -37,19 +37,27 @@ struct MergeDoc: FilterCommand {
   @Option(help: ArgumentHelp("markdown, html or json.", valueName: "format"))
   var format: String = "markdown"
 
-  @Option(name: .shortAndLong, help: ArgumentHelp("Write the document here, atomically (default: standard output).", valueName: "file"))
+  @Option(
+    name: .shortAndLong,
+    help: ArgumentHelp(
+      "Write the document here, atomically (default: standard output).", valueName: "file"))
   var output: String?
 
   @Option(help: ArgumentHelp("Write the summary (JSON) here, atomically.", valueName: "file"))
   var summary: String?
 
-  @Flag(name: .customLong("omit-missing"), help: "Leave out sections that did not complete, instead of a placeholder.")
+  @Flag(
+    name: .customLong("omit-missing"),
+    help: "Leave out sections that did not complete, instead of a placeholder.")
   var omitMissing = false
 
   @Flag(name: .shortAndLong, help: "Do not say the document status on standard error.")
   var quiet = false
 
-  @Option(name: .customLong("events-file"), help: ArgumentHelp("Append a complete event (status and counts) to this file.", valueName: "path"))
+  @Option(
+    name: .customLong("events-file"),
+    help: ArgumentHelp(
+      "Append a complete event (status and counts) to this file.", valueName: "path"))
   var eventsFile: String?
 
   func validate() throws {

@@ -33,31 +33,52 @@ struct PlanSections: FilterCommand {
       """,
     version: SheafVersion.current)
 
-  @Argument(help: "The plan: a .json file, or a Markdown outline (.md). '-' or none: standard input.")
+  @Argument(
+    help: "The plan: a .json file, or a Markdown outline (.md). '-' or none: standard input.")
   var plan: String?
 
-  @Option(name: .long, help: ArgumentHelp("Use the sections of this mode (default: $SHEAF_MODE, then the plan's default_mode).", valueName: "name"))
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "Use the sections of this mode (default: $SHEAF_MODE, then the plan's default_mode).",
+      valueName: "name"))
   var mode: String?
 
-  @Option(name: .long, help: ArgumentHelp("Only these sections (comma-separated, repeatable).", valueName: "ids"))
+  @Option(
+    name: .long,
+    help: ArgumentHelp("Only these sections (comma-separated, repeatable).", valueName: "ids"))
   var only: [String] = []
 
-  @Option(name: .customLong("affected-by"), help: ArgumentHelp("Only the sections that depend on this one, directly or not (it is not included).", valueName: "id"))
+  @Option(
+    name: .customLong("affected-by"),
+    help: ArgumentHelp(
+      "Only the sections that depend on this one, directly or not (it is not included).",
+      valueName: "id"))
   var affectedBy: String?
 
-  @Option(help: ArgumentHelp("ndjson (records), make (rules, one target per section) or dot (Graphviz).", valueName: "format"))
+  @Option(
+    help: ArgumentHelp(
+      "ndjson (records), make (rules, one target per section) or dot (Graphviz).",
+      valueName: "format"))
   var emit: String = "ndjson"
 
-  @Option(name: .customLong("input"), help: ArgumentHelp("Set a document input: NAME=text or NAME=@file (repeatable).", valueName: "name=value"))
+  @Option(
+    name: .customLong("input"),
+    help: ArgumentHelp(
+      "Set a document input: NAME=text or NAME=@file (repeatable).", valueName: "name=value"))
   var inputs: [String] = []
 
   @Flag(help: "Write a stage event before each stage's records.")
   var events = false
 
-  @Option(help: ArgumentHelp("Extra instructions for the sections written (regenerate with a note).", valueName: "text"))
+  @Option(
+    help: ArgumentHelp(
+      "Extra instructions for the sections written (regenerate with a note).", valueName: "text"))
   var instructions: String?
 
-  @Flag(name: .customLong("allow-outside"), help: "Let the plan read files outside its folder (absolute paths, '..').")
+  @Flag(
+    name: .customLong("allow-outside"),
+    help: "Let the plan read files outside its folder (absolute paths, '..').")
   var allowOutside = false
 
   func validate() throws {

@@ -30,7 +30,8 @@ enum BenchData {
       for _ in 0..<paragraphs {
         var sentence: [String] = []
         for _ in 0..<(60 + next() % 60) { sentence.append(words[next() % words.count]) }
-        content += sentence.joined(separator: " ") + ". \"Quoted\" text, a tab\tand a backslash \\.\n\n"
+        content +=
+          sentence.joined(separator: " ") + ". \"Quoted\" text, a tab\tand a backslash \\.\n\n"
       }
       content += "- first point\n- second point\n"
       let record = JSON.object()
@@ -53,7 +54,8 @@ enum BenchData {
       ])
       record["timing"] = .object([
         "started_at": JSON("2026-11-21T07:53:12.345Z"),
-        "first_token_s": JSON(Double(next() % 1000) / 1000), "seconds": JSON(Double(next() % 20000) / 1000),
+        "first_token_s": JSON(Double(next() % 1000) / 1000),
+        "seconds": JSON(Double(next() % 20000) / 1000),
       ])
       record["attempts"] = JSON(1)
       record["cache"] = JSON("miss")
@@ -64,7 +66,8 @@ enum BenchData {
       written += text.utf8.count + 1
       try writer.write(record)
       if index % 10 == 0 {
-        let event = Event.make(.chunk, doc: "bench", fields: ["id": JSON(id), "text": JSON("a chunk of text")])
+        let event = Event.make(
+          .chunk, doc: "bench", fields: ["id": JSON(id), "text": JSON("a chunk of text")])
         written += event.compactText.utf8.count + 1
         try writer.write(event)
       }

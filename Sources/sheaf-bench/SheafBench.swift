@@ -2,7 +2,9 @@ import ArgumentParser
 import Foundation
 import SheafCore
 
-/// `sheaf-bench`: what `make bench` runs besides the tools. Not installed.
+/// `sheaf-bench`: what `make bench` runs besides the tools.
+///
+/// Not installed.
 @main
 struct SheafBench: FilterCommand {
   static let configuration = CommandConfiguration(

@@ -6,7 +6,8 @@ import SheafCore
 struct ValidateFormat: FilterCommand {
   static let configuration = CommandConfiguration(
     commandName: "validate-format",
-    abstract: "Check each record's content against its format: Markdown rules, JSON repair, JSON Schema.",
+    abstract:
+      "Check each record's content against its format: Markdown rules, JSON repair, JSON Schema.",
     discussion: """
       The record's format (from the plan, where named formats are resolved) names the rules. \
       Markdown (cmark): min_words/max_words (words of prose, not markup), required_headings \
@@ -35,11 +36,17 @@ struct ValidateFormat: FilterCommand {
   @Argument(help: "Record files (NDJSON); '-' or none: standard input.")
   var inputs: [String] = []
 
-  @Option(help: ArgumentHelp("Rules whose violations are warnings, not failures (comma-separated, repeatable).", valueName: "rules"))
+  @Option(
+    help: ArgumentHelp(
+      "Rules whose violations are warnings, not failures (comma-separated, repeatable).",
+      valueName: "rules"))
   var warn: [String] = []
 
   mutating func execute() throws -> ExitStatus {
-    let rules = Set(warn.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } })
+    let rules = Set(
+      warn.flatMap {
+        $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+      })
     return try ValidateFormatCommand.run(inputs: inputs, warn: rules)
   }
 }

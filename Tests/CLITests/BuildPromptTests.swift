@@ -4,14 +4,18 @@ import Testing
 /// build-prompt, the real binary, over the example plans and the shipped prompt sets.
 struct BuildPromptTests {
   let scratch: String = {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("bp-\(UUID().uuidString)").path
-    try? FileManager.default.createDirectory(atPath: path + "/sections", withIntermediateDirectories: true)
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "bp-\(UUID().uuidString)"
+    ).path
+    try? FileManager.default.createDirectory(
+      atPath: path + "/sections", withIntermediateDirectories: true)
     return path
   }()
 
   func write(_ text: String, to name: String) throws {
     let path = "\(scratch)/\(name)"
-    try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(
+      atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
     try text.write(toFile: path, atomically: true, encoding: .utf8)
   }
 
@@ -20,23 +24,31 @@ struct BuildPromptTests {
     let planned = try Harness.run("plan-sections pipelines/prd/plan.json")
     for record in objects(planned.out) {
       let id = try #require(record["id"] as? String)
-      try write(#"{"id":"\#(id)","title":"\#(record["title"] as? String ?? id)","order":\#(record["order"] as? Int ?? 0),"status":"completed","content":"CONTENT-OF-\#(id) {{doc.title}}"}"#, to: "sections/\(id).json")
+      try write(
+        #"{"id":"\#(id)","title":"\#(record["title"] as? String ?? id)","order":\#(record["order"] as? Int ?? 0),"status":"completed","content":"CONTENT-OF-\#(id) {{doc.title}}"}"#,
+        to: "sections/\(id).json")
     }
   }
 
   @Test func noSectionSeesContentOutsideItsDependencies() throws {
     try completeEverySection()
-    let result = try Harness.run("plan-sections pipelines/prd/plan.json | build-prompt --context \(scratch)/sections")
+    let result = try Harness.run(
+      "plan-sections pipelines/prd/plan.json | build-prompt --context \(scratch)/sections")
     #expect(result.status == 0, "\(result.err)")
     let records = objects(result.out)
     #expect(records.count == 12)
     for record in records {
       let id = try #require(record["id"] as? String)
-      let allowed = Set((record["depends_on"] as? [String] ?? []) + (record["context"] as? [String] ?? []))
-      let prompt = (record["messages"] as? [[String: Any]] ?? []).compactMap { $0["content"] as? String }.joined(separator: "\n")
+      let allowed = Set(
+        (record["depends_on"] as? [String] ?? []) + (record["context"] as? [String] ?? []))
+      let prompt = (record["messages"] as? [[String: Any]] ?? []).compactMap {
+        $0["content"] as? String
+      }.joined(separator: "\n")
       for other in records.compactMap({ $0["id"] as? String }) {
         let shown = prompt.contains("CONTENT-OF-\(other) ")
-        #expect(shown == allowed.contains(other), "\(id): content of \(other) \(shown ? "leaked into" : "missing from") the prompt")
+        #expect(
+          shown == allowed.contains(other),
+          "\(id): content of \(other) \(shown ? "leaked into" : "missing from") the prompt")
       }
       #expect(Set(record["context_ids"] as? [String] ?? []) == allowed)
     }
@@ -44,47 +56,74 @@ struct BuildPromptTests {
 
   @Test func contentIsInertData() throws {
     try completeEverySection()
-    let result = try Harness.run("plan-sections --only goals_objectives --input audience='{{section.id}} & <b>' pipelines/prd/plan.json | build-prompt --context \(scratch)/sections")
+    let result = try Harness.run(
+      "plan-sections --only goals_objectives --input audience='{{section.id}} & <b>' pipelines/prd/plan.json | build-prompt --context \(scratch)/sections"
+    )
     let messages = try #require(objects(result.out).first?["messages"] as? [[String: Any]])
-    #expect((messages[0]["content"] as? String)?.contains("Audience: {{section.id}} & <b>.") == true)
-    #expect((messages[1]["content"] as? String)?.contains("CONTENT-OF-problem_statement {{doc.title}}") == true)
+    #expect(
+      (messages[0]["content"] as? String)?.contains("Audience: {{section.id}} & <b>.") == true)
+    #expect(
+      (messages[1]["content"] as? String)?.contains("CONTENT-OF-problem_statement {{doc.title}}")
+        == true)
   }
 
   @Test func aMissingNameFailsTheRecordWithFileLineAndName() throws {
     try write("System for {{doc.title}}.", to: "p/t/shared_context.mustache")
-    try write("Line one.\n{{#context}}{{title}}{{/context}}\nTitle: {{section.titel}}\n", to: "p/t/default.mustache")
+    try write(
+      "Line one.\n{{#context}}{{title}}{{/context}}\nTitle: {{section.titel}}\n",
+      to: "p/t/default.mustache")
     let input = #"{"doc":"d","id":"a","title":"A","status":"pending"}"# + "\n"
-    let strict = try Harness.run("build-prompt --prompts \(scratch)/p --set t", stdin: Data(input.utf8))
+    let strict = try Harness.run(
+      "build-prompt --prompts \(scratch)/p --set t", stdin: Data(input.utf8))
     #expect(strict.status == 1)
     let error = try #require(objects(strict.out).first?["error"] as? [String: Any])
     #expect(error["type"] as? String == "template")
-    #expect(error["message"] as? String == "\(scratch)/p/t/default.mustache:3: no variable 'section.titel' (here: context, doc, feedback, has_context, has_feedback, has_outline, outline, previous_answer, section)")
-    let lax = try Harness.run("build-prompt --lax --prompts \(scratch)/p --set t", stdin: Data(input.utf8))
+    #expect(
+      error["message"] as? String
+        == "\(scratch)/p/t/default.mustache:3: no variable 'section.titel' (here: context, doc, feedback, has_context, has_feedback, has_outline, outline, previous_answer, section)"
+    )
+    let lax = try Harness.run(
+      "build-prompt --lax --prompts \(scratch)/p --set t", stdin: Data(input.utf8))
     #expect(lax.status == 0)
-    #expect(((objects(lax.out).first?["messages"] as? [[String: Any]])?.last?["content"] as? String) == "Line one.\n\nTitle:")
+    #expect(
+      ((objects(lax.out).first?["messages"] as? [[String: Any]])?.last?["content"] as? String)
+        == "Line one.\n\nTitle:")
   }
 
   @Test func aTemplateThatDoesNotParseFailsOnlyTheRecordsThatUseIt() throws {
     try write("S", to: "p/t/shared_context.mustache")
     try write("Hi\n{{#context}}\nnever closed\n", to: "p/t/default.mustache")
     try write("Fine: {{section.title}}", to: "p/t/good.mustache")
-    let input = #"{"doc":"d","id":"a","status":"pending"}"# + "\n" + #"{"doc":"d","id":"b","template":"good","status":"pending"}"# + "\n"
+    let input =
+      #"{"doc":"d","id":"a","status":"pending"}"# + "\n"
+      + #"{"doc":"d","id":"b","template":"good","status":"pending"}"# + "\n"
       + #"{"doc":"d","id":"c","status":"pending"}"# + "\n"
-    let result = try Harness.run("build-prompt --prompts \(scratch)/p --set t", stdin: Data(input.utf8))
+    let result = try Harness.run(
+      "build-prompt --prompts \(scratch)/p --set t", stdin: Data(input.utf8))
     #expect(result.status == 1, "the stream is complete, some records failed")
     let records = objects(result.out)
-    #expect(records.map { $0["status"] as? String } == ["failed", "pending", "failed"], "records after the broken one are written too")
+    #expect(
+      records.map { $0["status"] as? String } == ["failed", "pending", "failed"],
+      "records after the broken one are written too")
     let error = try #require(records.first?["error"] as? [String: Any])
     #expect(error["type"] as? String == "template")
-    #expect(error["message"] as? String == "\(scratch)/p/t/default.mustache:2: section 'context' is never closed")
+    #expect(
+      error["message"] as? String
+        == "\(scratch)/p/t/default.mustache:2: section 'context' is never closed")
   }
 
   @Test func aMissingTemplateFailsWithAHint() throws {
     try write("S", to: "p/t/shared_context.mustache")
-    let result = try Harness.run("build-prompt --prompts \(scratch)/p --set t", stdin: Data(#"{"doc":"d","id":"a","status":"pending"}"#.utf8))
+    let result = try Harness.run(
+      "build-prompt --prompts \(scratch)/p --set t",
+      stdin: Data(#"{"doc":"d","id":"a","status":"pending"}"#.utf8))
     let error = try #require(objects(result.out).first?["error"] as? [String: Any])
-    #expect((error["message"] as? String)?.hasPrefix("no template 'a.mustache' or 'default.mustache' for section 'a' in prompt set 't'") == true)
-    #expect(error["hint"] as? String == "add prompts/t/a.mustache, or set the section's template in the plan")
+    #expect(
+      (error["message"] as? String)?.hasPrefix(
+        "no template 'a.mustache' or 'default.mustache' for section 'a' in prompt set 't'") == true)
+    #expect(
+      error["hint"] as? String
+        == "add prompts/t/a.mustache, or set the section's template in the plan")
   }
 
   @Test func feedbackFromAFailedValidationReachesThePrompt() throws {
@@ -100,42 +139,65 @@ struct BuildPromptTests {
     let input = try JSONSerialization.data(withJSONObject: record) + Data("\n".utf8)
     let result = try Harness.run("build-prompt", stdin: input)
     let out = try #require(objects(result.out).first)
-    #expect(out["status"] as? String == "pending" && out["error"] == nil && out["violations"] == nil && out["content"] == nil)
+    #expect(
+      out["status"] as? String == "pending" && out["error"] == nil && out["violations"] == nil
+        && out["content"] == nil)
     let prompt = try #require((out["messages"] as? [[String: Any]])?.last?["content"] as? String)
-    #expect(prompt.contains("Your previous answer was rejected for these reasons; fix every one:\n- the answer has 9 words; write 250–700\n- remove the preamble 'Sure, here is'"))
-    #expect(prompt.contains("<previous_answer>\nSure, here is the problem statement. It is short.\n</previous_answer>"))
+    #expect(
+      prompt.contains(
+        "Your previous answer was rejected for these reasons; fix every one:\n- the answer has 9 words; write 250–700\n- remove the preamble 'Sure, here is'"
+      ))
+    #expect(
+      prompt.contains(
+        "<previous_answer>\nSure, here is the problem statement. It is short.\n</previous_answer>"))
   }
 
   @Test func aPersonsEditWinsOverTheRecord() throws {
     try completeEverySection()
     try write("A person rewrote the problem statement.\n", to: "sections/problem_statement.md")
     try write("CONTENT-OF-goals_objectives {{doc.title}}\n", to: "sections/goals_objectives.md")
-    let result = try Harness.run("plan-sections --only target_users pipelines/prd/plan.json | build-prompt --context \(scratch)/sections")
-    let prompt = try #require((objects(result.out).first?["messages"] as? [[String: Any]])?.last?["content"] as? String)
+    let result = try Harness.run(
+      "plan-sections --only target_users pipelines/prd/plan.json | build-prompt --context \(scratch)/sections"
+    )
+    let prompt = try #require(
+      (objects(result.out).first?["messages"] as? [[String: Any]])?.last?["content"] as? String)
     #expect(prompt.contains("A person rewrote the problem statement."))
     #expect(!prompt.contains("CONTENT-OF-problem_statement"))
-    #expect(prompt.contains("CONTENT-OF-goals_objectives"), "an unchanged .md is the record's own content")
+    #expect(
+      prompt.contains("CONTENT-OF-goals_objectives"), "an unchanged .md is the record's own content"
+    )
   }
 
   @Test func sectionsThatDidNotCompleteAreNotContext() throws {
     try completeEverySection()
-    try write(#"{"id":"goals_objectives","title":"Goals","order":3,"status":"failed","content":"CONTENT-OF-goals_objectives x"}"#, to: "sections/goals_objectives.json")
-    let result = try Harness.run("plan-sections --only target_users pipelines/prd/plan.json | build-prompt --context \(scratch)/sections")
+    try write(
+      #"{"id":"goals_objectives","title":"Goals","order":3,"status":"failed","content":"CONTENT-OF-goals_objectives x"}"#,
+      to: "sections/goals_objectives.json")
+    let result = try Harness.run(
+      "plan-sections --only target_users pipelines/prd/plan.json | build-prompt --context \(scratch)/sections"
+    )
     #expect(objects(result.out).first?["context_ids"] as? [String] == ["problem_statement"])
   }
 
   @Test func theBudgetEmptiesTheOldestContextFirstAndSaysSo() throws {
     try completeEverySection()
     let long = String(repeating: "word ", count: 2_000)
-    try write(#"{"id":"problem_statement","title":"Problem Statement","order":2,"status":"completed","content":"\#(long)"}"#, to: "sections/problem_statement.json")
-    try write(#"{"id":"goals_objectives","title":"Goals and Objectives","order":3,"status":"completed","content":"\#(long)"}"#, to: "sections/goals_objectives.json")
-    let plan = "plan-sections --only target_users pipelines/prd/plan.json | build-prompt --context \(scratch)/sections"
+    try write(
+      #"{"id":"problem_statement","title":"Problem Statement","order":2,"status":"completed","content":"\#(long)"}"#,
+      to: "sections/problem_statement.json")
+    try write(
+      #"{"id":"goals_objectives","title":"Goals and Objectives","order":3,"status":"completed","content":"\#(long)"}"#,
+      to: "sections/goals_objectives.json")
+    let plan =
+      "plan-sections --only target_users pipelines/prd/plan.json | build-prompt --context \(scratch)/sections"
     let fits = try Harness.run("\(plan) --max-input-tokens 5000")
     let record = try #require(objects(fits.out).first)
     #expect(record["status"] as? String == "pending")
     #expect(record["context_truncated"] as? [String] == ["problem_statement"])
     let prompt = try #require((record["messages"] as? [[String: Any]])?.last?["content"] as? String)
-    #expect(prompt.contains(#"<section title="Problem Statement" note="content left out to fit the prompt budget">"#))
+    #expect(
+      prompt.contains(
+        #"<section title="Problem Statement" note="content left out to fit the prompt budget">"#))
     #expect(prompt.components(separatedBy: "word word").count > 100, "the newer context stays")
     let tooSmall = try Harness.run("\(plan) --max-input-tokens 100")
     let error = try #require(objects(tooSmall.out).first?["error"] as? [String: Any])
@@ -143,7 +205,10 @@ struct BuildPromptTests {
     #expect(tooSmall.status == 1)
   }
 
-  @Test(arguments: ["pipelines/prd/plan.json", "--mode draft pipelines/prd/plan.json", "pipelines/book/plan.json", "pipelines/blog/plan.md", "pipelines/episode/plan.json"])
+  @Test(arguments: [
+    "pipelines/prd/plan.json", "--mode draft pipelines/prd/plan.json", "pipelines/book/plan.json",
+    "pipelines/blog/plan.md", "pipelines/episode/plan.json",
+  ])
   func everyShippedTemplateRendersAgainstItsPlan(_ plan: String) throws {
     // Bare, then with every section completed as context and a violation as feedback, so every
     // branch of every template is checked for names.
@@ -152,16 +217,26 @@ struct BuildPromptTests {
     let planned = objects(try Harness.run("plan-sections \(plan)").out)
     for record in planned {
       let id = try #require(record["id"] as? String)
-      try write(#"{"id":"\#(id)","title":"T","order":\#(record["order"] as? Int ?? 0),"status":"completed","content":"Text."}"#, to: "sections/\(id).json")
+      try write(
+        #"{"id":"\#(id)","title":"T","order":\#(record["order"] as? Int ?? 0),"status":"completed","content":"Text."}"#,
+        to: "sections/\(id).json")
     }
     let withFeedback = try Harness.run(
-      "plan-sections \(plan) | sed 's/\"status\":\"pending\"/\"status\":\"failed\",\"instructions\":\"Shorter.\",\"content\":\"Old.\",\"violations\":[{\"rule\":\"r\",\"message\":\"m\"}]/' | build-prompt --context \(scratch)/sections")
+      "plan-sections \(plan) | sed 's/\"status\":\"pending\"/\"status\":\"failed\",\"instructions\":\"Shorter.\",\"content\":\"Old.\",\"violations\":[{\"rule\":\"r\",\"message\":\"m\"}]/' | build-prompt --context \(scratch)/sections"
+    )
     #expect(withFeedback.status == 0, "\(withFeedback.out.prefix(600))")
-    #expect(objects(withFeedback.out).allSatisfy { ($0["messages"] as? [[String: Any]])?.last?["content"] as? String != nil })
+    #expect(
+      objects(withFeedback.out).allSatisfy {
+        ($0["messages"] as? [[String: Any]])?.last?["content"] as? String != nil
+      })
   }
 
   @Test func finishedRecordsAndEventsPassThrough() throws {
-    let input = #"{"event":"stage","stage":1}"# + "\n" + #"{"id":"a","status":"completed","content":"x","n":1.50}"# + "\n" + #"{"id":"b","status":"skipped","error":{"type":"dependency_failed","message":"m","retryable":false}}"# + "\n"
+    let input =
+      #"{"event":"stage","stage":1}"# + "\n"
+      + #"{"id":"a","status":"completed","content":"x","n":1.50}"# + "\n"
+      + #"{"id":"b","status":"skipped","error":{"type":"dependency_failed","message":"m","retryable":false}}"#
+      + "\n"
     let result = try Harness.run("build-prompt", stdin: Data(input.utf8))
     #expect(result.out == input)
   }
@@ -171,18 +246,25 @@ struct BuildPromptTests {
 /// next prompt as feedback, and a passing answer then completes.
 struct FeedbackLoopTests {
   @Test func violationsBecomeTheNextPromptsFeedback() throws {
-    let cache = FileManager.default.temporaryDirectory.appendingPathComponent("loop-\(UUID().uuidString)").path
+    let cache = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "loop-\(UUID().uuidString)"
+    ).path
     // A format the offline answer cannot meet on the first try: at most 40 words.
     let first = try Harness.run(
-      "plan-sections --only problem_statement pipelines/prd/plan.json | sed 's/\"max_words\":700/\"max_words\":40/' | build-prompt | call-llm --cache \(cache) | validate-format")
+      "plan-sections --only problem_statement pipelines/prd/plan.json | sed 's/\"max_words\":700/\"max_words\":40/' | build-prompt | call-llm --cache \(cache) | validate-format"
+    )
     #expect(first.status == 1)
     let failed = try #require(objects(first.out).first)
     #expect((failed["error"] as? [String: Any])?["type"] as? String == "validation")
-    let message = try #require((failed["violations"] as? [[String: Any]])?.first?["message"] as? String)
+    let message = try #require(
+      (failed["violations"] as? [[String: Any]])?.first?["message"] as? String)
     #expect(message.hasPrefix("the answer has ") && message.hasSuffix("words; write 250–40"))
     let again = try Harness.run("build-prompt", stdin: first.stdout)
-    let prompt = try #require((objects(again.out).first?["messages"] as? [[String: Any]])?.last?["content"] as? String)
-    #expect(prompt.contains("Your previous answer was rejected for these reasons; fix every one:\n- \(message)"))
+    let prompt = try #require(
+      (objects(again.out).first?["messages"] as? [[String: Any]])?.last?["content"] as? String)
+    #expect(
+      prompt.contains(
+        "Your previous answer was rejected for these reasons; fix every one:\n- \(message)"))
     #expect(prompt.contains("<previous_answer>"))
     #expect(objects(again.out).first?["status"] as? String == "pending")
   }

@@ -3,7 +3,9 @@ import Testing
 
 /// Each folder under Cases/<tool>/ is one case: `cmd` (run by bash from the package root, with
 /// $CASE set to the case folder and $TMP to a scratch folder), optional `stdin`, and the
-/// expectations `expout`, `experr` and `status`. `SHEAF_RECORD=1 swift test` rewrites the
+/// expectations `expout`, `experr` and `status`.
+///
+/// `SHEAF_RECORD=1 swift test` rewrites the
 /// expectations; review them with `git diff`.
 struct GoldenCaseTests {
   static let casesRoot = Harness.root.appendingPathComponent("Tests/CLITests/Cases")
@@ -44,7 +46,8 @@ struct GoldenCaseTests {
       try Data("\(result.status)\n".utf8).write(to: expected.status)
       return
     }
-    let wantStatus = try String(contentsOf: expected.status, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+    let wantStatus = try String(contentsOf: expected.status, encoding: .utf8).trimmingCharacters(
+      in: .whitespacesAndNewlines)
     #expect("\(result.status)" == wantStatus, "exit status; stderr: \(result.err)")
     let wantOut = try String(contentsOf: expected.out, encoding: .utf8)
     let wantErr = try String(contentsOf: expected.err, encoding: .utf8)

@@ -14,7 +14,9 @@ enum Harness {
   static let products: URL = {
     let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     for candidate in [bundle, bundle.deletingLastPathComponent()] {
-      if FileManager.default.isExecutableFile(atPath: candidate.appendingPathComponent("plan-sections").path) {
+      if FileManager.default.isExecutableFile(
+        atPath: candidate.appendingPathComponent("plan-sections").path)
+      {
         return candidate
       }
     }
@@ -32,9 +34,11 @@ enum Harness {
 
   /// Runs `command` with bash from the package root; `stdin` is a file or text fed to it.
   static func run(
-    _ command: String, stdinFile: URL? = nil, stdin: Data? = nil, environment: [String: String] = [:]
+    _ command: String, stdinFile: URL? = nil, stdin: Data? = nil,
+    environment: [String: String] = [:]
   ) throws -> Result {
-    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("sheaf-\(UUID().uuidString)")
+    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "sheaf-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: scratch) }
     let outURL = scratch.appendingPathComponent("out")
@@ -43,8 +47,9 @@ enum Harness {
     FileManager.default.createFile(atPath: errURL.path, contents: nil)
     var input = stdinFile
     if let stdin {
-      input = scratch.appendingPathComponent("in")
-      try stdin.write(to: input!)
+      let file = scratch.appendingPathComponent("in")
+      try stdin.write(to: file)
+      input = file
     }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/bin/bash")
@@ -56,7 +61,8 @@ enum Harness {
     env["LC_ALL"] = "C.UTF-8"
     for (key, value) in environment { env[key] = value }
     process.environment = env
-    process.standardInput = try input.map { try FileHandle(forReadingFrom: $0) } ?? FileHandle.nullDevice
+    process.standardInput =
+      try input.map { try FileHandle(forReadingFrom: $0) } ?? FileHandle.nullDevice
     process.standardOutput = try FileHandle(forWritingTo: outURL)
     process.standardError = try FileHandle(forWritingTo: errURL)
     try process.run()

@@ -4,7 +4,9 @@ import Testing
 /// Every `--help` renders: no Swift interpolation left as text, no line that ends in a backslash,
 /// the exit-status table, and a working example (issue 10).
 struct HelpTests {
-  static let tools = ["plan-sections", "build-prompt", "call-llm", "validate-format", "merge-doc", "sheaf-run"]
+  static let tools = [
+    "plan-sections", "build-prompt", "call-llm", "validate-format", "merge-doc", "sheaf-run",
+  ]
   static let steps = ["prepare", "deps", "save", "keep", "status", "watch", "info"]
 
   static func check(_ text: String, _ name: String) {
@@ -19,7 +21,9 @@ struct HelpTests {
     let result = try Harness.run("\(tool) --help")
     #expect(result.status == 0)
     Self.check(result.out, tool)
-    #expect(result.out.contains("EXIT STATUS") && result.out.contains("130  interrupted"), "\(tool): no exit-status table")
+    #expect(
+      result.out.contains("EXIT STATUS") && result.out.contains("130  interrupted"),
+      "\(tool): no exit-status table")
     #expect(result.out.contains(tool), "\(tool): no example")
   }
 

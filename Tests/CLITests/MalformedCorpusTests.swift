@@ -42,8 +42,17 @@ struct MalformedCorpusTests {
     ("raw tab in string", bytes(#"{"a":"x"#) + [0x09] + bytes(#""}"#)),
     ("raw NUL in string", bytes(#"{"a":"x"#) + [0x00] + bytes(#""}"#)),
     ("raw NUL outside strings", bytes(#"{"a":1}"#) + [0x00]),
-    ("10,000-deep arrays", bytes(#"{"a":"# + String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000) + "}")),
-    ("10,000-deep objects", bytes(String(repeating: #"{"a":"#, count: 10_000) + "1" + String(repeating: "}", count: 10_000))),
+    (
+      "10,000-deep arrays",
+      bytes(
+        #"{"a":"# + String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
+          + "}")
+    ),
+    (
+      "10,000-deep objects",
+      bytes(
+        String(repeating: #"{"a":"#, count: 10_000) + "1" + String(repeating: "}", count: 10_000))
+    ),
     ("top-level array", bytes(#"[{"id":"a"}]"#)),
     ("top-level number", bytes("42")),
     ("top-level real", bytes("4.5")),
@@ -57,9 +66,11 @@ struct MalformedCorpusTests {
     ("missing comma", bytes(#"{"a":1 "b":2}"#)),
   ]
 
-  static let good1 = #"{"doc":"d","id":"first","title":"First","order":1,"status":"completed","content":"One."}"#
+  static let good1 =
+    #"{"doc":"d","id":"first","title":"First","order":1,"status":"completed","content":"One."}"#
   static let event = #"{"event":"chunk","ts":"2026-11-21T08:00:00.000Z","id":"first","text":"One"}"#
-  static let good2 = #"{"doc":"d","id":"second","title":"Second","order":2,"status":"completed","content":"Two."}"#
+  static let good2 =
+    #"{"doc":"d","id":"second","title":"Second","order":2,"status":"completed","content":"Two."}"#
 
   static func stream(_ bad: [UInt8]) -> Data {
     Data(bytes(good1 + "\n" + event + "\n") + bad + bytes("\n" + good2 + "\n"))
@@ -80,26 +91,38 @@ struct MalformedCorpusTests {
   @Test(arguments: corpus.map(\.name))
   func mergeDocStopsWithTheLineNumber(_ name: String) throws {
     let bad = try #require(Self.corpus.first { $0.name == name }).line
-    let result = try Harness.run("merge-doc -o $TMP/doc.md; s=$?; test -e $TMP/doc.md && echo written; exit $s", stdin: Self.stream(bad))
+    let result = try Harness.run(
+      "merge-doc -o $TMP/doc.md; s=$?; test -e $TMP/doc.md && echo written; exit $s",
+      stdin: Self.stream(bad))
     #expect(result.status == 3, "\(name): \(result.err)")
     #expect(result.out.isEmpty, "no document is written on malformed input")
-    #expect(result.err.hasPrefix("merge-doc: stdin:3: ") && result.err.split(separator: "\n").count == 1, "\(name): \(result.err)")
+    #expect(
+      result.err.hasPrefix("merge-doc: stdin:3: ") && result.err.split(separator: "\n").count == 1,
+      "\(name): \(result.err)")
   }
 
-  @Test(arguments: ["truncated object", "NaN", "invalid UTF-8 byte", "top-level array", "10,000-deep arrays"])
+  @Test(arguments: [
+    "truncated object", "NaN", "invalid UTF-8 byte", "top-level array", "10,000-deep arrays",
+  ])
   func callLLMFinishesTheRecordsBeforeAndStops(_ name: String) throws {
     let bad = try #require(Self.corpus.first { $0.name == name }).line
-    let result = try Harness.run("timeout 20 call-llm --no-cache --provider offline", stdin: Self.stream(bad))
+    let result = try Harness.run(
+      "timeout 20 call-llm --no-cache --provider offline", stdin: Self.stream(bad))
     #expect(result.status == 3, "\(name): \(result.err)")
     let lines = result.out.split(separator: "\n")
     #expect(lines.count == 2, "the record and the event before the bad line")
-    #expect(lines.last?.contains(#""status":"completed""#) == true || lines.first?.contains(#""status":"completed""#) == true)
-    #expect(result.err.hasPrefix("call-llm: stdin:3: ") && result.err.split(separator: "\n").count == 1, "\(name): \(result.err)")
+    #expect(
+      lines.last?.contains(#""status":"completed""#) == true
+        || lines.first?.contains(#""status":"completed""#) == true)
+    #expect(
+      result.err.hasPrefix("call-llm: stdin:3: ") && result.err.split(separator: "\n").count == 1,
+      "\(name): \(result.err)")
   }
 
   @Test func namedFilesAreNamedInTheMessage() throws {
     let result = try Harness.run(
-      "printf '%s\\n' '{\"id\":\"a\"}' '{\"id\":' > $TMP/records.ndjson && merge-doc $TMP/records.ndjson 2>&1 | sed \"s|$TMP/||\"")
+      "printf '%s\\n' '{\"id\":\"a\"}' '{\"id\":' > $TMP/records.ndjson && merge-doc $TMP/records.ndjson 2>&1 | sed \"s|$TMP/||\""
+    )
     #expect(result.out.hasPrefix("merge-doc: records.ndjson:2: invalid JSON: "))
   }
 }

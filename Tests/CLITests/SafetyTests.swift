@@ -5,14 +5,17 @@ import Testing
 /// user would (issue 9): real make, the built tools, the stub server.
 struct SafetyTests {
   let scratch: String = {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("safety-\(UUID().uuidString)").path
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "safety-\(UUID().uuidString)"
+    ).path
     try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
   }()
 
   func write(_ text: String, to name: String) throws {
     let path = "\(scratch)/\(name)"
-    try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(
+      atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
     try text.write(toFile: path, atomically: true, encoding: .utf8)
   }
 
@@ -21,7 +24,9 @@ struct SafetyTests {
   }
 
   /// make with the built tools; `vars` are passed as they are (quote them for bash).
-  func make(_ target: String, _ vars: String, environment: [String: String] = [:]) throws -> Harness.Result {
+  func make(_ target: String, _ vars: String, environment: [String: String] = [:]) throws
+    -> Harness.Result
+  {
     try Harness.run(
       "make --no-print-directory -f pipelines/sheaf.mk SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= \(target) \(vars)",
       environment: environment)
@@ -30,20 +35,44 @@ struct SafetyTests {
   // MARK: - A plan is data
 
   @Test(arguments: [
-    ("prompt_set", #"{"id":"inj","title":"T","prompt_set":"blog$(shell id > PWNED)","llm":{"provider":"offline"},"sections":[{"id":"intro","title":"Intro"}]}"#, "plan.json"),
-    ("template", #"{"id":"inj","title":"T","llm":{"provider":"offline"},"sections":[{"id":"intro","title":"Intro","template":"x$(shell id > PWNED)"}]}"#, "plan.json"),
-    ("mode", #"{"id":"inj","title":"T","modes":{"a$(shell id > PWNED)":{}},"llm":{"provider":"offline"},"sections":[{"id":"intro","title":"Intro"}]}"#, "plan.json"),
-    ("front matter", "---\nid: inj\nprompt_set: blog$(shell id > PWNED)\nllm.provider: offline\n---\n# T\n\n## Intro\nSay hello.\n", "plan.md"),
-    ("input file", #"{"id":"inj","title":"T","inputs":{"x":{"file":"$(shell id > PWNED).md"}},"llm":{"provider":"offline"},"sections":[{"id":"intro","title":"Intro"}]}"#, "plan.json"),
+    (
+      "prompt_set",
+      #"{"id":"inj","title":"T","prompt_set":"blog$(shell id > PWNED)","llm":{"provider":"offline"},"sections":[{"id":"intro","title":"Intro"}]}"#,
+      "plan.json"
+    ),
+    (
+      "template",
+      #"{"id":"inj","title":"T","llm":{"provider":"offline"},"sections":[{"id":"intro","title":"Intro","template":"x$(shell id > PWNED)"}]}"#,
+      "plan.json"
+    ),
+    (
+      "mode",
+      #"{"id":"inj","title":"T","modes":{"a$(shell id > PWNED)":{}},"llm":{"provider":"offline"},"sections":[{"id":"intro","title":"Intro"}]}"#,
+      "plan.json"
+    ),
+    (
+      "front matter",
+      "---\nid: inj\nprompt_set: blog$(shell id > PWNED)\nllm.provider: offline\n---\n# T\n\n## Intro\nSay hello.\n",
+      "plan.md"
+    ),
+    (
+      "input file",
+      #"{"id":"inj","title":"T","inputs":{"x":{"file":"$(shell id > PWNED).md"}},"llm":{"provider":"offline"},"sections":[{"id":"intro","title":"Intro"}]}"#,
+      "plan.json"
+    ),
   ])
   func nothingAPlanSaysIsExecuted(_ field: String, _ plan: String, _ name: String) throws {
     let pwned = plan.replacingOccurrences(of: "PWNED", with: "\(scratch)/pwned")
     try write(pwned, to: "inj/\(name)")
     let result = try make("doc", "PLAN=\(scratch)/inj/\(name) RUNS=\(scratch)/runs")
     #expect(result.status != 0, "\(field): the plan was accepted")
-    #expect(!FileManager.default.fileExists(atPath: "\(scratch)/pwned"), "\(field): a plan ran a shell command")
+    #expect(
+      !FileManager.default.fileExists(atPath: "\(scratch)/pwned"),
+      "\(field): a plan ran a shell command")
     #expect(!FileManager.default.fileExists(atPath: "\(Harness.root.path)/PWNED"))
-    #expect(result.err.contains("plan-sections") || result.err.contains("sheaf-run"), "\(field): \(result.err)")
+    #expect(
+      result.err.contains("plan-sections") || result.err.contains("sheaf-run"),
+      "\(field): \(result.err)")
     #expect(!result.err.contains("uid="), "\(field): \(result.err)")
   }
 
@@ -51,7 +80,8 @@ struct SafetyTests {
     let folder = "\(scratch)/my plans/a $HOME b"
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
     for file in ["plan.md"] {
-      try FileManager.default.copyItem(atPath: "\(Harness.root.path)/pipelines/blog/\(file)", toPath: "\(folder)/\(file)")
+      try FileManager.default.copyItem(
+        atPath: "\(Harness.root.path)/pipelines/blog/\(file)", toPath: "\(folder)/\(file)")
     }
     // The blog's prompt set lives in ./prompts/blog, looked up from the folder make runs in.
     let runs = "\(scratch)/my runs"
@@ -59,31 +89,46 @@ struct SafetyTests {
     #expect(built.status == 0, "\(built.err)")
     #expect(FileManager.default.fileExists(atPath: "\(runs)/blog/blog.md"))
     let note = #"keep $HOME, $(shell id) and `date` exactly as typed"#
-    let regen = try make("regen", "DOC=blog SECTION=introduction NOTE='\(note)' RUNS='\(runs)' CALL_FLAGS=--no-cache")
+    let regen = try make(
+      "regen", "DOC=blog SECTION=introduction NOTE='\(note)' RUNS='\(runs)' CALL_FLAGS=--no-cache")
     #expect(regen.status == 0, "\(regen.err)")
-    let record = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(runs)/blog/sections/introduction.json"))) as? [String: Any]
+    let record =
+      try JSONSerialization.jsonObject(
+        with: Data(contentsOf: URL(fileURLWithPath: "\(runs)/blog/sections/introduction.json")))
+      as? [String: Any]
     #expect(record?["instructions"] as? String == note)
   }
 
   // MARK: - Nothing outside the plan's folder, no key elsewhere
 
   @Test func aPlanCannotReadOutsideItsFolder() throws {
-    try write(#"{"id":"t","inputs":{"loot":{"file":"/etc/passwd"}},"sections":[{"id":"a"}]}"#, to: "p1/plan.json")
+    try write(
+      #"{"id":"t","inputs":{"loot":{"file":"/etc/passwd"}},"sections":[{"id":"a"}]}"#,
+      to: "p1/plan.json")
     let absolute = try Harness.run("plan-sections \(scratch)/p1/plan.json")
     #expect(absolute.status == 2)
-    #expect(absolute.err.contains("inputs.loot.file: '/etc/passwd' is outside the plan's folder") && absolute.err.contains("--allow-outside"))
+    #expect(
+      absolute.err.contains("inputs.loot.file: '/etc/passwd' is outside the plan's folder")
+        && absolute.err.contains("--allow-outside"))
     #expect(!absolute.out.contains("root:"))
     let allowed = try Harness.run("plan-sections --allow-outside \(scratch)/p1/plan.json")
     #expect(allowed.status == 0, "\(allowed.err)")
-    try write(#"{"id":"t","inputs":{"loot":{"file":"../../../../../../etc/passwd"}},"sections":[{"id":"a"}]}"#, to: "p2/plan.json")
+    try write(
+      #"{"id":"t","inputs":{"loot":{"file":"../../../../../../etc/passwd"}},"sections":[{"id":"a"}]}"#,
+      to: "p2/plan.json")
     #expect(try Harness.run("plan-sections \(scratch)/p2/plan.json").status == 2)
-    #expect(try Harness.run("plan-sections \(scratch)/p2/plan.json", environment: ["SHEAF_ALLOW_OUTSIDE": "1"]).status == 0)
+    #expect(
+      try Harness.run(
+        "plan-sections \(scratch)/p2/plan.json", environment: ["SHEAF_ALLOW_OUTSIDE": "1"]
+      ).status == 0)
     // A record cannot point build-prompt at other folders, nor validate-format at other files.
-    let record = #"{"doc":"t","id":"a","title":"A","prompt_set":"../../../etc","template":"../x","status":"pending"}"#
+    let record =
+      #"{"doc":"t","id":"a","title":"A","prompt_set":"../../../etc","template":"../x","status":"pending"}"#
     let prompt = try Harness.run("build-prompt", stdin: Data((record + "\n").utf8))
     let failed = try #require(objects(prompt.out).first)
     #expect((failed["error"] as? [String: Any])?["type"] as? String == "template")
-    let answer = #"{"doc":"t","id":"a","title":"A","status":"completed","content":"{}","plan_dir":".","format":{"type":"json","schema_file":"/etc/passwd"}}"#
+    let answer =
+      #"{"doc":"t","id":"a","title":"A","status":"completed","content":"{}","plan_dir":".","format":{"type":"json","schema_file":"/etc/passwd"}}"#
     let checked = try Harness.run("validate-format", stdin: Data((answer + "\n").utf8))
     let verdict = try #require(objects(checked.out).first)
     let error = try #require(verdict["error"] as? [String: Any])
@@ -92,32 +137,44 @@ struct SafetyTests {
   }
 
   @Test func contextFolderThatDoesNotExistIsAUsageError() throws {
-    let result = try Harness.run("plan-sections pipelines/prd/plan.json | build-prompt --context /nonexistent/sections")
+    let result = try Harness.run(
+      "plan-sections pipelines/prd/plan.json | build-prompt --context /nonexistent/sections")
     #expect(result.status == 2)
-    #expect(result.err.contains("build-prompt: --context /nonexistent/sections: no such folder\n"), "\(result.err)")
+    #expect(
+      result.err.contains("build-prompt: --context /nonexistent/sections: no such folder\n"),
+      "\(result.err)")
   }
 
   func messageRecord(_ llm: String) -> Data {
-    Data((#"{"doc":"t","id":"a","title":"A","status":"pending","llm":\#(llm),"messages":[{"role":"user","content":"Write."}]}"# + "\n").utf8)
+    Data(
+      (#"{"doc":"t","id":"a","title":"A","status":"pending","llm":\#(llm),"messages":[{"role":"user","content":"Write."}]}"#
+        + "\n").utf8)
   }
 
   @Test func aKeyGoesOnlyWhereTheUserSaid() throws {
     let stub = try Stub()
     let key = "sk-test-\(UUID().uuidString)"
     let planned = messageRecord(#"{"provider":"openai","model":"m","base_url":"\#(stub.url())"}"#)
-    let refused = try Harness.run("call-llm --no-cache --retries 0", stdin: planned, environment: ["OPENAI_API_KEY": key, "SHEAF_BASE_URL": ""])
+    let refused = try Harness.run(
+      "call-llm --no-cache --retries 0", stdin: planned,
+      environment: ["OPENAI_API_KEY": key, "SHEAF_BASE_URL": ""])
     let record = try #require(objects(refused.out).first)
     let error = try #require(record["error"] as? [String: Any])
     #expect(error["type"] as? String == "plan")
-    #expect((error["message"] as? String)?.contains("OPENAI_API_KEY is sent only to an address you choose") == true)
+    #expect(
+      (error["message"] as? String)?.contains(
+        "OPENAI_API_KEY is sent only to an address you choose") == true)
     #expect((error["hint"] as? String)?.contains("--base-url") == true)
     #expect(try stub.requests() == 0, "nothing was sent")
     // The user chose it: the key goes there.
-    let chosen = try Harness.run("call-llm --no-cache --retries 0 --base-url \(stub.url())", stdin: planned, environment: ["OPENAI_API_KEY": key])
+    let chosen = try Harness.run(
+      "call-llm --no-cache --retries 0 --base-url \(stub.url())", stdin: planned,
+      environment: ["OPENAI_API_KEY": key])
     #expect(objects(chosen.out).first?["status"] as? String == "completed", "\(chosen.err)")
     #expect((try stub.stats()["auth"] as? [String])?.contains("Bearer \(key)") == true)
     // No key to send: the plan's server is used.
-    let keyless = try Harness.run("env -u OPENAI_API_KEY call-llm --no-cache --retries 0", stdin: planned)
+    let keyless = try Harness.run(
+      "env -u OPENAI_API_KEY call-llm --no-cache --retries 0", stdin: planned)
     #expect(objects(keyless.out).first?["status"] as? String == "completed", "\(keyless.err)")
   }
 
@@ -131,12 +188,16 @@ struct SafetyTests {
       environment: ["OPENAI_API_KEY": key])
     #expect(result.status != 0)
     #expect(try stub.requests() > 0)
-    let everything = try Harness.run("cat \(runs)/blog/*.* \(runs)/blog/sections/* \(scratch)/calls.ndjson; find \(scratch)/cache -type f -exec cat {} + 2>/dev/null; true")
+    let everything = try Harness.run(
+      "cat \(runs)/blog/*.* \(runs)/blog/sections/* \(scratch)/calls.ndjson; find \(scratch)/cache -type f -exec cat {} + 2>/dev/null; true"
+    )
     for text in [everything.out, result.out, result.err] {
       #expect(!text.contains(key), "the key leaked")
     }
     let intro = try read("runs/blog/sections/introduction.json")
-    #expect(intro.contains("[redacted OPENAI_API_KEY]"), "the provider's message is kept, without the key")
+    #expect(
+      intro.contains("[redacted OPENAI_API_KEY]"), "the provider's message is kept, without the key"
+    )
   }
 
   // MARK: - Scale
@@ -159,18 +220,29 @@ struct SafetyTests {
       print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
       """
     try write(measure, to: "big/measure.py")
-    let planned = try Harness.run("python3 \(scratch)/big/measure.py \(scratch)/big/out.ndjson plan-sections \(scratch)/big/plan.json")
-    let parts = planned.out.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    let planned = try Harness.run(
+      "python3 \(scratch)/big/measure.py \(scratch)/big/out.ndjson plan-sections \(scratch)/big/plan.json"
+    )
+    let parts = planned.out.split(separator: " ").compactMap {
+      Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
     #expect(parts.first == 0, "\(planned.err)")
     #expect((parts.last ?? .max) < 300_000, "plan-sections peak memory \(parts.last ?? -1) KiB")
-    let size = try FileManager.default.attributesOfItem(atPath: "\(scratch)/big/out.ndjson")[.size] as? Int ?? 0
+    let size =
+      try FileManager.default.attributesOfItem(atPath: "\(scratch)/big/out.ndjson")[.size] as? Int
+      ?? 0
     #expect(size < 15_000_000, "output of \(size) bytes: every record carries the plan again")
     let lines = try read("big/out.ndjson").split(separator: "\n")
     #expect(lines.count == 10_001, "an outline event, then a record a section")
-    let prepared = try Harness.run("python3 \(scratch)/big/measure.py /dev/null sheaf-run prepare --plan \(scratch)/big/plan.json --runs \(scratch)/big/runs")
-    let prepareParts = prepared.out.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    let prepared = try Harness.run(
+      "python3 \(scratch)/big/measure.py /dev/null sheaf-run prepare --plan \(scratch)/big/plan.json --runs \(scratch)/big/runs"
+    )
+    let prepareParts = prepared.out.split(separator: " ").compactMap {
+      Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
     #expect(prepareParts.first == 0, "\(prepared.err)")
-    #expect((prepareParts.last ?? .max) < 300_000, "prepare peak memory \(prepareParts.last ?? -1) KiB")
+    #expect(
+      (prepareParts.last ?? .max) < 300_000, "prepare peak memory \(prepareParts.last ?? -1) KiB")
     let status = try Harness.run("sheaf-run status --run \(scratch)/big/runs/big | tail -1")
     #expect(status.out.hasPrefix("0/10000"), "\(status.out)")
   }
@@ -184,7 +256,9 @@ struct SafetyTests {
     try write(generate, to: "gen.py")
     #expect(try Harness.run("python3 \(scratch)/gen.py \(scratch)/bad.json").status == 0)
     let result = try Harness.run("timeout 30 plan-sections \(scratch)/bad.json")
-    #expect(result.status == 2, "exit \(result.status): rejecting 10,000 unknown names must not take long")
+    #expect(
+      result.status == 2, "exit \(result.status): rejecting 10,000 unknown names must not take long"
+    )
     #expect(result.err.split(separator: "\n").count == 10_000)
   }
 
@@ -210,31 +284,49 @@ struct SafetyTests {
   @Test func aTornEventsLineStaysOneBadLine() throws {
     try write("{\"event\":\"chunk\",\"id\":\"cut-off-mid", to: "events.ndjson")
     let result = try Harness.run(
-      "plan-sections pipelines/blog/plan.md | build-prompt | call-llm --no-cache --events-file \(scratch)/events.ndjson > /dev/null")
+      "plan-sections pipelines/blog/plan.md | build-prompt | call-llm --no-cache --events-file \(scratch)/events.ndjson > /dev/null"
+    )
     #expect(result.status == 0, "\(result.err)")
-    let lines = try read("events.ndjson").split(separator: "\n", omittingEmptySubsequences: false).dropLast()
-    #expect(lines.first == "{\"event\":\"chunk\",\"id\":\"cut-off-mid", "the torn line is left alone, on its own")
-    let parsed = lines.dropFirst().map { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) != nil }
+    let lines = try read("events.ndjson").split(separator: "\n", omittingEmptySubsequences: false)
+      .dropLast()
+    #expect(
+      lines.first == "{\"event\":\"chunk\",\"id\":\"cut-off-mid",
+      "the torn line is left alone, on its own")
+    let parsed = lines.dropFirst().map {
+      (try? JSONSerialization.jsonObject(with: Data($0.utf8))) != nil
+    }
     #expect(!parsed.isEmpty && parsed.allSatisfy { $0 }, "every later line is whole")
   }
 
   @Test func aFullDiskForTheEventsFileCostsNoAnswer() throws {
-    let result = try Harness.run("plan-sections pipelines/blog/plan.md | build-prompt | call-llm --no-cache --events-file /dev/full")
+    let result = try Harness.run(
+      "plan-sections pipelines/blog/plan.md | build-prompt | call-llm --no-cache --events-file /dev/full"
+    )
     #expect(result.status == 0, "\(result.err)")
-    #expect(objects(result.out).count == 5 && objects(result.out).allSatisfy { $0["status"] as? String == "completed" })
-    #expect(result.err.contains("warning: /dev/full: write failed") && result.err.contains("the answers are kept"))
+    #expect(
+      objects(result.out).count == 5
+        && objects(result.out).allSatisfy { $0["status"] as? String == "completed" })
+    #expect(
+      result.err.contains("warning: /dev/full: write failed")
+        && result.err.contains("the answers are kept"))
     #expect(result.err.components(separatedBy: "warning").count == 2, "said once")
   }
 
   @Test func aKillBetweenTheTwoRenamesLeavesAWholePair() throws {
     let runs = "\(scratch)/runs"
-    #expect(try make("doc", "PLAN=pipelines/blog/plan.md RUNS=\(runs) CALL_FLAGS=--no-cache").status == 0)
+    #expect(
+      try make("doc", "PLAN=pipelines/blog/plan.md RUNS=\(runs) CALL_FLAGS=--no-cache").status == 0)
     let sections = "\(runs)/blog/sections"
     // As a killed save leaves it: the new .json renamed, the new .md not yet.
-    var record = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(sections)/conclusion.json"))) as! [String: Any]
+    var record =
+      try JSONSerialization.jsonObject(
+        with: Data(contentsOf: URL(fileURLWithPath: "\(sections)/conclusion.json")))
+      as! [String: Any]
     record["content"] = "The new conclusion."
-    try JSONSerialization.data(withJSONObject: record).write(to: URL(fileURLWithPath: "\(sections)/conclusion.json"))
-    try "The new conclusion.\n".write(toFile: "\(sections)/.conclusion.md.new", atomically: true, encoding: .utf8)
+    try JSONSerialization.data(withJSONObject: record).write(
+      to: URL(fileURLWithPath: "\(sections)/conclusion.json"))
+    try "The new conclusion.\n".write(
+      toFile: "\(sections)/.conclusion.md.new", atomically: true, encoding: .utf8)
     // A record cut short, its .md intact.
     let whole = try Data(contentsOf: URL(fileURLWithPath: "\(sections)/what-it-is.json"))
     try whole.prefix(whole.count / 2).write(to: URL(fileURLWithPath: "\(sections)/what-it-is.json"))
@@ -242,21 +334,35 @@ struct SafetyTests {
     #expect(status.out.contains("! what-it-is") && status.out.contains("damaged"), "\(status.out)")
     let again = try make("doc", "PLAN=pipelines/blog/plan.md RUNS=\(runs) CALL_FLAGS=--no-cache")
     #expect(again.status == 0, "\(again.err)")
-    #expect(try String(contentsOfFile: "\(sections)/conclusion.md", encoding: .utf8) == "The new conclusion.\n")
+    #expect(
+      try String(contentsOfFile: "\(sections)/conclusion.md", encoding: .utf8)
+        == "The new conclusion.\n")
     #expect(again.err.contains("conclusion: finished saving it"))
     #expect(again.err.contains("what-it-is: \(sections)/what-it-is.json is damaged"))
-    let rebuilt = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(sections)/what-it-is.json"))) as? [String: Any]
-    #expect(rebuilt?["source"] as? String == "llm", "a damaged record is rebuilt, not taken as a person's edit")
-    #expect(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(sections)/conclusion.json"))) as? [String: Any] != nil)
+    let rebuilt =
+      try JSONSerialization.jsonObject(
+        with: Data(contentsOf: URL(fileURLWithPath: "\(sections)/what-it-is.json")))
+      as? [String: Any]
+    #expect(
+      rebuilt?["source"] as? String == "llm",
+      "a damaged record is rebuilt, not taken as a person's edit")
+    #expect(
+      try JSONSerialization.jsonObject(
+        with: Data(contentsOf: URL(fileURLWithPath: "\(sections)/conclusion.json")))
+        as? [String: Any] != nil)
   }
 
   @Test func anEditThatIsNotUTF8IsAClearError() throws {
     let runs = "\(scratch)/runs"
-    #expect(try make("doc", "PLAN=pipelines/blog/plan.md RUNS=\(runs) CALL_FLAGS=--no-cache").status == 0)
-    try Data([0x48, 0x69, 0xFF, 0xFE, 0x0A]).write(to: URL(fileURLWithPath: "\(runs)/blog/sections/introduction.md"))
+    #expect(
+      try make("doc", "PLAN=pipelines/blog/plan.md RUNS=\(runs) CALL_FLAGS=--no-cache").status == 0)
+    try Data([0x48, 0x69, 0xFF, 0xFE, 0x0A]).write(
+      to: URL(fileURLWithPath: "\(runs)/blog/sections/introduction.md"))
     let again = try make("doc", "PLAN=pipelines/blog/plan.md RUNS=\(runs) CALL_FLAGS=--no-cache")
     #expect(again.status == 2)
-    #expect(again.err.contains("sheaf-run: \(runs)/blog/sections/introduction.md: not UTF-8 text"), "\(again.err)")
+    #expect(
+      again.err.contains("sheaf-run: \(runs)/blog/sections/introduction.md: not UTF-8 text"),
+      "\(again.err)")
   }
 
   // MARK: - Hostile responses
@@ -287,7 +393,8 @@ struct SafetyTests {
     let stub = try Stub()
     try messageRecord("{}").write(to: URL(fileURLWithPath: "\(scratch)/in.ndjson"))
     let result = try Harness.run(
-      "call-llm --no-cache --provider openai --model m --base-url \(stub.url("ttfb=20")) < \(scratch)/in.ndjson > \(scratch)/out.ndjson & pid=$!; sleep 1; kill -HUP $pid; wait $pid; echo \"exit $?\"")
+      "call-llm --no-cache --provider openai --model m --base-url \(stub.url("ttfb=20")) < \(scratch)/in.ndjson > \(scratch)/out.ndjson & pid=$!; sleep 1; kill -HUP $pid; wait $pid; echo \"exit $?\""
+    )
     #expect(result.out.contains("exit 130"), "\(result.out) \(result.err)")
     let record = try #require(objects(try read("out.ndjson")).first)
     #expect(record["status"] as? String == "cancelled")
@@ -298,22 +405,35 @@ struct SafetyTests {
     let marker = "cache-\(UUID().uuidString)"
     let runs = "\(scratch)/runs"
     // make does not see the signal: only the call-llm of one section is told to stop.
-    let command = "make --no-print-directory -f pipelines/sheaf.mk SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= RUNS=\(runs) PROVIDER=openai MODEL=stub BASE_URL='\(stub.url("words=300,slowfor=Goals%20and%20Objectives:20"))' J=4 CALL_FLAGS='--cache \(scratch)/\(marker) --retries 0' doc PLAN=pipelines/prd/plan.json"
+    let command =
+      "make --no-print-directory -f pipelines/sheaf.mk SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= RUNS=\(runs) PROVIDER=openai MODEL=stub BASE_URL='\(stub.url("words=300,slowfor=Goals%20and%20Objectives:20"))' J=4 CALL_FLAGS='--cache \(scratch)/\(marker) --retries 0' doc PLAN=pipelines/prd/plan.json"
     // Our call-llm processes: named call-llm, with our cache folder on their command line.
-    let ours = "for p in $(pgrep -x call-llm); do tr '\\0' ' ' < /proc/$p/cmdline 2>/dev/null | grep -q \(marker) && echo $p; done"
+    let ours =
+      "for p in $(pgrep -x call-llm); do tr '\\0' ' ' < /proc/$p/cmdline 2>/dev/null | grep -q \(marker) && echo $p; done"
     let result = try Harness.run(
-      "(\(command)) > \(scratch)/make.out 2>&1 & pid=$!; for i in $(seq 150); do sleep 0.1; [ -e \(runs)/prd/sections/problem_statement.json ] && [ -n \"$(\(ours))\" ] && break; done; sleep 0.5; kill -TERM $(\(ours)); wait $pid; echo \"exit $?\"")
+      "(\(command)) > \(scratch)/make.out 2>&1 & pid=$!; for i in $(seq 150); do sleep 0.1; [ -e \(runs)/prd/sections/problem_statement.json ] && [ -n \"$(\(ours))\" ] && break; done; sleep 0.5; kill -TERM $(\(ours)); wait $pid; echo \"exit $?\""
+    )
     let made = (try? read("make.out")) ?? ""
     #expect(result.out.contains("exit 2") || result.out.contains("exit 1"), "\(result.out) \(made)")
-    let goals = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(runs)/prd/sections/goals_objectives.json"))) as? [String: Any]
+    let goals =
+      try JSONSerialization.jsonObject(
+        with: Data(contentsOf: URL(fileURLWithPath: "\(runs)/prd/sections/goals_objectives.json")))
+      as? [String: Any]
     #expect(goals?["status"] as? String == "cancelled")
-    let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(runs)/prd/sections/executive_summary.json"))) as? [String: Any]
-    #expect(summary?["status"] as? String == "cancelled", "the summary is not written from partial context")
+    let summary =
+      try JSONSerialization.jsonObject(
+        with: Data(contentsOf: URL(fileURLWithPath: "\(runs)/prd/sections/executive_summary.json")))
+      as? [String: Any]
+    #expect(
+      summary?["status"] as? String == "cancelled",
+      "the summary is not written from partial context")
     let titles = (try stub.stats()["spans"] as? [[Any]] ?? []).compactMap { $0[2] as? String }
-    #expect(!titles.contains { $0.contains("Executive Summary") }, "nothing new was started: \(titles)")
+    #expect(
+      !titles.contains { $0.contains("Executive Summary") }, "nothing new was started: \(titles)")
     #expect(try read("runs/prd/summary.json").contains(#""status":"cancelled""#))
     // The next run goes on where it stopped.
-    let resumed = try Harness.run(command.replacingOccurrences(of: ",slowfor=Goals%20and%20Objectives:20", with: ""))
+    let resumed = try Harness.run(
+      command.replacingOccurrences(of: ",slowfor=Goals%20and%20Objectives:20", with: ""))
     #expect(resumed.status == 0, "\(resumed.err)")
   }
 }

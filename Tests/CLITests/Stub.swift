@@ -1,6 +1,7 @@
 import Foundation
 
 /// The stub LLM server (Tests/Stub/stub_server.py) on 127.0.0.1 and a free port, for one test.
+///
 /// It stops when this value is released (its standard input closes) or after 300 s.
 final class Stub {
   let port: Int
@@ -10,7 +11,10 @@ final class Stub {
   init() throws {
     let stdout = Pipe()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", Harness.root.appendingPathComponent("Tests/Stub/stub_server.py").path, "--max-seconds", "300"]
+    process.arguments = [
+      "python3", Harness.root.appendingPathComponent("Tests/Stub/stub_server.py").path,
+      "--max-seconds", "300",
+    ]
     process.standardInput = stdin
     process.standardOutput = stdout
     try process.run()
@@ -21,7 +25,11 @@ final class Stub {
       line.append(chunk)
     }
     let text = String(decoding: line, as: UTF8.self)
-    guard let port = text.split(separator: " ").last.flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) else {
+    guard
+      let port = text.split(separator: " ").last.flatMap({
+        Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
+      })
+    else {
       throw StubError.didNotStart
     }
     self.port = port
@@ -44,7 +52,8 @@ final class Stub {
   func stats() throws -> [String: Any] {
     // Foundation on Linux fetches no http URLs without FoundationNetworking; python3 is here anyway.
     let result = try Harness.run(
-      "python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())' http://127.0.0.1:\(port)/stats")
+      "python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())' http://127.0.0.1:\(port)/stats"
+    )
     return (try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any]) ?? [:]
   }
 
@@ -56,7 +65,9 @@ final class Stub {
 func records(_ count: Int, prefix: String = "s", extra: String = "") -> Data {
   var lines = ""
   for index in 1...count {
-    lines += #"{"doc":"t","id":"\#(prefix)\#(index)","title":"Section \#(index)","order":\#(index),"status":"pending",\#(extra)"messages":[{"role":"system","content":"You write."},{"role":"user","content":"Write section \#(prefix)\#(index)."}]}"# + "\n"
+    lines +=
+      #"{"doc":"t","id":"\#(prefix)\#(index)","title":"Section \#(index)","order":\#(index),"status":"pending",\#(extra)"messages":[{"role":"system","content":"You write."},{"role":"user","content":"Write section \#(prefix)\#(index)."}]}"#
+      + "\n"
   }
   return Data(lines.utf8)
 }
@@ -68,5 +79,7 @@ func objects(_ text: String) -> [[String: Any]] {
 
 /// Every JSON object of an NDJSON text, events included.
 func lines(_ text: String) -> [[String: Any]] {
-  text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+  text.split(separator: "\n").compactMap {
+    try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+  }
 }

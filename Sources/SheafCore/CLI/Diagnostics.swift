@@ -28,7 +28,8 @@ public enum SystemReason {
   /// `path: reason` for an error about a file, else the reason.
   public static func line(for error: Error) -> String {
     let ns = error as NSError
-    let path = (ns.userInfo[NSFilePathErrorKey] as? String) ?? (ns.userInfo[NSURLErrorKey] as? URL)?.path
+    let path =
+      (ns.userInfo[NSFilePathErrorKey] as? String) ?? (ns.userInfo[NSURLErrorKey] as? URL)?.path
     let reason = of(error)
     return path.map { "\($0): \(reason)" } ?? reason
   }
@@ -36,7 +37,9 @@ public enum SystemReason {
   /// The reason for `error`.
   public static func of(_ error: Error) -> String {
     let ns = error as NSError
-    if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+    if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError,
+      underlying.domain == NSPOSIXErrorDomain
+    {
       return String(cString: strerror(Int32(underlying.code)))
     }
     if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
@@ -46,7 +49,9 @@ public enum SystemReason {
     case NSFileWriteOutOfSpaceError: return "no space left on the device"
     case NSFileWriteVolumeReadOnlyError: return "read-only file system"
     default:
-      if ns.domain == NSCocoaErrorDomain || ns.domain == NSPOSIXErrorDomain { return "cannot be done (error \(ns.code))" }
+      if ns.domain == NSCocoaErrorDomain || ns.domain == NSPOSIXErrorDomain {
+        return "cannot be done (error \(ns.code))"
+      }
       return String(describing: error).split(separator: "\n").first.map(String.init) ?? "failed"
     }
   }

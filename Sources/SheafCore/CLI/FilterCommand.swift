@@ -37,7 +37,9 @@ extension FilterCommand {
     var message = message(for: error)
     if let firstLine = message.split(separator: "\n").first { message = String(firstLine) }
     if message.hasPrefix("Error: ") { message = String(message.dropFirst(7)) }
-    if let first = message.first, first.isUppercase, message.dropFirst().first.map({ $0.isLowercase }) ?? false {
+    if let first = message.first, first.isUppercase,
+      message.dropFirst().first.map({ $0.isLowercase }) ?? false
+    {
       message = first.lowercased() + message.dropFirst()
     }
     Diagnostics.say(toolName, "\(message) (see '\(toolName) --help')")

@@ -42,7 +42,9 @@ public enum FilterLoop {
   }
 
   /// The shape of most filters: every record of `inputs` through `transform`, every event through
-  /// unchanged, in order. Exits 1 when a record comes out neither pending nor completed.
+  /// unchanged, in order.
+  ///
+  /// Exits 1 when a record comes out neither pending nor completed.
   /// - Throws: `ToolFailure` for malformed input or a closed output, or what `transform` throws.
   public static func mapRecords(
     inputs: [String], observe: (JSON) -> Void = { _ in }, _ transform: (Record) throws -> JSON
@@ -56,7 +58,9 @@ public enum FilterLoop {
         try writer.writeLine(line)
       case .record(let record):
         let output = try transform(record)
-        if let status = output["status"]?.string, status != SectionStatus.pending.rawValue, status != SectionStatus.completed.rawValue {
+        if let status = output["status"]?.string, status != SectionStatus.pending.rawValue,
+          status != SectionStatus.completed.rawValue
+        {
           failed = true
         }
         try writer.write(output)
@@ -79,7 +83,8 @@ public enum FilterLoop {
     guard value.kind == .object else {
       throw ToolFailure(
         .malformedInput,
-        "\(location): expected a JSON object (one record or event per line), got \(value.kind.article)")
+        "\(location): expected a JSON object (one record or event per line), got \(value.kind.article)"
+      )
     }
     return value
   }

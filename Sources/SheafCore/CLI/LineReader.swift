@@ -1,7 +1,9 @@
 import Foundation
 
 /// Reads lines from a file descriptor in constant memory: a buffer as large as the longest line,
-/// whatever the input's size. `\n` and `\r\n` both end a line; a last line without one counts.
+/// whatever the input's size.
+///
+/// `\n` and `\r\n` both end a line; a last line without one counts.
 public final class LineReader {
   /// How messages name this input: `stdin` or the file's path.
   public let name: String

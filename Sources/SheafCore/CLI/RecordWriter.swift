@@ -52,9 +52,10 @@ public final class RecordWriter {
   /// Writes every byte, retrying short writes and interruptions.
   /// - Throws: `ToolFailure` naming the output and the system's reason (EPIPE, ENOSPC …).
   public static func writeAll(_ bytes: UnsafeRawBufferPointer, to fd: Int32, name: String) throws {
+    guard let base = bytes.baseAddress else { return }
     var offset = 0
     while offset < bytes.count {
-      let written = Foundation.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+      let written = Foundation.write(fd, base + offset, bytes.count - offset)
       if written >= 0 {
         offset += written
         continue

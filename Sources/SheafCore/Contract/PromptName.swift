@@ -6,7 +6,8 @@ public enum PromptName {
     let bytes = Array(text.utf8)
     guard (1...64).contains(bytes.count) else { return false }
     func allowed(_ byte: UInt8, first: Bool) -> Bool {
-      (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x30 && byte <= 0x39)
+      (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A)
+        || (byte >= 0x30 && byte <= 0x39)
         || (!first && (byte == 0x5F || byte == 0x2D))
     }
     return bytes.enumerated().allSatisfy { allowed($1, first: $0 == 0) }

@@ -1,16 +1,21 @@
 import Foundation
 
 /// The API keys of this process's environment, masked wherever sheaf writes: records, events,
-/// cache files, logs, documents, summaries and stderr. A provider that echoes a key in an error
+/// cache files, logs, documents, summaries and stderr.
+///
+/// A provider that echoes a key in an error
 /// message (several do for a bad key) cannot carry it into any of them.
 ///
 /// A key is the value of `OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, any variable whose name ends in
 /// `_API_KEY`, `_TOKEN` or `_SECRET`, or a variable named with `--api-key-env`, when it is at least
 /// 8 characters long. It is written as `[redacted NAME]`.
 public enum Secrets {
-  /// The keys, longest first (so a key inside another is masked as the longer one). Set once at
+  /// The keys, longest first (so a key inside another is masked as the longer one).
+  ///
+  /// Set once at
   /// start (and by `register` before any work), read by every writer.
-  nonisolated(unsafe) private static var keys: [(name: String, value: [UInt8])] = load(ProcessInfo.processInfo.environment)
+  nonisolated(unsafe) private static var keys: [(name: String, value: [UInt8])] = load(
+    ProcessInfo.processInfo.environment)
 
   static func load(_ environment: [String: String]) -> [(name: String, value: [UInt8])] {
     var found: [(name: String, value: [UInt8])] = []
@@ -21,12 +26,17 @@ public enum Secrets {
   }
 
   static func isKeyName(_ name: String) -> Bool {
-    ["_API_KEY", "_TOKEN", "_SECRET"].contains { name.hasSuffix($0) } || name == "OPENAI_API_KEY" || name == "ANTHROPIC_API_KEY"
+    ["_API_KEY", "_TOKEN", "_SECRET"].contains { name.hasSuffix($0) } || name == "OPENAI_API_KEY"
+      || name == "ANTHROPIC_API_KEY"
   }
 
   /// Treats the value of `variable` as a key too (`--api-key-env`).
-  public static func register(variable: String, environment: [String: String] = ProcessInfo.processInfo.environment) {
-    guard let value = environment[variable], value.utf8.count >= 8, !keys.contains(where: { $0.value == Array(value.utf8) }) else { return }
+  public static func register(
+    variable: String, environment: [String: String] = ProcessInfo.processInfo.environment
+  ) {
+    guard let value = environment[variable], value.utf8.count >= 8,
+      !keys.contains(where: { $0.value == Array(value.utf8) })
+    else { return }
     keys.append((variable, Array(value.utf8)))
     keys.sort { $0.value.count > $1.value.count }
   }
@@ -50,13 +60,22 @@ public enum Secrets {
 
   /// Where `needle` first occurs in `haystack` at or after `from`: memchr for its first byte, then
   /// memcmp for the rest.
-  static func find(_ needle: UnsafeRawBufferPointer, in haystack: UnsafeRawBufferPointer, from: Int) -> Int? {
-    guard needle.count > 0, let base = haystack.baseAddress, let first = needle.first else { return nil }
+  static func find(_ needle: UnsafeRawBufferPointer, in haystack: UnsafeRawBufferPointer, from: Int)
+    -> Int?
+  {
+    guard needle.count > 0, let base = haystack.baseAddress, let start = needle.baseAddress,
+      let first = needle.first
+    else {
+      return nil
+    }
     var position = from
     while position + needle.count <= haystack.count {
-      guard let hit = memchr(base + position, Int32(first), haystack.count - needle.count + 1 - position) else { return nil }
+      guard
+        let hit = memchr(
+          base + position, Int32(first), haystack.count - needle.count + 1 - position)
+      else { return nil }
       let offset = UnsafeRawPointer(hit) - base
-      if memcmp(base + offset, needle.baseAddress!, needle.count) == 0 { return offset }
+      if memcmp(base + offset, start, needle.count) == 0 { return offset }
       position = offset + 1
     }
     return nil
@@ -67,14 +86,20 @@ public enum Secrets {
     redact(bytes, keys: keys)
   }
 
-  private static func redact(_ bytes: UnsafeRawBufferPointer, keys: [(name: String, value: [UInt8])]) -> [UInt8]? {
+  private static func redact(
+    _ bytes: UnsafeRawBufferPointer, keys: [(name: String, value: [UInt8])]
+  ) -> [UInt8]? {
     guard !keys.isEmpty, bytes.count > 0 else { return nil }
     var hits: [(start: Int, length: Int, name: String)] = []
     for key in keys {
       var from = 0
       while from + key.value.count <= bytes.count {
-        guard let found = key.value.withUnsafeBytes({ find($0, in: bytes, from: from) }) else { break }
-        if !hits.contains(where: { found < $0.start + $0.length && $0.start < found + key.value.count }) {
+        guard let found = key.value.withUnsafeBytes({ find($0, in: bytes, from: from) }) else {
+          break
+        }
+        if !hits.contains(where: {
+          found < $0.start + $0.length && $0.start < found + key.value.count
+        }) {
           hits.append((found, key.value.count, key.name))
         }
         from = found + key.value.count

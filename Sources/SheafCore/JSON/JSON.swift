@@ -15,7 +15,9 @@ public final class JSON {
 
   /// A node jansson made, or a clean stop when it could not (jansson returns NULL only when out of
   /// memory): one line, never a crash.
-  static func made(_ node: UnsafeMutablePointer<json_t>?, _ what: StaticString) -> UnsafeMutablePointer<json_t> {
+  static func made(_ node: UnsafeMutablePointer<json_t>?, _ what: StaticString)
+    -> UnsafeMutablePointer<json_t>
+  {
     guard let node else { outOfMemory(what) }
     return node
   }
@@ -184,7 +186,9 @@ public final class JSON {
 
   // MARK: - Objects
 
-  /// The member named `key` of an object; setting `nil` removes it. A new key goes last; a key
+  /// The member named `key` of an object; setting `nil` removes it.
+  ///
+  /// A new key goes last; a key
   /// that exists keeps its place.
   public subscript(key: String) -> JSON? {
     get {
@@ -194,7 +198,9 @@ public final class JSON {
     set {
       Self.withKey(key) { pointer, length in
         if let newValue {
-          if json_object_setn_nocheck(handle, pointer, length, newValue.handle) != 0 { Self.outOfMemory("json_object_setn") }
+          if json_object_setn_nocheck(handle, pointer, length, newValue.handle) != 0 {
+            Self.outOfMemory("json_object_setn")
+          }
         } else {
           _ = json_object_deln(handle, pointer, length)
         }

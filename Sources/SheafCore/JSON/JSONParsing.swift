@@ -51,7 +51,9 @@ extension JSON {
     _ text: UnsafeRawBufferPointer, _ error: inout json_error_t
   ) -> UnsafeMutablePointer<json_t>? {
     // jansson wants a pointer even for an empty text.
-    let base = text.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!
+    guard let base = text.baseAddress else {
+      return "".withCString { json_loadb($0, 0, sheaf_json_decode_flags(), &error) }
+    }
     return json_loadb(
       base.assumingMemoryBound(to: CChar.self), text.count, sheaf_json_decode_flags(), &error)
   }
@@ -90,7 +92,9 @@ extension JSON {
   }
 
   /// Writes this value as compact JSON text at the end of `buffer`: the same text jansson's
-  /// `JSON_COMPACT` writes, with marked numbers written as their literals. Strings are copied in
+  /// `JSON_COMPACT` writes, with marked numbers written as their literals.
+  ///
+  /// Strings are copied in
   /// runs between the bytes that need escaping, which is several times faster than jansson's
   /// code point by code point escaping.
   public func serialize(into buffer: ByteBuffer) {
@@ -166,7 +170,9 @@ extension JSON {
 
   /// Writes a quoted, escaped string: `"` and `\` escaped, control characters as `\n`, `\t`,
   /// `\r`, `\b`, `\f` or `\u00XX`, everything else (valid UTF-8) as it is.
-  private static func writeString(_ bytes: UnsafePointer<UInt8>, _ length: Int, into buffer: ByteBuffer) {
+  private static func writeString(
+    _ bytes: UnsafePointer<UInt8>, _ length: Int, into buffer: ByteBuffer
+  ) {
     buffer.reserve(buffer.count + length + 2)
     buffer.append(UInt8(ascii: "\""))
     var runStart = 0

@@ -27,7 +27,7 @@ enum NumberLiteral {
     let length = json_string_length(handle)
     guard length > storedPrefix.count, let value = json_string_value(handle) else { return false }
     return storedPrefix.withUnsafeBytes { prefix in
-      memcmp(value, prefix.baseAddress!, prefix.count) == 0
+      prefix.baseAddress.map { memcmp(value, $0, prefix.count) == 0 } ?? false
     }
   }
 
@@ -42,7 +42,11 @@ enum NumberLiteral {
   static func makeNode(_ literal: String) -> UnsafeMutablePointer<json_t> {
     let bytes = storedPrefix + Array(literal.utf8)
     return bytes.withUnsafeBytes { raw in
-      JSON.made(json_stringn_nocheck(raw.baseAddress!.assumingMemoryBound(to: CChar.self), raw.count), "json_stringn")
+      JSON.made(
+        raw.baseAddress.flatMap {
+          json_stringn_nocheck($0.assumingMemoryBound(to: CChar.self), raw.count)
+        },
+        "json_stringn")
     }
   }
 
@@ -71,6 +75,7 @@ enum NumberLiteral {
   }
 
   /// The number literals in `text` (outside strings) that jansson would not keep exactly.
+  ///
   /// Malformed numbers are left alone, for jansson to report.
   static func inexactSpans(in text: UnsafeRawBufferPointer) -> [Span] {
     var spans: [Span] = []
@@ -125,7 +130,9 @@ enum NumberLiteral {
       }
       if end < count && (base[end] == UInt8(ascii: "e") || base[end] == UInt8(ascii: "E")) {
         var exponent = end + 1
-        if exponent < count && (base[exponent] == UInt8(ascii: "+") || base[exponent] == UInt8(ascii: "-")) {
+        if exponent < count
+          && (base[exponent] == UInt8(ascii: "+") || base[exponent] == UInt8(ascii: "-"))
+        {
           exponent += 1
         }
         guard isDigit(exponent) else {
@@ -170,7 +177,9 @@ enum NumberLiteral {
     return true
   }
 
-  /// Rewrites `text`, putting each span into a marked string. Returns the new text and, for
+  /// Rewrites `text`, putting each span into a marked string.
+  ///
+  /// Returns the new text and, for
   /// mapping positions back, the end of each span in both texts.
   static func rewrite(_ text: UnsafeRawBufferPointer, spans: [Span]) -> (
     bytes: [UInt8], map: [(original: Int, rewritten: Int)]

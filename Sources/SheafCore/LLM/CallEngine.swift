@@ -24,7 +24,9 @@ final class Job {
   var id: String { resolved.call.id }
 }
 
-/// One attempt's state: its transfer, what arrived, and when. It is the transfer's sink.
+/// One attempt's state: its transfer, what arrived, and when.
+///
+/// It is the transfer's sink.
 final class Attempt: TransferSink {
   let job: Job
   unowned let engine: CallEngine
@@ -61,10 +63,14 @@ final class Attempt: TransferSink {
   func body(_ bytes: UnsafeRawBufferPointer) -> Bool {
     guard let transfer else { return false }
     if transfer.status >= 300 {
-      if errorBody.count < 65536 { errorBody.append(contentsOf: bytes.prefix(65536 - errorBody.count)) }
+      if errorBody.count < 65536 {
+        errorBody.append(contentsOf: bytes.prefix(65536 - errorBody.count))
+      }
       return true
     }
-    if bodyBytes == 0, let type = transfer.header("content-type")?.lowercased(), type.contains("text/html") {
+    if bodyBytes == 0, let type = transfer.header("content-type")?.lowercased(),
+      type.contains("text/html")
+    {
       streamError = Rules.notAStream(type, baseURL: job.resolved.baseURL)
       return false
     }
@@ -155,11 +161,14 @@ public final class CallEngine {
   private var anyFailed = false
   private var transportFailure: SheafError?
 
-  /// An engine for these options. Tests give it a clock, a transport for HTTP and a sink for its
+  /// An engine for these options.
+  ///
+  /// Tests give it a clock, a transport for HTTP and a sink for its
   /// output; by default it runs on the monotonic clock, libcurl and standard output.
   /// - Throws: `ToolFailure` when an input, the events file or the log cannot be opened.
   public init(
-    options: CallOptions, tool: String, clock: EngineClock = MonotonicClock(), http: Transport? = nil,
+    options: CallOptions, tool: String, clock: EngineClock = MonotonicClock(),
+    http: Transport? = nil,
     sink: ((JSON) throws -> Void)? = nil
   ) throws {
     self.options = options
@@ -174,8 +183,14 @@ public final class CallEngine {
     output = try RecordOutput(options: options, tool: tool, clock: clock, sink: sink)
     scheduler = Scheduler(jobs: options.jobs, clock: clock)
     inputPaths = options.inputs.isEmpty ? ["-"] : options.inputs
-    cache = options.noCache ? nil : ResponseCache(directory: options.cacheDirectory ?? ResponseCache.defaultDirectory(environment: options.environment))
-    retryPolicy = RetryPolicy(base: options.retryBase, maximum: options.retryMax, seed: options.seed)
+    cache =
+      options.noCache
+      ? nil
+      : ResponseCache(
+        directory: options.cacheDirectory
+          ?? ResponseCache.defaultDirectory(environment: options.environment))
+    retryPolicy = RetryPolicy(
+      base: options.retryBase, maximum: options.retryMax, seed: options.seed)
     reader = try LineReader(path: inputPaths.removeFirst())
   }
 
@@ -228,9 +243,12 @@ public final class CallEngine {
     let now = clock.now
     var wake = now + 1
     for attempt in active where attempt.transport === http {
-      wake = min(wake, Rules.nextTimeout(
-        attemptStart: attempt.start, firstByte: attempt.firstByte, lastByte: attempt.lastByte,
-        total: attempt.job.resolved.totalTimeout, firstByteLimit: options.firstByteTimeout, idleLimit: options.idleTimeout))
+      wake = min(
+        wake,
+        Rules.nextTimeout(
+          attemptStart: attempt.start, firstByte: attempt.firstByte, lastByte: attempt.lastByte,
+          total: attempt.job.resolved.totalTimeout, firstByteLimit: options.firstByteTimeout,
+          idleLimit: options.idleTimeout))
     }
     if let due = scheduler.nextWake { wake = min(wake, due) }
     if let due = offline.nextDue { wake = min(wake, due) }
@@ -296,7 +314,12 @@ public final class CallEngine {
       return
     }
     if options.cacheOnly {
-      try fail(job, SheafError(.network, "no cached answer for section '\(job.id)' (request_key \(resolved.requestKey.prefix(12))…) and --cache-only forbids asking", hint: "run without --cache-only to ask the provider"))
+      try fail(
+        job,
+        SheafError(
+          .network,
+          "no cached answer for section '\(job.id)' (request_key \(resolved.requestKey.prefix(12))…) and --cache-only forbids asking",
+          hint: "run without --cache-only to ask the provider"))
       return
     }
     if let transportFailure {
@@ -330,10 +353,12 @@ public final class CallEngine {
     job.record.status = .processing
     let attempt = Attempt(job: job, engine: self, now: now)
     job.current = attempt
-    try output.event(.sectionStart, doc: job.record.doc, ["id": JSON(job.id), "attempt": JSON(job.attempts)])
+    try output.event(
+      .sectionStart, doc: job.record.doc, ["id": JSON(job.id), "attempt": JSON(job.attempts)])
     let provider = job.resolved.provider
     let transport = provider.usesNetwork ? http : offline
-    let request = provider.request(job.resolved.call, baseURL: job.resolved.baseURL, apiKey: job.resolved.apiKey)
+    let request = provider.request(
+      job.resolved.call, baseURL: job.resolved.baseURL, apiKey: job.resolved.apiKey)
     do {
       attempt.transfer = try transport.start(request, sink: attempt)
       attempt.transport = transport
@@ -366,9 +391,12 @@ public final class CallEngine {
   private func checkTimeouts() throws {
     let now = clock.now
     for attempt in active where attempt.transport === http {
-      guard let error = Rules.timeout(
-        now: now, attemptStart: attempt.start, firstByte: attempt.firstByte, lastByte: attempt.lastByte,
-        total: attempt.job.resolved.totalTimeout, firstByteLimit: options.firstByteTimeout, idleLimit: options.idleTimeout)
+      guard
+        let error = Rules.timeout(
+          now: now, attemptStart: attempt.start, firstByte: attempt.firstByte,
+          lastByte: attempt.lastByte,
+          total: attempt.job.resolved.totalTimeout, firstByteLimit: options.firstByteTimeout,
+          idleLimit: options.idleTimeout)
       else { continue }
       if let transfer = attempt.transfer { attempt.transport?.stop(transfer) }
       try finish(attempt, end: nil, abort: error)
@@ -382,12 +410,15 @@ public final class CallEngine {
     let job = attempt.job
     job.current = nil
     let seconds = clock.now - attempt.start
-    if abort == nil, attempt.streamError == nil, end == .complete, attempt.transfer.map({ $0.status < 300 }) ?? true {
+    if abort == nil, attempt.streamError == nil, end == .complete,
+      attempt.transfer.map({ $0.status < 300 }) ?? true
+    {
       attempt.finishStream()
     }
     let resolved = job.resolved
     let verdict = Rules.verdict(
-      attempt.report(end: end, abort: abort), provider: resolved.provider, baseURL: resolved.baseURL,
+      attempt.report(end: end, abort: abort), provider: resolved.provider,
+      baseURL: resolved.baseURL,
       model: resolved.call.settings.model, attempt: job.attempts, maxAttempts: resolved.maxAttempts)
     let error: SheafError?
     if case .failed(let failure, _) = verdict { error = failure } else { error = nil }
@@ -395,18 +426,22 @@ public final class CallEngine {
     switch verdict {
     case .answer:
       let answer = CachedAnswer(
-        content: attempt.think.content.trimmed, reasoning: attempt.think.reasoning.isEmpty ? nil : attempt.think.reasoning.trimmed,
+        content: attempt.think.content.trimmed,
+        reasoning: attempt.think.reasoning.isEmpty ? nil : attempt.think.reasoning.trimmed,
         provider: resolved.call.settings.provider, model: resolved.call.settings.model,
         usage: usageJSON(attempt), finishReason: attempt.finishReason)
       if let cache {
-        do { try cache.put(resolved.requestKey, answer) } catch let failure as ToolFailure { Diagnostics.say(tool, failure.message) }
+        do { try cache.put(resolved.requestKey, answer) } catch let failure as ToolFailure {
+          Diagnostics.say(tool, failure.message)
+        }
       }
       try complete(job, answer: answer, attempt: attempt)
     case .failed(let error, let retry):
       if error.type == .rateLimited { scheduler.rateLimited(retryAfter: error.retryAfterS) }
       if retry && !interrupted {
         job.record.status = .queued
-        scheduler.retry(job, after: retryPolicy.delay(afterAttempt: job.attempts, retryAfter: error.retryAfterS))
+        scheduler.retry(
+          job, after: retryPolicy.delay(afterAttempt: job.attempts, retryAfter: error.retryAfterS))
       } else {
         try fail(job, error, attempt: attempt)
       }
@@ -416,7 +451,8 @@ public final class CallEngine {
   /// The transport itself failed: every record in flight, waiting or queued is written as
   /// failed (nothing is lost), and so is every record read after.
   private func transportBroke(_ failure: TransportFailure) throws {
-    let error = SheafError(.internal, failure.message, hint: "run the same command again: completed answers are cached")
+    let error = SheafError(
+      .internal, failure.message, hint: "run the same command again: completed answers are cached")
     transportFailure = error
     try failEverything(error)
   }
@@ -441,8 +477,12 @@ public final class CallEngine {
 
   private func usageJSON(_ attempt: Attempt) -> JSON {
     let messages = attempt.job.resolved.call.messages
-    let estimated = !attempt.job.resolved.provider.usesNetwork || attempt.inputTokens == nil || attempt.outputTokens == nil
-    let input = attempt.inputTokens ?? messages.map { OfflineProvider.estimateTokens($0.content) }.reduce(0, +)
+    let estimated =
+      !attempt.job.resolved.provider.usesNetwork || attempt.inputTokens == nil
+      || attempt.outputTokens == nil
+    let input =
+      attempt.inputTokens
+      ?? messages.map { OfflineProvider.estimateTokens($0.content) }.reduce(0, +)
     let output = attempt.outputTokens ?? OfflineProvider.estimateTokens(attempt.think.content)
     let usage = JSON.object(["input_tokens": JSON(input), "output_tokens": JSON(output)])
     if estimated { usage["estimated"] = JSON(true) }
@@ -451,8 +491,10 @@ public final class CallEngine {
 
   private func timingJSON(_ job: Job, attempt: Attempt?) -> JSON {
     let timing = JSON.object()
-    timing["started_at"] = JSON(Event.timestamp(attempt == nil && job.attempts == 0 ? Date() : job.startedAt))
-    timing["first_token_s"] = attempt.flatMap { a in a.firstToken.map { JSON(rounded($0 - a.start)) } } ?? .null
+    timing["started_at"] = JSON(
+      Event.timestamp(attempt == nil && job.attempts == 0 ? Date() : job.startedAt))
+    timing["first_token_s"] =
+      attempt.flatMap { a in a.firstToken.map { JSON(rounded($0 - a.start)) } } ?? .null
     timing["seconds"] = JSON(job.attempts == 0 ? 0 : rounded(clock.now - job.firstStart))
     return timing
   }
@@ -475,19 +517,27 @@ public final class CallEngine {
     record["error"] = nil
     try output.event(
       .sectionComplete, doc: job.record.doc,
-      ["id": JSON(job.id), "title": JSON(job.record.title ?? job.id), "content": JSON(answer.content), "seconds": record["timing"]?["seconds"] ?? JSON(0)])
+      [
+        "id": JSON(job.id), "title": JSON(job.record.title ?? job.id),
+        "content": JSON(answer.content), "seconds": record["timing"]?["seconds"] ?? JSON(0),
+      ])
     try output.record(job.index, record)
   }
 
   private func fail(_ job: Job, _ error: SheafError, attempt: Attempt? = nil) throws {
     try failRecord(
-      job.index, job.record, error, resolved: job.resolved, timing: job.attempts > 0 ? timingJSON(job, attempt: attempt) : nil,
+      job.index, job.record, error, resolved: job.resolved,
+      timing: job.attempts > 0 ? timingJSON(job, attempt: attempt) : nil,
       attempts: job.attempts)
   }
 
-  private func failRecord(_ index: Int, _ record: Record, _ error: SheafError, resolved: ResolvedCall?, timing: JSON?, attempts: Int) throws {
+  private func failRecord(
+    _ index: Int, _ record: Record, _ error: SheafError, resolved: ResolvedCall?, timing: JSON?,
+    attempts: Int
+  ) throws {
     let json = record.json
-    json["status"] = JSON(error.type == .cancelled ? SectionStatus.cancelled.rawValue : SectionStatus.failed.rawValue)
+    json["status"] = JSON(
+      error.type == .cancelled ? SectionStatus.cancelled.rawValue : SectionStatus.failed.rawValue)
     json["content"] = nil
     json["reasoning"] = nil
     if let resolved {
@@ -499,7 +549,8 @@ public final class CallEngine {
     json["attempts"] = JSON(attempts)
     json["error"] = error.json
     anyFailed = true
-    try output.event(.sectionFailed, doc: record.doc, ["id": JSON(record.id ?? "?"), "error": error.json])
+    try output.event(
+      .sectionFailed, doc: record.doc, ["id": JSON(record.id ?? "?"), "error": error.json])
     try output.record(index, json)
   }
 
@@ -520,7 +571,9 @@ public final class CallEngine {
     line["output_tokens"] = attempt.outputTokens.map { JSON($0) } ?? .null
     line["error_type"] = error.map { JSON($0.type.rawValue) } ?? .null
     line["request_key"] = JSON(job.resolved.requestKey)
-    if options.logPrompts { line["messages"] = ProviderErrors.messagesJSON(job.resolved.call.messages) }
+    if options.logPrompts {
+      line["messages"] = ProviderErrors.messagesJSON(job.resolved.call.messages)
+    }
     output.log(line)
   }
 
@@ -556,9 +609,12 @@ public final class CallEngine {
   }
 
   private func cancelEverything() throws {
-    try failEverything(SheafError(
-      .cancelled, "interrupted before the answer was complete", retryable: true,
-      hint: "run the same command again: completed answers are in the cache and are not asked for twice"))
+    try failEverything(
+      SheafError(
+        .cancelled, "interrupted before the answer was complete", retryable: true,
+        hint:
+          "run the same command again: completed answers are in the cache and are not asked for twice"
+      ))
   }
 }
 

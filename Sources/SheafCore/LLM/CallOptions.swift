@@ -91,7 +91,8 @@ struct ResolvedCall {
     var messages: [Message] = []
     for item in list {
       guard let role = item["role"]?.string, let content = item["content"]?.string else {
-        throw SheafError(.input, "section '\(record.id ?? "?")': each message needs a string role and content")
+        throw SheafError(
+          .input, "section '\(record.id ?? "?")': each message needs a string role and content")
       }
       messages.append(Message(role: role, content: content))
     }
@@ -99,19 +100,28 @@ struct ResolvedCall {
     guard let providerName = setting(options.provider, "SHEAF_PROVIDER", "provider") else {
       throw SheafError(
         .input, "no provider for section '\(record.id ?? "?")'",
-        hint: "pass --provider (\(ProviderRegistry.names.joined(separator: ", "))), set SHEAF_PROVIDER, or set llm.provider in the plan")
+        hint:
+          "pass --provider (\(ProviderRegistry.names.joined(separator: ", "))), set SHEAF_PROVIDER, or set llm.provider in the plan"
+      )
     }
     guard let provider = ProviderRegistry.provider(providerName, seed: options.seed) else {
       throw SheafError(
-        .input, "unknown provider '\(providerName)' (known: \(ProviderRegistry.names.joined(separator: ", ")))",
+        .input,
+        "unknown provider '\(providerName)' (known: \(ProviderRegistry.names.joined(separator: ", ")))",
         hint: "fix llm.provider in the plan, or pass --provider")
     }
-    let model = setting(options.model, "SHEAF_MODEL", "model") ?? (provider.usesNetwork ? nil : OfflineProvider.defaultModel)
+    let model =
+      setting(options.model, "SHEAF_MODEL", "model")
+      ?? (provider.usesNetwork ? nil : OfflineProvider.defaultModel)
     guard let model else {
-      throw SheafError(.input, "no model for section '\(record.id ?? "?")'", hint: "pass --model, set SHEAF_MODEL, or set llm.model in the plan")
+      throw SheafError(
+        .input, "no model for section '\(record.id ?? "?")'",
+        hint: "pass --model, set SHEAF_MODEL, or set llm.model in the plan")
     }
-    let baseURL = provider.usesNetwork
-      ? setting(options.baseURL, "SHEAF_BASE_URL", "base_url") ?? provider.defaultBaseURL(environment: env) : "offline"
+    let baseURL =
+      provider.usesNetwork
+      ? setting(options.baseURL, "SHEAF_BASE_URL", "base_url")
+        ?? provider.defaultBaseURL(environment: env) : "offline"
     let keyVariable = provider.usesNetwork ? options.apiKeyVariable ?? provider.keyVariable : nil
     let apiKey = keyVariable.flatMap { env[$0] }.flatMap { $0.isEmpty ? nil : $0 }
     // A key goes only to the provider's own host or to a base URL the user chose (a flag, the
@@ -123,14 +133,20 @@ struct ResolvedCall {
       throw SheafError(
         .plan,
         "the plan's llm.base_url '\(planned)' is not \(providerName)'s own address, and \(keyVariable) is sent only to an address you choose",
-        hint: "to use it, pass --base-url \(planned) (make: BASE_URL=…) or set SHEAF_BASE_URL; for a server that needs no key, unset \(keyVariable)")
+        hint:
+          "to use it, pass --base-url \(planned) (make: BASE_URL=…) or set SHEAF_BASE_URL; for a server that needs no key, unset \(keyVariable)"
+      )
     }
 
     var parameters: [(key: String, value: String)] = []
-    for key in ["temperature", "top_p", "top_k", "max_tokens", "seed", "stop", "presence_penalty", "frequency_penalty", "response_format", "num_ctx"] {
+    for key in [
+      "temperature", "top_p", "top_k", "max_tokens", "seed", "stop", "presence_penalty",
+      "frequency_penalty", "response_format", "num_ctx",
+    ] {
       if let value = llm?[key], !value.isNull { parameters.append((key, value.compactText)) }
     }
-    let settings = LLMSettings(provider: providerName, model: model, baseURL: baseURL, parameters: parameters)
+    let settings = LLMSettings(
+      provider: providerName, model: model, baseURL: baseURL, parameters: parameters)
 
     // The cache key: everything that shapes the answer, never the key.
     let canonical = JSON.object()
@@ -139,15 +155,21 @@ struct ResolvedCall {
     canonical["model"] = JSON(model)
     canonical["messages"] = ProviderErrors.messagesJSON(messages)
     let parameterObject = JSON.object()
-    for (key, value) in parameters.sorted(by: { $0.key < $1.key }) { parameterObject[key] = try? JSON.parse(value) }
+    for (key, value) in parameters.sorted(by: { $0.key < $1.key }) {
+      parameterObject[key] = try? JSON.parse(value)
+    }
     canonical["parameters"] = parameterObject
-    if !provider.usesNetwork { canonical["offline_seed"] = JSON(Int(truncatingIfNeeded: options.seed)) }
+    if !provider.usesNetwork {
+      canonical["offline_seed"] = JSON(Int(truncatingIfNeeded: options.seed))
+    }
     let requestKey = SHA256.hex(canonical.compactText)
 
     let retries = options.retries ?? llm?["retries"]?.int ?? 2
     let total = options.totalTimeout ?? llm?["timeout_s"]?.double ?? 600
     var targetWords: ClosedRange<Int>?
-    if let format = json["format"], let low = format["min_words"]?.int, let high = format["max_words"]?.int, low <= high {
+    if let format = json["format"], let low = format["min_words"]?.int,
+      let high = format["max_words"]?.int, low <= high
+    {
       targetWords = low...high
     }
     return ResolvedCall(
@@ -155,8 +177,10 @@ struct ResolvedCall {
         id: record.id ?? "?", messages: messages, settings: settings,
         brief: SectionBrief(
           title: record.title ?? record.id ?? "?", description: json["description"]?.string ?? "",
-          instructions: json["instructions"]?.string, docTitle: json["doc_title"]?.string, targetWords: targetWords)),
-      provider: provider, baseURL: baseURL, requestKey: requestKey, maxAttempts: max(1, retries + 1),
+          instructions: json["instructions"]?.string, docTitle: json["doc_title"]?.string,
+          targetWords: targetWords)),
+      provider: provider, baseURL: baseURL, requestKey: requestKey,
+      maxAttempts: max(1, retries + 1),
       totalTimeout: total, apiKey: apiKey, targetWords: targetWords)
   }
 }

@@ -24,7 +24,9 @@ func check(_ code: CURLMcode) throws {
 }
 
 /// One HTTP request as a libcurl easy handle: it owns the handle, its header list and its error
-/// buffer, and hands what arrives to its owner. Not thread-safe: it lives on the event loop.
+/// buffer, and hands what arrives to its owner.
+///
+/// Not thread-safe: it lives on the event loop.
 final class CurlTransfer {
   /// The easy handle.
   let easy: UnsafeMutableRawPointer
@@ -51,10 +53,14 @@ final class CurlTransfer {
     try check(sheaf_curl_easy_setopt_ptr(easy, CURLOPT_URL, request.url))
     try check(sheaf_curl_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1))
     try check(sheaf_curl_easy_setopt_long(easy, CURLOPT_POST, 1))
-    try check(sheaf_curl_easy_setopt_off(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.utf8.count)))
+    try check(
+      sheaf_curl_easy_setopt_off(
+        easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.utf8.count)))
     try check(sheaf_curl_easy_setopt_ptr(easy, CURLOPT_COPYPOSTFIELDS, request.body))
     try check(sheaf_curl_easy_setopt_ptr(easy, CURLOPT_HTTPHEADER, headerList))
-    try check(sheaf_curl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, max(1, Int(connectTimeout * 1000))))
+    try check(
+      sheaf_curl_easy_setopt_long(
+        easy, CURLOPT_CONNECTTIMEOUT_MS, max(1, Int(connectTimeout * 1000))))
     try check(sheaf_curl_easy_setopt_ptr(easy, CURLOPT_ERRORBUFFER, errorBuffer))
     try check(sheaf_curl_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1))
     try check(sheaf_curl_easy_setopt_ptr(easy, CURLOPT_USERAGENT, "sheaf/\(SheafVersion.current)"))
@@ -106,24 +112,29 @@ final class CurlTransfer {
   }
 }
 
-private let curlBodyCallback: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = {
-  data, size, count, owner in
-  guard let owner else { return 0 }
-  let transfer = Unmanaged<CurlTransfer>.fromOpaque(owner).takeUnretainedValue()
-  let total = size * count
-  return transfer.receiveBody(UnsafeRawBufferPointer(start: data, count: total)) ? total : 0
-}
+private let curlBodyCallback:
+  @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = {
+    data, size, count, owner in
+    guard let owner else { return 0 }
+    let transfer = Unmanaged<CurlTransfer>.fromOpaque(owner).takeUnretainedValue()
+    let total = size * count
+    return transfer.receiveBody(UnsafeRawBufferPointer(start: data, count: total)) ? total : 0
+  }
 
-private let curlHeaderCallback: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = {
-  data, size, count, owner in
-  guard let owner else { return 0 }
-  let transfer = Unmanaged<CurlTransfer>.fromOpaque(owner).takeUnretainedValue()
-  let total = size * count
-  transfer.receiveHeader(String(decoding: UnsafeRawBufferPointer(start: data, count: total), as: UTF8.self))
-  return total
-}
+private let curlHeaderCallback:
+  @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = {
+    data, size, count, owner in
+    guard let owner else { return 0 }
+    let transfer = Unmanaged<CurlTransfer>.fromOpaque(owner).takeUnretainedValue()
+    let total = size * count
+    transfer.receiveHeader(
+      String(decoding: UnsafeRawBufferPointer(start: data, count: total), as: UTF8.self))
+    return total
+  }
 
-/// libcurl's multi interface: many transfers in one thread. It owns the multi handle and keeps
+/// libcurl's multi interface: many transfers in one thread.
+///
+/// It owns the multi handle and keeps
 /// the transfers it runs alive until they are removed.
 final class CurlMulti {
   private let multi: UnsafeMutableRawPointer
@@ -190,7 +201,8 @@ final class CurlMulti {
     var ready: Int32 = 0
     let milliseconds = Int32(max(0, min(timeout, 3600)) * 1000)
     try waits.withUnsafeMutableBufferPointer { buffer in
-      try check(curl_multi_poll(multi, buffer.baseAddress, UInt32(buffer.count), milliseconds, &ready))
+      try check(
+        curl_multi_poll(multi, buffer.baseAddress, UInt32(buffer.count), milliseconds, &ready))
     }
   }
 }

@@ -86,7 +86,9 @@ public protocol StreamDecoder {
   var eventCount: Int { get }
 }
 
-/// A provider: it builds requests, decodes streams and maps errors. The transport (libcurl, or
+/// A provider: it builds requests, decodes streams and maps errors.
+///
+/// The transport (libcurl, or
 /// the offline writer) is the engine's; this is the only seam between sheaf and a wire format.
 public protocol Provider: Sendable {
   /// The name users give.
@@ -100,7 +102,8 @@ public protocol Provider: Sendable {
   /// A decoder for one response stream.
   func makeDecoder() -> any StreamDecoder
   /// The error for a non-2xx response.
-  func error(status: Int, body: String, retryAfter: Double?, baseURL: String, model: String) -> SheafError
+  func error(status: Int, body: String, retryAfter: Double?, baseURL: String, model: String)
+    -> SheafError
   /// The error for a connection that could not be made.
   func unreachable(_ detail: String, baseURL: String) -> SheafError
   /// Whether its requests go over the network (`false`: the offline transport writes them).
@@ -113,7 +116,9 @@ extension Provider {
   /// The error for a non-2xx response: the provider's own message and code from its body (every
   /// provider's error body has one of the shapes `ProviderErrors.parseBody` reads), mapped to the
   /// contract's types.
-  public func error(status: Int, body: String, retryAfter: Double?, baseURL: String, model: String) -> SheafError {
+  public func error(status: Int, body: String, retryAfter: Double?, baseURL: String, model: String)
+    -> SheafError
+  {
     let (message, code) = ProviderErrors.parseBody(body)
     return ProviderErrors.map(
       status: status, message: message, code: code, provider: name, keyVariable: keyVariable,
@@ -156,32 +161,44 @@ enum ProviderErrors {
     let lower = (message + " " + (code ?? "")).lowercased()
     if [400, 413, 422].contains(status) && contextWords.contains(where: lower.contains) {
       return SheafError(
-        .contextLength, text, hint: "shorten the requirements or the context, or raise the model's context size",
+        .contextLength, text,
+        hint: "shorten the requirements or the context, or raise the model's context size",
         httpStatus: status)
     }
     switch status {
     case 401, 403:
-      let hint = keyVariable.map { "set \($0) (or pass --api-key-env NAME)" } ?? "check the server's credentials"
+      let hint =
+        keyVariable.map { "set \($0) (or pass --api-key-env NAME)" }
+        ?? "check the server's credentials"
       return SheafError(.auth, text, hint: hint, httpStatus: status)
     case 402:
-      return SheafError(.quota, text, hint: "check the account's plan and billing", httpStatus: status)
-    case 429 where lower.contains("insufficient_quota") || lower.contains("quota") || lower.contains("billing"):
-      return SheafError(.quota, text, hint: "check the account's plan and billing", httpStatus: status)
+      return SheafError(
+        .quota, text, hint: "check the account's plan and billing", httpStatus: status)
+    case 429
+    where lower.contains("insufficient_quota") || lower.contains("quota")
+      || lower.contains("billing"):
+      return SheafError(
+        .quota, text, hint: "check the account's plan and billing", httpStatus: status)
     case 429:
       return SheafError(
-        .rateLimited, text, retryable: true, hint: "wait, or lower -j", httpStatus: status, retryAfterS: retryAfter)
+        .rateLimited, text, retryable: true, hint: "wait, or lower -j", httpStatus: status,
+        retryAfterS: retryAfter)
     case 404 where lower.contains("model"):
       let hint = provider == "ollama" ? "ollama pull \(model)" : "check the model name ('\(model)')"
       return SheafError(.badRequest, text, hint: hint, httpStatus: status)
     case 400, 404, 405, 413, 422:
-      return SheafError(.badRequest, text, hint: "check the model name and the llm settings", httpStatus: status)
+      return SheafError(
+        .badRequest, text, hint: "check the model name and the llm settings", httpStatus: status)
     case 408:
-      return SheafError(.timeout, text, retryable: true, hint: "the server timed out; it is retried", httpStatus: status, retryAfterS: retryAfter)
+      return SheafError(
+        .timeout, text, retryable: true, hint: "the server timed out; it is retried",
+        httpStatus: status, retryAfterS: retryAfter)
     case 409, 500...599:
       let overloaded = status == 529 || lower.contains("overloaded")
       return SheafError(
         .provider, text, retryable: true,
-        hint: overloaded ? "the provider is overloaded; try later or lower -j" : "a server error; it is retried",
+        hint: overloaded
+          ? "the provider is overloaded; try later or lower -j" : "a server error; it is retried",
         httpStatus: status, retryAfterS: retryAfter)
     default:
       return SheafError(.provider, text, retryable: false, httpStatus: status)

@@ -18,6 +18,7 @@ public struct CachedAnswer {
 
 /// Completed answers, content-addressed by `request_key`, one file each
 /// (`<dir>/<first two hex digits>/<key>.json`), written atomically before the record is emitted.
+///
 /// Two processes writing the same key each write a whole file and rename it into place, so the
 /// file is always one of them, never a mix.
 public struct ResponseCache {
@@ -59,7 +60,8 @@ public struct ResponseCache {
     do {
       try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
     } catch {
-      throw ToolFailure.usage("\(folder): cannot create the cache folder: \(error.localizedDescription)")
+      throw ToolFailure.usage(
+        "\(folder): cannot create the cache folder: \(error.localizedDescription)")
     }
     let entry = JSON.object()
     entry["request_key"] = JSON(key)

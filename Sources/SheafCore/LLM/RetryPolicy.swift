@@ -46,14 +46,20 @@ public struct RetryPolicy {
 
   /// Reads the wait a response asks for: `retry-after-ms`, then `Retry-After` (seconds or an
   /// HTTP date, measured from `now`).
-  public static func retryAfter(milliseconds: String?, header: String?, now: Date = Date()) -> Double? {
-    if let milliseconds, let value = Double(milliseconds.trimmed), value >= 0 { return value / 1000 }
+  public static func retryAfter(milliseconds: String?, header: String?, now: Date = Date())
+    -> Double?
+  {
+    if let milliseconds, let value = Double(milliseconds.trimmed), value >= 0 {
+      return value / 1000
+    }
     guard let header = header?.trimmed, !header.isEmpty else { return nil }
     if let seconds = Double(header), seconds >= 0 { return seconds }
     let formatter = DateFormatter()
     formatter.locale = Locale(identifier: "en_US_POSIX")
     formatter.timeZone = TimeZone(identifier: "GMT")
-    for format in ["EEE, dd MMM yyyy HH:mm:ss zzz", "EEEE, dd-MMM-yy HH:mm:ss zzz", "EEE MMM d HH:mm:ss yyyy"] {
+    for format in [
+      "EEE, dd MMM yyyy HH:mm:ss zzz", "EEEE, dd-MMM-yy HH:mm:ss zzz", "EEE MMM d HH:mm:ss yyyy",
+    ] {
       formatter.dateFormat = format
       if let date = formatter.date(from: header) { return max(0, date.timeIntervalSince(now)) }
     }

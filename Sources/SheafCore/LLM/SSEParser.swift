@@ -9,8 +9,11 @@ public enum StreamLimits {
   /// The error for a stream that went past the limit.
   static func tooLong(_ what: String) -> SheafError {
     SheafError(
-      .provider, "the response stream sent \(what) longer than \(maxEventBytes) bytes; it was stopped",
-      hint: "is the base URL an LLM server? raise --max-event-bytes if it really sends such long events")
+      .provider,
+      "the response stream sent \(what) longer than \(maxEventBytes) bytes; it was stopped",
+      hint:
+        "is the base URL an LLM server? raise --max-event-bytes if it really sends such long events"
+    )
   }
 }
 
@@ -24,7 +27,9 @@ public struct SSEEvent: Equatable, Sendable {
 
 /// Server-sent events framing, as the HTML standard defines it: lines end with CR, LF or CRLF
 /// (a CR at the end of one read may pair with an LF at the start of the next), `data:` lines
-/// accumulate, lines starting with `:` are comments, a blank line dispatches. Bytes may be split
+/// accumulate, lines starting with `:` are comments, a blank line dispatches.
+///
+/// Bytes may be split
 /// anywhere, inside a UTF-8 sequence too: lines are cut at ASCII bytes only, and decoded whole.
 public struct SSEParser {
   private var line: [UInt8] = []
@@ -66,7 +71,9 @@ public struct SSEParser {
         data = []
         break
       }
-      if end > index { line.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[index..<end])) }
+      if end > index {
+        line.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[index..<end]))
+      }
       guard end < count else { break }
       afterCR = bytes[end] == 0x0D
       if let event = endLine() { events.append(event) }
@@ -93,7 +100,8 @@ public struct SSEParser {
         eventName = ""
         return nil
       }
-      let event = SSEEvent(name: eventName.isEmpty ? "message" : eventName, data: data.joined(separator: "\n"))
+      let event = SSEEvent(
+        name: eventName.isEmpty ? "message" : eventName, data: data.joined(separator: "\n"))
       eventName = ""
       data.removeAll()
       dataBytes = 0

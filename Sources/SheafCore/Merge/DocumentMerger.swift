@@ -82,7 +82,7 @@ public final class DocumentMerger {
   public var sections: [MergedSection] {
     byID.values.sorted { a, b in
       switch (a.order, b.order) {
-      case let (x?, y?) where x != y: return x < y
+      case (let x?, let y?) where x != y: return x < y
       case (_?, nil): return true
       case (nil, _?): return false
       default: return a.arrival < b.arrival
@@ -165,7 +165,8 @@ public final class DocumentMerger {
     }
     var text = "**Not generated** (\(section.status.rawValue)"
     if let error = section.error {
-      text += ", \(error.type.rawValue)): \(error.message.replacingOccurrences(of: "\n", with: " "))"
+      text +=
+        ", \(error.type.rawValue)): \(error.message.replacingOccurrences(of: "\n", with: " "))"
       if let hint = error.hint, !hint.isEmpty { text += " — \(hint)" }
     } else {
       text += ")."
@@ -202,7 +203,8 @@ public final class DocumentMerger {
       if section.status == .completed {
         out += Self.markdownToHTML(Self.body(of: section))
       } else {
-        out += "<div class=\"missing\">\(Self.markdownToHTML(Self.placeholder(for: section)))</div>\n"
+        out +=
+          "<div class=\"missing\">\(Self.markdownToHTML(Self.placeholder(for: section)))</div>\n"
       }
       out += "</section>\n"
     }
@@ -297,6 +299,7 @@ public final class DocumentMerger {
     let waiting = all.filter { !$0.status.isFinal }.count
     if waiting > 0 { others.append("\(waiting) not done") }
     let tail = others.isEmpty ? "" : " (\(others.joined(separator: ", ")))"
-    return "\(doc ?? "document"): \(status.rawValue) — \(completed) of \(all.count) sections completed\(tail)"
+    return
+      "\(doc ?? "document"): \(status.rawValue) — \(completed) of \(all.count) sections completed\(tail)"
   }
 }

@@ -22,7 +22,9 @@ public enum MergeDocCommand {
     }
     if let eventsFile {
       let totals = merger.summary()["totals"] ?? JSON.object()
-      let event = Event.make(.complete, doc: merger.doc, fields: ["status": JSON(merger.status.rawValue), "counts": totals])
+      let event = Event.make(
+        .complete, doc: merger.doc,
+        fields: ["status": JSON(merger.status.rawValue), "counts": totals])
       try EventLog.append(event, to: eventsFile)
     }
     if !quiet { Diagnostics.say(tool, merger.statusLine) }

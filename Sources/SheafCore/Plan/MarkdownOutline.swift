@@ -2,7 +2,7 @@ import CCmark
 import Foundation
 import Yams
 
-/// Reads a plan written as a Markdown outline:
+/// Reads a plan written as a Markdown outline.
 ///
 /// ```
 /// ---
@@ -12,6 +12,7 @@ import Yams
 /// ---
 /// # The document's title
 /// Text here becomes the input `brief`.
+///
 ///
 /// ## A section's title
 /// Text here is the section's description.
@@ -32,15 +33,20 @@ enum MarkdownOutline {
   static func planObject(from source: String) throws -> JSON {
     // Split on the bytes: in a Swift String "\r\n" is one Character, so splitting on "\n" would
     // leave a CRLF file in one piece.
-    let lines = source.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { line in
-      String(decoding: line.last == UInt8(ascii: "\r") ? line.dropLast() : line, as: UTF8.self)
-    }
+    let lines = source.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+      .map { line in
+        String(decoding: line.last == UInt8(ascii: "\r") ? line.dropLast() : line, as: UTF8.self)
+      }
     let plan = JSON.object()
     var offset = 0  // lines before the Markdown body (the front matter)
     if lines.first?.trimmingCharacters(in: .whitespaces) == "---",
-      let close = lines.dropFirst().firstIndex(where: { $0.trimmingCharacters(in: .whitespaces) == "---" })
+      let close = lines.dropFirst().firstIndex(where: {
+        $0.trimmingCharacters(in: .whitespaces) == "---"
+      })
     {
-      try apply(yaml: lines[1..<close].joined(separator: "\n"), to: plan, firstLine: 2, what: "front matter")
+      try apply(
+        yaml: lines[1..<close].joined(separator: "\n"), to: plan, firstLine: 2, what: "front matter"
+      )
       offset = close + 1
     }
     let body = Array(lines[offset...])
@@ -60,13 +66,18 @@ enum MarkdownOutline {
     /// Body lines from `from` (1-based, inclusive) to `to` (exclusive), less the given ranges.
     func text(from: Int, to: Int, skipping: [ClosedRange<Int>]) -> String {
       guard from < to else { return "" }
-      let kept = (from..<to).filter { line in !skipping.contains { $0.contains(line) } }.map { body[$0 - 1] }
+      let kept = (from..<to).filter { line in !skipping.contains { $0.contains(line) } }.map {
+        body[$0 - 1]
+      }
       return trimBlankLines(kept)
     }
     let end = body.count + 1
     let firstSection = sectionStarts.first.map { blocks[$0].startLine } ?? end
-    let titleBlock = blocks.first { $0.headingLevel == 1 && $0.text == title && $0.startLine < firstSection }
-    let brief = text(from: 1, to: firstSection, skipping: titleBlock.map { [$0.startLine...$0.endLine] } ?? [])
+    let titleBlock = blocks.first {
+      $0.headingLevel == 1 && $0.text == title && $0.startLine < firstSection
+    }
+    let brief = text(
+      from: 1, to: firstSection, skipping: titleBlock.map { [$0.startLine...$0.endLine] } ?? [])
 
     var sections: [JSON] = []
     for (position, start) in sectionStarts.enumerated() {
@@ -75,7 +86,9 @@ enum MarkdownOutline {
       let settings = JSON.object()
       var skipped: [ClosedRange<Int>] = []
       for block in blocks[(start + 1)..<stop] where block.isSheafFence {
-        try apply(yaml: block.literal, to: settings, firstLine: offset + block.startLine + 1, what: "the sheaf block")
+        try apply(
+          yaml: block.literal, to: settings, firstLine: offset + block.startLine + 1,
+          what: "the sheaf block")
         skipped.append(block.startLine...block.endLine)
       }
       let nextLine = stop < blocks.count ? blocks[stop].startLine : end
@@ -111,7 +124,9 @@ enum MarkdownOutline {
   static func topLevelBlocks(_ markdown: String) -> [Block] {
     var source = markdown
     let document = source.withUTF8 { bytes in
-      bytes.withMemoryRebound(to: CChar.self) { cmark_parse_document($0.baseAddress, $0.count, sheaf_cmark_opt_default()) }
+      bytes.withMemoryRebound(to: CChar.self) {
+        cmark_parse_document($0.baseAddress, $0.count, sheaf_cmark_opt_default())
+      }
     }
     guard let document else { return [] }
     defer { cmark_node_free(document) }
@@ -138,8 +153,12 @@ enum MarkdownOutline {
 
   private static func trimBlankLines(_ lines: [String]) -> String {
     var lines = lines[...]
-    while let first = lines.first, first.trimmingCharacters(in: .whitespaces).isEmpty { lines.removeFirst() }
-    while let last = lines.last, last.trimmingCharacters(in: .whitespaces).isEmpty { lines.removeLast() }
+    while let first = lines.first, first.trimmingCharacters(in: .whitespaces).isEmpty {
+      lines.removeFirst()
+    }
+    while let last = lines.last, last.trimmingCharacters(in: .whitespaces).isEmpty {
+      lines.removeLast()
+    }
     return lines.joined(separator: "\n")
   }
 
@@ -152,13 +171,17 @@ enum MarkdownOutline {
     do {
       node = try Yams.compose(yaml: yaml)
     } catch let error as YamlError {
-      throw PlanProblems(lines: ["\(what), line \(firstLine + line(of: error)): not valid YAML: \(problem(of: error))"])
+      throw PlanProblems(lines: [
+        "\(what), line \(firstLine + line(of: error)): not valid YAML: \(problem(of: error))"
+      ])
     } catch {
       throw PlanProblems(lines: ["\(what): not valid YAML"])
     }
     guard let node else { return }
     guard case .mapping(let mapping) = node else {
-      throw PlanProblems(lines: ["\(what), line \(firstLine): must be `key: value` lines (a YAML mapping)"])
+      throw PlanProblems(lines: [
+        "\(what), line \(firstLine): must be `key: value` lines (a YAML mapping)"
+      ])
     }
     for (key, value) in mapping {
       let path = (key.string ?? "").split(separator: ".").map(String.init)
@@ -210,14 +233,17 @@ enum MarkdownOutline {
 
   private static func line(of error: YamlError) -> Int {
     switch error {
-    case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): return max(0, mark.line - 1)
+    case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _):
+      return max(0, mark.line - 1)
     default: return 0
     }
   }
 
   private static func problem(of error: YamlError) -> String {
     switch error {
-    case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _): return problem
+    case .scanner(_, let problem, _, _), .parser(_, let problem, _, _),
+      .composer(_, let problem, _, _):
+      return problem
     default: return "\(error)".split(separator: "\n").first.map(String.init) ?? "invalid"
     }
   }

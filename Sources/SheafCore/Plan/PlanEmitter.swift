@@ -72,7 +72,9 @@ public enum PlanEmitter {
   }
 
   /// Make rules: one target per section (`sections/<id>.json`, relative to the run directory)
-  /// with its dependencies' targets as order-only prerequisites. The text holds nothing but
+  /// with its dependencies' targets as order-only prerequisites.
+  ///
+  /// The text holds nothing but
   /// validated slugs and names: paths (the plan, the run, the tools) reach the recipe from the
   /// environment at run time, so nothing a plan says is ever make or shell syntax.
   public static func makefile(_ graph: SectionGraph, sections: [PlannedSection]) -> String {
@@ -93,7 +95,7 @@ public enum PlanEmitter {
     var byStage: [Int: [String]] = [:]
     for planned in sections { byStage[planned.stage, default: []].append(planned.section.id) }
     for stage in stages {
-      out += "SHEAF_STAGE_\(stage) := \(byStage[stage]!.joined(separator: " "))\n"
+      out += "SHEAF_STAGE_\(stage) := \((byStage[stage] ?? []).joined(separator: " "))\n"
     }
     out += """
       SHEAF_SECTION_FILES := $(patsubst %,sections/%.json,$(SHEAF_SECTIONS))
@@ -109,13 +111,16 @@ public enum PlanEmitter {
       sheaf-sections: $(SHEAF_SECTION_FILES)
 
       """
-    let position = Dictionary(uniqueKeysWithValues: graph.sections.enumerated().map { ($1.section.id, $0) })
+    let position = Dictionary(
+      uniqueKeysWithValues: graph.sections.enumerated().map { ($1.section.id, $0) })
     for planned in sections {
       let section = planned.section
       // Dependencies in execution order; order-only: they run first, but a newer one does not
       // redo this section (what is stale is decided by `sheaf-run prepare`).
-      let ordered = Set(section.dependsOn + section.context).compactMap { id in position[id].map { (id, $0) } }
-        .sorted { $0.1 < $1.1 }.map { "sections/\($0.0).json" }
+      let ordered = Set(section.dependsOn + section.context).compactMap { id in
+        position[id].map { (id, $0) }
+      }
+      .sorted { $0.1 < $1.1 }.map { "sections/\($0.0).json" }
       let orderOnly = ordered.isEmpty ? "" : " | " + ordered.joined(separator: " ")
       out += "sections/\(section.id).json:\(orderOnly)\n"
       out += "\t$(call sheaf_section,\(section.id))\n"
@@ -126,7 +131,9 @@ public enum PlanEmitter {
   /// A Graphviz graph: one cluster per stage, solid edges for `depends_on`, dashed for `context`.
   public static func dot(_ graph: SectionGraph, sections: [PlannedSection]) -> String {
     func quote(_ text: String) -> String {
-      "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+      "\""
+        + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(
+          of: "\"", with: "\\\"") + "\""
     }
     let plan = graph.plan
     let label = plan.title + (graph.mode.map { " (mode: \($0))" } ?? "")
@@ -134,9 +141,11 @@ public enum PlanEmitter {
     out += "  label=\(quote(label));\n  labelloc=t;\n  rankdir=TB;\n"
     out += "  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n"
     for stage in Array(Set(sections.map(\.stage))).sorted() {
-      out += "  subgraph \(quote("cluster_stage_\(stage)")) {\n    label=\(quote("stage \(stage)"));\n"
+      out +=
+        "  subgraph \(quote("cluster_stage_\(stage)")) {\n    label=\(quote("stage \(stage)"));\n"
       for planned in sections where planned.stage == stage {
-        out += "    \(quote(planned.section.id)) [label=\(quote("\(planned.order). \(planned.section.title)"))];\n"
+        out +=
+          "    \(quote(planned.section.id)) [label=\(quote("\(planned.order). \(planned.section.title)"))];\n"
       }
       out += "  }\n"
     }

@@ -12,8 +12,10 @@ public enum PlanReader {
   /// (`NAME=text` or `NAME=@file`).
   /// - Throws: `ToolFailure` — malformed JSON is `malformedInput`; every other problem is `usage`,
   ///   all of them listed, one per line.
-  public static func read(path: String?, overrides: [String] = [], allowOutside: Bool = PlanPaths.allowOutside()) throws -> Plan {
-    let source = (path == nil || path == "-") ? "stdin" : path!
+  public static func read(
+    path: String?, overrides: [String] = [], allowOutside: Bool = PlanPaths.allowOutside()
+  ) throws -> Plan {
+    let source = path.flatMap { $0 == "-" ? nil : $0 } ?? "stdin"
     let text = try readText(path: path, source: source)
     let directory = source == "stdin" ? "." : (source as NSString).deletingLastPathComponent
     let isMarkdown: Bool
@@ -43,7 +45,8 @@ public enum PlanReader {
     }
     do {
       return try build(
-        from: object, source: source, directory: directory, overrides: overrides, allowOutside: allowOutside)
+        from: object, source: source, directory: directory, overrides: overrides,
+        allowOutside: allowOutside)
     } catch let problems as PlanProblems {
       throw ToolFailure(.usage, problems.lines.map { "\(source): \($0)" }.joined(separator: "\n"))
     }
@@ -57,7 +60,8 @@ public enum PlanReader {
       data = FileManager.default.contents(atPath: source)
     }
     guard let data else {
-      let reason = FileManager.default.fileExists(atPath: source) ? "cannot read it" : "no such file"
+      let reason =
+        FileManager.default.fileExists(atPath: source) ? "cannot read it" : "no such file"
       throw ToolFailure.usage("\(source): \(reason)")
     }
     guard let text = String(data: data, encoding: .utf8) else {
@@ -69,7 +73,8 @@ public enum PlanReader {
   /// Builds and checks a plan from its JSON object.
   /// - Throws: `PlanProblems` listing everything wrong.
   static func build(
-    from object: JSON, source: String, directory: String, overrides: [String], allowOutside: Bool = false
+    from object: JSON, source: String, directory: String, overrides: [String],
+    allowOutside: Bool = false
   ) throws -> Plan {
     var problems: [String] = []
     func typed(_ value: JSON?, _ path: String, _ shape: PlanTypes.Shape) -> Bool {
@@ -121,10 +126,13 @@ public enum PlanReader {
             inputs.append((name, text))
             inputFiles.append(path)
           case .failure(let reason):
-            problems.append("inputs.\(name).file: cannot read '\(file)': \(reason.message) (paths are relative to the plan's folder)")
+            problems.append(
+              "inputs.\(name).file: cannot read '\(file)': \(reason.message) (paths are relative to the plan's folder)"
+            )
           }
         } else {
-          problems.append("inputs.\(name) must be text or {\"file\": path}, got \(PlanTypes.found(value))")
+          problems.append(
+            "inputs.\(name) must be text or {\"file\": path}, got \(PlanTypes.found(value))")
         }
       }
     }
@@ -213,15 +221,19 @@ public enum PlanReader {
       } else if declared.kind == .object {
         modes = declared.keys
       } else {
-        problems.append("modes must be a list of names or an object of name: {…}, got \(PlanTypes.found(declared))")
+        problems.append(
+          "modes must be a list of names or an object of name: {…}, got \(PlanTypes.found(declared))"
+        )
       }
     }
     for mode in modes where !PromptName.isValid(mode) {
-      problems.append("modes: '\(mode)' is not a name (a-z, A-Z, 0-9, '_' and '-', at most 64 characters)")
+      problems.append(
+        "modes: '\(mode)' is not a name (a-z, A-Z, 0-9, '_' and '-', at most 64 characters)")
     }
     let defaultMode = object["default_mode"]?.string
     if let defaultMode, !modes.isEmpty, !modes.contains(defaultMode) {
-      problems.append("default_mode '\(defaultMode)' is not one of the modes (\(modes.joined(separator: ", ")))")
+      problems.append(
+        "default_mode '\(defaultMode)' is not one of the modes (\(modes.joined(separator: ", ")))")
     }
 
     // The sections.
@@ -229,8 +241,9 @@ public enum PlanReader {
     let list = object["sections"]?.array
     if let given = object["sections"], given.kind != .array {
       problems.append("sections must be a list of objects, got \(PlanTypes.found(given))")
-    } else if list == nil || list!.isEmpty {
-      problems.append("the plan has no sections (a \"sections\" list, or ## headings in an outline)")
+    } else if list?.isEmpty ?? true {
+      problems.append(
+        "the plan has no sections (a \"sections\" list, or ## headings in an outline)")
     }
     for (offset, item) in (list ?? []).enumerated() {
       let index = offset + 1
@@ -238,20 +251,23 @@ public enum PlanReader {
         problems.append("section \(index) must be an object, got \(PlanTypes.found(item))")
         continue
       }
-      var where_ = "section \(index)"
+      var place = "section \(index)"
       guard let given = item["id"] else {
-        problems.append("\(where_) has no id")
+        problems.append("\(place) has no id")
         continue
       }
       guard let sectionID = given.string else {
-        problems.append("\(where_): id must be a string, got \(PlanTypes.found(given))")
+        problems.append("\(place): id must be a string, got \(PlanTypes.found(given))")
         continue
       }
-      where_ += " ('\(sectionID)')"
-      if !Slug.isValid(sectionID) { problems.append("\(where_): \(Slug.problem(sectionID))") }
-      for (key, shape) in [("title", PlanTypes.Shape.string), ("description", .string), ("instructions", .string), ("template", .name)] {
+      place += " ('\(sectionID)')"
+      if !Slug.isValid(sectionID) { problems.append("\(place): \(Slug.problem(sectionID))") }
+      for (key, shape) in [
+        ("title", PlanTypes.Shape.string), ("description", .string), ("instructions", .string),
+        ("template", .name),
+      ] {
         if let value = item[key], let problem = PlanTypes.problem(value, at: key, shape) {
-          problems.append("\(where_): \(problem)")
+          problems.append("\(place): \(problem)")
         }
       }
       func ids(_ key: String, what: String = "section ids") -> [String] {
@@ -260,7 +276,7 @@ public enum PlanReader {
         guard let values = value.array, values.allSatisfy({ $0.kind == .string }) else {
           let odd = value.array?.first { $0.kind != .string }
           let got = odd.map { "a list holding \(PlanTypes.found($0))" } ?? PlanTypes.found(value)
-          problems.append("\(where_): \(key) must be a list of \(what), got \(got)")
+          problems.append("\(place): \(key) must be a list of \(what), got \(got)")
           return []
         }
         return values.compactMap(\.string)
@@ -270,7 +286,8 @@ public enum PlanReader {
         if given.kind == .number, let number = given.int, number >= 1 {
           stage = number
         } else {
-          problems.append("\(where_): stage must be a whole number from 1, got \(PlanTypes.found(given))")
+          problems.append(
+            "\(place): stage must be a whole number from 1, got \(PlanTypes.found(given))")
         }
       }
       var format = item["format"]
@@ -286,22 +303,26 @@ public enum PlanReader {
             format = nil  // its own problem is reported under formats
           } else {
             let known = formats.keys.sorted() + PlanTypes.formatTypes
-            problems.append("\(where_): format '\(name)' is neither defined under \"formats\" nor a type (known: \(known.joined(separator: ", ")))")
+            problems.append(
+              "\(place): format '\(name)' is neither defined under \"formats\" nor a type (known: \(known.joined(separator: ", ")))"
+            )
             format = nil
           }
         } else {
-          format = checkedFormat(given, at: "\(where_): format")
+          format = checkedFormat(given, at: "\(place): format")
         }
       }
       var sectionModes: [String]?
       if item["modes"] != nil {
         sectionModes = ids("modes", what: "mode names")
         for mode in sectionModes ?? [] where !modes.isEmpty && !modes.contains(mode) {
-          problems.append("\(where_): mode '\(mode)' is not declared in the plan's modes (\(modes.joined(separator: ", ")))")
+          problems.append(
+            "\(place): mode '\(mode)' is not declared in the plan's modes (\(modes.joined(separator: ", ")))"
+          )
         }
       }
       if let sectionLLM = item["llm"] {
-        problems += PlanTypes.llmProblems(sectionLLM, at: "llm").map { "\(where_): \($0)" }
+        problems += PlanTypes.llmProblems(sectionLLM, at: "llm").map { "\(place): \($0)" }
       }
       sections.append(
         PlanSection(
@@ -325,7 +346,8 @@ public enum PlanReader {
     let suggester = Suggester(sections.map(\.id))
     for section in sections {
       if let earlier = firstIndex[section.id] {
-        problems.append("duplicate section id '\(section.id)' (sections \(earlier) and \(section.index))")
+        problems.append(
+          "duplicate section id '\(section.id)' (sections \(earlier) and \(section.index))")
       } else {
         firstIndex[section.id] = section.index
       }
@@ -334,10 +356,12 @@ public enum PlanReader {
       for (key, dependencies) in [("depends_on", section.dependsOn), ("context", section.context)] {
         for dependency in dependencies {
           if dependency == section.id {
-            problems.append("dependency cycle: \(section.id) -> \(section.id) (\(key) names the section itself)")
+            problems.append(
+              "dependency cycle: \(section.id) -> \(section.id) (\(key) names the section itself)")
           } else if firstIndex[dependency] == nil {
             let hint = suggester.suggest(dependency).map { " (did you mean '\($0)'?)" } ?? ""
-            problems.append("section '\(section.id)' \(key) names unknown section '\(dependency)'\(hint)")
+            problems.append(
+              "section '\(section.id)' \(key) names unknown section '\(dependency)'\(hint)")
           }
         }
       }
@@ -349,7 +373,9 @@ public enum PlanReader {
 
     if modes.isEmpty {
       var seen: [String] = []
-      for mode in sections.flatMap({ $0.modes ?? [] }) where !seen.contains(mode) { seen.append(mode) }
+      for mode in sections.flatMap({ $0.modes ?? [] }) where !seen.contains(mode) {
+        seen.append(mode)
+      }
       modes = seen
     }
     return Plan(
@@ -365,10 +391,16 @@ public enum PlanReader {
 
   private static func readInputFile(_ path: String) -> Result<String, PlanPathProblem> {
     var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return .failure(PlanPathProblem("no such file")) }
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+      return .failure(PlanPathProblem("no such file"))
+    }
     if isDirectory.boolValue { return .failure(PlanPathProblem("it is a folder")) }
-    guard let data = FileManager.default.contents(atPath: path) else { return .failure(PlanPathProblem("cannot read it")) }
-    guard let text = String(data: data, encoding: .utf8) else { return .failure(PlanPathProblem("not UTF-8 text")) }
+    guard let data = FileManager.default.contents(atPath: path) else {
+      return .failure(PlanPathProblem("cannot read it"))
+    }
+    guard let text = String(data: data, encoding: .utf8) else {
+      return .failure(PlanPathProblem("not UTF-8 text"))
+    }
     return .success(text)
   }
 
@@ -381,11 +413,14 @@ public enum PlanReader {
     do {
       let schema = try data.withUnsafeBytes { try JSON.parse($0) }
       guard schema.kind == .object || schema.kind == .bool else {
-        return .failure(PlanPathProblem("'\(shown)' is not a JSON Schema (an object), got \(schema.kind.article)"))
+        return .failure(
+          PlanPathProblem("'\(shown)' is not a JSON Schema (an object), got \(schema.kind.article)")
+        )
       }
       return .success(schema)
     } catch {
-      let place = (error as? JSONSyntaxError).map { " (line \($0.line), column \($0.column))" } ?? ""
+      let place =
+        (error as? JSONSyntaxError).map { " (line \($0.line), column \($0.column))" } ?? ""
       return .failure(PlanPathProblem("'\(shown)' is not valid JSON\(place)"))
     }
   }
@@ -404,7 +439,9 @@ final class Suggester {
   private var budget: Int
 
   init(_ candidates: [String], budget: Int = 200_000) {
-    for candidate in Set(candidates).sorted() { byLength[candidate.count, default: []].append(Array(candidate)) }
+    for candidate in Set(candidates).sorted() {
+      byLength[candidate.count, default: []].append(Array(candidate))
+    }
     self.budget = budget
   }
 
@@ -417,7 +454,7 @@ final class Suggester {
         guard budget > 0 else { return best.map { String($0.id) } }
         budget -= 1
         let d = Self.distance(target, candidate)
-        if d <= allowed && (best == nil || d < best!.distance) { best = (candidate, d) }
+        if d <= allowed && d < (best?.distance ?? .max) { best = (candidate, d) }
       }
     }
     return best.map { String($0.id) }

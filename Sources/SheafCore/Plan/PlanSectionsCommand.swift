@@ -17,12 +17,15 @@ public enum PlanSectionsCommand {
     let plan = try PlanReader.read(
       path: planPath, overrides: inputs, allowOutside: allowOutside || PlanPaths.allowOutside())
     // The flag, then SHEAF_MODE, then the plan's default_mode.
-    let environmentMode = ProcessInfo.processInfo.environment["SHEAF_MODE"].flatMap { $0.isEmpty ? nil : $0 }
+    let environmentMode = ProcessInfo.processInfo.environment["SHEAF_MODE"].flatMap {
+      $0.isEmpty ? nil : $0
+    }
     let graph: SectionGraph
     do {
       graph = try SectionGraph(plan: plan, mode: mode ?? environmentMode)
     } catch let problems as PlanProblems {
-      throw ToolFailure.usage(problems.lines.map { "\(plan.source): \($0)" }.joined(separator: "\n"))
+      throw ToolFailure.usage(
+        problems.lines.map { "\(plan.source): \($0)" }.joined(separator: "\n"))
     }
     let inMode = Set(graph.sections.map(\.section.id))
     let inPlan = Set(plan.sections.map(\.id))
@@ -31,11 +34,13 @@ public enum PlanSectionsCommand {
       if inPlan.contains(id) {
         throw ToolFailure.usage("\(flag): section '\(id)' is not in mode '\(graph.mode ?? "")'")
       }
-      let hint = PlanReader.closest(to: id, in: Array(inPlan)).map { " (did you mean '\($0)'?)" } ?? ""
+      let hint =
+        PlanReader.closest(to: id, in: Array(inPlan)).map { " (did you mean '\($0)'?)" } ?? ""
       throw ToolFailure.usage("\(flag): unknown section '\(id)'\(hint)")
     }
     var selected = graph.sections
-    let onlyIDs = Set(only.flatMap { $0.split(separator: ",").map { String($0).trimmed } }.filter { !$0.isEmpty })
+    let onlyIDs = Set(
+      only.flatMap { $0.split(separator: ",").map { String($0).trimmed } }.filter { !$0.isEmpty })
     if !onlyIDs.isEmpty {
       for id in onlyIDs.sorted() { try check(id, "--only") }
       selected = selected.filter { onlyIDs.contains($0.section.id) }
@@ -56,7 +61,9 @@ public enum PlanSectionsCommand {
       for planned in selected {
         if events && planned.stage != lastStage {
           lastStage = planned.stage
-          try writer.write(PlanEmitter.stageEvent(planned.stage, sections: byStage[planned.stage] ?? [], doc: plan.id))
+          try writer.write(
+            PlanEmitter.stageEvent(
+              planned.stage, sections: byStage[planned.stage] ?? [], doc: plan.id))
         }
         let record = PlanEmitter.record(for: planned, in: graph)
         if let instructions, !instructions.isEmpty { record["instructions"] = JSON(instructions) }

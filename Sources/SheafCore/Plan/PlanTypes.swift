@@ -42,14 +42,19 @@ enum PlanTypes {
     }
 
     private static func describe(_ range: ClosedRange<Int>) -> String {
-      if range.upperBound == Int.max { return range.lowerBound == Int.min ? "" : " from \(range.lowerBound)" }
+      if range.upperBound == Int.max {
+        return range.lowerBound == Int.min ? "" : " from \(range.lowerBound)"
+      }
       return " from \(range.lowerBound) to \(range.upperBound)"
     }
 
     private static func describe(_ range: ClosedRange<Double>) -> String {
-      func text(_ value: Double) -> String { value == value.rounded() ? String(Int(value)) : String(value) }
+      func text(_ value: Double) -> String {
+        value == value.rounded() ? String(Int(value)) : String(value)
+      }
       if range.upperBound == .greatestFiniteMagnitude {
-        return range.lowerBound == -.greatestFiniteMagnitude ? "" : " from \(text(range.lowerBound))"
+        return range.lowerBound == -.greatestFiniteMagnitude
+          ? "" : " from \(text(range.lowerBound))"
       }
       return " from \(text(range.lowerBound)) to \(text(range.upperBound))"
     }
@@ -146,7 +151,9 @@ enum PlanTypes {
     var found: [String] = []
     for (key, shape) in fields {
       guard let value = object[key] else { continue }
-      if let problem = problem(value, at: path.isEmpty ? key : "\(path).\(key)", shape) { found.append(problem) }
+      if let problem = problem(value, at: path.isEmpty ? key : "\(path).\(key)", shape) {
+        found.append(problem)
+      }
     }
     return found
   }
@@ -172,13 +179,17 @@ enum PlanTypes {
 /// (`--allow-outside` or `SHEAF_ALLOW_OUTSIDE=1`).
 public enum PlanPaths {
   /// Whether the environment allows a plan to name files outside its folder.
-  public static func allowOutside(environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+  public static func allowOutside(
+    environment: [String: String] = ProcessInfo.processInfo.environment
+  ) -> Bool {
     ["1", "yes", "true"].contains(environment["SHEAF_ALLOW_OUTSIDE"]?.lowercased() ?? "")
   }
 
   /// The path of `file` (a plan's `field`) relative to the plan's `folder`, or the one-line
   /// problem when it is absolute or leaves the folder (through `..` or a symbolic link).
-  static func resolve(_ file: String, field: String, folder: String, allowOutside: Bool) -> Result<String, PlanPathProblem> {
+  static func resolve(_ file: String, field: String, folder: String, allowOutside: Bool) -> Result<
+    String, PlanPathProblem
+  > {
     let joined = file.hasPrefix("/") ? file : (folder.isEmpty ? file : "\(folder)/\(file)")
     if allowOutside { return .success(joined) }
     let refusal = PlanPathProblem(

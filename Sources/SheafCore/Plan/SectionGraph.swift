@@ -25,7 +25,9 @@ public struct SectionGraph {
     self.plan = plan
     let mode = requested ?? plan.defaultMode
     if let mode, !plan.modes.contains(mode) {
-      let known = plan.modes.isEmpty ? "the plan defines no modes" : "known: \(plan.modes.joined(separator: ", "))"
+      let known =
+        plan.modes.isEmpty
+        ? "the plan defines no modes" : "known: \(plan.modes.joined(separator: ", "))"
       throw PlanProblems(lines: ["unknown mode '\(mode)' (\(known))"])
     }
     self.mode = mode
@@ -46,7 +48,7 @@ public struct SectionGraph {
     var dependents = [[Int]](repeating: [], count: narrowed.count)
     for (index, section) in narrowed.enumerated() {
       for dependency in Set(section.dependsOn + section.context) {
-        dependents[position[dependency]!].append(index)
+        if let at = position[dependency] { dependents[at].append(index) }
       }
     }
     var stage = [Int](repeating: 1, count: narrowed.count)
@@ -54,12 +56,15 @@ public struct SectionGraph {
     // A section's stage is known once everything it depends on is placed.
     func resolveStage(_ index: Int) {
       let section = narrowed[index]
-      let dependencies = Set(section.dependsOn + section.context).map { ($0, stage[position[$0]!]) }
+      let dependencies = Set(section.dependsOn + section.context).compactMap { id in
+        position[id].map { (id, stage[$0]) }
+      }
       let latest = dependencies.max { $0.1 < $1.1 || ($0.1 == $1.1 && $0.0 > $1.0) }
       if let explicit = section.stage {
         if let latest, latest.1 > explicit {
           problems.append(
-            "section '\(section.id)' is in stage \(explicit) but depends on '\(latest.0)' in stage \(latest.1)")
+            "section '\(section.id)' is in stage \(explicit) but depends on '\(latest.0)' in stage \(latest.1)"
+          )
         }
         stage[index] = explicit
       } else {
@@ -75,7 +80,8 @@ public struct SectionGraph {
     var ordered: [PlannedSection] = []
     ordered.reserveCapacity(narrowed.count)
     while let (_, index) = ready.pop() {
-      ordered.append(PlannedSection(section: narrowed[index], order: index + 1, stage: stage[index]))
+      ordered.append(
+        PlannedSection(section: narrowed[index], order: index + 1, stage: stage[index]))
       for dependent in dependents[index] {
         remaining[dependent] -= 1
         if remaining[dependent] == 0 {
@@ -104,9 +110,11 @@ public struct SectionGraph {
   }
 
   /// A dependency cycle among the plan's sections, as ids from a section back to itself.
+  ///
   /// Depth-first with an explicit stack, so a chain of a million sections needs no recursion.
   public static func findCycle(_ sections: [PlanSection]) -> [String]? {
-    let position = Dictionary(sections.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
+    let position = Dictionary(
+      sections.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
     let edges: [[Int]] = sections.map { ($0.dependsOn + $0.context).compactMap { position[$0] } }
     var color = [UInt8](repeating: 0, count: sections.count)  // 0 new, 1 on the path, 2 done
     var place = [Int](repeating: -1, count: sections.count)  // where a node on the path sits
@@ -129,7 +137,8 @@ public struct SectionGraph {
         let target = edges[node][edge]
         if color[target] == 1 {
           // Print it in the direction work flows: from the dependency to its dependent.
-          let cycle = (path[place[target]...].map { sections[$0].id } + [sections[target].id]).reversed()
+          let cycle = (path[place[target]...].map { sections[$0].id } + [sections[target].id])
+            .reversed()
           return Array(cycle)
         }
         if color[target] == 0 {
@@ -148,7 +157,8 @@ public struct SectionGraph {
   public static func describe(cycle: [String], keep: Int = 6) -> String {
     guard cycle.count > keep * 2 + 1 else { return cycle.joined(separator: " -> ") }
     let hidden = cycle.count - keep * 2
-    return (cycle.prefix(keep) + ["… (\(hidden) more) …"] + cycle.suffix(keep)).joined(separator: " -> ")
+    return (cycle.prefix(keep) + ["… (\(hidden) more) …"] + cycle.suffix(keep)).joined(
+      separator: " -> ")
   }
 }
 

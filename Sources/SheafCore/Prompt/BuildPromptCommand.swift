@@ -4,6 +4,7 @@ public enum BuildPromptCommand {
   /// - Throws: `ToolFailure` for malformed input or a closed output.
   public static func run(inputs: [String], options: PromptOptions) throws -> ExitStatus {
     let builder = PromptBuilder(options: options)
-    return try FilterLoop.mapRecords(inputs: inputs, observe: builder.observe(event:), builder.build)
+    return try FilterLoop.mapRecords(
+      inputs: inputs, observe: builder.observe(event:), builder.build)
   }
 }

@@ -25,7 +25,8 @@ public final class PromptBuilder {
   private let library: TemplateLibrary
   /// The latest `outline` event's sections, by document.
   private var outlines: [String: JSON] = [:]
-  private var sectionFiles: [String: (content: String, source: String, order: Int, title: String)?] = [:]
+  private var sectionFiles:
+    [String: (content: String, source: String, order: Int, title: String)?] = [:]
   /// System messages already rendered, for templates that read only `doc` (the usual case: the
   /// same system message for every section of a document), by template and document.
   private var systemMessages: [String: String] = [:]
@@ -38,7 +39,9 @@ public final class PromptBuilder {
 
   /// Remembers the sections of an `outline` event (plan-sections writes one before the records).
   public func observe(event: JSON) {
-    guard event["event"]?.string == Event.Name.outline.rawValue, let sections = event["sections"], sections.kind == .array else { return }
+    guard event["event"]?.string == Event.Name.outline.rawValue, let sections = event["sections"],
+      sections.kind == .array
+    else { return }
     outlines[event["doc"]?.string ?? ""] = sections
   }
 
@@ -47,26 +50,46 @@ public final class PromptBuilder {
   /// - Throws: `ToolFailure` when a template does not parse (a usage error).
   public func build(_ record: Record) throws -> JSON {
     let json = record.json
-    if let status = record.status, status == .completed || status == .skipped || status == .cancelled { return json }
+    if let status = record.status,
+      status == .completed || status == .skipped || status == .cancelled
+    {
+      return json
+    }
     let id = record.id ?? "?"
     let set = options.set ?? json["prompt_set"]?.string ?? record.doc ?? "default"
     let folders = library.folders(set: set, planDir: json["plan_dir"]?.string)
     let templateName = json["template"]?.string ?? id
     // Names, never paths: a record cannot point build-prompt at a file outside the prompt folders.
-    for (field, name) in [("prompt_set", set), ("template", templateName)] where !PromptName.isValid(name) {
-      return fail(json, SheafError(
-        .template, "section '\(id)': \(field) '\(name)' is not a name (a-z, A-Z, 0-9, '_' and '-'; no '/' or '..')",
-        hint: "name a prompt set or template, not a path; pass --prompts DIR for a folder of your own"))
+    for (field, name) in [("prompt_set", set), ("template", templateName)]
+    where !PromptName.isValid(name) {
+      return fail(
+        json,
+        SheafError(
+          .template,
+          "section '\(id)': \(field) '\(name)' is not a name (a-z, A-Z, 0-9, '_' and '-'; no '/' or '..')",
+          hint:
+            "name a prompt set or template, not a path; pass --prompts DIR for a folder of your own"
+        ))
     }
     guard let systemPath = library.find("shared_context", in: folders) else {
-      return fail(json, SheafError(
-        .template, "no shared_context.mustache for prompt set '\(set)' (looked in \(folders.joined(separator: ", ")))",
-        hint: "pass --prompts DIR or --set NAME, or add prompts/\(set)/shared_context.mustache"))
+      return fail(
+        json,
+        SheafError(
+          .template,
+          "no shared_context.mustache for prompt set '\(set)' (looked in \(folders.joined(separator: ", ")))",
+          hint: "pass --prompts DIR or --set NAME, or add prompts/\(set)/shared_context.mustache"))
     }
-    guard let userPath = library.find(templateName, in: folders) ?? library.find("default", in: folders) else {
-      return fail(json, SheafError(
-        .template, "no template '\(templateName).mustache' or 'default.mustache' for section '\(id)' in prompt set '\(set)' (looked in \(folders.joined(separator: ", ")))",
-        hint: "add prompts/\(set)/\(templateName).mustache, or set the section's template in the plan"))
+    guard
+      let userPath = library.find(templateName, in: folders) ?? library.find("default", in: folders)
+    else {
+      return fail(
+        json,
+        SheafError(
+          .template,
+          "no template '\(templateName).mustache' or 'default.mustache' for section '\(id)' in prompt set '\(set)' (looked in \(folders.joined(separator: ", ")))",
+          hint:
+            "add prompts/\(set)/\(templateName).mustache, or set the section's template in the plan"
+        ))
     }
     // A template that does not parse fails the records that use it; the others go on.
     let system: CompiledTemplate
@@ -77,15 +100,19 @@ public final class PromptBuilder {
       user = try library.load(userPath)
       partials = try library.library(for: [system, user], folders: folders)
     } catch let failure as ToolFailure {
-      return fail(json, SheafError(.template, failure.message, hint: "fix the template: it does not parse"))
+      return fail(
+        json, SheafError(.template, failure.message, hint: "fix the template: it does not parse"))
     }
 
     var context = loadContext(json)
     var data = variables(json, context: context)
     var systemKey: String?
     if Self.readsOnlyDoc(system.nodes) {
-      systemKey = [system.path, json["doc"]?.compactText ?? "", json["doc_title"]?.compactText ?? "", json["inputs"]?.compactText ?? ""]
-        .joined(separator: "\u{0}")
+      systemKey = [
+        system.path, json["doc"]?.compactText ?? "", json["doc_title"]?.compactText ?? "",
+        json["inputs"]?.compactText ?? "",
+      ]
+      .joined(separator: "\u{0}")
     }
     let cachedSystem = systemKey.flatMap { systemMessages[$0] }
     if !options.lax {
@@ -96,11 +123,16 @@ public final class PromptBuilder {
             return (path, try self.library.load(path).nodes)
           }
         } catch let missing as MissingReference {
-          let what = missing.name.hasPrefix(">") ? "no partial '\(missing.name.dropFirst())'" : "no variable '\(missing.name)'"
-          let known = missing.known.isEmpty ? "" : " (here: \(missing.known.joined(separator: ", ")))"
-          return fail(json, SheafError(
-            .template, "\(missing.file):\(missing.line): \(what)\(known)",
-            hint: "fix the template, or pass --lax to render missing names as empty"))
+          let what =
+            missing.name.hasPrefix(">")
+            ? "no partial '\(missing.name.dropFirst())'" : "no variable '\(missing.name)'"
+          let known =
+            missing.known.isEmpty ? "" : " (here: \(missing.known.joined(separator: ", ")))"
+          return fail(
+            json,
+            SheafError(
+              .template, "\(missing.file):\(missing.line): \(what)\(known)",
+              hint: "fix the template, or pass --lax to render missing names as empty"))
         }
       }
     }
@@ -112,19 +144,24 @@ public final class PromptBuilder {
     if let systemKey, cachedSystem == nil { systemMessages[systemKey] = systemText }
     var userText = user.template.render(data, library: partials)
     while let budget, Self.estimateTokens(systemText + userText) > budget {
-      guard let oldest = context.indices.filter({ !(context[$0]["truncated"] as? Bool ?? false) })
-        .min(by: { (context[$0]["order"] as? Int ?? 0) < (context[$1]["order"] as? Int ?? 0) })
+      guard
+        let oldest = context.indices.filter({ !(context[$0]["truncated"] as? Bool ?? false) })
+          .min(by: { (context[$0]["order"] as? Int ?? 0) < (context[$1]["order"] as? Int ?? 0) })
       else {
-        return fail(json, SheafError(
-          .contextLength,
-          "the prompt for section '\(id)' needs about \(Self.estimateTokens(systemText + userText)) tokens without any context; the budget is \(budget)",
-          hint: "shorten the document inputs or the template, or raise max_input_tokens"))
+        return fail(
+          json,
+          SheafError(
+            .contextLength,
+            "the prompt for section '\(id)' needs about \(Self.estimateTokens(systemText + userText)) tokens without any context; the budget is \(budget)",
+            hint: "shorten the document inputs or the template, or raise max_input_tokens"))
       }
       context[oldest]["content"] = ""
       context[oldest]["truncated"] = true
       truncated.append(context[oldest]["id"] as? String ?? "?")
       data = variables(json, context: context)
-      if systemKey == nil { systemText = Self.tidy(system.template.render(data, library: partials)) }
+      if systemKey == nil {
+        systemText = Self.tidy(system.template.render(data, library: partials))
+      }
       userText = user.template.render(data, library: partials)
     }
 
@@ -164,7 +201,9 @@ public final class PromptBuilder {
   /// works on UTF-8 bytes, which is many times faster than on Characters.
   static func tidy(_ text: String) -> String {
     let bytes = Array(text.utf8)
-    func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x0A || byte == 0x09 || byte == 0x0D }
+    func isSpace(_ byte: UInt8) -> Bool {
+      byte == 0x20 || byte == 0x0A || byte == 0x09 || byte == 0x0D
+    }
     var start = 0
     var end = bytes.count
     while start < end && isSpace(bytes[start]) { start += 1 }
@@ -187,33 +226,39 @@ public final class PromptBuilder {
   // MARK: - Variables
 
   /// The variables a template sees: `doc`, `section`, `context`, `outline`, `feedback`,
-  /// `previous_answer`, and `has_context`, `has_outline`, `has_feedback` for headings. An optional value that is absent is `false`, so `{{#name}}` skips it
+  /// `previous_answer`, and `has_context`, `has_outline`, `has_feedback` for headings.
+  ///
+  /// An optional value that is absent is `false`, so `{{#name}}` skips it
   /// and the reference check still knows the name.
   func variables(_ json: JSON, context: [[String: Any]]) -> [String: Any] {
     var inputs: [String: Any] = [:]
     for (key, value) in json["inputs"]?.members ?? [] { inputs[key] = Self.plain(value) }
     let doc: [String: Any] = [
-      "id": json["doc"]?.string ?? "", "title": json["doc_title"]?.string ?? json["doc"]?.string ?? "",
+      "id": json["doc"]?.string ?? "",
+      "title": json["doc_title"]?.string ?? json["doc"]?.string ?? "",
       "inputs": inputs,
     ]
     var section: [String: Any] = [:]
-    for (key, value) in json.members where !RecordFields.names.contains(key) { section[key] = Self.plain(value) }
+    for (key, value) in json.members where !RecordFields.names.contains(key) {
+      section[key] = Self.plain(value)
+    }
     section["id"] = json["id"]?.string ?? ""
     section["title"] = json["title"]?.string ?? json["id"]?.string ?? ""
     section["description"] = json["description"]?.string ?? ""
     section["order"] = json["order"]?.int ?? 0
     section["stage"] = json["stage"]?.int ?? 1
     section["mode"] = json["mode"]?.string ?? false
-    section["instructions"] = (json["instructions"]?.string).flatMap { $0.trimmed.isEmpty ? nil : $0 } ?? false
+    section["instructions"] =
+      (json["instructions"]?.string).flatMap { $0.trimmed.isEmpty ? nil : $0 } ?? false
     let format = json["format"]
     let low = format?["min_words"]?.int
     let high = format?["max_words"]?.int
     section["min_words"] = low ?? false
     section["max_words"] = high ?? false
     switch (low, high) {
-    case let (low?, high?): section["target_words"] = "\(low)–\(high)"
-    case let (low?, nil): section["target_words"] = "at least \(low)"
-    case let (nil, high?): section["target_words"] = "at most \(high)"
+    case (let low?, let high?): section["target_words"] = "\(low)–\(high)"
+    case (let low?, nil): section["target_words"] = "at least \(low)"
+    case (nil, let high?): section["target_words"] = "at most \(high)"
     default: section["target_words"] = false
     }
     // The other sections, except those whose content the prompt already shows.
@@ -223,7 +268,8 @@ public final class PromptBuilder {
     let outline: [[String: Any]] = (given?.array ?? []).compactMap { entry in
       guard let id = entry["id"]?.string, !shown.contains(id) else { return nil }
       return [
-        "id": id, "title": entry["title"]?.string ?? id, "description": entry["description"]?.string ?? "",
+        "id": id, "title": entry["title"]?.string ?? id,
+        "description": entry["description"]?.string ?? "",
         "order": entry["order"]?.int ?? 0,
       ]
     }
@@ -236,7 +282,8 @@ public final class PromptBuilder {
     let previous = feedback.isEmpty ? nil : json["content"]?.string
     return [
       "doc": doc, "section": section, "context": context, "outline": outline, "feedback": feedback,
-      "previous_answer": previous ?? false, "has_context": !context.isEmpty, "has_outline": !outline.isEmpty,
+      "previous_answer": previous ?? false, "has_context": !context.isEmpty,
+      "has_outline": !outline.isEmpty,
       "has_feedback": !feedback.isEmpty,
     ]
   }
@@ -248,7 +295,9 @@ public final class PromptBuilder {
     guard let dir = options.contextDir else { return [] }
     var ids: [String] = []
     for key in ["depends_on", "context"] {
-      for id in json[key]?.array?.compactMap(\.string) ?? [] where !ids.contains(id) { ids.append(id) }
+      for id in json[key]?.array?.compactMap(\.string) ?? [] where !ids.contains(id) {
+        ids.append(id)
+      }
     }
     var entries: [[String: Any]] = []
     for (position, id) in ids.enumerated() {
@@ -261,13 +310,17 @@ public final class PromptBuilder {
     return entries.sorted { ($0["order"] as? Int ?? 0) < ($1["order"] as? Int ?? 0) }
   }
 
-  private func sectionFile(_ id: String, in dir: String) -> (content: String, source: String, order: Int, title: String)? {
+  private func sectionFile(_ id: String, in dir: String) -> (
+    content: String, source: String, order: Int, title: String
+  )? {
     if let cached = sectionFiles[id] { return cached }
     var result: (content: String, source: String, order: Int, title: String)?
     let record = FileManager.default.contents(atPath: "\(dir)/\(id).json").flatMap { data in
       try? data.withUnsafeBytes { try JSON.parse($0) }
     }
-    let markdown = FileManager.default.contents(atPath: "\(dir)/\(id).md").flatMap { String(data: $0, encoding: .utf8) }
+    let markdown = FileManager.default.contents(atPath: "\(dir)/\(id).md").flatMap {
+      String(data: $0, encoding: .utf8)
+    }
     let title = record?["title"]?.string ?? id
     let order = record?["order"]?.int ?? 0
     let completed = record?["status"]?.string == SectionStatus.completed.rawValue

@@ -31,12 +31,16 @@ enum TemplateCheck {
     var index = 0
     var line = 1
     // A stack of open sections: (name, line, inverted, children so far).
-    var stack: [(name: String, line: Int, inverted: Bool, children: [TemplateNode])] = [("", 0, false, [])]
+    var stack: [(name: String, line: Int, inverted: Bool, children: [TemplateNode])] = [
+      ("", 0, false, [])
+    ]
     func advanceLines(_ from: Int, _ to: Int) {
       for i in from..<to where chars[i] == 0x0A { line += 1 }
     }
     while index < chars.count {
-      guard index + 1 < chars.count, chars[index] == UInt8(ascii: "{"), chars[index + 1] == UInt8(ascii: "{") else {
+      guard index + 1 < chars.count, chars[index] == UInt8(ascii: "{"),
+        chars[index + 1] == UInt8(ascii: "{")
+      else {
         if chars[index] == 0x0A { line += 1 }
         index += 1
         continue
@@ -54,21 +58,29 @@ enum TemplateCheck {
         }
         end += 1
       }
-      guard found else { throw TemplateSyntaxError(line: tagLine, message: "a tag opened with '\(triple ? "{{{" : "{{")}' is never closed") }
-      let inner = String(decoding: chars[(index + open)..<end], as: UTF8.self).trimmingCharacters(in: .whitespaces)
+      guard found else {
+        throw TemplateSyntaxError(
+          line: tagLine, message: "a tag opened with '\(triple ? "{{{" : "{{")}' is never closed")
+      }
+      let inner = String(decoding: chars[(index + open)..<end], as: UTF8.self).trimmingCharacters(
+        in: .whitespaces)
       advanceLines(index, end + closer.count)
       index = end + closer.count
       if triple {
         stack[stack.count - 1].children.append(.variable(name: bareName(inner), line: tagLine))
         continue
       }
-      guard let sigil = inner.first else { throw TemplateSyntaxError(line: tagLine, message: "an empty tag '{{}}'") }
+      guard let sigil = inner.first else {
+        throw TemplateSyntaxError(line: tagLine, message: "an empty tag '{{}}'")
+      }
       let rest = inner.dropFirst().trimmingCharacters(in: .whitespaces)
       switch sigil {
       case "!", "%":
         continue
       case "=":
-        throw TemplateSyntaxError(line: tagLine, message: "changing delimiters ('{{=…=}}') is not supported in sheaf prompts")
+        throw TemplateSyntaxError(
+          line: tagLine,
+          message: "changing delimiters ('{{=…=}}') is not supported in sheaf prompts")
       case "#", "^":
         stack.append((bareName(rest), tagLine, sigil == "^", []))
       case "$":
@@ -77,19 +89,24 @@ enum TemplateCheck {
       case "/":
         let name = bareName(rest)
         guard stack.count > 1 else {
-          throw TemplateSyntaxError(line: tagLine, message: "'{{/\(name)}}' closes a section that was never opened")
+          throw TemplateSyntaxError(
+            line: tagLine, message: "'{{/\(name)}}' closes a section that was never opened")
         }
         let section = stack.removeLast()
         let isBlock = section.name.hasPrefix("$")
         let opened = isBlock ? String(section.name.dropFirst()) : section.name
         guard opened == name else {
-          throw TemplateSyntaxError(line: tagLine, message: "'{{/\(name)}}' closes '\(opened)', opened at line \(section.line)")
+          throw TemplateSyntaxError(
+            line: tagLine,
+            message: "'{{/\(name)}}' closes '\(opened)', opened at line \(section.line)")
         }
         if isBlock {
           stack[stack.count - 1].children += section.children
         } else {
           stack[stack.count - 1].children.append(
-            .section(name: section.name, line: section.line, inverted: section.inverted, children: section.children))
+            .section(
+              name: section.name, line: section.line, inverted: section.inverted,
+              children: section.children))
         }
       case ">", "<":
         stack[stack.count - 1].children.append(.partial(name: rest, line: tagLine))
@@ -99,8 +116,7 @@ enum TemplateCheck {
         stack[stack.count - 1].children.append(.variable(name: bareName(inner), line: tagLine))
       }
     }
-    guard stack.count == 1 else {
-      let open = stack.last!
+    if stack.count > 1, let open = stack.last {
       let name = open.name.hasPrefix("$") ? String(open.name.dropFirst()) : open.name
       throw TemplateSyntaxError(line: open.line, message: "section '\(name)' is never closed")
     }
@@ -149,7 +165,8 @@ enum TemplateCheck {
   /// checked in place.
   /// - Throws: `MissingReference` for the first name the data does not have.
   static func check(
-    _ nodes: [TemplateNode], stack: [Any], file: String, partial: (String) throws -> (file: String, nodes: [TemplateNode])?, depth: Int = 0
+    _ nodes: [TemplateNode], stack: [Any], file: String,
+    partial: (String) throws -> (file: String, nodes: [TemplateNode])?, depth: Int = 0
   ) throws {
     func missing(_ name: String, _ line: Int) -> MissingReference {
       let known = (stack.last as? [String: Any]).map { Array($0.keys).sorted() } ?? []
@@ -163,11 +180,18 @@ enum TemplateCheck {
         guard let found = resolve(name, in: stack) else { throw missing(name, line) }
         let value = found ?? nil
         if inverted {
-          if !isTruthy(value) { try check(children, stack: stack, file: file, partial: partial, depth: depth) }
+          if !isTruthy(value) {
+            try check(children, stack: stack, file: file, partial: partial, depth: depth)
+          }
         } else if let array = value as? [Any] {
-          for element in array { try check(children, stack: stack + [element], file: file, partial: partial, depth: depth) }
+          for element in array {
+            try check(
+              children, stack: stack + [element], file: file, partial: partial, depth: depth)
+          }
         } else if isTruthy(value) {
-          try check(children, stack: value is Bool ? stack : stack + [value as Any], file: file, partial: partial, depth: depth)
+          try check(
+            children, stack: value is Bool ? stack : stack + [value as Any], file: file,
+            partial: partial, depth: depth)
         }
       case .partial(let name, let line):
         guard depth < 16 else { continue }

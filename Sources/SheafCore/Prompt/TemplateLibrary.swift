@@ -76,7 +76,9 @@ final class TemplateLibrary {
   }
 
   private func compile(_ path: String) throws -> CompiledTemplate {
-    guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+    guard let data = FileManager.default.contents(atPath: path),
+      let text = String(data: data, encoding: .utf8)
+    else {
       throw ToolFailure.usage("\(path): cannot read the template")
     }
     let nodes: [TemplateNode]
@@ -89,7 +91,9 @@ final class TemplateLibrary {
     do {
       template = try MustacheTemplate(string: Self.textPragma + text)
     } catch let error as MustacheTemplate.ParserError {
-      throw ToolFailure.usage("\(path):\(error.context.lineNumber): \(error.error) in '\(error.context.line.trimmingCharacters(in: .whitespaces))'")
+      throw ToolFailure.usage(
+        "\(path):\(error.context.lineNumber): \(error.error) in '\(error.context.line.trimmingCharacters(in: .whitespaces))'"
+      )
     } catch {
       throw ToolFailure.usage("\(path): \(error)")
     }

@@ -7,46 +7,61 @@ public enum RunCommands {
   /// Gets a run ready: finishes what a killed run left half-saved, writes `run.json`,
   /// `plan.ndjson` and `sections.mk`, adopts people's edits (and clears the sections that use
   /// them), clears damaged, stale, failed, skipped and cancelled sections so make builds them
-  /// again, and clears the sections a regeneration asks for. Returns the document id.
+  /// again, and clears the sections a regeneration asks for.
+  ///
+  /// Returns the document id.
   /// - Throws: `ToolFailure` for a bad plan, an unknown section, or a `.md` that is not UTF-8.
   public static func prepare(
     planPath: String, runs: String, mode: String?, force: Bool, regenerate: String?, cascade: Bool,
     allowOutside: Bool = false, tool: String
   ) throws -> String {
-    let plan = try PlanReader.read(path: planPath, allowOutside: allowOutside || PlanPaths.allowOutside())
+    let plan = try PlanReader.read(
+      path: planPath, allowOutside: allowOutside || PlanPaths.allowOutside())
     let graph: SectionGraph
     do {
       graph = try SectionGraph(plan: plan, mode: mode)
     } catch let problems as PlanProblems {
-      throw ToolFailure.usage(problems.lines.map { "\(plan.source): \($0)" }.joined(separator: "\n"))
+      throw ToolFailure.usage(
+        problems.lines.map { "\(plan.source): \($0)" }.joined(separator: "\n"))
     }
     let run = RunDirectory(path: "\(runs)/\(plan.id)")
     do {
-      try FileManager.default.createDirectory(atPath: run.sectionsPath, withIntermediateDirectories: true)
+      try FileManager.default.createDirectory(
+        atPath: run.sectionsPath, withIntermediateDirectories: true)
     } catch {
-      throw ToolFailure.usage("\(run.sectionsPath): cannot create the run directory: \(SystemReason.of(error))")
+      throw ToolFailure.usage(
+        "\(run.sectionsPath): cannot create the run directory: \(SystemReason.of(error))")
     }
-    for id in run.recover() { Diagnostics.say(tool, "\(id): finished saving it (the last run stopped between its two files)") }
+    for id in run.recover() {
+      Diagnostics.say(
+        tool, "\(id): finished saving it (the last run stopped between its two files)")
+    }
     run.clearInterrupted()
     let ids = graph.sections.map(\.section.id)
     func names(_ list: [String]) -> String { list.isEmpty ? "none" : list.joined(separator: ", ") }
 
     // Where this run's events start, so status and watch read this run's only.
-    let eventsStart = (try? FileManager.default.attributesOfItem(atPath: run.eventsPath)[.size] as? NSNumber)?.int64Value ?? 0
+    let eventsStart =
+      (try? FileManager.default.attributesOfItem(atPath: run.eventsPath)[.size] as? NSNumber)?
+      .int64Value ?? 0
     let state = JSON.object()
     state["plan"] = JSON(absolutePath(planPath))
     state["mode"] = graph.mode.map { JSON($0) } ?? .null
     state["events_offset"] = JSON(Int(eventsStart))
     try AtomicFile.write(state.compactText + "\n", to: run.statePath)
     var lines = PlanEmitter.outlineEvent(graph).compactText + "\n"
-    for planned in graph.sections { lines += PlanEmitter.record(for: planned, in: graph).compactText + "\n" }
+    for planned in graph.sections {
+      lines += PlanEmitter.record(for: planned, in: graph).compactText + "\n"
+    }
     try AtomicFile.write(lines, to: run.planPath)
-    try AtomicFile.write(PlanEmitter.makefile(graph, sections: graph.sections), to: "\(run.path)/sections.mk")
+    try AtomicFile.write(
+      PlanEmitter.makefile(graph, sections: graph.sections), to: "\(run.path)/sections.mk")
 
     // A record that does not parse is rebuilt, never mistaken for a person's edit.
     for id in ids {
       if case .damaged = run.stored(id) {
-        Diagnostics.say(tool, "\(id): \(run.recordPath(id)) is damaged (not one JSON record); it is rebuilt")
+        Diagnostics.say(
+          tool, "\(id): \(run.recordPath(id)) is damaged (not one JSON record); it is rebuilt")
         run.clear(id)
       }
     }
@@ -66,7 +81,10 @@ public enum RunCommands {
       try AtomicFile.write(record.compactText + "\n", to: run.recordPath(id))
       let users = graph.affected(by: id).map(\.section.id).filter { !run.isHuman($0) }
       users.forEach(run.clear)
-      Diagnostics.say(tool, "\(id): your edit is kept (source: human); regenerating the sections that use it: \(names(users))")
+      Diagnostics.say(
+        tool,
+        "\(id): your edit is kept (source: human); regenerating the sections that use it: \(names(users))"
+      )
     }
 
     if let section = regenerate {
@@ -75,7 +93,10 @@ public enum RunCommands {
         throw ToolFailure.usage("SECTION: unknown section '\(section)'\(hint)")
       }
       let users = cascade ? graph.affected(by: section).map(\.section.id) : []
-      Diagnostics.say(tool, "regenerating \(section)" + (cascade ? " and the sections that use it: \(names(users))" : " only (CASCADE=no)"))
+      Diagnostics.say(
+        tool,
+        "regenerating \(section)"
+          + (cascade ? " and the sections that use it: \(names(users))" : " only (CASCADE=no)"))
       for id in [section] + users {
         if run.isHuman(id) && !force {
           Diagnostics.say(tool, "\(id): kept, a person wrote it (FORCE=1 regenerates it)")
@@ -92,9 +113,13 @@ public enum RunCommands {
     for planned in graph.sections {
       let id = planned.section.id
       guard let built = modified(run.recordPath(id)), !run.isHuman(id) else { continue }
-      let folders = library.folders(set: plan.promptSet ?? plan.id, planDir: planDir.isEmpty ? "." : planDir)
-      let prompts = [planned.section.template ?? id, "shared_context"].compactMap { library.find($0, in: folders) }
-      let changed = zip([plan.source] + plan.inputFiles, shared).first { $0.1 > built }?.0
+      let folders = library.folders(
+        set: plan.promptSet ?? plan.id, planDir: planDir.isEmpty ? "." : planDir)
+      let prompts = [planned.section.template ?? id, "shared_context"].compactMap {
+        library.find($0, in: folders)
+      }
+      let changed =
+        zip([plan.source] + plan.inputFiles, shared).first { $0.1 > built }?.0
         ?? prompts.first { (modified($0) ?? 0) > built }
       if let changed {
         Diagnostics.say(tool, "\(id): \(changed) changed since it was written; it is built again")
@@ -112,7 +137,11 @@ public enum RunCommands {
     }
     let done = ids.filter { run.record($0) != nil }.count
     try EventLog.append(
-      Event.make(.progress, doc: plan.id, fields: ["phase": JSON("INIT"), "items_total": JSON(ids.count), "items_processed": JSON(done)]),
+      Event.make(
+        .progress, doc: plan.id,
+        fields: [
+          "phase": JSON("INIT"), "items_total": JSON(ids.count), "items_processed": JSON(done),
+        ]),
       to: run.eventsPath)
     return plan.id
   }
@@ -144,7 +173,9 @@ public enum RunCommands {
   // MARK: - deps
 
   /// Marks a pending record `skipped` (`dependency_failed`) when a `depends_on` section has no
-  /// completed record in the run directory. A section a person wrote comes out as that person's
+  /// completed record in the run directory.
+  ///
+  /// A section a person wrote comes out as that person's
   /// record (completed, `source: human`) unless `force`, so nothing after it asks a model.
   /// Everything else passes through.
   /// - Throws: `ToolFailure` for malformed input or a closed output.
@@ -172,7 +203,9 @@ public enum RunCommands {
             let status = run.record(dependency)?["status"]?.string
             guard status != SectionStatus.completed.rawValue else { continue }
             record.status = .skipped
-            let why = status.map { "which \($0 == "skipped" ? "was skipped" : "is \($0)")" } ?? "which has no result"
+            let why =
+              status.map { "which \($0 == "skipped" ? "was skipped" : "is \($0)")" }
+              ?? "which has no result"
             record.error = SheafError(
               .dependencyFailed, "depends on '\(dependency)', \(why)", retryable: true,
               hint: "fix '\(dependency)' and run again: skipped sections are retried")
@@ -203,7 +236,8 @@ public enum RunCommands {
       if record.json["source"]?.string == "human" && record.status == .completed {
         // A person's section passed through: its files stay exactly as the person left them.
         let now = Date()
-        try? FileManager.default.setAttributes([.modificationDate: now], ofItemAtPath: run.recordPath(id))
+        try? FileManager.default.setAttributes(
+          [.modificationDate: now], ofItemAtPath: run.recordPath(id))
         Diagnostics.say(tool, "✎ \(id) (kept, a person wrote it)")
         saved += 1
         return
@@ -222,18 +256,28 @@ public enum RunCommands {
         let error = record.error
         // A validation failure says what was wrong; others say what to do.
         let detail = error?.type == .validation ? error?.message : (error?.hint ?? error?.message)
-        Diagnostics.say(tool, "✗ \(id): \(record.status?.rawValue ?? "?") (\(error?.type.rawValue ?? "?")): \(detail ?? "")")
+        Diagnostics.say(
+          tool,
+          "✗ \(id): \(record.status?.rawValue ?? "?") (\(error?.type.rawValue ?? "?")): \(detail ?? "")"
+        )
         if json["attempts"] == nil, let error {
           // A side log: failing to write it never undoes the saved record.
           do {
-            try EventLog.append(Event.make(.sectionFailed, doc: record.doc, fields: ["id": JSON(id), "error": error.json]), to: run.eventsPath)
+            try EventLog.append(
+              Event.make(
+                .sectionFailed, doc: record.doc, fields: ["id": JSON(id), "error": error.json]),
+              to: run.eventsPath)
           } catch let failure as ToolFailure {
             Diagnostics.say(tool, "warning: \(failure.message)")
           }
         }
       }
     }
-    guard saved > 0 else { throw ToolFailure(.someFailed, "no record arrived to save (an earlier tool in the pipeline failed; see its message above)") }
+    guard saved > 0 else {
+      throw ToolFailure(
+        .someFailed,
+        "no record arrived to save (an earlier tool in the pipeline failed; see its message above)")
+    }
     return .completed
   }
 }

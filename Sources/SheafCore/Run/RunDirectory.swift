@@ -42,7 +42,9 @@ public struct RunDirectory {
   /// The stored record of a section.
   public func stored(_ id: String) -> Stored {
     guard let data = FileManager.default.contents(atPath: recordPath(id)) else { return .missing }
-    guard let json = try? data.withUnsafeBytes({ try JSON.parse($0) }), json.kind == .object else { return .damaged }
+    guard let json = try? data.withUnsafeBytes({ try JSON.parse($0) }), json.kind == .object else {
+      return .damaged
+    }
     return .record(json)
   }
 
@@ -57,13 +59,16 @@ public struct RunDirectory {
   public func markdown(_ id: String) throws -> String? {
     guard let data = FileManager.default.contents(atPath: markdownPath(id)) else { return nil }
     guard let text = String(data: data, encoding: .utf8) else {
-      throw ToolFailure.usage("\(markdownPath(id)): not UTF-8 text; save it as UTF-8 (your edit is left as it is)")
+      throw ToolFailure.usage(
+        "\(markdownPath(id)): not UTF-8 text; save it as UTF-8 (your edit is left as it is)")
     }
     return text
   }
 
   /// Whether a person has edited `<id>.md` since it was written: it differs from the record's
-  /// content, or there is no completed record beside it. A damaged record is never taken as an
+  /// content, or there is no completed record beside it.
+  ///
+  /// A damaged record is never taken as an
   /// edit.
   /// - Throws: `ToolFailure` when the `.md` is not UTF-8.
   public func hasFreshEdit(_ id: String) throws -> Bool {
@@ -89,7 +94,9 @@ public struct RunDirectory {
     data.withUnsafeBytes { bytes in
       var start = 0
       for index in 0...bytes.count where index == bytes.count || bytes[index] == 0x0A {
-        if index > start, let record = try? JSON.parse(UnsafeRawBufferPointer(rebasing: bytes[start..<index])) {
+        if index > start,
+          let record = try? JSON.parse(UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
+        {
           if !Event.isEvent(record) { records.append(record) }
         }
         start = index + 1
@@ -98,7 +105,9 @@ public struct RunDirectory {
     return records
   }
 
-  /// Writes a record as `<id>.json`, and its content as `<id>.md` when it completed. A crash at
+  /// Writes a record as `<id>.json`, and its content as `<id>.md` when it completed.
+  ///
+  /// A crash at
   /// any point leaves the old pair or the new one: the new `.md` is written first under a
   /// temporary name, then the `.json` is renamed into place, then the `.md`; `recover()` finishes
   /// a pair whose last rename did not happen.
@@ -110,11 +119,14 @@ public struct RunDirectory {
     try FileManager.default.createDirectory(atPath: sectionsPath, withIntermediateDirectories: true)
     let completed = record["status"]?.string == SectionStatus.completed.rawValue
     let content = completed ? record["content"]?.string : nil
-    if let content { try AtomicFile.write(content.trimmed + "\n", to: pendingMarkdownPath(id), rename: false) }
+    if let content {
+      try AtomicFile.write(content.trimmed + "\n", to: pendingMarkdownPath(id), rename: false)
+    }
     try AtomicFile.write(record.compactText + "\n", to: recordPath(id))
     if content != nil {
       guard rename(pendingMarkdownPath(id), markdownPath(id)) == 0 else {
-        throw ToolFailure.usage("\(markdownPath(id)): cannot write: \(String(cString: strerror(errno)))")
+        throw ToolFailure.usage(
+          "\(markdownPath(id)): cannot write: \(String(cString: strerror(errno)))")
       }
       AtomicFile.syncDirectory(of: markdownPath(id))
     } else {
@@ -130,17 +142,23 @@ public struct RunDirectory {
   }
 
   /// Finishes or undoes what a killed writer left: a pending `.md` whose `.json` made it is
-  /// renamed into place, any other pending `.md` and temporary file is removed. Returns the ids
+  /// renamed into place, any other pending `.md` and temporary file is removed.
+  ///
+  /// Returns the ids
   /// whose pair was finished.
   @discardableResult
   public func recover() -> [String] {
     var finished: [String] = []
-    for name in (try? FileManager.default.contentsOfDirectory(atPath: sectionsPath)) ?? [] where name.hasPrefix(".") {
+    for name in (try? FileManager.default.contentsOfDirectory(atPath: sectionsPath)) ?? []
+    where name.hasPrefix(".") {
       let path = "\(sectionsPath)/\(name)"
       if name.hasSuffix(".md.new") {
         let id = String(name.dropFirst().dropLast(".md.new".count))
-        let pending = FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) }
-        if Slug.isValid(id), let record = record(id), record["status"]?.string == SectionStatus.completed.rawValue,
+        let pending = FileManager.default.contents(atPath: path).map {
+          String(decoding: $0, as: UTF8.self)
+        }
+        if Slug.isValid(id), let record = record(id),
+          record["status"]?.string == SectionStatus.completed.rawValue,
           let pending, pending.trimmed == (record["content"]?.string ?? "").trimmed,
           rename(path, markdownPath(id)) == 0
         {

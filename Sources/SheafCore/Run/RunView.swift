@@ -23,9 +23,12 @@ public final class RunView {
     keepsText = streaming
     // Only this run's events: they start where run.json says.
     if let data = FileManager.default.contents(atPath: run.statePath),
-      let state = try? data.withUnsafeBytes({ try JSON.parse($0) }), let offset = state["events_offset"]?.int, offset > 0
+      let state = try? data.withUnsafeBytes({ try JSON.parse($0) }),
+      let offset = state["events_offset"]?.int, offset > 0
     {
-      let size = (try? FileManager.default.attributesOfItem(atPath: run.eventsPath)[.size] as? NSNumber)?.uint64Value ?? 0
+      let size =
+        (try? FileManager.default.attributesOfItem(atPath: run.eventsPath)[.size] as? NSNumber)?
+        .uint64Value ?? 0
       if UInt64(offset) <= size { eventsOffset = UInt64(offset) }
     }
     sections = run.plannedRecords().compactMap { record in
@@ -135,7 +138,9 @@ public final class RunView {
   private func status(_ id: String) -> String {
     if case .damaged = run.stored(id) { return "damaged" }
     if let record = run.record(id), let status = record["status"]?.string {
-      if status == SectionStatus.completed.rawValue && record["source"]?.string == "human" { return "human" }
+      if status == SectionStatus.completed.rawValue && record["source"]?.string == "human" {
+        return "human"
+      }
       return status
     }
     return live[id]?.status ?? "pending"
@@ -167,15 +172,21 @@ public final class RunView {
     for section in sections {
       let state = status(section.id)
       if ["completed", "human", "failed", "skipped"].contains(state) { done += 1 }
-      var line = "\(Self.mark(state)) \(section.id.padding(toLength: width, withPad: " ", startingAt: 0))  \(state.padding(toLength: 10, withPad: " ", startingAt: 0))"
+      var line =
+        "\(Self.mark(state)) \(section.id.padding(toLength: width, withPad: " ", startingAt: 0))  \(state.padding(toLength: 10, withPad: " ", startingAt: 0))"
       if state == "damaged" {
         line += "  sections/\(section.id).json is damaged; the next make doc rebuilds it"
       } else if let record = run.record(section.id) {
-        if let seconds = record["timing"]?["seconds"]?.double { line += String(format: " %6.1fs", seconds) }
-        if let tokens = record["usage"]?["output_tokens"]?.int { line += String(format: " %6d tok", tokens) }
+        if let seconds = record["timing"]?["seconds"]?.double {
+          line += String(format: " %6.1fs", seconds)
+        }
+        if let tokens = record["usage"]?["output_tokens"]?.int {
+          line += String(format: " %6d tok", tokens)
+        }
         if let attempts = record["attempts"]?.int, attempts > 1 { line += "  \(attempts) tries" }
         if let error = record["error"], state != "completed" {
-          line += "  \(error["type"]?.string ?? "?"): \(error["hint"]?.string ?? error["message"]?.string ?? "")"
+          line +=
+            "  \(error["type"]?.string ?? "?"): \(error["hint"]?.string ?? error["message"]?.string ?? "")"
         }
       } else if streaming, state == "processing", let text = live[section.id]?.text, !text.isEmpty {
         let flat = text.replacingOccurrences(of: "\n", with: " ").trimmed
@@ -189,7 +200,9 @@ public final class RunView {
       let end = isComplete ? (lastEvent ?? Date()) : Date()
       let elapsed = end.timeIntervalSince(runStart)
       progress += " · elapsed \(Self.clock(elapsed))"
-      let doneThisRun = sections.filter { jobsStarted.contains($0.id) && ["completed", "failed", "skipped"].contains(status($0.id)) }.count
+      let doneThisRun = sections.filter {
+        jobsStarted.contains($0.id) && ["completed", "failed", "skipped"].contains(status($0.id))
+      }.count
       if !isComplete && doneThisRun > 0 && done < total {
         progress += " · ETA \(Self.clock(elapsed / Double(doneThisRun) * Double(total - done)))"
       }
@@ -209,21 +222,30 @@ extension RunCommands {
     let view = RunView(run: run)
     view.readEvents(collect: false)
     if view.tornLines > 0 {
-      Diagnostics.say("sheaf-run", "warning: \(run.eventsPath): skipped \(view.tornLines) line\(view.tornLines == 1 ? "" : "s") that \(view.tornLines == 1 ? "is" : "are") not JSON (a writer stopped mid-line)")
+      Diagnostics.say(
+        "sheaf-run",
+        "warning: \(run.eventsPath): skipped \(view.tornLines) line\(view.tornLines == 1 ? "" : "s") that \(view.tornLines == 1 ? "is" : "are") not JSON (a writer stopped mid-line)"
+      )
     }
     try RecordWriter().writeText(view.render(streaming: false))
     return .completed
   }
 
   /// Shows the state of a run, then follows it: on a terminal the table is redrawn with the text
-  /// of the sections being written; otherwise a line per change. Ends at the run's `complete`
+  /// of the sections being written; otherwise a line per change.
+  ///
+  /// Ends at the run's `complete`
   /// event with `--until-complete`, or after `timeout` seconds.
-  public static func watch(run: RunDirectory, untilComplete: Bool, timeout: Double?) throws -> ExitStatus {
+  public static func watch(run: RunDirectory, untilComplete: Bool, timeout: Double?) throws
+    -> ExitStatus
+  {
     let writer = RecordWriter()
     let start = Date()
     // Wait for the run to exist (watch may start before make has prepared it).
     while !FileManager.default.fileExists(atPath: run.planPath) {
-      if let timeout, Date().timeIntervalSince(start) > timeout { throw ToolFailure.usage("\(run.path): no run appeared") }
+      if let timeout, Date().timeIntervalSince(start) > timeout {
+        throw ToolFailure.usage("\(run.path): no run appeared")
+      }
       usleep(100_000)
     }
     let terminal = isatty(1) != 0
@@ -236,15 +258,23 @@ extension RunCommands {
       usleep(terminal ? 100_000 : 200_000)
       let events = view.readEvents()
       if terminal {
-        if !events.isEmpty { try writer.writeText("\u{1B}[H\u{1B}[2J" + view.render(streaming: true)) }
+        if !events.isEmpty {
+          try writer.writeText("\u{1B}[H\u{1B}[2J" + view.render(streaming: true))
+        }
         continue
       }
       for event in events {
         let id = event["id"]?.string ?? ""
         switch event["event"]?.string {
-        case "section_start": try writer.writeText("… \(id) started (attempt \(event["attempt"]?.int ?? 1))\n")
-        case "section_complete": try writer.writeText("✓ \(id) (\(String(format: "%.1f", event["seconds"]?.double ?? 0)) s)\n")
-        case "section_failed": try writer.writeText("✗ \(id): \(event["error"]?["type"]?.string ?? "?"): \(event["error"]?["message"]?.string ?? "")\n")
+        case "section_start":
+          try writer.writeText("… \(id) started (attempt \(event["attempt"]?.int ?? 1))\n")
+        case "section_complete":
+          try writer.writeText(
+            "✓ \(id) (\(String(format: "%.1f", event["seconds"]?.double ?? 0)) s)\n")
+        case "section_failed":
+          try writer.writeText(
+            "✗ \(id): \(event["error"]?["type"]?.string ?? "?"): \(event["error"]?["message"]?.string ?? "")\n"
+          )
         case "complete": try writer.writeText(view.render(streaming: false))
         default: break
         }

@@ -19,20 +19,32 @@ public final class FormatValidator {
   public func validate(_ record: Record) -> JSON {
     let json = record.json
     // A person's text is not a model's answer: it is not checked.
-    guard record.status == .completed, json["source"]?.string != "human", let content = record.content,
+    guard record.status == .completed, json["source"]?.string != "human",
+      let content = record.content,
       let format = json["format"]
     else { return json }
     let id = record.id
     var spec: JSON? = format.kind == .object ? format : nil
-    var type = format.kind == .object ? (format["type"]?.string ?? "markdown") : (format.string ?? "markdown")
+    var type =
+      format.kind == .object
+      ? (format["type"]?.string ?? "markdown") : (format.string ?? "markdown")
     if format.kind == .string && !["markdown", "json", "text", "none"].contains(type) {
       json["status"] = JSON(SectionStatus.failed.rawValue)
-      json["error"] = SheafError(.plan, "unknown format '\(type)' for section '\(id ?? "?")'", hint: "define it under \"formats\" in the plan, or use markdown or json").json
+      json["error"] =
+        SheafError(
+          .plan, "unknown format '\(type)' for section '\(id ?? "?")'",
+          hint: "define it under \"formats\" in the plan, or use markdown or json"
+        ).json
       return json
     }
     if !PlanTypes.formatTypes.contains(type) {
       json["status"] = JSON(SectionStatus.failed.rawValue)
-      json["error"] = SheafError(.plan, "section '\(id ?? "?")': unknown format type '\(type)' (known: \(PlanTypes.formatTypes.joined(separator: ", ")))", hint: "fix the format's type in the plan").json
+      json["error"] =
+        SheafError(
+          .plan,
+          "section '\(id ?? "?")': unknown format type '\(type)' (known: \(PlanTypes.formatTypes.joined(separator: ", ")))",
+          hint: "fix the format's type in the plan"
+        ).json
       return json
     }
     if type == "text" || type == "none" { return json }
@@ -52,9 +64,11 @@ public final class FormatValidator {
       } catch let error as JSONSchema.SchemaError {
         // The plan is at fault, not the answer: nothing to feed back to the model.
         json["status"] = JSON(SectionStatus.failed.rawValue)
-        json["error"] = SheafError(
-          .plan, "section '\(id ?? "?")': the format's schema cannot be used: \(error.message)",
-          hint: "fix the schema (or schema_file) in the plan").json
+        json["error"] =
+          SheafError(
+            .plan, "section '\(id ?? "?")': the format's schema cannot be used: \(error.message)",
+            hint: "fix the schema (or schema_file) in the plan"
+          ).json
         return json
       } catch {
         violations.append(Violation(rule: "schema", message: "\(error)"))
@@ -62,7 +76,8 @@ public final class FormatValidator {
     } else {
       type = "markdown"
       if spec == nil { spec = JSON.object() }
-      let (found, unwrapped) = MarkdownRules.check(content, format: spec, title: record.title, earlier: earlier, id: id)
+      let (found, unwrapped) = MarkdownRules.check(
+        content, format: spec, title: record.title, earlier: earlier, id: id)
       violations = found
       if let unwrapped {
         json["content"] = JSON(unwrapped.trimmed)
@@ -76,12 +91,17 @@ public final class FormatValidator {
     json["violations"] = .array(errors.map(\.json))
     if !warnings.isEmpty { json["warnings"] = .array(warnings.map(\.json)) }
     if !errors.isEmpty {
-      var summary = "\(errors.count) violation\(errors.count == 1 ? "" : "s"): " + errors.map(\.message).joined(separator: "; ")
+      var summary =
+        "\(errors.count) violation\(errors.count == 1 ? "" : "s"): "
+        + errors.map(\.message).joined(separator: "; ")
       if summary.count > 400 { summary = String(summary.prefix(399)) + "…" }
       json["status"] = JSON(SectionStatus.failed.rawValue)
-      json["error"] = SheafError(
-        .validation, summary, retryable: true,
-        hint: "run it through build-prompt again: the violations become feedback for the next attempt").json
+      json["error"] =
+        SheafError(
+          .validation, summary, retryable: true,
+          hint:
+            "run it through build-prompt again: the violations become feedback for the next attempt"
+        ).json
     }
     return json
   }
@@ -94,7 +114,9 @@ public final class FormatValidator {
       // inside the plan's folder, never elsewhere.
       let folder = json["plan_dir"]?.string ?? "."
       let path: String
-      switch PlanPaths.resolve(file, field: "schema_file", folder: folder, allowOutside: PlanPaths.allowOutside()) {
+      switch PlanPaths.resolve(
+        file, field: "schema_file", folder: folder, allowOutside: PlanPaths.allowOutside())
+      {
       case .success(let resolved): path = resolved
       case .failure(let refusal): throw JSONSchema.SchemaError(message: refusal.message)
       }
@@ -105,7 +127,8 @@ public final class FormatValidator {
         schemaJSON = try data.withUnsafeBytes { try JSON.parse($0) }
       } catch {
         // Where, never what: the file's bytes do not belong in a record or a prompt.
-        let place = (error as? JSONSyntaxError).map { " (line \($0.line), column \($0.column))" } ?? ""
+        let place =
+          (error as? JSONSyntaxError).map { " (line \($0.line), column \($0.column))" } ?? ""
         throw JSONSchema.SchemaError(message: "schema_file '\(file)' is not valid JSON\(place)")
       }
     }

@@ -1,7 +1,9 @@
 /// Takes JSON out of a model's answer and repairs what models commonly get wrong: a code fence
 /// or prose around it, trailing commas, single quotes, unquoted keys, comments, Python's
 /// `True`/`False`/`None`, raw newlines in strings, missing commas, and a truncated end (what is
-/// open is closed, a dangling key is dropped). What it would have to guess (NaN, mismatched
+/// open is closed, a dangling key is dropped).
+///
+/// What it would have to guess (NaN, mismatched
 /// brackets, a key with no value in the middle, stray words) it refuses.
 public enum JSONRepair {
   /// Why the answer's JSON could not be taken.
@@ -31,7 +33,8 @@ public enum JSONRepair {
     do {
       return Result(value: try JSON.parse(fixed), repaired: true)
     } catch {
-      throw Refusal(message: "the JSON could not be repaired (\(error.message)); answer with valid JSON only")
+      throw Refusal(
+        message: "the JSON could not be repaired (\(error.message)); answer with valid JSON only")
     }
   }
 
@@ -49,8 +52,11 @@ public enum JSONRepair {
     lines.append(lineStart..<bytes.count)
     func fence(_ range: Range<Int>) -> UInt8? {
       var index = range.lowerBound
-      while index < range.upperBound && (bytes[index] == 0x20 || bytes[index] == 0x09) { index += 1 }
-      guard index + 3 <= range.upperBound, let first = Optional(bytes[index]), first == 0x60 || first == 0x7E,
+      while index < range.upperBound && (bytes[index] == 0x20 || bytes[index] == 0x09) {
+        index += 1
+      }
+      guard index + 3 <= range.upperBound, let first = Optional(bytes[index]),
+        first == 0x60 || first == 0x7E,
         bytes[index + 1] == first, bytes[index + 2] == first
       else { return nil }
       return first
@@ -61,7 +67,9 @@ public enum JSONRepair {
         var end = line + 1
         while end < lines.count && fence(lines[end]) != char { end += 1 }
         if end > line + 1 {
-          let inside = String(decoding: bytes[lines[line + 1].lowerBound..<lines[end - 1].upperBound], as: UTF8.self).trimmed
+          let inside = String(
+            decoding: bytes[lines[line + 1].lowerBound..<lines[end - 1].upperBound], as: UTF8.self
+          ).trimmed
           if inside.hasPrefix("{") || inside.hasPrefix("[") { return inside }
         }
         line = end
@@ -151,15 +159,26 @@ public enum JSONRepair {
       }
       switch ch {
       case "{", "[":
-        guard valuePosition() else { throw Refusal(message: "unexpected '\(ch)' near '\(near(i))'; answer with valid JSON only") }
+        guard valuePosition() else {
+          throw Refusal(
+            message: "unexpected '\(ch)' near '\(near(i))'; answer with valid JSON only")
+        }
         started = true
         emit(String(ch))
-        stack.append(Frame(kind: ch == "{" ? .object : .array, state: ch == "{" ? .keyOrEnd : .elementOrEnd, commit: out.count))
+        stack.append(
+          Frame(
+            kind: ch == "{" ? .object : .array, state: ch == "{" ? .keyOrEnd : .elementOrEnd,
+            commit: out.count))
         i += 1
       case "}", "]":
-        guard let top = stack.last else { throw Refusal(message: "a stray '\(ch)' near '\(near(i))'") }
+        guard let top = stack.last else {
+          throw Refusal(message: "a stray '\(ch)' near '\(near(i))'")
+        }
         guard (top.kind == .object) == (ch == "}") else {
-          throw Refusal(message: "'\(ch)' closes a\(top.kind == .object ? "n object" : "n array") near '\(near(i))'; the brackets do not match")
+          throw Refusal(
+            message:
+              "'\(ch)' closes a\(top.kind == .object ? "n object" : "n array") near '\(near(i))'; the brackets do not match"
+          )
         }
         if top.state == .colon || top.state == .value {
           throw Refusal(message: "a key has no value before '\(ch)' near '\(near(i))'")
@@ -185,16 +204,22 @@ public enum JSONRepair {
         }
         i += 1
       case ":":
-        guard stack.last?.state == .colon else { throw Refusal(message: "an unexpected ':' near '\(near(i))'") }
+        guard stack.last?.state == .colon else {
+          throw Refusal(message: "an unexpected ':' near '\(near(i))'")
+        }
         emit(":")
         stack[stack.count - 1].state = .value
         i += 1
       case "\"", "'":
-        let isKey = stack.last?.kind == .object && (stack.last?.state == .keyOrEnd || stack.last?.state == .commaOrEnd)
+        let isKey =
+          stack.last?.kind == .object
+          && (stack.last?.state == .keyOrEnd || stack.last?.state == .commaOrEnd)
         if isKey {
           _ = keyPosition()
         } else {
-          guard valuePosition() else { throw Refusal(message: "an unexpected string near '\(near(i))'") }
+          guard valuePosition() else {
+            throw Refusal(message: "an unexpected string near '\(near(i))'")
+          }
           started = true
         }
         let (escaped, next, closed) = readString(c, from: i, quote: ch, isKey: isKey)
@@ -208,7 +233,9 @@ public enum JSONRepair {
           valueFinished()
         }
       case "-", "+", ".", "0"..."9":
-        guard valuePosition() else { throw Refusal(message: "an unexpected number near '\(near(i))'") }
+        guard valuePosition() else {
+          throw Refusal(message: "an unexpected number near '\(near(i))'")
+        }
         started = true
         var end = i
         while end < c.count, "0123456789+-.eE".unicodeScalars.contains(c[end]) { end += 1 }
@@ -218,7 +245,9 @@ public enum JSONRepair {
           // Cut off at the end of the text: keep what is a number.
           while let last = number.last, !last.isNumber { number.removeLast() }
         }
-        guard NumberLiteral.isLiteral(number) else { throw Refusal(message: "'\(number)' is not a JSON number") }
+        guard NumberLiteral.isLiteral(number) else {
+          throw Refusal(message: "'\(number)' is not a JSON number")
+        }
         emit(number)
         valueFinished()
         i = end
@@ -231,18 +260,26 @@ public enum JSONRepair {
           throw Refusal(message: "an unexpected character '\(ch)' near '\(near(i))'")
         }
         var end = i
-        while end < c.count, c[end].properties.isAlphabetic || ("0"..."9").contains(c[end]) || c[end] == "_" || c[end] == "$" || c[end] == "-" {
+        while end < c.count,
+          c[end].properties.isAlphabetic || ("0"..."9").contains(c[end]) || c[end] == "_"
+            || c[end] == "$" || c[end] == "-"
+        {
           end += 1
         }
         let word = String(String.UnicodeScalarView(c[i..<end]))
-        if stack.last?.kind == .object && (stack.last?.state == .keyOrEnd || stack.last?.state == .commaOrEnd) {
+        if stack.last?.kind == .object
+          && (stack.last?.state == .keyOrEnd || stack.last?.state == .commaOrEnd)
+        {
           _ = keyPosition()
           emit("\"" + word + "\"")
           stack[stack.count - 1].state = .colon
           i = end
           break
         }
-        let literals = ["true": "true", "false": "false", "null": "null", "True": "true", "False": "false", "None": "null", "undefined": "null"]
+        let literals = [
+          "true": "true", "false": "false", "null": "null", "True": "true", "False": "false",
+          "None": "null", "undefined": "null",
+        ]
         var literal = literals[word]
         if literal == nil && end == c.count {
           literal = literals.first { $0.key.hasPrefix(word) && word.count >= 2 }?.value
@@ -251,7 +288,10 @@ public enum JSONRepair {
           throw Refusal(message: "\(word) is not a JSON value; write a number or null")
         }
         guard let literal, valuePosition() else {
-          throw Refusal(message: "an unexpected word '\(word)' near '\(near(i))'; quote strings and use true, false or null")
+          throw Refusal(
+            message:
+              "an unexpected word '\(word)' near '\(near(i))'; quote strings and use true, false or null"
+          )
         }
         started = true
         emit(literal)
@@ -274,10 +314,14 @@ public enum JSONRepair {
   }
 
   /// Reads a string opened by `quote` at `start`; returns its JSON-escaped body, where reading
-  /// stopped, and whether the string was closed. A quote that is not followed by `,` `:` `}` `]`
+  /// stopped, and whether the string was closed.
+  ///
+  /// A quote that is not followed by `,` `:` `}` `]`
   /// (or a line break before the next key; after a key, the start of a value) is taken as part
   /// of the text.
-  private static func readString(_ c: [Unicode.Scalar], from start: Int, quote: Unicode.Scalar, isKey: Bool) -> (String, Int, Bool) {
+  private static func readString(
+    _ c: [Unicode.Scalar], from start: Int, quote: Unicode.Scalar, isKey: Bool
+  ) -> (String, Int, Bool) {
     var body = ""
     var i = start + 1
     while i < c.count {
@@ -303,7 +347,9 @@ public enum JSONRepair {
           if c[j] == "\n" { sawNewline = true }
           j += 1
         }
-        let closes = j == c.count || ",:}]".unicodeScalars.contains(c[j]) || (sawNewline && (c[j] == "\"" || c[j] == "'"))
+        let closes =
+          j == c.count || ",:}]".unicodeScalars.contains(c[j])
+          || (sawNewline && (c[j] == "\"" || c[j] == "'"))
           || (isKey && "0123456789-{[\"'".unicodeScalars.contains(c[j]))
         if closes {
           return (body, i + 1, true)

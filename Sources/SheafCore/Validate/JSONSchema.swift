@@ -1,7 +1,9 @@
 import Foundation
 
 /// A JSON Schema validator for draft-07, with the 2020-12 spellings `$defs` and `prefixItems`
-/// that providers' structured-output schemas use. `$ref` resolves JSON pointers, `$id`s and plain
+/// that providers' structured-output schemas use.
+///
+/// `$ref` resolves JSON pointers, `$id`s and plain
 /// name anchors within the schema; remote references are not fetched. `format` is an annotation.
 public final class JSONSchema {
   /// Why a schema cannot be used.
@@ -28,7 +30,8 @@ public final class JSONSchema {
   }
 
   private static func stripFragment(_ uri: String) -> String {
-    uri.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? uri
+    uri.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)
+      ?? uri
   }
 
   private static func resolve(_ reference: String, against base: String) -> String {
@@ -54,7 +57,8 @@ public final class JSONSchema {
         ids[base] = schema
       }
     }
-    for (key, value) in schema.members where !["enum", "const", "default", "examples"].contains(key) {
+    for (key, value) in schema.members
+    where !["enum", "const", "default", "examples"].contains(key) {
       index(value, base: base)
     }
   }
@@ -68,7 +72,9 @@ public final class JSONSchema {
 
   // MARK: - Checking
 
-  private func fail(_ violations: inout [Violation], _ path: String, _ keyword: String, _ message: String) {
+  private func fail(
+    _ violations: inout [Violation], _ path: String, _ keyword: String, _ message: String
+  ) {
     violations.append(Violation(rule: "schema", message: "\(path): \(message)", path: path))
   }
 
@@ -78,19 +84,26 @@ public final class JSONSchema {
     return scratch.isEmpty
   }
 
-  private func check(_ instance: JSON, _ schema: JSON, base: String, path: String, depth: Int, into violations: inout [Violation]) {
+  private func check(
+    _ instance: JSON, _ schema: JSON, base: String, path: String, depth: Int,
+    into violations: inout [Violation]
+  ) {
     if let allowed = schema.bool {
       if !allowed { fail(&violations, path, "false", "no value is allowed here") }
       return
     }
     guard schema.kind == .object, depth < 256 else { return }
     var base = base
-    if let id = schema["$id"]?.string, !id.hasPrefix("#") { base = Self.stripFragment(Self.resolve(id, against: base)) }
+    if let id = schema["$id"]?.string, !id.hasPrefix("#") {
+      base = Self.stripFragment(Self.resolve(id, against: base))
+    }
 
     if let reference = schema["$ref"]?.string {
       // In draft-07 a $ref's siblings are ignored.
       guard let (target, targetBase) = lookup(reference, base: base) else {
-        fail(&violations, path, "$ref", "the schema's $ref '\(reference)' cannot be resolved (remote references are not fetched)")
+        fail(
+          &violations, path, "$ref",
+          "the schema's $ref '\(reference)' cannot be resolved (remote references are not fetched)")
         return
       }
       check(instance, target, base: targetBase, path: path, depth: depth + 1, into: &violations)
@@ -101,38 +114,72 @@ public final class JSONSchema {
     if let type = schema["type"] {
       let types = type.string.map { [$0] } ?? type.array?.compactMap(\.string) ?? []
       if !types.contains(where: { matches(instance, type: $0) }) {
-        fail(&violations, path, "type", "expected \(types.joined(separator: " or ")), got \(Self.typeName(instance))")
+        fail(
+          &violations, path, "type",
+          "expected \(types.joined(separator: " or ")), got \(Self.typeName(instance))")
       }
     }
     if let options = schema["enum"]?.array, !options.contains(where: { $0.isEqual(to: instance) }) {
-      fail(&violations, path, "enum", "must be one of \(options.map(\.compactText).joined(separator: ", ")) (got \(Self.brief(instance)))")
+      fail(
+        &violations, path, "enum",
+        "must be one of \(options.map(\.compactText).joined(separator: ", ")) (got \(Self.brief(instance)))"
+      )
     }
     if let constant = schema["const"], !constant.isEqual(to: instance) {
-      fail(&violations, path, "const", "must be \(constant.compactText) (got \(Self.brief(instance)))")
+      fail(
+        &violations, path, "const", "must be \(constant.compactText) (got \(Self.brief(instance)))")
     }
 
     if kind == .number, let value = instance.double {
       let text = instance.numberLiteral ?? String(value)
-      if let minimum = schema["minimum"]?.double, value < minimum { fail(&violations, path, "minimum", "\(text) is less than the minimum \(Self.number(schema["minimum"]))") }
-      if let maximum = schema["maximum"]?.double, value > maximum { fail(&violations, path, "maximum", "\(text) is more than the maximum \(Self.number(schema["maximum"]))") }
-      if let bound = schema["exclusiveMinimum"]?.double, value <= bound { fail(&violations, path, "exclusiveMinimum", "\(text) must be more than \(Self.number(schema["exclusiveMinimum"]))") }
-      if let bound = schema["exclusiveMaximum"]?.double, value >= bound { fail(&violations, path, "exclusiveMaximum", "\(text) must be less than \(Self.number(schema["exclusiveMaximum"]))") }
+      if let minimum = schema["minimum"]?.double, value < minimum {
+        fail(
+          &violations, path, "minimum",
+          "\(text) is less than the minimum \(Self.number(schema["minimum"]))")
+      }
+      if let maximum = schema["maximum"]?.double, value > maximum {
+        fail(
+          &violations, path, "maximum",
+          "\(text) is more than the maximum \(Self.number(schema["maximum"]))")
+      }
+      if let bound = schema["exclusiveMinimum"]?.double, value <= bound {
+        fail(
+          &violations, path, "exclusiveMinimum",
+          "\(text) must be more than \(Self.number(schema["exclusiveMinimum"]))")
+      }
+      if let bound = schema["exclusiveMaximum"]?.double, value >= bound {
+        fail(
+          &violations, path, "exclusiveMaximum",
+          "\(text) must be less than \(Self.number(schema["exclusiveMaximum"]))")
+      }
       if let divisor = schema["multipleOf"]?.double, divisor > 0 {
         let quotient = value / divisor
         if quotient.isFinite && abs(quotient - quotient.rounded()) > 1e-9 * max(1, abs(quotient)) {
-          fail(&violations, path, "multipleOf", "\(text) is not a multiple of \(Self.number(schema["multipleOf"]))")
+          fail(
+            &violations, path, "multipleOf",
+            "\(text) is not a multiple of \(Self.number(schema["multipleOf"]))")
         }
       }
     }
 
     if kind == .string, let string = instance.string {
       let length = string.unicodeScalars.count
-      if let minimum = schema["minLength"]?.int, length < minimum { fail(&violations, path, "minLength", "is \(length) characters long; at least \(minimum) required") }
-      if let maximum = schema["maxLength"]?.int, length > maximum { fail(&violations, path, "maxLength", "is \(length) characters long; at most \(maximum) allowed") }
+      if let minimum = schema["minLength"]?.int, length < minimum {
+        fail(
+          &violations, path, "minLength",
+          "is \(length) characters long; at least \(minimum) required")
+      }
+      if let maximum = schema["maxLength"]?.int, length > maximum {
+        fail(
+          &violations, path, "maxLength", "is \(length) characters long; at most \(maximum) allowed"
+        )
+      }
       if let pattern = schema["pattern"]?.string, let regex = regex(pattern) {
         let range = NSRange(string.startIndex..., in: string)
         if regex.firstMatch(in: string, range: range) == nil {
-          fail(&violations, path, "pattern", "\(Self.brief(instance)) does not match the pattern \(pattern)")
+          fail(
+            &violations, path, "pattern",
+            "\(Self.brief(instance)) does not match the pattern \(pattern)")
         }
       }
     }
@@ -141,40 +188,61 @@ public final class JSONSchema {
       var checkedPrefix = 0
       if let prefix = schema["prefixItems"]?.array {
         for (index, item) in items.enumerated() where index < prefix.count {
-          check(item, prefix[index], base: base, path: "\(path)[\(index)]", depth: depth + 1, into: &violations)
+          check(
+            item, prefix[index], base: base, path: "\(path)[\(index)]", depth: depth + 1,
+            into: &violations)
         }
         checkedPrefix = prefix.count
         if let rest = schema["items"], rest.kind != .array {
           for (index, item) in items.enumerated() where index >= checkedPrefix {
-            check(item, rest, base: base, path: "\(path)[\(index)]", depth: depth + 1, into: &violations)
+            check(
+              item, rest, base: base, path: "\(path)[\(index)]", depth: depth + 1, into: &violations
+            )
           }
         }
       } else if let tuple = schema["items"]?.array {
         for (index, item) in items.enumerated() where index < tuple.count {
-          check(item, tuple[index], base: base, path: "\(path)[\(index)]", depth: depth + 1, into: &violations)
+          check(
+            item, tuple[index], base: base, path: "\(path)[\(index)]", depth: depth + 1,
+            into: &violations)
         }
         if let additional = schema["additionalItems"] {
           for (index, item) in items.enumerated() where index >= tuple.count {
-            check(item, additional, base: base, path: "\(path)[\(index)]", depth: depth + 1, into: &violations)
+            check(
+              item, additional, base: base, path: "\(path)[\(index)]", depth: depth + 1,
+              into: &violations)
           }
         }
       } else if let each = schema["items"] {
         for (index, item) in items.enumerated() {
-          check(item, each, base: base, path: "\(path)[\(index)]", depth: depth + 1, into: &violations)
+          check(
+            item, each, base: base, path: "\(path)[\(index)]", depth: depth + 1, into: &violations)
         }
       }
       let count = items.count
-      if let minimum = schema["minItems"]?.int, count < minimum { fail(&violations, path, "minItems", "has \(count) item\(count == 1 ? "" : "s"); at least \(minimum) required") }
-      if let maximum = schema["maxItems"]?.int, count > maximum { fail(&violations, path, "maxItems", "has \(count) item\(count == 1 ? "" : "s"); at most \(maximum) allowed") }
+      if let minimum = schema["minItems"]?.int, count < minimum {
+        fail(
+          &violations, path, "minItems",
+          "has \(count) item\(count == 1 ? "" : "s"); at least \(minimum) required")
+      }
+      if let maximum = schema["maxItems"]?.int, count > maximum {
+        fail(
+          &violations, path, "maxItems",
+          "has \(count) item\(count == 1 ? "" : "s"); at most \(maximum) allowed")
+      }
       if schema["uniqueItems"]?.bool == true {
         search: for i in 0..<count {
           for j in (i + 1)..<max(i + 1, count) where items[i].isEqual(to: items[j]) {
-            fail(&violations, path, "uniqueItems", "items \(i) and \(j) are equal; items must be unique")
+            fail(
+              &violations, path, "uniqueItems",
+              "items \(i) and \(j) are equal; items must be unique")
             break search
           }
         }
       }
-      if let contains = schema["contains"], !items.contains(where: { valid($0, contains, base: base, depth: depth + 1) }) {
+      if let contains = schema["contains"],
+        !items.contains(where: { valid($0, contains, base: base, depth: depth + 1) })
+      {
         fail(&violations, path, "contains", "no item matches the 'contains' schema")
       }
     }
@@ -191,7 +259,9 @@ public final class JSONSchema {
           check(value, property, base: base, path: childPath, depth: depth + 1, into: &violations)
         }
         for (pattern, subschema) in patternProperties {
-          guard let regex = regex(pattern), regex.firstMatch(in: key, range: NSRange(key.startIndex..., in: key)) != nil else { continue }
+          guard let regex = regex(pattern),
+            regex.firstMatch(in: key, range: NSRange(key.startIndex..., in: key)) != nil
+          else { continue }
           matched = true
           check(value, subschema, base: base, path: childPath, depth: depth + 1, into: &violations)
         }
@@ -199,24 +269,40 @@ public final class JSONSchema {
           if additional.bool == false {
             fail(&violations, path, "additionalProperties", "property '\(key)' is not allowed")
           } else {
-            check(value, additional, base: base, path: childPath, depth: depth + 1, into: &violations)
+            check(
+              value, additional, base: base, path: childPath, depth: depth + 1, into: &violations)
           }
         }
-        if let names = schema["propertyNames"], !valid(JSON(key), names, base: base, depth: depth + 1) {
-          fail(&violations, path, "propertyNames", "property name '\(key)' is not allowed by 'propertyNames'")
+        if let names = schema["propertyNames"],
+          !valid(JSON(key), names, base: base, depth: depth + 1)
+        {
+          fail(
+            &violations, path, "propertyNames",
+            "property name '\(key)' is not allowed by 'propertyNames'")
         }
       }
-      for name in schema["required"]?.array?.compactMap(\.string) ?? [] where instance[name] == nil {
+      for name in schema["required"]?.array?.compactMap(\.string) ?? [] where instance[name] == nil
+      {
         fail(&violations, path, "required", "missing required property '\(name)'")
       }
       let count = members.count
-      if let minimum = schema["minProperties"]?.int, count < minimum { fail(&violations, path, "minProperties", "has \(count) properties; at least \(minimum) required") }
-      if let maximum = schema["maxProperties"]?.int, count > maximum { fail(&violations, path, "maxProperties", "has \(count) properties; at most \(maximum) allowed") }
-      let dependencies = (schema["dependencies"]?.members ?? []) + (schema["dependentRequired"]?.members ?? []) + (schema["dependentSchemas"]?.members ?? [])
+      if let minimum = schema["minProperties"]?.int, count < minimum {
+        fail(
+          &violations, path, "minProperties",
+          "has \(count) properties; at least \(minimum) required")
+      }
+      if let maximum = schema["maxProperties"]?.int, count > maximum {
+        fail(
+          &violations, path, "maxProperties", "has \(count) properties; at most \(maximum) allowed")
+      }
+      let dependencies =
+        (schema["dependencies"]?.members ?? []) + (schema["dependentRequired"]?.members ?? [])
+        + (schema["dependentSchemas"]?.members ?? [])
       for (name, dependency) in dependencies where instance[name] != nil {
         if let needed = dependency.array {
           for other in needed.compactMap(\.string) where instance[other] == nil {
-            fail(&violations, path, "dependencies", "property '\(name)' requires property '\(other)'")
+            fail(
+              &violations, path, "dependencies", "property '\(name)' requires property '\(other)'")
           }
         } else {
           check(instance, dependency, base: base, path: path, depth: depth + 1, into: &violations)
@@ -227,19 +313,28 @@ public final class JSONSchema {
     for subschema in schema["allOf"]?.array ?? [] {
       check(instance, subschema, base: base, path: path, depth: depth + 1, into: &violations)
     }
-    if let options = schema["anyOf"]?.array, !options.contains(where: { valid(instance, $0, base: base, depth: depth + 1) }) {
+    if let options = schema["anyOf"]?.array,
+      !options.contains(where: { valid(instance, $0, base: base, depth: depth + 1) })
+    {
       fail(&violations, path, "anyOf", "matches none of the \(options.count) 'anyOf' schemas")
     }
     if let options = schema["oneOf"]?.array {
       let matching = options.filter { valid(instance, $0, base: base, depth: depth + 1) }.count
-      if matching != 1 { fail(&violations, path, "oneOf", "matches \(matching) of the 'oneOf' schemas; exactly one is required") }
+      if matching != 1 {
+        fail(
+          &violations, path, "oneOf",
+          "matches \(matching) of the 'oneOf' schemas; exactly one is required")
+      }
     }
     if let negated = schema["not"], valid(instance, negated, base: base, depth: depth + 1) {
       fail(&violations, path, "not", "must not match the 'not' schema")
     }
     if let condition = schema["if"] {
-      let branch = valid(instance, condition, base: base, depth: depth + 1) ? schema["then"] : schema["else"]
-      if let branch { check(instance, branch, base: base, path: path, depth: depth + 1, into: &violations) }
+      let branch =
+        valid(instance, condition, base: base, depth: depth + 1) ? schema["then"] : schema["else"]
+      if let branch {
+        check(instance, branch, base: base, path: path, depth: depth + 1, into: &violations)
+      }
     }
   }
 
@@ -247,7 +342,8 @@ public final class JSONSchema {
   private func lookup(_ reference: String, base: String) -> (JSON, String)? {
     let absolute = Self.resolve(reference, against: base)
     if let anchored = ids[absolute] { return (anchored, Self.stripFragment(absolute)) }
-    let parts = absolute.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+    let parts = absolute.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).map(
+      String.init)
     let document = parts[0]
     let fragment = parts.count > 1 ? parts[1] : ""
     let start: JSON
@@ -262,7 +358,9 @@ public final class JSONSchema {
     guard fragment.hasPrefix("/") else { return nil }
     var current = start
     for raw in fragment.dropFirst().split(separator: "/", omittingEmptySubsequences: false) {
-      let token = (String(raw).removingPercentEncoding ?? String(raw)).replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
+      let token = (String(raw).removingPercentEncoding ?? String(raw)).replacingOccurrences(
+        of: "~1", with: "/"
+      ).replacingOccurrences(of: "~0", with: "~")
       if let array = current.array, let index = Int(token), index >= 0, index < array.count {
         current = array[index]
       } else if let next = current[token] {
@@ -278,7 +376,9 @@ public final class JSONSchema {
     switch type {
     case "integer":
       guard instance.kind == .number else { return false }
-      if let literal = instance.numberLiteral, !literal.contains(where: { ".eE".contains($0) }) { return true }
+      if let literal = instance.numberLiteral, !literal.contains(where: { ".eE".contains($0) }) {
+        return true
+      }
       return instance.double.map { $0.isFinite && $0 == $0.rounded() } ?? false
     case "number": return instance.kind == .number
     case "string": return instance.kind == .string
@@ -299,7 +399,9 @@ public final class JSONSchema {
 
   private static func typeName(_ value: JSON) -> String {
     switch value.kind {
-    case .number: return value.int != nil && !(value.numberLiteral?.contains(".") ?? false) ? "integer" : "number"
+    case .number:
+      return value.int != nil && !(value.numberLiteral?.contains(".") ?? false)
+        ? "integer" : "number"
     case .bool: return "boolean"
     default: return value.kind.rawValue
     }
@@ -314,7 +416,10 @@ public final class JSONSchema {
 
   /// `$.a`, `$["odd key"]`.
   static func childPath(_ path: String, _ key: String) -> String {
-    let simple = !key.isEmpty && key.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || $0 == "_" } && !(key.first?.isNumber ?? true)
+    let simple =
+      !key.isEmpty
+      && key.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || $0 == "_" }
+      && !(key.first?.isNumber ?? true)
     return simple ? "\(path).\(key)" : "\(path)[\(JSON(key).compactText)]"
   }
 }

@@ -15,11 +15,15 @@ struct MarkdownShape {
   init(_ markdown: String) {
     var text = markdown
     let document = text.withUTF8 { bytes in
-      bytes.withMemoryRebound(to: CChar.self) { cmark_parse_document($0.baseAddress, $0.count, sheaf_cmark_opt_default()) }
+      bytes.withMemoryRebound(to: CChar.self) {
+        cmark_parse_document($0.baseAddress, $0.count, sheaf_cmark_opt_default())
+      }
     }
     guard let document else { return }
     defer { cmark_node_free(document) }
-    if let first = cmark_node_first_child(document), cmark_node_get_type(first) == CMARK_NODE_HEADING {
+    if let first = cmark_node_first_child(document),
+      cmark_node_get_type(first) == CMARK_NODE_HEADING
+    {
       leadingHeading = Self.text(of: first)
     }
     let iterator = cmark_iter_new(document)
@@ -31,8 +35,14 @@ struct MarkdownShape {
       guard event == CMARK_EVENT_ENTER, let node = cmark_iter_get_node(iterator) else { continue }
       let type = cmark_node_get_type(node)
       if type == CMARK_NODE_HEADING {
-        headings.append((Int(cmark_node_get_heading_level(node)), Self.text(of: node), Int(cmark_node_get_start_line(node))))
-      } else if type == CMARK_NODE_TEXT || type == CMARK_NODE_CODE, let literal = cmark_node_get_literal(node) {
+        headings.append(
+          (
+            Int(cmark_node_get_heading_level(node)), Self.text(of: node),
+            Int(cmark_node_get_start_line(node))
+          ))
+      } else if type == CMARK_NODE_TEXT || type == CMARK_NODE_CODE,
+        let literal = cmark_node_get_literal(node)
+      {
         let part = String(cString: literal)
         proseParts.append(part)
         words += Self.countWords(part)
@@ -53,7 +63,9 @@ struct MarkdownShape {
     while true {
       let event = cmark_iter_next(iterator)
       if event == CMARK_EVENT_DONE { break }
-      if event == CMARK_EVENT_ENTER, let child = cmark_iter_get_node(iterator), let literal = cmark_node_get_literal(child) {
+      if event == CMARK_EVENT_ENTER, let child = cmark_iter_get_node(iterator),
+        let literal = cmark_node_get_literal(child)
+      {
         parts.append(String(cString: literal))
       }
     }
@@ -72,7 +84,8 @@ struct MarkdownShape {
       let alphanumeric: Bool
       if value < 0x80 {
         space = value == 0x20 || (value >= 0x09 && value <= 0x0D)
-        alphanumeric = (value >= 0x30 && value <= 0x39) || (value | 0x20 >= 0x61 && value | 0x20 <= 0x7A)
+        alphanumeric =
+          (value >= 0x30 && value <= 0x39) || (value | 0x20 >= 0x61 && value | 0x20 <= 0x7A)
       } else {
         space = scalar.properties.isWhitespace
         alphanumeric = scalar.properties.isAlphabetic || scalar.properties.numericType != nil
@@ -101,15 +114,20 @@ struct FenceScan {
 
   init(_ text: String) {
     // Bytes, not Characters: this runs over every line of every answer.
-    let lines = Array(text.utf8).split(separator: 0x0A, omittingEmptySubsequences: false).map { line -> ArraySlice<UInt8> in
+    let lines = Array(text.utf8).split(separator: 0x0A, omittingEmptySubsequences: false).map {
+      line -> ArraySlice<UInt8> in
       line.last == 0x0D ? line.dropLast() : line
     }
-    func isBlank(_ bytes: ArraySlice<UInt8>) -> Bool { bytes.allSatisfy { $0 == 0x20 || $0 == 0x09 } }
+    func isBlank(_ bytes: ArraySlice<UInt8>) -> Bool {
+      bytes.allSatisfy { $0 == 0x20 || $0 == 0x09 }
+    }
     var open: (char: UInt8, length: Int, line: Int)?
     var blocks: [(start: Int, end: Int)] = []
     for (index, line) in lines.enumerated() {
       let stripped = line.drop(while: { $0 == 0x20 })
-      guard line.count - stripped.count <= 3, let first = stripped.first, first == 0x60 || first == 0x7E else { continue }
+      guard line.count - stripped.count <= 3, let first = stripped.first,
+        first == 0x60 || first == 0x7E
+      else { continue }
       let run = stripped.prefix(while: { $0 == first }).count
       guard run >= 3 else { continue }
       let rest = stripped.dropFirst(run)
@@ -126,8 +144,11 @@ struct FenceScan {
     }
     unclosed = open != nil
     let nonBlank = lines.indices.filter { !isBlank(lines[$0]) }
-    if !unclosed, blocks.count == 1, let first = nonBlank.first, let last = nonBlank.last, blocks[0].start == first, blocks[0].end == last {
-      wholeAnswerInside = lines[(first + 1)..<last].map { String(decoding: $0, as: UTF8.self) }.joined(separator: "\n")
+    if !unclosed, blocks.count == 1, let first = nonBlank.first, let last = nonBlank.last,
+      blocks[0].start == first, blocks[0].end == last
+    {
+      wholeAnswerInside = lines[(first + 1)..<last].map { String(decoding: $0, as: UTF8.self) }
+        .joined(separator: "\n")
     }
   }
 }
@@ -136,45 +157,72 @@ struct FenceScan {
 enum MarkdownRules {
   /// Preambles and sign-offs a model adds around an answer.
   static let defaultPhrases = [
-    "sure, here is", "sure, here's", "sure! here", "certainly! here", "certainly, here", "here is the section",
-    "here's the section", "as an ai", "as a language model", "i hope this helps", "let me know if you",
+    "sure, here is", "sure, here's", "sure! here", "certainly! here", "certainly, here",
+    "here is the section",
+    "here's the section", "as an ai", "as a language model", "i hope this helps",
+    "let me know if you",
     "feel free to ask", "i'd be happy to", "i would be happy to",
   ]
 
   /// Text that stands in for content that was not written.
-  static let placeholders = ["[insert", "[your ", "[tbd", "[todo", "[placeholder", "[add ", "lorem ipsum"]
+  static let placeholders = [
+    "[insert", "[your ", "[tbd", "[todo", "[placeholder", "[add ", "lorem ipsum",
+  ]
   static let placeholderWords = ["TODO", "TBD", "FIXME", "XXX"]
 
   /// Checks `content` against `format`; returns the violations and, when `unwrap_fence` took a
   /// whole-answer fence off, the new content.
-  static func check(_ content: String, format: JSON?, title: String?, earlier: DuplicateIndex?, id: String?) -> (violations: [Violation], unwrapped: String?) {
+  static func check(
+    _ content: String, format: JSON?, title: String?, earlier: DuplicateIndex?, id: String?
+  ) -> (violations: [Violation], unwrapped: String?) {
     var violations: [Violation] = []
     var text = content
     var unwrapped: String?
     let bytes = Array(text.utf8)
     if contains(bytes, "<think>") || contains(bytes, "</think>") {
-      violations.append(Violation(rule: "think", message: "remove the leftover <think> block; give only the answer"))
+      violations.append(
+        Violation(rule: "think", message: "remove the leftover <think> block; give only the answer")
+      )
     }
     let fences = FenceScan(text)
     if fences.unclosed {
-      violations.append(Violation(rule: "unclosed_fence", message: "a code fence (```) is opened and never closed; close it or remove it"))
+      violations.append(
+        Violation(
+          rule: "unclosed_fence",
+          message: "a code fence (```) is opened and never closed; close it or remove it"))
     } else if let inside = fences.wholeAnswerInside {
       if format?["unwrap_fence"]?.bool == true {
         text = inside
         unwrapped = inside
       } else {
-        violations.append(Violation(rule: "whole_fence", message: "the whole answer is wrapped in a code fence; write the Markdown itself, without ``` around it"))
+        violations.append(
+          Violation(
+            rule: "whole_fence",
+            message:
+              "the whole answer is wrapped in a code fence; write the Markdown itself, without ``` around it"
+          ))
       }
     }
     let outline = MarkdownShape(text)
     let low = format?["min_words"]?.int
     let high = format?["max_words"]?.int
-    let range = [low.map(String.init), high.map(String.init)].compactMap { $0 }.joined(separator: "–")
+    let range = [low.map(String.init), high.map(String.init)].compactMap { $0 }.joined(
+      separator: "–")
     if let low, outline.words < low {
-      violations.append(Violation(rule: "min_words", message: "the answer has \(outline.words) words; write \(high == nil ? "at least \(low)" : range)"))
+      violations.append(
+        Violation(
+          rule: "min_words",
+          message:
+            "the answer has \(outline.words) words; write \(high == nil ? "at least \(low)" : range)"
+        ))
     }
     if let high, outline.words > high {
-      violations.append(Violation(rule: "max_words", message: "the answer has \(outline.words) words; write \(low == nil ? "at most \(high)" : range)"))
+      violations.append(
+        Violation(
+          rule: "max_words",
+          message:
+            "the answer has \(outline.words) words; write \(low == nil ? "at most \(high)" : range)"
+        ))
     }
     if let required = format?["required_headings"]?.array?.compactMap(\.string), !required.isEmpty {
       var position = 0
@@ -183,30 +231,46 @@ enum MarkdownRules {
         let level = wanted.prefix(while: { $0 == "#" }).count
         let name = String(wanted.drop(while: { $0 == "#" })).trimmed
         let matches = outline.headings.indices.filter {
-          outline.headings[$0].text.caseInsensitiveCompare(name) == .orderedSame && (level == 0 || outline.headings[$0].level == level)
+          outline.headings[$0].text.caseInsensitiveCompare(name) == .orderedSame
+            && (level == 0 || outline.headings[$0].level == level)
         }
         if matches.isEmpty {
-          violations.append(Violation(rule: "required_headings", message: "missing required heading '\(wanted)'"))
+          violations.append(
+            Violation(rule: "required_headings", message: "missing required heading '\(wanted)'"))
         } else if inOrder {
           if let next = matches.first(where: { $0 >= position }) {
             position = next
           } else {
-            violations.append(Violation(rule: "heading_order", message: "heading '\(wanted)' is out of order; the headings must come as \(required.map { "'\($0)'" }.joined(separator: ", "))"))
+            violations.append(
+              Violation(
+                rule: "heading_order",
+                message:
+                  "heading '\(wanted)' is out of order; the headings must come as \(required.map { "'\($0)'" }.joined(separator: ", "))"
+              ))
           }
         }
       }
     }
     if let top = format?["max_heading_level"]?.int {
       for heading in outline.headings where heading.level < top {
-        violations.append(Violation(
-          rule: "max_heading_level",
-          message: "line \(heading.line): '\(String(repeating: "#", count: heading.level)) \(heading.text)' is a level-\(heading.level) heading; use level \(top) (\(String(repeating: "#", count: top))) or deeper"))
+        violations.append(
+          Violation(
+            rule: "max_heading_level",
+            message:
+              "line \(heading.line): '\(String(repeating: "#", count: heading.level)) \(heading.text)' is a level-\(heading.level) heading; use level \(top) (\(String(repeating: "#", count: top))) or deeper"
+          ))
       }
     }
-    if format?["forbid_leading_title"]?.bool == true, let title, let leading = outline.leadingHeading,
+    if format?["forbid_leading_title"]?.bool == true, let title,
+      let leading = outline.leadingHeading,
       leading.caseInsensitiveCompare(title) == .orderedSame
     {
-      violations.append(Violation(rule: "forbid_leading_title", message: "do not start with a heading that repeats the section title '\(title)'; start with the first sentence"))
+      violations.append(
+        Violation(
+          rule: "forbid_leading_title",
+          message:
+            "do not start with a heading that repeats the section title '\(title)'; start with the first sentence"
+        ))
     }
     var phrases = defaultPhrases
     if let given = format?["forbid_phrases"] {
@@ -215,21 +279,32 @@ enum MarkdownRules {
     }
     let lowered = Array(outline.prose.lowercased().utf8)
     for phrase in phrases where contains(lowered, phrase) {
-      violations.append(Violation(rule: "forbid_phrases", message: "remove '\(phrase)': no preamble, sign-off or remarks about yourself"))
+      violations.append(
+        Violation(
+          rule: "forbid_phrases",
+          message: "remove '\(phrase)': no preamble, sign-off or remarks about yourself"))
     }
     if format?["placeholders"]?.bool != false {
       var found = placeholders.filter { contains(lowered, $0) }
       let prose = Array(outline.prose.utf8)
       found += placeholderWords.filter { containsWord(prose, $0) }.sorted()
       if !found.isEmpty {
-        violations.append(Violation(rule: "placeholders", message: "replace the placeholder text (\(found.map { "'\($0)'" }.joined(separator: ", "))) with real content"))
+        violations.append(
+          Violation(
+            rule: "placeholders",
+            message:
+              "replace the placeholder text (\(found.map { "'\($0)'" }.joined(separator: ", "))) with real content"
+          ))
       }
     }
     if let ratio = format?["max_duplicate_ratio"]?.double, let earlier {
       if let (overlap, with) = earlier.overlap(text, excluding: id), overlap > ratio {
-        violations.append(Violation(
-          rule: "duplicate",
-          message: "\(Int((overlap * 100).rounded()))% of this answer repeats section '\(with)' (at most \(Int((ratio * 100).rounded()))% allowed); cover only this section's ground"))
+        violations.append(
+          Violation(
+            rule: "duplicate",
+            message:
+              "\(Int((overlap * 100).rounded()))% of this answer repeats section '\(with)' (at most \(Int((ratio * 100).rounded()))% allowed); cover only this section's ground"
+          ))
       }
     }
     return (violations, unwrapped)
@@ -244,7 +319,10 @@ func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
   let last = haystack.count - pattern.count
   var index = 0
   while index <= last {
-    if haystack[index] == first && haystack[index..<(index + pattern.count)].elementsEqual(pattern) { return true }
+    if haystack[index] == first && haystack[index..<(index + pattern.count)].elementsEqual(pattern)
+    {
+      return true
+    }
     index += 1
   }
   return false
@@ -254,7 +332,9 @@ func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
 func containsWord(_ haystack: [UInt8], _ word: String) -> Bool {
   let pattern = Array(word.utf8)
   guard !pattern.isEmpty, pattern.count <= haystack.count else { return false }
-  func isLetter(_ byte: UInt8) -> Bool { (byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A || byte >= 0x80 }
+  func isLetter(_ byte: UInt8) -> Bool {
+    (byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A || byte >= 0x80
+  }
   for index in 0...(haystack.count - pattern.count) where haystack[index] == pattern[0] {
     guard haystack[index..<(index + pattern.count)].elementsEqual(pattern) else { continue }
     let before = index == 0 ? nil : haystack[index - 1]
@@ -283,7 +363,7 @@ final class DuplicateIndex {
     var best: (Double, String)?
     for section in sections where section.id != id {
       let share = Double(mine.intersection(section.shingles).count) / Double(mine.count)
-      if best == nil || share > best!.0 { best = (share, section.id) }
+      if share > (best?.0 ?? -1) { best = (share, section.id) }
     }
     return best
   }

@@ -6,7 +6,9 @@ import Testing
 struct LineReaderTests {
   /// Reads every line of `bytes` through a file, with `chunk`-byte reads.
   func lines(of bytes: [UInt8], chunk: Int) throws -> [String] {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("lines-\(UUID().uuidString)").path
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "lines-\(UUID().uuidString)"
+    ).path
     FileManager.default.createFile(atPath: path, contents: Data(bytes))
     defer { try? FileManager.default.removeItem(atPath: path) }
     let reader = try LineReader(path: path, chunk: chunk)
@@ -18,11 +20,16 @@ struct LineReaderTests {
   @Test(arguments: [1, 2, 3, 7, 64, 65536])
   func linesSplitAcrossReads(_ chunk: Int) throws {
     let text = "{\"a\":1}\r\n\n{\"b\":\"é日本\"}\n   \n{\"c\":3}"
-    #expect(try lines(of: Array(text.utf8), chunk: chunk) == ["{\"a\":1}", "", "{\"b\":\"é日本\"}", "   ", "{\"c\":3}"])
+    #expect(
+      try lines(of: Array(text.utf8), chunk: chunk) == [
+        "{\"a\":1}", "", "{\"b\":\"é日本\"}", "   ", "{\"c\":3}",
+      ])
   }
 
   @Test func countsEveryLine() throws {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("count-\(UUID().uuidString)").path
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "count-\(UUID().uuidString)"
+    ).path
     FileManager.default.createFile(atPath: path, contents: Data("a\n\nb\r\nc".utf8))
     defer { try? FileManager.default.removeItem(atPath: path) }
     let reader = try LineReader(path: path, chunk: 2)

@@ -38,7 +38,8 @@ struct JSONTests {
   }
 
   @Test func stringsWithAnyUnicodeAndNul() throws {
-    let text = #"{"s":"nul\u0000mid","e":"é 日本 😀","esc":"quote \" back \\ tab \t nl \n","ctl":"\u0001"}"#
+    let text =
+      #"{"s":"nul\u0000mid","e":"é 日本 😀","esc":"quote \" back \\ tab \t nl \n","ctl":"\u0001"}"#
     let value = try JSON.parse(text)
     #expect(value["s"]?.string == "nul\u{0}mid")
     #expect(value["e"]?.string == "é 日本 😀")
@@ -53,10 +54,14 @@ struct JSONTests {
   }
 
   @Test func unknownFieldsSurviveChanges() throws {
-    let value = try JSON.parse(#"{"doc":"d","custom":{"x":[1.50,2]},"id":"a","status":"pending","zz":null}"#)
+    let value = try JSON.parse(
+      #"{"doc":"d","custom":{"x":[1.50,2]},"id":"a","status":"pending","zz":null}"#)
     value["status"] = JSON("completed")
     value["content"] = JSON("Text.")
-    #expect(value.compactText == #"{"doc":"d","custom":{"x":[1.50,2]},"id":"a","status":"completed","zz":null,"content":"Text."}"#)
+    #expect(
+      value.compactText
+        == #"{"doc":"d","custom":{"x":[1.50,2]},"id":"a","status":"completed","zz":null,"content":"Text."}"#
+    )
     value["custom"] = nil
     #expect(value.keys == ["doc", "id", "status", "zz", "content"])
   }
@@ -74,7 +79,8 @@ struct JSONTests {
       "d": JSON(0.7), "w": JSON(2.0), "i": JSON(-3), "nan": JSON(Double.nan),
       "lit": JSON(numberLiteral: "1.250"), "t": JSON(true), "n": .null,
     ])
-    #expect(object.compactText == #"{"d":0.7,"w":2.0,"i":-3,"nan":null,"lit":1.250,"t":true,"n":null}"#)
+    #expect(
+      object.compactText == #"{"d":0.7,"w":2.0,"i":-3,"nan":null,"lit":1.250,"t":true,"n":null}"#)
   }
 
   @Test func equalityComparesValues() throws {

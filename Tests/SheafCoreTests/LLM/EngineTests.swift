@@ -61,11 +61,15 @@ final class ScriptedTransport: Transport {
   }
 
   func perform() throws -> [(Transfer, TransferEnd)] {
-    if let failAt, clock.now >= failAt { throw TransportFailure("libcurl: the multi handle failed") }
+    if let failAt, clock.now >= failAt {
+      throw TransportFailure("libcurl: the multi handle failed")
+    }
     var ended: [(Transfer, TransferEnd)] = []
     for transfer in running {
       var stopped = false
-      while transfer.next < transfer.reply.chunks.count, transfer.start + transfer.reply.chunks[transfer.next].after <= clock.now {
+      while transfer.next < transfer.reply.chunks.count,
+        transfer.start + transfer.reply.chunks[transfer.next].after <= clock.now
+      {
         transfer.sink.activity()
         var text = transfer.reply.chunks[transfer.next].text
         transfer.next += 1
@@ -76,7 +80,9 @@ final class ScriptedTransport: Transport {
       }
       if stopped {
         ended.append((transfer, .stopped))
-      } else if transfer.next == transfer.reply.chunks.count, let end = transfer.reply.end, transfer.start + transfer.reply.endAfter <= clock.now {
+      } else if transfer.next == transfer.reply.chunks.count, let end = transfer.reply.end,
+        transfer.start + transfer.reply.endAfter <= clock.now
+      {
         ended.append((transfer, end))
       }
     }
@@ -86,14 +92,18 @@ final class ScriptedTransport: Transport {
 
   var nextDue: Double? {
     running.compactMap { transfer -> Double? in
-      if transfer.next < transfer.reply.chunks.count { return transfer.start + transfer.reply.chunks[transfer.next].after }
+      if transfer.next < transfer.reply.chunks.count {
+        return transfer.start + transfer.reply.chunks[transfer.next].after
+      }
       return transfer.reply.end == nil ? nil : transfer.start + transfer.reply.endAfter
     }.min()
   }
 
   func wait(fds: [Int32], timeout: Double) throws {
     onWait(clock.now)
-    let until = min(clock.now + max(0, timeout), nextDue ?? .infinity, failAt.map { max($0, clock.now) } ?? .infinity)
+    let until = min(
+      clock.now + max(0, timeout), nextDue ?? .infinity,
+      failAt.map { max($0, clock.now) } ?? .infinity)
     clock.now = max(clock.now, until)
   }
 }
@@ -102,32 +112,72 @@ final class ScriptedTransport: Transport {
 func sse(_ text: String) -> String {
   #"data: {"choices":[{"index":0,"delta":{"content":"\#(text)"},"finish_reason":null}]}"# + "\n\n"
 }
-let sseEnd = #"data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"# + "\n\n" + "data: [DONE]\n\n"
+let sseEnd =
+  #"data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"# + "\n\n"
+  + "data: [DONE]\n\n"
 
 /// An answer in three pieces, then the end.
 func answer(at start: Double = 0, spacing: Double = 0.1) -> ScriptedTransport.Reply {
   ScriptedTransport.Reply(
-    chunks: [(start, sse("Hello ")), (start + spacing, sse("there ")), (start + 2 * spacing, sse("friend.")), (start + 3 * spacing, sseEnd)],
+    chunks: [
+      (start, sse("Hello ")), (start + spacing, sse("there ")),
+      (start + 2 * spacing, sse("friend.")), (start + 3 * spacing, sseEnd),
+    ],
     endAfter: start + 3 * spacing)
 }
 
-func errorReply(_ status: Int, headers: [String: String] = [:], message: String = "oops") -> ScriptedTransport.Reply {
+func errorReply(_ status: Int, headers: [String: String] = [:], message: String = "oops")
+  -> ScriptedTransport.Reply
+{
   var all = ["content-type": "application/json"]
   for (key, value) in headers { all[key] = value }
-  return ScriptedTransport.Reply(status: status, headers: all, chunks: [(0, #"{"error":{"message":"\#(message)"}}"#)], endAfter: 0)
+  return ScriptedTransport.Reply(
+    status: status, headers: all, chunks: [(0, #"{"error":{"message":"\#(message)"}}"#)],
+    endAfter: 0)
+}
+
+/// Settings a test changes from the defaults.
+struct Patch {
+  var retryBase: Double?
+  var retryMax: Double?
+  var firstByteTimeout: Double?
+  var idleTimeout: Double?
+  var totalTimeout: Double?
+  var provider: String?
+  var offlineDelay: Double?
+  var offlineTPS: Double?
+
+  func apply(to options: inout CallOptions) {
+    if let retryBase { options.retryBase = retryBase }
+    if let retryMax { options.retryMax = retryMax }
+    if let firstByteTimeout { options.firstByteTimeout = firstByteTimeout }
+    if let idleTimeout { options.idleTimeout = idleTimeout }
+    if let totalTimeout { options.totalTimeout = totalTimeout }
+    if let provider { options.provider = provider }
+    if let offlineDelay { options.offlineDelay = offlineDelay }
+    if let offlineTPS { options.offlineTPS = offlineTPS }
+  }
 }
 
 struct EngineTests {
   /// Runs the engine over `count` records with the scripted transport; returns the records
   /// written, the exit status and the transport.
   func run(
-    _ count: Int = 1, jobs: Int = 4, retries: Int = 2, configure: (inout CallOptions) -> Void = { _ in },
+    _ count: Int = 1, jobs: Int = 4, retries: Int = 2,
+    patch: Patch = Patch(),
     transport: (FakeClock) -> ScriptedTransport
-  ) throws -> (records: [JSON], status: SheafCore.ExitStatus, transport: ScriptedTransport, clock: FakeClock, start: Double) {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("engine-\(UUID().uuidString).ndjson").path
+  ) throws -> (
+    records: [JSON], status: SheafCore.ExitStatus, transport: ScriptedTransport, clock: FakeClock,
+    start: Double
+  ) {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "engine-\(UUID().uuidString).ndjson"
+    ).path
     var lines = ""
     for index in 1...count {
-      lines += #"{"doc":"t","id":"s\#(index)","title":"S\#(index)","status":"pending","llm":{"provider":"openai","model":"m"},"messages":[{"role":"user","content":"Write \#(index)."}]}"# + "\n"
+      lines +=
+        #"{"doc":"t","id":"s\#(index)","title":"S\#(index)","status":"pending","llm":{"provider":"openai","model":"m"},"messages":[{"role":"user","content":"Write \#(index)."}]}"#
+        + "\n"
     }
     try lines.write(toFile: path, atomically: true, encoding: .utf8)
     var options = CallOptions()
@@ -137,12 +187,14 @@ struct EngineTests {
     options.retries = retries
     options.baseURL = "http://stub.invalid/v1"
     options.environment = [:]
-    configure(&options)
+    patch.apply(to: &options)
     let clock = FakeClock()
     let start = clock.now
     let scripted = transport(clock)
     var written: [JSON] = []
-    let engine = try CallEngine(options: options, tool: "call-llm", clock: clock, http: scripted, sink: { written.append($0) })
+    let engine = try CallEngine(
+      options: options, tool: "call-llm", clock: clock, http: scripted, sink: { written.append($0) }
+    )
     let status = try engine.run()
     return (written.filter { !Event.isEvent($0) }, status, scripted, clock, start)
   }
@@ -158,7 +210,7 @@ struct EngineTests {
   }
 
   @Test func aServerErrorIsRetriedAfterABackoffWithJitter() throws {
-    let result = try run(configure: { $0.retryBase = 2 }) { clock in
+    let result = try run(patch: Patch(retryBase: 2)) { clock in
       ScriptedTransport(clock: clock) { number, _ in number == 1 ? errorReply(500) : answer() }
     }
     #expect(result.status == .completed)
@@ -170,21 +222,29 @@ struct EngineTests {
   }
 
   @Test func retryAfterIsHonouredExactly() throws {
-    let result = try run(configure: { $0.retryMax = 60 }) { clock in
-      ScriptedTransport(clock: clock) { number, _ in number == 1 ? errorReply(429, headers: ["retry-after": "7"], message: "slow down") : answer() }
+    let result = try run(patch: Patch(retryMax: 60)) { clock in
+      ScriptedTransport(clock: clock) { number, _ in
+        number == 1
+          ? errorReply(429, headers: ["retry-after": "7"], message: "slow down") : answer()
+      }
     }
     let times = result.transport.requests.map(\.at)
     #expect(times.count == 2 && times[1] - times[0] == 7)
   }
 
   @Test func retryAfterMillisecondsWinsAndIsCappedByRetryMax() throws {
-    let capped = try run(configure: { $0.retryMax = 3 }) { clock in
-      ScriptedTransport(clock: clock) { number, _ in number == 1 ? errorReply(503, headers: ["retry-after": "30"]) : answer() }
+    let capped = try run(patch: Patch(retryMax: 3)) { clock in
+      ScriptedTransport(clock: clock) { number, _ in
+        number == 1 ? errorReply(503, headers: ["retry-after": "30"]) : answer()
+      }
     }
     let times = capped.transport.requests.map(\.at)
     #expect(times[1] - times[0] == 3, "a Retry-After over --retry-max waits --retry-max")
     let millis = try run { clock in
-      ScriptedTransport(clock: clock) { number, _ in number == 1 ? errorReply(503, headers: ["retry-after-ms": "250", "retry-after": "9"]) : answer() }
+      ScriptedTransport(clock: clock) { number, _ in
+        number == 1
+          ? errorReply(503, headers: ["retry-after-ms": "250", "retry-after": "9"]) : answer()
+      }
     }
     let gap = millis.transport.requests[1].at - millis.transport.requests[0].at
     #expect(abs(gap - 0.25) < 1e-9)
@@ -196,7 +256,10 @@ struct EngineTests {
     #expect(result.transport.requests.count == 3)
     let error = try #require(result.records.first?["error"])
     #expect(error["type"]?.string == "provider")
-    #expect(error["hint"]?.string == "a server error; gave up after 3 attempts; run the same command again later (completed answers are kept)")
+    #expect(
+      error["hint"]?.string
+        == "a server error; gave up after 3 attempts; run the same command again later (completed answers are kept)"
+    )
   }
 
   @Test func clientErrorsAreNotRetried() throws {
@@ -206,7 +269,7 @@ struct EngineTests {
   }
 
   @Test func theFirstByteTimeoutFiresAtItsTime() throws {
-    let result = try run(retries: 0, configure: { $0.firstByteTimeout = 5 }) { clock in
+    let result = try run(retries: 0, patch: Patch(firstByteTimeout: 5)) { clock in
       ScriptedTransport(clock: clock) { _, _ in ScriptedTransport.Reply(end: nil) }
     }
     let error = try #require(result.records.first?["error"])
@@ -216,8 +279,10 @@ struct EngineTests {
   }
 
   @Test func theIdleTimeoutFiresWhenTheStreamStalls() throws {
-    let result = try run(retries: 0, configure: { $0.idleTimeout = 3 }) { clock in
-      ScriptedTransport(clock: clock) { _, _ in ScriptedTransport.Reply(chunks: [(1, sse("Hello "))], end: nil) }
+    let result = try run(retries: 0, patch: Patch(idleTimeout: 3)) { clock in
+      ScriptedTransport(clock: clock) { _, _ in
+        ScriptedTransport.Reply(chunks: [(1, sse("Hello "))], end: nil)
+      }
     }
     let error = try #require(result.records.first?["error"])
     #expect(error["message"]?.string == "idle timeout: the stream stalled (no bytes for 3 s)")
@@ -226,7 +291,7 @@ struct EngineTests {
   }
 
   @Test func theTotalTimeoutBoundsAStreamThatNeverEnds() throws {
-    let result = try run(retries: 0, configure: { $0.totalTimeout = 10 }) { clock in
+    let result = try run(retries: 0, patch: Patch(totalTimeout: 10)) { clock in
       ScriptedTransport(clock: clock) { _, _ in
         ScriptedTransport.Reply(chunks: (0..<100).map { (Double($0), sse("word ")) }, end: nil)
       }
@@ -239,7 +304,9 @@ struct EngineTests {
   @Test func aConnectTimeoutIsATimeoutAndIsRetried() throws {
     let result = try run(retries: 1) { clock in
       ScriptedTransport(clock: clock) { number, _ in
-        number == 1 ? ScriptedTransport.Reply(chunks: [], end: .connectTimeout("Connection timed out after 10001 ms")) : answer()
+        number == 1
+          ? ScriptedTransport.Reply(
+            chunks: [], end: .connectTimeout("Connection timed out after 10001 ms")) : answer()
       }
     }
     #expect(result.status == .completed)
@@ -264,16 +331,22 @@ struct EngineTests {
       let running = starts.filter { $0 <= moment && $0 + 4 > moment }.count
       inFlight.append((moment, running))
     }
-    #expect(!inFlight.isEmpty && inFlight.allSatisfy { $0.1 <= 2 }, "during the cool-down the limit is halved: \(inFlight)")
+    #expect(
+      !inFlight.isEmpty && inFlight.allSatisfy { $0.1 <= 2 },
+      "during the cool-down the limit is halved: \(inFlight)")
     #expect(result.transport.requests.count == 9)
   }
 
   @Test func interruptionCancelsWhatIsInFlightAndKeepsWhatCompleted() throws {
     var engineRef: CallEngine?
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("engine-\(UUID().uuidString).ndjson").path
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "engine-\(UUID().uuidString).ndjson"
+    ).path
     var lines = ""
     for index in 1...3 {
-      lines += #"{"doc":"t","id":"s\#(index)","status":"pending","llm":{"provider":"openai","model":"m"},"messages":[{"role":"user","content":"Write \#(index)."}]}"# + "\n"
+      lines +=
+        #"{"doc":"t","id":"s\#(index)","status":"pending","llm":{"provider":"openai","model":"m"},"messages":[{"role":"user","content":"Write \#(index)."}]}"#
+        + "\n"
     }
     try lines.write(toFile: path, atomically: true, encoding: .utf8)
     var options = CallOptions()
@@ -282,15 +355,25 @@ struct EngineTests {
     options.baseURL = "http://stub.invalid/v1"
     options.environment = [:]
     let clock = FakeClock()
-    let transport = ScriptedTransport(clock: clock) { number, _ in number == 1 ? answer() : ScriptedTransport.Reply(chunks: [(0.5, sse("partial "))], end: nil) }
+    let transport = ScriptedTransport(clock: clock) { number, _ in
+      number == 1 ? answer() : ScriptedTransport.Reply(chunks: [(0.5, sse("partial "))], end: nil)
+    }
     transport.onWait = { now in if now - 1000 > 2 { engineRef?.interrupt() } }
     var written: [JSON] = []
-    let engine = try CallEngine(options: options, tool: "call-llm", clock: clock, http: transport, sink: { written.append($0) })
+    let engine = try CallEngine(
+      options: options, tool: "call-llm", clock: clock, http: transport,
+      sink: { written.append($0) })
     engineRef = engine
     #expect(try engine.run() == .interrupted)
     let records = written.filter { !Event.isEvent($0) }
-    #expect(records.map { $0["status"]?.string ?? "" }.sorted() == ["cancelled", "cancelled", "completed"])
-    #expect(records.filter { $0["status"]?.string == "cancelled" }.allSatisfy { $0["error"]?["type"]?.string == "cancelled" })
+    #expect(
+      records.map { $0["status"]?.string ?? "" }.sorted() == [
+        "cancelled", "cancelled", "completed",
+      ])
+    #expect(
+      records.filter { $0["status"]?.string == "cancelled" }.allSatisfy {
+        $0["error"]?["type"]?.string == "cancelled"
+      })
   }
 
   @Test func aBrokenTransportFailsEveryRecordInFlightAndAfter() throws {
@@ -301,16 +384,18 @@ struct EngineTests {
     }
     #expect(result.status == .someFailed)
     #expect(result.records.count == 6, "every record is written")
-    #expect(result.records.allSatisfy { $0["status"]?.string == "failed" && $0["error"]?["type"]?.string == "internal" })
-    #expect(result.records.first?["error"]?["message"]?.string == "libcurl: the multi handle failed")
+    #expect(
+      result.records.allSatisfy {
+        $0["status"]?.string == "failed" && $0["error"]?["type"]?.string == "internal"
+      })
+    #expect(
+      result.records.first?["error"]?["message"]?.string == "libcurl: the multi handle failed")
   }
 
   @Test func offlineAnswersArePacedOnTheEnginesClock() throws {
-    let result = try run(configure: {
-      $0.provider = "offline"
-      $0.offlineDelay = 2
-      $0.offlineTPS = 100
-    }) { ScriptedTransport(clock: $0) { _, _ in answer() } }
+    let result = try run(patch: Patch(provider: "offline", offlineDelay: 2, offlineTPS: 100)) {
+      ScriptedTransport(clock: $0) { _, _ in answer() }
+    }
     #expect(result.transport.requests.isEmpty, "offline never touches the HTTP transport")
     let record = try #require(result.records.first)
     #expect(record["provider"]?.string == "offline")
@@ -318,7 +403,9 @@ struct EngineTests {
     #expect(first == 2)
     let words = record["usage"]?["output_tokens"]?.int ?? 0
     let elapsed = result.clock.now - result.start
-    #expect(abs(elapsed - (2 + Double(words - 1) / 100)) < 0.05, "\(words) pieces at 100 a second after 2 s: \(elapsed)")
+    #expect(
+      abs(elapsed - (2 + Double(words - 1) / 100)) < 0.05,
+      "\(words) pieces at 100 a second after 2 s: \(elapsed)")
   }
 }
 
@@ -332,7 +419,9 @@ struct RetryAfterTests {
     formatter.locale = Locale(identifier: "en_US_POSIX")
     formatter.timeZone = TimeZone(identifier: "GMT")
     formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-    #expect(RetryPolicy.retryAfter(milliseconds: nil, header: formatter.string(from: date), now: now) == 42)
+    #expect(
+      RetryPolicy.retryAfter(milliseconds: nil, header: formatter.string(from: date), now: now)
+        == 42)
     #expect(RetryPolicy.retryAfter(milliseconds: nil, header: "soon", now: now) == nil)
   }
 }
@@ -366,7 +455,8 @@ struct SchedulerTests {
     scheduler.rateLimited(retryAfter: 12)
     #expect(scheduler.limit == 4 && scheduler.cooldownUntil == clock.now + 12)
     scheduler.rateLimited(retryAfter: nil)
-    #expect(scheduler.limit == 2 && scheduler.cooldownUntil == clock.now + 10, "no Retry-After: 10 s")
+    #expect(
+      scheduler.limit == 2 && scheduler.cooldownUntil == clock.now + 10, "no Retry-After: 10 s")
     scheduler.rateLimited(retryAfter: 1)
     #expect(scheduler.limit == 1 && scheduler.cooldownUntil == clock.now + 5, "at least 5 s")
     for index in 0..<8 { scheduler.add(Item("\(index)")) }

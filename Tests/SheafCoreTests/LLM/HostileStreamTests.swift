@@ -25,7 +25,10 @@ struct HostileStreamTests {
 
   @Test func eachDecoderReportsTheOverflowAsAProviderError() {
     let huge = "data: " + String(repeating: "x", count: StreamLimits.defaultMaxEventBytes + 10)
-    var decoders: [any StreamDecoder] = [OpenAIProvider().makeDecoder(), AnthropicProvider().makeDecoder(), OllamaProvider().makeDecoder()]
+    var decoders: [any StreamDecoder] = [
+      OpenAIProvider().makeDecoder(), AnthropicProvider().makeDecoder(),
+      OllamaProvider().makeDecoder(),
+    ]
     for index in decoders.indices {
       let pieces = Array(huge.utf8).withUnsafeBytes { decoders[index].feed($0) }
       guard case .error(let error)? = pieces.last else {
@@ -47,18 +50,29 @@ struct HostileStreamTests {
   }
 
   @Test func keysAreMaskedWhereverTheyStand() {
-    let environment = ["OPENAI_API_KEY": "sk-abcdefgh12345", "MY_SERVICE_TOKEN": "tok-987654321", "SHORT_API_KEY": "abc", "HOME": "/root"]
+    let environment = [
+      "OPENAI_API_KEY": "sk-abcdefgh12345", "MY_SERVICE_TOKEN": "tok-987654321",
+      "SHORT_API_KEY": "abc", "HOME": "/root",
+    ]
     func redact(_ text: String) -> String { Secrets.redact(text, environment: environment) }
-    #expect(redact("Incorrect API key provided: sk-abcdefgh12345.") == "Incorrect API key provided: [redacted OPENAI_API_KEY].")
-    #expect(redact("a tok-987654321 b sk-abcdefgh12345 c sk-abcdefgh12345") == "a [redacted MY_SERVICE_TOKEN] b [redacted OPENAI_API_KEY] c [redacted OPENAI_API_KEY]")
-    #expect(redact("abc and /root stay") == "abc and /root stay", "short values and other variables are not keys")
+    #expect(
+      redact("Incorrect API key provided: sk-abcdefgh12345.")
+        == "Incorrect API key provided: [redacted OPENAI_API_KEY].")
+    #expect(
+      redact("a tok-987654321 b sk-abcdefgh12345 c sk-abcdefgh12345")
+        == "a [redacted MY_SERVICE_TOKEN] b [redacted OPENAI_API_KEY] c [redacted OPENAI_API_KEY]")
+    #expect(
+      redact("abc and /root stay") == "abc and /root stay",
+      "short values and other variables are not keys")
     #expect(redact("sk-abcdefgh12345") == "[redacted OPENAI_API_KEY]")
   }
 
   @Test func onlyTheProvidersOwnOriginIsTheSame() {
     #expect(BaseURLPolicy.sameOrigin("https://api.openai.com/v1/", "https://api.openai.com/v1"))
     #expect(BaseURLPolicy.sameOrigin("https://API.openai.com:443/x", "https://api.openai.com/v1"))
-    #expect(!BaseURLPolicy.sameOrigin("https://api.openai.com.evil.example/v1", "https://api.openai.com/v1"))
+    #expect(
+      !BaseURLPolicy.sameOrigin(
+        "https://api.openai.com.evil.example/v1", "https://api.openai.com/v1"))
     #expect(!BaseURLPolicy.sameOrigin("http://api.openai.com/v1", "https://api.openai.com/v1"))
     #expect(!BaseURLPolicy.sameOrigin("not a url", "https://api.openai.com/v1"))
   }

@@ -6,7 +6,8 @@ struct DocumentMergerTests {
   func merged(_ lines: [String]) throws -> DocumentMerger {
     let merger = DocumentMerger()
     for (index, line) in lines.enumerated() {
-      try merger.add(Record(try JSON.parse(line)), at: LineLocation(source: "test", line: index + 1))
+      try merger.add(
+        Record(try JSON.parse(line)), at: LineLocation(source: "test", line: index + 1))
     }
     return merger
   }
@@ -30,7 +31,8 @@ struct DocumentMergerTests {
     ])
     #expect(merger.sections.map(\.id) == ["x", "y"])
     #expect(merger.status == .ready)
-    #expect(merger.markdown(omitMissing: false) == "# Untitled document\n\n## x\n\nX\n\n## y\n\nY\n")
+    #expect(
+      merger.markdown(omitMissing: false) == "# Untitled document\n\n## x\n\nX\n\n## y\n\nY\n")
   }
 
   @Test func orderWinsOverArrival() throws {
@@ -63,11 +65,16 @@ struct DocumentMergerTests {
       #"{"id":"b","status":"completed","content":"y","usage":{"input_tokens":7,"output_tokens":3},"timing":{"seconds":0.5}}"#,
       #"{"id":"c","status":"skipped","error":{"type":"dependency_failed","message":"m"}}"#,
     ])
-    #expect(merger.summary()["totals"]?.compactText == #"{"sections":3,"completed":2,"failed":0,"skipped":1,"cancelled":0,"pending":0,"seconds":1.75,"input_tokens":17,"output_tokens":8}"#)
+    #expect(
+      merger.summary()["totals"]?.compactText
+        == #"{"sections":3,"completed":2,"failed":0,"skipped":1,"cancelled":0,"pending":0,"seconds":1.75,"input_tokens":17,"output_tokens":8}"#
+    )
   }
 
   @Test func htmlLeavesRawHTMLOut() throws {
-    let merger = try merged([#"{"id":"a","title":"<A>","status":"completed","content":"Hi <script>alert(1)</script> **bold**"}"#])
+    let merger = try merged([
+      #"{"id":"a","title":"<A>","status":"completed","content":"Hi <script>alert(1)</script> **bold**"}"#
+    ])
     let html = merger.html(omitMissing: false)
     #expect(html.contains("<h2>&lt;A&gt;</h2>"))
     #expect(html.contains("<strong>bold</strong>"))

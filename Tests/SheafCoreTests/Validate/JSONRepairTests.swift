@@ -26,7 +26,9 @@ struct JSONRepairTests {
     let input = try #require(entry["input"]?.string)
     if let expected = entry["expected"] {
       let result = try JSONRepair.parse(input)
-      #expect(result.value.isEqual(to: expected), "\(name): got \(result.value.compactText), want \(expected.compactText)")
+      #expect(
+        result.value.isEqual(to: expected),
+        "\(name): got \(result.value.compactText), want \(expected.compactText)")
       let strictlyValid = (try? JSON.parse(input.trimmed)) != nil
       #expect(result.repaired == !strictlyValid)
     } else {
@@ -47,29 +49,42 @@ struct JSONSchemaMessagesTests {
   }
 
   @Test func messagesNameThePathAndWhatToDo() throws {
-    let schema = #"{"type":"object","required":["title","items"],"additionalProperties":false,"properties":{"title":{"type":"string","minLength":3,"maxLength":10,"pattern":"^[A-Z]"},"status":{"enum":["draft","final"]},"items":{"type":"array","minItems":1,"uniqueItems":true,"items":{"type":"object","required":["price"],"properties":{"price":{"type":"number","minimum":0,"multipleOf":0.01}}}}}}"#
+    let schema =
+      #"{"type":"object","required":["title","items"],"additionalProperties":false,"properties":{"title":{"type":"string","minLength":3,"maxLength":10,"pattern":"^[A-Z]"},"status":{"enum":["draft","final"]},"items":{"type":"array","minItems":1,"uniqueItems":true,"items":{"type":"object","required":["price"],"properties":{"price":{"type":"number","minimum":0,"multipleOf":0.01}}}}}}"#
     #expect(try violations(schema, #"{"title":"Ok Title","items":[{"price":1.25}]}"#).isEmpty)
-    #expect(try violations(schema, #"{"title":"lower case title","status":"wip","items":[{"price":"3"},{"price":-1},{"cost":2},{"price":0.005}],"extra":1}"#) == [
-      "$.title: is 16 characters long; at most 10 allowed",
-      "$.title: \"lower case title\" does not match the pattern ^[A-Z]",
-      #"$.status: must be one of "draft", "final" (got "wip")"#,
-      "$.items[0].price: expected number, got string",
-      "$.items[1].price: -1 is less than the minimum 0",
-      "$.items[2]: missing required property 'price'",
-      "$.items[3].price: 0.005 is not a multiple of 0.01",
-      "$: property 'extra' is not allowed",
-    ])
-    #expect(try violations(schema, #"{"title":"Ab"}"#) == ["$.title: is 2 characters long; at least 3 required", "$: missing required property 'items'"])
+    #expect(
+      try violations(
+        schema,
+        #"{"title":"lower case title","status":"wip","items":[{"price":"3"},{"price":-1},{"cost":2},{"price":0.005}],"extra":1}"#
+      ) == [
+        "$.title: is 16 characters long; at most 10 allowed",
+        "$.title: \"lower case title\" does not match the pattern ^[A-Z]",
+        #"$.status: must be one of "draft", "final" (got "wip")"#,
+        "$.items[0].price: expected number, got string",
+        "$.items[1].price: -1 is less than the minimum 0",
+        "$.items[2]: missing required property 'price'",
+        "$.items[3].price: 0.005 is not a multiple of 0.01",
+        "$: property 'extra' is not allowed",
+      ])
+    #expect(
+      try violations(schema, #"{"title":"Ab"}"#) == [
+        "$.title: is 2 characters long; at least 3 required",
+        "$: missing required property 'items'",
+      ])
   }
 
   @Test func the2020Spellings() throws {
-    let schema = ##"{"$defs":{"point":{"type":"array","prefixItems":[{"type":"number"},{"type":"number"}],"items":false}},"type":"object","properties":{"at":{"$ref":"#/$defs/point"}}}"##
+    let schema =
+      ##"{"$defs":{"point":{"type":"array","prefixItems":[{"type":"number"},{"type":"number"}],"items":false}},"type":"object","properties":{"at":{"$ref":"#/$defs/point"}}}"##
     #expect(try violations(schema, #"{"at":[1,2]}"#).isEmpty)
     #expect(try violations(schema, #"{"at":[1,"2"]}"#) == ["$.at[1]: expected number, got string"])
     #expect(try violations(schema, #"{"at":[1,2,3]}"#) == ["$.at[2]: no value is allowed here"])
   }
 
   @Test func oddKeysAreQuotedInPaths() throws {
-    #expect(try violations(#"{"properties":{"a b":{"type":"integer"}}}"#, #"{"a b":1.5}"#) == [#"$["a b"]: expected integer, got number"#])
+    #expect(
+      try violations(#"{"properties":{"a b":{"type":"integer"}}}"#, #"{"a b":1.5}"#) == [
+        #"$["a b"]: expected integer, got number"#
+      ])
   }
 }

@@ -4,85 +4,128 @@ import Testing
 
 /// Each Markdown rule, passing and failing, with the message a model gets.
 struct MarkdownRulesTests {
-  func check(_ content: String, _ format: String, title: String = "Goals", earlier: DuplicateIndex? = nil) throws -> [String] {
-    MarkdownRules.check(content, format: try JSON.parse(format), title: title, earlier: earlier, id: "x").violations.map { "\($0.rule): \($0.message)" }
+  func check(
+    _ content: String, _ format: String, title: String = "Goals", earlier: DuplicateIndex? = nil
+  ) throws -> [String] {
+    MarkdownRules.check(
+      content, format: try JSON.parse(format), title: title, earlier: earlier, id: "x"
+    ).violations.map { "\($0.rule): \($0.message)" }
   }
 
-  static let prose = "Dispatchers lose an hour a day to replanning when a job overruns, and customers wait four hours."
+  static let prose =
+    "Dispatchers lose an hour a day to replanning when a job overruns, and customers wait four hours."
 
   @Test func wordsCountProseNotMarkup() throws {
-    let text = "## Heading words\n\n**Bold** and `code` and [a link](http://example.com/x/y/z).\n\n```\nnot counted in a code block\n```\n\n- one\n- two"
+    let text =
+      "## Heading words\n\n**Bold** and `code` and [a link](http://example.com/x/y/z).\n\n```\nnot counted in a code block\n```\n\n- one\n- two"
     #expect(MarkdownShape(text).words == 10)
     #expect(try check(text, #"{"min_words":10,"max_words":10}"#).isEmpty)
-    #expect(try check(text, #"{"min_words":500,"max_words":700}"#) == ["min_words: the answer has 10 words; write 500–700"])
-    #expect(try check(text, #"{"max_words":5}"#) == ["max_words: the answer has 10 words; write at most 5"])
-    #expect(try check(text, #"{"min_words":20}"#) == ["min_words: the answer has 10 words; write at least 20"])
+    #expect(
+      try check(text, #"{"min_words":500,"max_words":700}"#) == [
+        "min_words: the answer has 10 words; write 500–700"
+      ])
+    #expect(
+      try check(text, #"{"max_words":5}"#) == [
+        "max_words: the answer has 10 words; write at most 5"
+      ])
+    #expect(
+      try check(text, #"{"min_words":20}"#) == [
+        "min_words: the answer has 10 words; write at least 20"
+      ])
   }
 
   @Test func requiredHeadingsAndTheirOrder() throws {
     let text = "### Scope\n\nText.\n\n## Risks\n\nText."
     #expect(try check(text, ###"{"required_headings":["Scope","## Risks"]}"###).isEmpty)
-    #expect(try check(text, ###"{"required_headings":["## Scope","Budget"]}"###) == [
-      "required_headings: missing required heading '## Scope'", "required_headings: missing required heading 'Budget'",
-    ])
-    #expect(try check(text, #"{"required_headings":["Risks","Scope"],"headings_in_order":true}"#) == [
-      "heading_order: heading 'Scope' is out of order; the headings must come as 'Risks', 'Scope'"
-    ])
+    #expect(
+      try check(text, ###"{"required_headings":["## Scope","Budget"]}"###) == [
+        "required_headings: missing required heading '## Scope'",
+        "required_headings: missing required heading 'Budget'",
+      ])
+    #expect(
+      try check(text, #"{"required_headings":["Risks","Scope"],"headings_in_order":true}"#) == [
+        "heading_order: heading 'Scope' is out of order; the headings must come as 'Risks', 'Scope'"
+      ])
   }
 
   @Test func headingLevels() throws {
     #expect(try check("### Fine\n\nText.", #"{"max_heading_level":3}"#).isEmpty)
-    #expect(try check("Text.\n\n## Too big\n", #"{"max_heading_level":3}"#) == [
-      "max_heading_level: line 3: '## Too big' is a level-2 heading; use level 3 (###) or deeper"
-    ])
+    #expect(
+      try check("Text.\n\n## Too big\n", #"{"max_heading_level":3}"#) == [
+        "max_heading_level: line 3: '## Too big' is a level-2 heading; use level 3 (###) or deeper"
+      ])
   }
 
   @Test func leadingTitle() throws {
-    #expect(try check("## goals\n\n\(Self.prose)", #"{"forbid_leading_title":true}"#) == [
-      "forbid_leading_title: do not start with a heading that repeats the section title 'Goals'; start with the first sentence"
-    ])
+    #expect(
+      try check("## goals\n\n\(Self.prose)", #"{"forbid_leading_title":true}"#) == [
+        "forbid_leading_title: do not start with a heading that repeats the section title 'Goals'; start with the first sentence"
+      ])
     #expect(try check("### Objectives\n\n\(Self.prose)", #"{"forbid_leading_title":true}"#).isEmpty)
     #expect(try check("## Goals\n\n\(Self.prose)", #"{}"#).isEmpty, "only when the format asks")
   }
 
   @Test func phrasesDefaultAndOwn() throws {
-    #expect(try check("Sure, here is the section.\n\n\(Self.prose)\n\nI hope this helps!", #"{}"#) == [
-      "forbid_phrases: remove 'sure, here is': no preamble, sign-off or remarks about yourself",
-      "forbid_phrases: remove 'here is the section': no preamble, sign-off or remarks about yourself",
-      "forbid_phrases: remove 'i hope this helps': no preamble, sign-off or remarks about yourself",
-    ])
-    #expect(try check("In conclusion, \(Self.prose)", #"{"forbid_phrases":["In conclusion"]}"#) == [
-      "forbid_phrases: remove 'in conclusion': no preamble, sign-off or remarks about yourself"
-    ])
+    #expect(
+      try check("Sure, here is the section.\n\n\(Self.prose)\n\nI hope this helps!", #"{}"#) == [
+        "forbid_phrases: remove 'sure, here is': no preamble, sign-off or remarks about yourself",
+        "forbid_phrases: remove 'here is the section': no preamble, sign-off or remarks about yourself",
+        "forbid_phrases: remove 'i hope this helps': no preamble, sign-off or remarks about yourself",
+      ])
+    #expect(
+      try check("In conclusion, \(Self.prose)", #"{"forbid_phrases":["In conclusion"]}"#) == [
+        "forbid_phrases: remove 'in conclusion': no preamble, sign-off or remarks about yourself"
+      ])
     #expect(try check("Sure, here is it.", #"{"forbid_phrases":false}"#).isEmpty)
-    #expect(try check("```\nSure, here is code\n```\n\n\(Self.prose)", #"{}"#).isEmpty, "code is not prose")
+    #expect(
+      try check("```\nSure, here is code\n```\n\n\(Self.prose)", #"{}"#).isEmpty,
+      "code is not prose")
   }
 
   @Test func thinkAndFences() throws {
-    #expect(try check("<think>plan</think>\n\n\(Self.prose)", #"{}"#) == ["think: remove the leftover <think> block; give only the answer"])
-    #expect(try check("\(Self.prose)\n\n```swift\nlet x = 1\n", #"{}"#) == ["unclosed_fence: a code fence (```) is opened and never closed; close it or remove it"])
-    #expect(try check("```markdown\n\(Self.prose)\n```", #"{}"#) == ["whole_fence: the whole answer is wrapped in a code fence; write the Markdown itself, without ``` around it"])
+    #expect(
+      try check("<think>plan</think>\n\n\(Self.prose)", #"{}"#) == [
+        "think: remove the leftover <think> block; give only the answer"
+      ])
+    #expect(
+      try check("\(Self.prose)\n\n```swift\nlet x = 1\n", #"{}"#) == [
+        "unclosed_fence: a code fence (```) is opened and never closed; close it or remove it"
+      ])
+    #expect(
+      try check("```markdown\n\(Self.prose)\n```", #"{}"#) == [
+        "whole_fence: the whole answer is wrapped in a code fence; write the Markdown itself, without ``` around it"
+      ])
     #expect(try check("\(Self.prose)\n\n```\ncode\n```\n\nMore.", #"{}"#).isEmpty)
-    let (violations, unwrapped) = MarkdownRules.check("```markdown\n\(Self.prose)\n```", format: try JSON.parse(#"{"unwrap_fence":true}"#), title: nil, earlier: nil, id: nil)
+    let (violations, unwrapped) = MarkdownRules.check(
+      "```markdown\n\(Self.prose)\n```", format: try JSON.parse(#"{"unwrap_fence":true}"#),
+      title: nil, earlier: nil, id: nil)
     #expect(violations.isEmpty && unwrapped == Self.prose)
   }
 
   @Test func placeholders() throws {
-    #expect(try check("Our target is [Insert metric] by TODO.", #"{}"#) == [
-      "placeholders: replace the placeholder text ('[insert', 'TODO') with real content"
-    ])
-    #expect(try check("Lorem ipsum dolor sit amet.", #"{}"#) == ["placeholders: replace the placeholder text ('lorem ipsum') with real content"])
+    #expect(
+      try check("Our target is [Insert metric] by TODO.", #"{}"#) == [
+        "placeholders: replace the placeholder text ('[insert', 'TODO') with real content"
+      ])
+    #expect(
+      try check("Lorem ipsum dolor sit amet.", #"{}"#) == [
+        "placeholders: replace the placeholder text ('lorem ipsum') with real content"
+      ])
     #expect(try check("A todo list app with [links](x).", #"{}"#).isEmpty)
     #expect(try check("TBD", #"{"placeholders":false}"#).isEmpty)
   }
 
   @Test func duplicatesAcrossTheStream() throws {
     let index = DuplicateIndex()
-    let first = "The board shows every technician's day and lets the dispatcher drag jobs between them while the route updates itself."
+    let first =
+      "The board shows every technician's day and lets the dispatcher drag jobs between them while the route updates itself."
     index.add(first, id: "solution")
-    #expect(try check(first + " One more sentence of its own here.", #"{"max_duplicate_ratio":0.3}"#, earlier: index) == [
-      "duplicate: 70% of this answer repeats section 'solution' (at most 30% allowed); cover only this section's ground"
-    ])
+    #expect(
+      try check(
+        first + " One more sentence of its own here.", #"{"max_duplicate_ratio":0.3}"#,
+        earlier: index) == [
+          "duplicate: 70% of this answer repeats section 'solution' (at most 30% allowed); cover only this section's ground"
+        ])
     #expect(try check(Self.prose, #"{"max_duplicate_ratio":0.3}"#, earlier: index).isEmpty)
   }
 }

@@ -1,7 +1,9 @@
 import Foundation
 
 /// What call-llm writes: records (as they complete, or in input order), events (to stdout and the
-/// events file), the attempt log, and the progress line. A side log that cannot be written is a
+/// events file), the attempt log, and the progress line.
+///
+/// A side log that cannot be written is a
 /// warning, said once, and never costs an answer.
 final class RecordOutput {
   private let options: CallOptions
@@ -20,7 +22,9 @@ final class RecordOutput {
 
   /// Output for these options; `sink` receives every line (standard output by default).
   /// - Throws: `ToolFailure` when the events file or the log cannot be opened.
-  init(options: CallOptions, tool: String, clock: EngineClock, sink: ((JSON) throws -> Void)? = nil) throws {
+  init(options: CallOptions, tool: String, clock: EngineClock, sink: ((JSON) throws -> Void)? = nil)
+    throws
+  {
     self.options = options
     self.tool = tool
     self.clock = clock
@@ -45,7 +49,9 @@ final class RecordOutput {
     if record["status"]?.string == SectionStatus.completed.rawValue {
       counts.tokens += record["usage"]?["output_tokens"]?.int ?? 0
     } else {
-      counts.failed += record["status"]?.string == SectionStatus.failed.rawValue || record["status"]?.string == SectionStatus.cancelled.rawValue ? 1 : 0
+      counts.failed +=
+        record["status"]?.string == SectionStatus.failed.rawValue
+          || record["status"]?.string == SectionStatus.cancelled.rawValue ? 1 : 0
     }
     guard options.keepOrder else {
       try sink(record)
@@ -85,7 +91,9 @@ final class RecordOutput {
     do {
       try write()
     } catch let failure as ToolFailure {
-      if !warnedSideLog { Diagnostics.say(tool, "warning: \(failure.message); the answers are kept") }
+      if !warnedSideLog {
+        Diagnostics.say(tool, "warning: \(failure.message); the answers are kept")
+      }
       warnedSideLog = true
     } catch {
       if !warnedSideLog { Diagnostics.say(tool, "warning: \(error)") }
@@ -109,6 +117,7 @@ final class RecordOutput {
     }
     let more = inputDone ? "" : "+"
     Diagnostics.raw(
-      "\r\u{1B}[K\(tool): \(counts.done)/\(counts.read)\(more) done · \(inFlight) in flight · \(counts.failed) failed · \(counts.tokens) tokens\(eta)")
+      "\r\u{1B}[K\(tool): \(counts.done)/\(counts.read)\(more) done · \(inFlight) in flight · \(counts.failed) failed · \(counts.tokens) tokens\(eta)"
+    )
   }
 }

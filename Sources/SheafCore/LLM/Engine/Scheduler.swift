@@ -1,6 +1,8 @@
 /// Who goes next: the queue, `-j` transfers at once, retries at their time, and the 429 rule (a
 /// rate limit halves the concurrency until the cool-down ends; then it grows back by one at each
-/// start). It reads an
+/// start).
+///
+/// It reads an
 /// injectable clock, so every rule is tested without waiting.
 final class Scheduler<Item: AnyObject> {
   private let clock: EngineClock
@@ -45,7 +47,9 @@ final class Scheduler<Item: AnyObject> {
   }
 
   /// The next item to start now, if the limit allows: due retries first (they have waited
-  /// already), then the queue. The caller starts it and calls `ended()` when its attempt ends.
+  /// already), then the queue.
+  ///
+  /// The caller starts it and calls `ended()` when its attempt ends.
   func next() -> Item? {
     let now = clock.now
     if limit < jobs && now >= cooldownUntil { limit += 1 }

@@ -8,7 +8,9 @@ func monotonicNow() -> Double {
   return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
 }
 
-/// The clock the engine reads and waits on. Tests give a fake one, so timing rules are checked
+/// The clock the engine reads and waits on.
+///
+/// Tests give a fake one, so timing rules are checked
 /// without sleeping.
 public protocol EngineClock: AnyObject {
   /// Seconds, only going forward.
@@ -74,7 +76,9 @@ public struct TransportFailure: Error, Sendable {
   }
 }
 
-/// Where requests go: libcurl for HTTP, the built-in writer for `offline`, a script in tests. The
+/// Where requests go: libcurl for HTTP, the built-in writer for `offline`, a script in tests.
+///
+/// The
 /// engine starts transfers, moves them along with `perform`, and waits with `wait`.
 public protocol Transport: AnyObject {
   /// Starts a transfer of `request`; what arrives goes to `sink`.
@@ -130,7 +134,9 @@ public final class CurlTransport: Transport {
   }
 
   public func perform() throws -> [(Transfer, TransferEnd)] {
-    do { try multi.perform() } catch let error as CurlError { throw TransportFailure("libcurl: \(error.message)") }
+    do { try multi.perform() } catch let error as CurlError {
+      throw TransportFailure("libcurl: \(error.message)")
+    }
     return multi.finished().map { transfer, code in
       multi.remove(transfer)
       return (transfer, Self.end(code, detail: transfer.message(for: code)))
@@ -140,7 +146,9 @@ public final class CurlTransport: Transport {
   public var nextDue: Double? { nil }
 
   public func wait(fds: [Int32], timeout: Double) throws {
-    do { try multi.poll(fds: fds, timeout: timeout) } catch let error as CurlError { throw TransportFailure("libcurl: \(error.message)") }
+    do { try multi.poll(fds: fds, timeout: timeout) } catch let error as CurlError {
+      throw TransportFailure("libcurl: \(error.message)")
+    }
   }
 
   /// What a libcurl result code means for a transfer.
@@ -148,13 +156,17 @@ public final class CurlTransport: Transport {
     switch code {
     case CURLE_OK: return .complete
     case CURLE_WRITE_ERROR: return .stopped
-    case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY: return .unreachable(detail)
+    case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
+      return .unreachable(detail)
     case CURLE_OPERATION_TIMEDOUT: return .connectTimeout(detail)
-    case _ where detail.lowercased().contains("header") || code == CURLE_OUT_OF_MEMORY || code.rawValue == 100:
+    case _
+    where detail.lowercased().contains("header") || code == CURLE_OUT_OF_MEMORY
+      || code.rawValue == 100:
       // libcurl refuses response headers over 100 KB (7.88 says "Out of memory", later ones
       // CURLE_TOO_LARGE).
       return .badHeaders(detail)
-    case CURLE_PARTIAL_FILE, CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_GOT_NOTHING: return .broken(detail)
+    case CURLE_PARTIAL_FILE, CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_GOT_NOTHING:
+      return .broken(detail)
     default: return .other(detail, code: Int(code.rawValue))
     }
   }
@@ -163,7 +175,9 @@ public final class CurlTransport: Transport {
 // MARK: - offline
 
 /// The `offline` provider's transport: it writes the answer its request carries a piece (about a
-/// token) at a time, after `delay` seconds, at `tps` pieces a second, on the engine's clock. No
+/// token) at a time, after `delay` seconds, at `tps` pieces a second, on the engine's clock.
+///
+/// No
 /// network; the whole engine (decoding, think removal, timeouts, events) runs as for HTTP.
 public final class OfflineTransport: Transport {
   private final class Writing: Transfer {
@@ -178,7 +192,9 @@ public final class OfflineTransport: Transport {
       self.due = due
     }
     var status: Int { 200 }
-    func header(_ name: String) -> String? { name.lowercased() == "content-type" ? "text/plain; charset=utf-8" : nil }
+    func header(_ name: String) -> String? {
+      name.lowercased() == "content-type" ? "text/plain; charset=utf-8" : nil
+    }
   }
 
   private let clock: EngineClock
@@ -194,7 +210,8 @@ public final class OfflineTransport: Transport {
   }
 
   public func start(_ request: HTTPRequest, sink: TransferSink) throws -> Transfer {
-    let transfer = Writing(sink: sink, pieces: OfflineProvider.pieces(request.body), due: clock.now + delay)
+    let transfer = Writing(
+      sink: sink, pieces: OfflineProvider.pieces(request.body), due: clock.now + delay)
     writing.append(transfer)
     return transfer
   }

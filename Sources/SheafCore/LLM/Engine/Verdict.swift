@@ -40,42 +40,63 @@ enum Verdict: Equatable {
 /// attempt's end means (every error-type decision is here).
 enum Rules {
   /// The timeout that has fired for an attempt at `now`, if any: the whole attempt, the first
-  /// byte, or a stall once bytes flow. A limit fires when it is reached, so the moment
+  /// byte, or a stall once bytes flow.
+  ///
+  /// A limit fires when it is reached, so the moment
   /// `nextTimeout` gives is the moment it fires.
   static func timeout(
-    now: Double, attemptStart: Double, firstByte: Double?, lastByte: Double, total: Double, firstByteLimit: Double,
+    now: Double, attemptStart: Double, firstByte: Double?, lastByte: Double, total: Double,
+    firstByteLimit: Double,
     idleLimit: Double
   ) -> SheafError? {
     let elapsed = now - attemptStart
     if elapsed >= total {
-      return SheafError(.timeout, "total timeout: the attempt took more than \(seconds(total)) s", retryable: true, hint: "raise llm.timeout_s in the plan or pass --timeout")
+      return SheafError(
+        .timeout, "total timeout: the attempt took more than \(seconds(total)) s", retryable: true,
+        hint: "raise llm.timeout_s in the plan or pass --timeout")
     }
     if firstByte == nil && elapsed >= firstByteLimit {
-      return SheafError(.timeout, "first-byte timeout: no response within \(seconds(firstByteLimit)) s", retryable: true, hint: "the server is slow to start; raise --first-byte-timeout")
+      return SheafError(
+        .timeout, "first-byte timeout: no response within \(seconds(firstByteLimit)) s",
+        retryable: true, hint: "the server is slow to start; raise --first-byte-timeout")
     }
     if firstByte != nil && now - lastByte >= idleLimit {
-      return SheafError(.timeout, "idle timeout: the stream stalled (no bytes for \(seconds(idleLimit)) s)", retryable: true, hint: "the server stopped sending; raise --idle-timeout if it is just slow")
+      return SheafError(
+        .timeout, "idle timeout: the stream stalled (no bytes for \(seconds(idleLimit)) s)",
+        retryable: true, hint: "the server stopped sending; raise --idle-timeout if it is just slow"
+      )
     }
     return nil
   }
 
   /// The moment the next timeout of an attempt would fire.
-  static func nextTimeout(attemptStart: Double, firstByte: Double?, lastByte: Double, total: Double, firstByteLimit: Double, idleLimit: Double) -> Double {
-    min(attemptStart + total, firstByte == nil ? attemptStart + firstByteLimit : lastByte + idleLimit)
+  static func nextTimeout(
+    attemptStart: Double, firstByte: Double?, lastByte: Double, total: Double,
+    firstByteLimit: Double, idleLimit: Double
+  ) -> Double {
+    min(
+      attemptStart + total, firstByte == nil ? attemptStart + firstByteLimit : lastByte + idleLimit)
   }
 
-  /// What an attempt's end means. `attempt` of `maxAttempts`; the hint of an error that may no
+  /// What an attempt's end means.
+  ///
+  /// `attempt` of `maxAttempts`; the hint of an error that may no
   /// longer be retried says what to do, not "it is retried".
   static func verdict(
-    _ report: AttemptReport, provider: any Provider, baseURL: String, model: String, attempt: Int, maxAttempts: Int
+    _ report: AttemptReport, provider: any Provider, baseURL: String, model: String, attempt: Int,
+    maxAttempts: Int
   ) -> Verdict {
-    guard let error = error(report, provider: provider, baseURL: baseURL, model: model) else { return .answer }
+    guard let error = error(report, provider: provider, baseURL: baseURL, model: model) else {
+      return .answer
+    }
     let retry = error.retryable && attempt < maxAttempts
     return .failed(retry ? error : lastAttempt(error, attempts: attempt), retry: retry)
   }
 
   /// The error an attempt ended with, or `nil` for a complete answer.
-  static func error(_ report: AttemptReport, provider: any Provider, baseURL: String, model: String) -> SheafError? {
+  static func error(_ report: AttemptReport, provider: any Provider, baseURL: String, model: String)
+    -> SheafError?
+  {
     if let abort = report.abort { return abort }
     if let end = report.end {
       switch end {
@@ -84,41 +105,68 @@ enum Rules {
       case .unreachable(let detail):
         return provider.unreachable(detail, baseURL: baseURL)
       case .connectTimeout(let detail):
-        return SheafError(.timeout, "connect timeout: \(detail)", retryable: true, hint: "is the server at \(baseURL) reachable? (--connect-timeout)")
+        return SheafError(
+          .timeout, "connect timeout: \(detail)", retryable: true,
+          hint: "is the server at \(baseURL) reachable? (--connect-timeout)")
       case .broken(let detail):
-        return SheafError(.network, "the connection broke: \(detail)", retryable: true, hint: "a network or server fault; it is retried")
+        return SheafError(
+          .network, "the connection broke: \(detail)", retryable: true,
+          hint: "a network or server fault; it is retried")
       case .badHeaders(let detail):
-        return SheafError(.provider, "the server's response headers could not be read (too large?): \(detail)", hint: "is the base URL right? a proxy or a login page may be answering instead of the API")
+        return SheafError(
+          .provider, "the server's response headers could not be read (too large?): \(detail)",
+          hint: "is the base URL right? a proxy or a login page may be answering instead of the API"
+        )
       case .other(let detail, let code):
         return SheafError(.network, "\(detail) (transport error \(code))", retryable: true)
       }
     }
     if report.status >= 300 {
-      let retryAfter = RetryPolicy.retryAfter(milliseconds: report.header("retry-after-ms"), header: report.header("retry-after"))
-      return provider.error(status: report.status, body: report.errorBody, retryAfter: retryAfter, baseURL: baseURL, model: model)
+      let retryAfter = RetryPolicy.retryAfter(
+        milliseconds: report.header("retry-after-ms"), header: report.header("retry-after"))
+      return provider.error(
+        status: report.status, body: report.errorBody, retryAfter: retryAfter, baseURL: baseURL,
+        model: model)
     }
     if let streamError = report.streamError { return streamError }
     if report.insideThink {
-      return SheafError(.provider, "the answer stopped inside a <think> block (\(report.thinkingCharacters) characters of thinking, no answer after it)", retryable: true, hint: "raise max_tokens: the model ran out while thinking")
+      return SheafError(
+        .provider,
+        "the answer stopped inside a <think> block (\(report.thinkingCharacters) characters of thinking, no answer after it)",
+        retryable: true, hint: "raise max_tokens: the model ran out while thinking")
     }
     if report.finishReason == nil {
       let type = report.header("content-type")?.lowercased() ?? "a body without a type"
       if report.bodyBytes == 0 {
-        return SheafError(.provider, "the server answered with an empty body", hint: "is the base URL right? it should be the API's root (for example http://localhost:8000/v1)")
+        return SheafError(
+          .provider, "the server answered with an empty body",
+          hint:
+            "is the base URL right? it should be the API's root (for example http://localhost:8000/v1)"
+        )
       }
       if report.eventCount == 0 {
         if type.contains("event-stream") || type.contains("ndjson") {
-          return SheafError(.provider, "the event stream held no events (\(report.bodyBytes) bytes, no data lines)", hint: "is the base URL an LLM server of this provider's kind? check --provider and --base-url")
+          return SheafError(
+            .provider, "the event stream held no events (\(report.bodyBytes) bytes, no data lines)",
+            hint:
+              "is the base URL an LLM server of this provider's kind? check --provider and --base-url"
+          )
         }
         return notAStream(type, baseURL: baseURL)
       }
       if report.pieceCount == 0 {
-        return SheafError(.provider, "the event stream held no answer (no text, no finish reason)", hint: "is the base URL an LLM server of this provider's kind? check --provider")
+        return SheafError(
+          .provider, "the event stream held no answer (no text, no finish reason)",
+          hint: "is the base URL an LLM server of this provider's kind? check --provider")
       }
-      return SheafError(.network, "the stream ended before the answer was finished", retryable: true, hint: "the connection dropped mid-answer; it is retried")
+      return SheafError(
+        .network, "the stream ended before the answer was finished", retryable: true,
+        hint: "the connection dropped mid-answer; it is retried")
     }
     if report.content.trimmed.isEmpty {
-      return SheafError(.provider, "the model returned an empty answer", retryable: true, hint: "check the prompt and max_tokens")
+      return SheafError(
+        .provider, "the model returned an empty answer", retryable: true,
+        hint: "check the prompt and max_tokens")
     }
     return nil
   }
@@ -126,16 +174,22 @@ enum Rules {
   /// The error for a body that is not the stream that was asked for (a web page).
   static func notAStream(_ type: String, baseURL: String) -> SheafError {
     SheafError(
-      .provider, "not an event stream: got \(type.split(separator: ";").first.map(String.init) ?? type) from \(baseURL)",
-      hint: "is the base URL right? it should be the API's root (for example http://localhost:8000/v1), not a web page")
+      .provider,
+      "not an event stream: got \(type.split(separator: ";").first.map(String.init) ?? type) from \(baseURL)",
+      hint:
+        "is the base URL right? it should be the API's root (for example http://localhost:8000/v1), not a web page"
+    )
   }
 
   /// A retryable error after the last attempt: a hint that promised a retry says what to do now.
   static func lastAttempt(_ error: SheafError, attempts: Int) -> SheafError {
-    guard error.retryable, attempts > 0, let hint = error.hint, hint.contains("it is retried") else { return error }
+    guard error.retryable, attempts > 0, let hint = error.hint, hint.contains("it is retried")
+    else { return error }
     var final = error
     let tried = attempts == 1 ? "1 attempt" : "\(attempts) attempts"
-    final.hint = hint.replacingOccurrences(of: "it is retried", with: "gave up after \(tried); run the same command again later (completed answers are kept)")
+    final.hint = hint.replacingOccurrences(
+      of: "it is retried",
+      with: "gave up after \(tried); run the same command again later (completed answers are kept)")
     return final
   }
 

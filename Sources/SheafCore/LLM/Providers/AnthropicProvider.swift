@@ -11,16 +11,22 @@ public struct AnthropicProvider: Provider {
   public func request(_ call: LLMCall, baseURL: String, apiKey: String?) -> HTTPRequest {
     let body = JSON.object()
     body["model"] = JSON(call.settings.model)
-    let system = call.messages.filter { $0.role == "system" }.map(\.content).joined(separator: "\n\n")
+    let system = call.messages.filter { $0.role == "system" }.map(\.content).joined(
+      separator: "\n\n")
     if !system.isEmpty { body["system"] = JSON(system) }
     body["messages"] = ProviderErrors.messagesJSON(call.messages.filter { $0.role != "system" })
     body["max_tokens"] = call.settings.parameter("max_tokens") ?? JSON(4096)
-    for key in ["temperature", "top_p", "top_k"] { if let value = call.settings.parameter(key) { body[key] = value } }
+    for key in ["temperature", "top_p", "top_k"] {
+      if let value = call.settings.parameter(key) { body[key] = value }
+    }
     if let stop = call.settings.parameter("stop") {
       body["stop_sequences"] = stop.kind == .string ? .array([stop]) : stop
     }
     body["stream"] = JSON(true)
-    var headers = ["Content-Type: application/json", "Accept: text/event-stream", "anthropic-version: 2023-06-01"]
+    var headers = [
+      "Content-Type: application/json", "Accept: text/event-stream",
+      "anthropic-version: 2023-06-01",
+    ]
     if let apiKey, !apiKey.isEmpty { headers.append("x-api-key: \(apiKey)") }
     var base = baseURL
     while base.hasSuffix("/") { base.removeLast() }
@@ -30,9 +36,10 @@ public struct AnthropicProvider: Provider {
 
   public func makeDecoder() -> any StreamDecoder { Decoder() }
 
-
   public func unreachable(_ detail: String, baseURL: String) -> SheafError {
-    SheafError(.network, "cannot reach \(baseURL): \(detail)", retryable: true, hint: "check the network and --base-url")
+    SheafError(
+      .network, "cannot reach \(baseURL): \(detail)", retryable: true,
+      hint: "check the network and --base-url")
   }
 
   /// Decodes the named events.
@@ -40,7 +47,8 @@ public struct AnthropicProvider: Provider {
     var sse = SSEParser()
 
     mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [StreamPiece] {
-      sse.feed(bytes).flatMap(pieces) + (sse.overflowed ? [.error(StreamLimits.tooLong("an event"))] : [])
+      sse.feed(bytes).flatMap(pieces)
+        + (sse.overflowed ? [.error(StreamLimits.tooLong("an event"))] : [])
     }
 
     var eventCount: Int { sse.eventCount }
@@ -57,7 +65,9 @@ public struct AnthropicProvider: Provider {
       case "content_block_start":
         // A block may start with text already in it.
         if let text = data["content_block"]?["text"]?.string, !text.isEmpty { return [.text(text)] }
-        if let thinking = data["content_block"]?["thinking"]?.string, !thinking.isEmpty { return [.reasoning(thinking)] }
+        if let thinking = data["content_block"]?["thinking"]?.string, !thinking.isEmpty {
+          return [.reasoning(thinking)]
+        }
         return []
       case "content_block_delta":
         let delta = data["delta"]
@@ -68,7 +78,9 @@ public struct AnthropicProvider: Provider {
         }
       case "message_delta":
         var out: [StreamPiece] = []
-        if let output = data["usage"]?["output_tokens"]?.int { out.append(.usage(input: nil, output: output)) }
+        if let output = data["usage"]?["output_tokens"]?.int {
+          out.append(.usage(input: nil, output: output))
+        }
         if let reason = data["delta"]?["stop_reason"]?.string { out.append(.finish(reason)) }
         return out
       case "error":
@@ -77,9 +89,18 @@ public struct AnthropicProvider: Provider {
         let text = "anthropic stream error (\(kind)): \(message)"
         switch kind {
         case "overloaded_error":
-          return [.error(SheafError(.provider, text, retryable: true, hint: "the provider is overloaded; try later or lower -j", httpStatus: 529))]
+          return [
+            .error(
+              SheafError(
+                .provider, text, retryable: true,
+                hint: "the provider is overloaded; try later or lower -j", httpStatus: 529))
+          ]
         case "rate_limit_error":
-          return [.error(SheafError(.rateLimited, text, retryable: true, hint: "wait, or lower -j", httpStatus: 429))]
+          return [
+            .error(
+              SheafError(
+                .rateLimited, text, retryable: true, hint: "wait, or lower -j", httpStatus: 429))
+          ]
         case "api_error":
           return [.error(SheafError(.provider, text, retryable: true, httpStatus: 500))]
         default:

@@ -1,6 +1,7 @@
 import Foundation
 
 /// The built-in `offline` provider: no network, deterministic for the same messages and seed.
+///
 /// It writes readable Markdown shaped by the request (the section's title, description and
 /// instructions, and the length its format asks for), which call-llm streams at a chosen pace.
 /// Token counts are estimates, and marked so. It sits behind the same provider seam as the HTTP
@@ -23,7 +24,8 @@ public struct OfflineProvider: Provider {
   public func request(_ call: LLMCall, baseURL: String, apiKey: String?) -> HTTPRequest {
     let brief = call.brief
     let text = Self.answer(
-      title: brief.title, description: brief.description, instructions: brief.instructions, docTitle: brief.docTitle,
+      title: brief.title, description: brief.description, instructions: brief.instructions,
+      docTitle: brief.docTitle,
       messages: call.messages, seed: seed, targetWords: brief.targetWords)
     return HTTPRequest(url: "offline:", headers: [], body: text)
   }
@@ -46,7 +48,9 @@ public struct OfflineProvider: Provider {
       // Only whole UTF-8 sequences: keep an unfinished one for the next piece.
       var end = pending.count
       var back = 0
-      while back < min(4, pending.count) && pending[pending.count - 1 - back] & 0xC0 == 0x80 { back += 1 }
+      while back < min(4, pending.count) && pending[pending.count - 1 - back] & 0xC0 == 0x80 {
+        back += 1
+      }
       if back < pending.count {
         let lead = pending[pending.count - 1 - back]
         let length = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1
@@ -89,14 +93,18 @@ public struct OfflineProvider: Provider {
     let hex = digest.hexDigest()
     var rng = SeededGenerator(seed: UInt64(hex.prefix(16), radix: 16) ?? seed)
 
-    let words = (title + " " + description).split(whereSeparator: { !$0.isLetter && !$0.isNumber && $0 != "-" })
-      .map { $0.lowercased() }
+    let words = (title + " " + description).split(whereSeparator: {
+      !$0.isLetter && !$0.isNumber && $0 != "-"
+    })
+    .map { $0.lowercased() }
     var keywords: [String] = []
     for word in words where isNounLike(word) && !keywords.contains(word) { keywords.append(word) }
     if keywords.isEmpty { keywords = title.lowercased().split(separator: " ").map(String.init) }
     func keyword() -> String { keywords[Int.random(in: 0..<keywords.count, using: &rng)] }
 
-    let target = targetWords.map { ($0.lowerBound + $0.upperBound) / 2 } ?? Int.random(in: 160...240, using: &rng)
+    let target =
+      targetWords.map { ($0.lowerBound + $0.upperBound) / 2 }
+      ?? Int.random(in: 160...240, using: &rng)
     let subject = docTitle.map { " for \($0)" } ?? ""
     var paragraphs: [String] = []
     var opening = "This section sets out the \(title.lowercased())\(subject)."
@@ -126,7 +134,9 @@ public struct OfflineProvider: Provider {
     var count = paragraphs.joined(separator: " ").split(separator: " ").count
     while count < target - 40 {
       var sentence = sentences[Int.random(in: 0..<sentences.count, using: &rng)]
-      while let range = sentence.range(of: "%@") { sentence.replaceSubrange(range, with: keyword()) }
+      while let range = sentence.range(of: "%@") {
+        sentence.replaceSubrange(range, with: keyword())
+      }
       body.append(sentence)
       count += sentence.split(separator: " ").count
       if body.count == 4 {

@@ -5,7 +5,9 @@ public struct OllamaProvider: Provider {
   public let keyVariable: String? = nil
 
   public func defaultBaseURL(environment: [String: String]) -> String {
-    guard var host = environment["OLLAMA_HOST"], !host.isEmpty else { return "http://localhost:11434" }
+    guard var host = environment["OLLAMA_HOST"], !host.isEmpty else {
+      return "http://localhost:11434"
+    }
     if !host.contains("://") { host = "http://" + host }
     return host
   }
@@ -16,20 +18,25 @@ public struct OllamaProvider: Provider {
     body["messages"] = ProviderErrors.messagesJSON(call.messages)
     body["stream"] = JSON(true)
     let options = JSON.object()
-    for (key, option) in [("temperature", "temperature"), ("top_p", "top_p"), ("top_k", "top_k"), ("seed", "seed"), ("max_tokens", "num_predict"), ("num_ctx", "num_ctx"), ("stop", "stop")] {
+    for (key, option) in [
+      ("temperature", "temperature"), ("top_p", "top_p"), ("top_k", "top_k"), ("seed", "seed"),
+      ("max_tokens", "num_predict"), ("num_ctx", "num_ctx"), ("stop", "stop"),
+    ] {
       if let value = call.settings.parameter(key) { options[option] = value }
     }
     if options.count > 0 { body["options"] = options }
     var headers = ["Content-Type: application/json"]
     if let apiKey, !apiKey.isEmpty { headers.append("Authorization: Bearer \(apiKey)") }
-    return HTTPRequest(url: ProviderErrors.join(baseURL, "/api/chat"), headers: headers, body: body.compactText)
+    return HTTPRequest(
+      url: ProviderErrors.join(baseURL, "/api/chat"), headers: headers, body: body.compactText)
   }
 
   public func makeDecoder() -> any StreamDecoder { Decoder() }
 
-
   public func unreachable(_ detail: String, baseURL: String) -> SheafError {
-    SheafError(.network, "cannot reach \(baseURL): \(detail)", retryable: true, hint: "is `ollama serve` running at \(baseURL)? (OLLAMA_HOST or --base-url)")
+    SheafError(
+      .network, "cannot reach \(baseURL): \(detail)", retryable: true,
+      hint: "is `ollama serve` running at \(baseURL)? (OLLAMA_HOST or --base-url)")
   }
 
   /// Decodes one JSON object per line.
@@ -37,7 +44,8 @@ public struct OllamaProvider: Provider {
     var lines = LineFramer()
 
     mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [StreamPiece] {
-      lines.feed(bytes).flatMap(pieces) + (lines.overflowed ? [.error(StreamLimits.tooLong("a line"))] : [])
+      lines.feed(bytes).flatMap(pieces)
+        + (lines.overflowed ? [.error(StreamLimits.tooLong("a line"))] : [])
     }
 
     var eventCount: Int { lines.lineCount }
@@ -48,13 +56,21 @@ public struct OllamaProvider: Provider {
       guard let object = try? JSON.parse(line) else { return [] }
       if let message = object["error"]?.string {
         let notFound = message.lowercased().contains("not found")
-        return [.error(SheafError(notFound ? .badRequest : .provider, "ollama stream error: \(message)", retryable: !notFound))]
+        return [
+          .error(
+            SheafError(
+              notFound ? .badRequest : .provider, "ollama stream error: \(message)",
+              retryable: !notFound))
+        ]
       }
       var out: [StreamPiece] = []
-      if let thinking = object["message"]?["thinking"]?.string, !thinking.isEmpty { out.append(.reasoning(thinking)) }
+      if let thinking = object["message"]?["thinking"]?.string, !thinking.isEmpty {
+        out.append(.reasoning(thinking))
+      }
       if let text = object["message"]?["content"]?.string, !text.isEmpty { out.append(.text(text)) }
       if object["done"]?.bool == true {
-        out.append(.usage(input: object["prompt_eval_count"]?.int, output: object["eval_count"]?.int))
+        out.append(
+          .usage(input: object["prompt_eval_count"]?.int, output: object["eval_count"]?.int))
         out.append(.finish(object["done_reason"]?.string ?? "stop"))
       }
       return out

@@ -2,7 +2,10 @@
 /// OpenRouter, Ollama's /v1): streaming SSE with usage in the last chunk.
 public struct OpenAIProvider: Provider {
   /// The parameters passed through from `llm`.
-  static let passed = ["temperature", "top_p", "max_tokens", "seed", "stop", "presence_penalty", "frequency_penalty", "response_format"]
+  static let passed = [
+    "temperature", "top_p", "max_tokens", "seed", "stop", "presence_penalty", "frequency_penalty",
+    "response_format",
+  ]
 
   public let name = "openai"
   public let keyVariable: String? = "OPENAI_API_KEY"
@@ -20,14 +23,17 @@ public struct OpenAIProvider: Provider {
     for key in Self.passed { if let value = call.settings.parameter(key) { body[key] = value } }
     var headers = ["Content-Type: application/json", "Accept: text/event-stream"]
     if let apiKey, !apiKey.isEmpty { headers.append("Authorization: Bearer \(apiKey)") }
-    return HTTPRequest(url: ProviderErrors.join(baseURL, "/chat/completions"), headers: headers, body: body.compactText)
+    return HTTPRequest(
+      url: ProviderErrors.join(baseURL, "/chat/completions"), headers: headers,
+      body: body.compactText)
   }
 
   public func makeDecoder() -> any StreamDecoder { Decoder() }
 
-
   public func unreachable(_ detail: String, baseURL: String) -> SheafError {
-    SheafError(.network, "cannot reach \(baseURL): \(detail)", retryable: true, hint: "is the server at \(baseURL) running? (--base-url or SHEAF_BASE_URL)")
+    SheafError(
+      .network, "cannot reach \(baseURL): \(detail)", retryable: true,
+      hint: "is the server at \(baseURL) running? (--base-url or SHEAF_BASE_URL)")
   }
 
   /// Decodes `data: {…}` chunks up to `data: [DONE]`.
@@ -35,7 +41,8 @@ public struct OpenAIProvider: Provider {
     var sse = SSEParser()
 
     mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [StreamPiece] {
-      sse.feed(bytes).flatMap(pieces) + (sse.overflowed ? [.error(StreamLimits.tooLong("an event"))] : [])
+      sse.feed(bytes).flatMap(pieces)
+        + (sse.overflowed ? [.error(StreamLimits.tooLong("an event"))] : [])
     }
 
     var eventCount: Int { sse.eventCount }
@@ -52,14 +59,17 @@ public struct OpenAIProvider: Provider {
       var out: [StreamPiece] = []
       if let choice = chunk["choices"]?.array?.first {
         let delta = choice["delta"]
-        if let reasoning = delta?["reasoning_content"]?.string ?? delta?["reasoning"]?.string, !reasoning.isEmpty {
+        if let reasoning = delta?["reasoning_content"]?.string ?? delta?["reasoning"]?.string,
+          !reasoning.isEmpty
+        {
           out.append(.reasoning(reasoning))
         }
         if let text = delta?["content"]?.string, !text.isEmpty { out.append(.text(text)) }
         if let reason = choice["finish_reason"]?.string { out.append(.finish(reason)) }
       }
       if let usage = chunk["usage"], usage.kind == .object {
-        out.append(.usage(input: usage["prompt_tokens"]?.int, output: usage["completion_tokens"]?.int))
+        out.append(
+          .usage(input: usage["prompt_tokens"]?.int, output: usage["completion_tokens"]?.int))
       }
       return out
     }
