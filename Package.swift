@@ -11,6 +11,7 @@ let package = Package(
     .executable(name: "merge-doc", targets: ["merge-doc"]),
     .executable(name: "sheaf-run", targets: ["sheaf-run"]),
     .library(name: "SheafCore", targets: ["SheafCore"]),
+    .library(name: "SheafLLM", targets: ["SheafLLM"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -33,21 +34,25 @@ let package = Package(
     .target(
       name: "SheafCore",
       dependencies: [
-        "CJansson", "CCurl", "CCmark", "CCrypto",
+        "CJansson", "CCmark",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Mustache", package: "swift-mustache"),
         .product(name: "Yams", package: "Yams"),
       ]),
     .executableTarget(name: "plan-sections", dependencies: ["SheafCore"]),
     .executableTarget(name: "build-prompt", dependencies: ["SheafCore"]),
-    .executableTarget(name: "call-llm", dependencies: ["SheafCore"]),
+    // call-llm's engine and providers: the only code that links libcurl (and libcrypto), so the
+    // other tools start without loading them.
+    .target(name: "SheafLLM", dependencies: ["SheafCore", "CCurl", "CCrypto"]),
+    .executableTarget(name: "call-llm", dependencies: ["SheafLLM"]),
     .executableTarget(name: "validate-format", dependencies: ["SheafCore"]),
     .executableTarget(name: "merge-doc", dependencies: ["SheafCore"]),
     // The run-directory steps of staged runs (pipelines/sheaf.mk).
     .executableTarget(name: "sheaf-run", dependencies: ["SheafCore"]),
     // Not a product: the benchmark's generator and the bare reader/writer pass-through.
     .executableTarget(name: "sheaf-bench", dependencies: ["SheafCore"]),
-    .testTarget(name: "SheafCoreTests", dependencies: ["SheafCore"], exclude: ["Fixtures"]),
+    .testTarget(
+      name: "SheafCoreTests", dependencies: ["SheafCore", "SheafLLM"], exclude: ["Fixtures"]),
     .testTarget(
       name: "CLITests",
       dependencies: [

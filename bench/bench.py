@@ -247,6 +247,35 @@ def bench_staged():
     stub.wait()
 
 
+def bench_startup():
+    """Start-up of each tool (`--version`): a staged run starts six tools a section, so this is on
+    its critical path. Median wall and CPU time of 60 runs each, against /bin/true (the cost of
+    starting any process here) as the named baseline."""
+    runs = int(os.environ.get("SHEAF_BENCH_STARTS", "60"))
+
+    def measure(argv):
+        walls, cpus, peaks = [], [], []
+        for _ in range(runs):
+            start = time.perf_counter()
+            proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            _, _, usage = os.wait4(proc.pid, 0)
+            walls.append(time.perf_counter() - start)
+            cpus.append(usage.ru_utime + usage.ru_stime)
+            peaks.append(usage.ru_maxrss / 1024)
+        walls.sort()
+        cpus.sort()
+        return walls[len(walls) // 2], cpus[len(cpus) // 2], max(peaks)
+
+    print()
+    print(f"start-up: `TOOL --version`, median of {runs} runs (release build), against /bin/true (baseline)")
+    print(f"  {'command':<18} {'wall ms':>8} {'cpu ms':>8} {'peak MB':>8} {'wall vs true':>13}")
+    base_wall, base_cpu, base_peak = measure(["/bin/true"])
+    print(f"  {'/bin/true':<18} {base_wall * 1000:8.2f} {base_cpu * 1000:8.2f} {base_peak:8.1f} {1.0:12.2f}x")
+    for tool in ("plan-sections", "build-prompt", "call-llm", "validate-format", "merge-doc", "sheaf-run"):
+        wall, cpu, peak = measure([os.path.join(BIN, tool), "--version"])
+        print(f"  {tool:<18} {wall * 1000:8.2f} {cpu * 1000:8.2f} {peak:8.1f} {wall / base_wall:12.2f}x")
+
+
 def scale_plan(count):
     """A plan of `count` sections in stages of 100: each section depends on the one before it in its
     stage and on the first of the stage before, offline."""
@@ -319,6 +348,8 @@ if __name__ == "__main__":
         bench_validate_format()
     if not only or "--only-call-llm" in only:
         bench_call_llm()
+    if not only or "--only-startup" in only:
+        bench_startup()
     if not only or "--only-staged" in only:
         bench_staged()
     if not only or "--only-scale" in only:

@@ -7,13 +7,13 @@ import Foundation
 /// nothing: a write cut short (a full disk) is cut back to where it started, and a line left torn
 /// by a writer that was killed mid-write is ended before the next line, so it stays one bad line
 /// that readers skip instead of spoiling the next one. Owns its descriptor.
-final class AppendFile {
+public final class AppendFile {
   private let fd: Int32
   private let path: String
 
   /// Opens (creating it if need be) `path` for appending.
   /// - Throws: `ToolFailure` naming the path and the system's reason.
-  init(path: String) throws {
+  public init(path: String) throws {
     fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
     guard fd >= 0 else {
       throw ToolFailure.usage(
@@ -28,7 +28,7 @@ final class AppendFile {
 
   /// Appends one line (the newline is added).
   /// - Throws: `ToolFailure` when the write fails; the file is then as it was before.
-  func append(_ line: String) throws {
+  public func append(_ line: String) throws {
     while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
     defer { _ = flock(fd, LOCK_UN) }
     let size = lseek(fd, 0, SEEK_END)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SheafCore
+import SheafLLM
 
 /// `call-llm`: records with messages in, records with the model's answer out.
 @main

@@ -12,6 +12,13 @@ public struct LineLocation: Sendable, CustomStringConvertible {
   public var source: String
   /// 1-based line number.
   public var line: Int
+
+  /// A place in an input.
+  public init(source: String, line: Int) {
+    self.source = source
+    self.line = line
+  }
+
   /// `source:line`.
   public var description: String { "\(source):\(line)" }
 }
@@ -90,7 +97,7 @@ public enum FilterLoop {
   }
 
   /// Whether a line is only spaces, tabs and carriage returns (blank lines are skipped).
-  static func isBlank(_ line: UnsafeRawBufferPointer) -> Bool {
+  public static func isBlank(_ line: UnsafeRawBufferPointer) -> Bool {
     line.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }
   }
 }

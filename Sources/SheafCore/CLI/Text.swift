@@ -2,7 +2,7 @@ import Foundation
 
 extension String {
   /// The string without leading and trailing white space.
-  var trimmed: String {
+  public var trimmed: String {
     var slice = Substring(self)
     while let first = slice.first, first.isWhitespace { slice.removeFirst() }
     while let last = slice.last, last.isWhitespace { slice.removeLast() }

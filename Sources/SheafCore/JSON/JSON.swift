@@ -23,7 +23,7 @@ public final class JSON {
   }
 
   /// Stops the tool: jansson could not allocate.
-  static func outOfMemory(_ what: StaticString) -> Never {
+  public static func outOfMemory(_ what: StaticString) -> Never {
     let tool = (CommandLine.arguments.first.map { ($0 as NSString).lastPathComponent }) ?? "sheaf"
     Diagnostics.say(tool, "out of memory (jansson: \(what))")
     exit(ExitStatus.usage.rawValue)

@@ -62,7 +62,7 @@ enum PlanTypes {
 
   /// The `llm` settings sheaf reads; other keys pass through to the record as they are.
   static let llm: [(String, Shape)] = [
-    ("provider", .oneOf(ProviderRegistry.names)),
+    ("provider", .oneOf(ProviderNames.all)),
     ("model", .string),
     ("base_url", .string),
     ("temperature", .number(0...2)),

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import SheafCore
+@testable import SheafLLM
 
 struct ContractTests {
   @Test func exitStatusesAreTheContractsNumbers() {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import SheafCore
+@testable import SheafLLM
 
 struct LineReaderTests {
   /// Reads every line of `bytes` through a file, with `chunk`-byte reads.

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import SheafCore
+@testable import SheafLLM
 
 struct JSONTests {
   /// Parses and writes back, as every tool does.

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import SheafCore
+@testable import SheafLLM
 
 /// A clock that moves only when the engine waits: timing rules are checked without sleeping.
 final class FakeClock: EngineClock {

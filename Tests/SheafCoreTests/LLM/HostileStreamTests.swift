@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import SheafCore
+@testable import SheafLLM
 
 /// Streams and texts from a hostile or broken server, and keys in what sheaf writes (issue 9).
 struct HostileStreamTests {

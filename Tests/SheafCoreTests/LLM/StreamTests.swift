@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import SheafCore
+@testable import SheafLLM
 
 /// What a decoder makes of a whole stream.
 struct Decoded: Equatable {

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import SheafCore
+@testable import SheafLLM
 
 struct DocumentMergerTests {
   func merged(_ lines: [String]) throws -> DocumentMerger {

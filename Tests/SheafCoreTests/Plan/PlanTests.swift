@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import SheafCore
+@testable import SheafLLM
 
 struct PlanTests {
   /// Builds a plan from JSON text, as if read from `dir/plan.json`.

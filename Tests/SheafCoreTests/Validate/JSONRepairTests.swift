@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import SheafCore
+@testable import SheafLLM
 
 /// JSON as models really write it (Fixtures/json-repair.json): each case with the value its
 /// repair must give, or the refusal it must get instead of a guess.

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import SheafCore
+@testable import SheafLLM
 
 /// Each Markdown rule, passing and failing, with the message a model gets.
 struct MarkdownRulesTests {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import SheafCore
+@testable import SheafLLM
 
 /// The official JSON Schema Test Suite (Debian's json-schema-test-suite), draft-07, read at test
 /// time. `optional/` is excluded, and so is every test that needs a remote `$ref`:

@@ -1,3 +1,5 @@
+import SheafCore
+
 /// How long one line or event of a response stream may be: a server that sends more is not an
 /// LLM server (or is broken), and is stopped with a clear error instead of eating memory.
 public enum StreamLimits {

@@ -1,4 +1,5 @@
 import Foundation
+import SheafCore
 
 /// The write end of the pipe that SIGINT, SIGTERM and SIGHUP wake the event loop through.
 nonisolated(unsafe) private var signalPipeWrite: Int32 = -1

@@ -1,4 +1,5 @@
 import Foundation
+import SheafCore
 
 /// Everything known about one attempt when it ended: what the transport said, the HTTP status and
 /// headers, the error body, and what the stream held.

@@ -1,3 +1,5 @@
+import SheafCore
+
 /// Who goes next: the queue, `-j` transfers at once, retries at their time, and the 429 rule (a
 /// rate limit halves the concurrency until the cool-down ends; then it grows back by one at each
 /// start).

@@ -1,4 +1,5 @@
 import Foundation
+import SheafCore
 
 /// A completed answer as the cache keeps it (no key, no headers: only what the record gets).
 public struct CachedAnswer {

@@ -1,4 +1,5 @@
 import Foundation
+import SheafCore
 
 /// What call-llm writes: records (as they complete, or in input order), events (to stdout and the
 /// events file), the attempt log, and the progress line.

@@ -1,3 +1,5 @@
+import SheafCore
+
 /// Removes `<think>…</think>` from streamed text and keeps it apart, also when a tag is split
 /// across chunks: text that might be the start of a tag is held back until the next chunk says.
 public struct ThinkFilter {

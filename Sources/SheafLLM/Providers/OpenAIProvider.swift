@@ -1,3 +1,5 @@
+import SheafCore
+
 /// Any OpenAI-compatible Chat Completions endpoint (OpenAI, vLLM, llama.cpp's server, LM Studio,
 /// OpenRouter, Ollama's /v1): streaming SSE with usage in the last chunk.
 public struct OpenAIProvider: Provider {

@@ -1,5 +1,6 @@
 import CCurl
 import Foundation
+import SheafCore
 
 /// A libcurl error code, with libcurl's words.
 struct CurlError: Error {

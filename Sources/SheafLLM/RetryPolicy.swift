@@ -1,4 +1,5 @@
 import Foundation
+import SheafCore
 
 /// A small seedable generator (SplitMix64), so backoff jitter can be repeated in tests.
 public struct SeededGenerator: RandomNumberGenerator {

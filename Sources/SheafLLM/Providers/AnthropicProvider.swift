@@ -1,3 +1,5 @@
+import SheafCore
+
 /// Anthropic's Messages API, streaming: `message_start`, `content_block_delta` (text and
 /// thinking), `message_delta` (usage, stop reason), `ping`, and `error` events mid-stream.
 public struct AnthropicProvider: Provider {

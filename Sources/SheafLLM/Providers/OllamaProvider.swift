@@ -1,3 +1,5 @@
+import SheafCore
+
 /// Ollama's native `/api/chat`: an NDJSON stream ending with an object that has `done`,
 /// `done_reason`, `prompt_eval_count` and `eval_count`; `thinking` where the server sends it.
 public struct OllamaProvider: Provider {

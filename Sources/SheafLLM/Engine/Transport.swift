@@ -1,5 +1,6 @@
 import CCurl
 import Foundation
+import SheafCore
 
 /// Seconds on a clock that only goes forward.
 func monotonicNow() -> Double {

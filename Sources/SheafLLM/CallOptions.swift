@@ -1,4 +1,5 @@
 import Foundation
+import SheafCore
 
 /// call-llm's settings, from its flags and the environment.
 public struct CallOptions {

@@ -1,4 +1,5 @@
 import CCrypto
+import SheafCore
 
 /// SHA-256 through libcrypto's EVP interface (OpenSSL is already in the process through libcurl):
 /// the response cache's keys and the offline provider's seed.

@@ -1,4 +1,5 @@
 import Foundation
+import SheafCore
 
 /// The built-in `offline` provider: no network, deterministic for the same messages and seed.
 ///

@@ -1,4 +1,5 @@
 import Foundation
+import SheafCore
 
 /// The model settings of one call, resolved from flags, environment and the record's `llm`.
 public struct LLMSettings: Sendable {
@@ -129,7 +130,7 @@ extension Provider {
 /// The providers sheaf knows, by name (the offline provider is built in and needs no HTTP).
 public enum ProviderRegistry {
   /// Every name, for messages.
-  public static let names = ["openai", "anthropic", "ollama", "offline"]
+  public static let names = ProviderNames.all
 
   /// The provider called `name` (the offline one answers with `seed`), or `nil` when unknown.
   public static func provider(_ name: String, seed: UInt64 = 0) -> (any Provider)? {
