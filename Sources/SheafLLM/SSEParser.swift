@@ -186,3 +186,23 @@ public struct LineFramer {
     return text.allSatisfy(\.isWhitespace) ? nil : text
   }
 }
+
+/// A decoder over server-sent events: each event becomes pieces; the framing, the length limit
+/// and the count are shared.
+protocol SSEStreamDecoder: StreamDecoder {
+  /// The framing.
+  var sse: SSEParser { get set }
+  /// The pieces one event holds.
+  func pieces(_ event: SSEEvent) -> [StreamPiece]
+}
+
+extension SSEStreamDecoder {
+  mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [StreamPiece] {
+    sse.feed(bytes).flatMap(pieces)
+      + (sse.overflowed ? [.error(StreamLimits.tooLong("an event"))] : [])
+  }
+
+  mutating func finish() -> [StreamPiece] { sse.finish().flatMap(pieces) }
+
+  var eventCount: Int { sse.eventCount }
+}

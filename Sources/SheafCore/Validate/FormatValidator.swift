@@ -28,24 +28,12 @@ public final class FormatValidator {
     var type =
       format.kind == .object
       ? (format["type"]?.string ?? "markdown") : (format.string ?? "markdown")
-    if format.kind == .string && !["markdown", "json", "text", "none"].contains(type) {
-      json["status"] = JSON(SectionStatus.failed.rawValue)
-      json["error"] =
-        SheafError(
-          .plan, "unknown format '\(type)' for section '\(id ?? "?")'",
-          hint: "define it under \"formats\" in the plan, or use markdown or json"
-        ).json
-      return json
-    }
     if !PlanTypes.formatTypes.contains(type) {
-      json["status"] = JSON(SectionStatus.failed.rawValue)
-      json["error"] =
-        SheafError(
-          .plan,
-          "section '\(id ?? "?")': unknown format type '\(type)' (known: \(PlanTypes.formatTypes.joined(separator: ", ")))",
-          hint: "fix the format's type in the plan"
-        ).json
-      return json
+      // plan-sections refuses these; a record made by hand can still carry one.
+      let known = PlanTypes.formatTypes.joined(separator: ", ")
+      return Self.planFailure(
+        json, "unknown format '\(type)' for section '\(id ?? "?")' (known: \(known))",
+        hint: "define it under \"formats\" in the plan, or use one of the types")
     }
     if type == "text" || type == "none" { return json }
     var violations: [Violation] = []
@@ -63,13 +51,9 @@ public final class FormatValidator {
         violations.append(Violation(rule: "json", message: refusal.message))
       } catch let error as JSONSchema.SchemaError {
         // The plan is at fault, not the answer: nothing to feed back to the model.
-        json["status"] = JSON(SectionStatus.failed.rawValue)
-        json["error"] =
-          SheafError(
-            .plan, "section '\(id ?? "?")': the format's schema cannot be used: \(error.message)",
-            hint: "fix the schema (or schema_file) in the plan"
-          ).json
-        return json
+        return Self.planFailure(
+          json, "section '\(id ?? "?")': the format's schema cannot be used: \(error.message)",
+          hint: "fix the schema (or schema_file) in the plan")
       } catch {
         violations.append(Violation(rule: "schema", message: "\(error)"))
       }
@@ -103,6 +87,13 @@ public final class FormatValidator {
             "run it through build-prompt again: the violations become feedback for the next attempt"
         ).json
     }
+    return json
+  }
+
+  /// The record failed for a fault of the plan (type `plan`), not of the answer.
+  private static func planFailure(_ json: JSON, _ message: String, hint: String) -> JSON {
+    json["status"] = JSON(SectionStatus.failed.rawValue)
+    json["error"] = SheafError(.plan, message, hint: hint).json
     return json
   }
 

@@ -45,17 +45,8 @@ public struct AnthropicProvider: Provider {
   }
 
   /// Decodes the named events.
-  struct Decoder: StreamDecoder {
+  struct Decoder: SSEStreamDecoder {
     var sse = SSEParser()
-
-    mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [StreamPiece] {
-      sse.feed(bytes).flatMap(pieces)
-        + (sse.overflowed ? [.error(StreamLimits.tooLong("an event"))] : [])
-    }
-
-    var eventCount: Int { sse.eventCount }
-
-    mutating func finish() -> [StreamPiece] { sse.finish().flatMap(pieces) }
 
     func pieces(_ event: SSEEvent) -> [StreamPiece] {
       guard let data = try? JSON.parse(event.data) else { return [] }

@@ -39,17 +39,8 @@ public struct OpenAIProvider: Provider {
   }
 
   /// Decodes `data: {…}` chunks up to `data: [DONE]`.
-  struct Decoder: StreamDecoder {
+  struct Decoder: SSEStreamDecoder {
     var sse = SSEParser()
-
-    mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [StreamPiece] {
-      sse.feed(bytes).flatMap(pieces)
-        + (sse.overflowed ? [.error(StreamLimits.tooLong("an event"))] : [])
-    }
-
-    var eventCount: Int { sse.eventCount }
-
-    mutating func finish() -> [StreamPiece] { sse.finish().flatMap(pieces) }
 
     func pieces(_ event: SSEEvent) -> [StreamPiece] {
       if event.data == "[DONE]" { return [] }
