@@ -9,14 +9,14 @@
 
 # Never put what people typed into a recipe's environment as make text: make would expand it
 # there (a NOTE with `$(shell …)` would run). The recipes read the SHEAF_* copies instead.
-unexport NOTE PLAN RUNS MODE BASE_URL CALL_FLAGS PROMPT_FLAGS VALIDATE_FLAGS SECTION DOC
+unexport NOTE PLAN RUNS MODE BASE_URL PROVIDER MODEL CASCADE CALL_FLAGS PROMPT_FLAGS VALIDATE_FLAGS SECTION DOC
 
 # `sheaf-run deps` passes a person's section through as it is (so nothing after it asks a model),
 # marks a section skipped when a depends_on section did not complete, and cancels it when the run
 # was interrupted.
 define sheaf_section
 @cd "$$SHEAF_CWD" && "$$SHEAF_BIN/plan-sections" $(if $(SHEAF_MODE),--mode $(SHEAF_MODE)) --only $(1) \
-    $(if $(filter $(1),$(SECTION)),--instructions "$$SHEAF_NOTE") "$$SHEAF_PLAN" \
+    $(if $(filter $(1),$(value SECTION)),--instructions "$$SHEAF_NOTE") "$$SHEAF_PLAN" \
   | "$$SHEAF_BIN/sheaf-run" deps --run "$$SHEAF_RUN" \
   | "$$SHEAF_BIN/build-prompt" --context "$$SHEAF_RUN/sections" $(PROMPT_FLAGS) \
   | "$$SHEAF_BIN/call-llm" -j 1 --events-file "$$SHEAF_RUN/events.ndjson" \

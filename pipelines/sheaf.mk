@@ -16,7 +16,7 @@
 # sections.mk holds nothing but section ids, so nothing a plan says is ever make or shell syntax.
 # Never put what people typed into a recipe's environment as make text: make would expand it
 # there (a NOTE with `$(shell …)` would run). The recipes read the SHEAF_* copies instead.
-unexport NOTE PLAN RUNS MODE BASE_URL CALL_FLAGS PROMPT_FLAGS VALIDATE_FLAGS SECTION DOC
+unexport NOTE PLAN RUNS MODE BASE_URL PROVIDER MODEL CASCADE CALL_FLAGS PROMPT_FLAGS VALIDATE_FLAGS SECTION DOC
 SHEAF_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 SHEAF_BIN ?= $(SHEAF_DIR)/../.build/release
 RUNS ?= runs
@@ -28,11 +28,14 @@ export SHEAF_PLAN := $(value PLAN)
 export SHEAF_RUNS := $(value RUNS)
 export SHEAF_NOTE := $(value NOTE)
 export SHEAF_MODE_ARG := $(value MODE)
+export SHEAF_DOC_ARG := $(value DOC)
+export SHEAF_CASCADE := $(value CASCADE)
+export SHEAF_SECTION_ARG := $(value SECTION)
 ifneq ($(PROVIDER),)
-export SHEAF_PROVIDER := $(PROVIDER)
+export SHEAF_PROVIDER := $(value PROVIDER)
 endif
 ifneq ($(MODEL),)
-export SHEAF_MODEL := $(MODEL)
+export SHEAF_MODEL := $(value MODEL)
 endif
 ifneq ($(BASE_URL),)
 export SHEAF_BASE_URL := $(value BASE_URL)
@@ -54,7 +57,7 @@ doc: $(SHEAF_TOOLS)
 	SHEAF_BIN="$$(cd "$$SHEAF_BIN" 2>/dev/null && pwd)" || { echo "sheaf: no tools in $(SHEAF_BIN): run make build, or set SHEAF_BIN" >&2; exit 2; }; \
 	export SHEAF_BIN; \
 	doc=$$("$$SHEAF_BIN/sheaf-run" prepare --plan "$$SHEAF_PLAN" --runs "$$SHEAF_RUNS" --mode "$$SHEAF_MODE_ARG" $(if $(FORCE),--force) \
-	    $(if $(SHEAF_REGEN),--regenerate $(SHEAF_REGEN) --cascade $(CASCADE))) || exit 2; \
+	    $${SHEAF_REGEN:+--regenerate "$$SHEAF_REGEN" --cascade "$$SHEAF_CASCADE"}) || exit 2; \
 	SHEAF_RUN="$$SHEAF_RUNS/$$doc"; export SHEAF_RUN; \
 	$(MAKE) --no-print-directory -k -j$(J) -C "$$SHEAF_RUN" -f "$$(cd "$(SHEAF_DIR)" && pwd)/section.mk" sheaf-sections; \
 	built=$$?; \
@@ -68,15 +71,15 @@ doc: $(SHEAF_TOOLS)
 # Regenerate one section (with NOTE as its instructions) and, unless CASCADE=no, every section
 # that uses it, asking the provider again even when the cache has an answer; then re-merge.
 regen: $(SHEAF_TOOLS)
-	@test -n "$(DOC)" -a -n "$(SECTION)" || { echo "sheaf: usage: make regen DOC=prd SECTION=id [NOTE=\"…\"] [CASCADE=no]" >&2; exit 2; }
-	@plan="$$("$$SHEAF_BIN/sheaf-run" info --run "$$SHEAF_RUNS/$(DOC)" plan)" || exit 2; \
-	mode="$$("$$SHEAF_BIN/sheaf-run" info --run "$$SHEAF_RUNS/$(DOC)" mode)"; \
-	PLAN="$$plan" MODE="$$mode" $(MAKE) --no-print-directory doc SHEAF_REGEN="$(SECTION)" SHEAF_REFRESH_ALL=1
+	@test -n "$$SHEAF_DOC_ARG" -a -n "$$SHEAF_SECTION_ARG" || { echo "sheaf: usage: make regen DOC=prd SECTION=id [NOTE=\"…\"] [CASCADE=no]" >&2; exit 2; }
+	@plan="$$("$$SHEAF_BIN/sheaf-run" info --run "$$SHEAF_RUNS/$$SHEAF_DOC_ARG" plan)" || exit 2; \
+	mode="$$("$$SHEAF_BIN/sheaf-run" info --run "$$SHEAF_RUNS/$$SHEAF_DOC_ARG" mode)"; \
+	PLAN="$$plan" MODE="$$mode" SHEAF_REGEN="$$SHEAF_SECTION_ARG" $(MAKE) --no-print-directory doc SHEAF_REFRESH_ALL=1
 
 status: $(SHEAF_TOOLS)
-	@test -n "$(DOC)" || { echo "sheaf: usage: make status DOC=prd" >&2; exit 2; }
-	@"$$SHEAF_BIN/sheaf-run" status --run "$$SHEAF_RUNS/$(DOC)"
+	@test -n "$$SHEAF_DOC_ARG" || { echo "sheaf: usage: make status DOC=prd" >&2; exit 2; }
+	@"$$SHEAF_BIN/sheaf-run" status --run "$$SHEAF_RUNS/$$SHEAF_DOC_ARG"
 
 watch: $(SHEAF_TOOLS)
-	@test -n "$(DOC)" || { echo "sheaf: usage: make watch DOC=prd" >&2; exit 2; }
-	@"$$SHEAF_BIN/sheaf-run" watch --run "$$SHEAF_RUNS/$(DOC)" --until-complete
+	@test -n "$$SHEAF_DOC_ARG" || { echo "sheaf: usage: make watch DOC=prd" >&2; exit 2; }
+	@"$$SHEAF_BIN/sheaf-run" watch --run "$$SHEAF_RUNS/$$SHEAF_DOC_ARG" --until-complete

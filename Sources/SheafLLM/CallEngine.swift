@@ -334,6 +334,7 @@ public final class CallEngine {
   // MARK: - Attempts
 
   private func startAttempts() throws {
+    scheduler.tick()
     while !interrupted, let job = scheduler.next() {
       if let transportFailure {
         scheduler.ended()

@@ -165,7 +165,7 @@ struct ResolvedCall {
     }
     let requestKey = SHA256.hex(canonical.compactText)
 
-    let retries = options.retries ?? llm?["retries"]?.int ?? 2
+    let retries = min(100, max(0, options.retries ?? llm?["retries"]?.int ?? 2))
     let total = options.totalTimeout ?? llm?["timeout_s"]?.double ?? 600
     var targetWords: ClosedRange<Int>?
     if let format = json["format"], let low = format["min_words"]?.int,

@@ -65,6 +65,8 @@ final class CurlTransfer {
     try check(sheaf_curl_easy_setopt_ptr(easy, CURLOPT_ERRORBUFFER, errorBuffer))
     try check(sheaf_curl_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1))
     try check(sheaf_curl_easy_setopt_ptr(easy, CURLOPT_USERAGENT, "sheaf/\(SheafVersion.current)"))
+    // Only HTTP: a base URL of file://, gopher:// or the like is refused by libcurl.
+    try check(sheaf_curl_easy_setopt_ptr(easy, CURLOPT_PROTOCOLS_STR, "http,https"))
     try check(sheaf_curl_easy_setopt_write(easy, CURLOPT_WRITEFUNCTION, curlBodyCallback))
     try check(sheaf_curl_easy_setopt_ptr(easy, CURLOPT_WRITEDATA, me))
     try check(sheaf_curl_easy_setopt_write(easy, CURLOPT_HEADERFUNCTION, curlHeaderCallback))

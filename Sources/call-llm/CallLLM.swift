@@ -176,8 +176,8 @@ struct CallLLM: FilterCommand {
     if let timeout, !(timeout > 0) {
       throw ValidationError("--timeout must be more than 0 (got \(timeout))")
     }
-    if let retries, retries < 0 {
-      throw ValidationError("--retries must be 0 or more (got \(retries))")
+    if let retries, retries < 0 || retries > 100 {
+      throw ValidationError("--retries must be from 0 to 100 (got \(retries))")
     }
     if offlineDelay < 0 || offlineTPS < 0 {
       throw ValidationError("--offline-delay and --offline-tps must be 0 or more")

@@ -60,6 +60,11 @@ struct SafetyTests {
       #"{"id":"inj","title":"T","inputs":{"x":{"file":"$(shell id > PWNED).md"}},"llm":{"provider":"offline"},"sections":[{"id":"intro","title":"Intro"}]}"#,
       "plan.json"
     ),
+    (
+      "section mode",
+      #"{"id":"inj","title":"T","default_mode":"a$(shell id > PWNED)","llm":{"provider":"offline"},"sections":[{"id":"intro","title":"Intro","modes":["a$(shell id > PWNED)"]}]}"#,
+      "plan.json"
+    ),
   ])
   func nothingAPlanSaysIsExecuted(_ field: String, _ plan: String, _ name: String) throws {
     let pwned = plan.replacingOccurrences(of: "PWNED", with: "\(scratch)/pwned")
@@ -435,5 +440,42 @@ struct SafetyTests {
     let resumed = try Harness.run(
       command.replacingOccurrences(of: ",slowfor=Goals%20and%20Objectives:20", with: ""))
     #expect(resumed.status == 0, "\(resumed.err)")
+  }
+}
+
+extension SafetyTests {
+  @Test func aTemplateLinkOutOfItsFolderIsNotFollowed() throws {
+    try write("S", to: "p/t/shared_context.mustache")
+    try "SECRET-CONTENT".write(toFile: "\(scratch)/secret.txt", atomically: true, encoding: .utf8)
+    try FileManager.default.createSymbolicLink(
+      atPath: "\(scratch)/p/t/default.mustache", withDestinationPath: "\(scratch)/secret.txt")
+    let result = try Harness.run(
+      "build-prompt --prompts \(scratch)/p --set t",
+      stdin: Data(#"{"doc":"d","id":"a","status":"pending"}"#.utf8))
+    #expect(!result.out.contains("SECRET-CONTENT"))
+    #expect(
+      (objects(result.out).first?["error"] as? [String: Any])?["type"] as? String == "template")
+  }
+
+  @Test func onlyHTTPIsSpoken() throws {
+    let result = try Harness.run(
+      "env -u OPENAI_API_KEY call-llm --no-cache --retries 0 --provider openai --model m --base-url file:///etc",
+      stdin: messageRecord("{}"))
+    let record = try #require(objects(result.out).first)
+    #expect(record["status"] as? String == "failed")
+    #expect(!result.out.contains("root:"))
+  }
+
+  @Test func aRecordWithoutItsMarkdownGetsItBack() throws {
+    let runs = "\(scratch)/runs"
+    #expect(
+      try make("doc", "PLAN=pipelines/blog/plan.md RUNS=\(runs) CALL_FLAGS=--no-cache").status == 0)
+    let sections = "\(runs)/blog/sections"
+    let before = try String(contentsOfFile: "\(sections)/conclusion.md", encoding: .utf8)
+    try FileManager.default.removeItem(atPath: "\(sections)/conclusion.md")
+    let again = try make("doc", "PLAN=pipelines/blog/plan.md RUNS=\(runs) CALL_FLAGS=--no-cache")
+    #expect(again.status == 0, "\(again.err)")
+    #expect(try String(contentsOfFile: "\(sections)/conclusion.md", encoding: .utf8) == before)
+    #expect(!again.err.contains("✓ conclusion"), "written back from the record, not asked again")
   }
 }

@@ -97,23 +97,33 @@ public enum Secrets {
         guard let found = key.value.withUnsafeBytes({ find($0, in: bytes, from: from) }) else {
           break
         }
-        if !hits.contains(where: {
-          found < $0.start + $0.length && $0.start < found + key.value.count
-        }) {
-          hits.append((found, key.value.count, key.name))
-        }
+        hits.append((found, key.value.count, key.name))
         from = found + key.value.count
       }
     }
     guard !hits.isEmpty else { return nil }
-    hits.sort { $0.start < $1.start }
+    // Overlapping matches (one key inside or across another) are masked as one span, named by
+    // the longest key in it: no byte of any key is left in clear.
+    hits.sort { $0.start < $1.start || ($0.start == $1.start && $0.length > $1.length) }
+    var spans: [(start: Int, end: Int, name: String, length: Int)] = []
+    for hit in hits {
+      if let last = spans.last, hit.start < last.end {
+        let longer = hit.length > last.length
+        spans[spans.count - 1] = (
+          last.start, max(last.end, hit.start + hit.length), longer ? hit.name : last.name,
+          max(last.length, hit.length)
+        )
+      } else {
+        spans.append((hit.start, hit.start + hit.length, hit.name, hit.length))
+      }
+    }
     var out: [UInt8] = []
     out.reserveCapacity(bytes.count)
     var position = 0
-    for hit in hits {
-      out.append(contentsOf: bytes[position..<hit.start])
-      out.append(contentsOf: Array("[redacted \(hit.name)]".utf8))
-      position = hit.start + hit.length
+    for span in spans {
+      out.append(contentsOf: bytes[position..<span.start])
+      out.append(contentsOf: Array("[redacted \(span.name)]".utf8))
+      position = span.end
     }
     out.append(contentsOf: bytes[position...])
     return out

@@ -231,6 +231,11 @@ public enum PlanReader {
         "modes: '\(mode)' is not a name (a-z, A-Z, 0-9, '_' and '-', at most 64 characters)")
     }
     let defaultMode = object["default_mode"]?.string
+    if let defaultMode, !PromptName.isValid(defaultMode) {
+      problems.append(
+        "default_mode '\(defaultMode)' is not a name (a-z, A-Z, 0-9, '_' and '-', at most 64 characters)"
+      )
+    }
     if let defaultMode, !modes.isEmpty, !modes.contains(defaultMode) {
       problems.append(
         "default_mode '\(defaultMode)' is not one of the modes (\(modes.joined(separator: ", ")))")
@@ -315,11 +320,22 @@ public enum PlanReader {
       var sectionModes: [String]?
       if item["modes"] != nil {
         sectionModes = ids("modes", what: "mode names")
+        // A mode's name is written into sections.mk: a name, never make or shell text.
+        for mode in sectionModes ?? [] where !PromptName.isValid(mode) {
+          problems.append(
+            "\(place): mode '\(mode)' is not a name (a-z, A-Z, 0-9, '_' and '-', at most 64 characters)"
+          )
+        }
         for mode in sectionModes ?? [] where !modes.isEmpty && !modes.contains(mode) {
           problems.append(
             "\(place): mode '\(mode)' is not declared in the plan's modes (\(modes.joined(separator: ", ")))"
           )
         }
+      }
+      // A custom field may not take a name the tools set (plan_dir, prompt_set, doc …).
+      for (key, _) in item.members
+      where !sectionKeys.contains(key) && RecordFields.names.contains(key) {
+        problems.append("\(place): '\(key)' is set by sheaf, not by the plan; rename the field")
       }
       if let sectionLLM = item["llm"] {
         problems += PlanTypes.llmProblems(sectionLLM, at: "llm").map { "\(place): \($0)" }

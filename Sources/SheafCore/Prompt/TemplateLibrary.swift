@@ -51,10 +51,13 @@ final class TemplateLibrary {
     var result: String?
     for folder in folders {
       let path = "\(folder)/\(name).mustache"
-      if FileManager.default.fileExists(atPath: path) {
-        result = path
-        break
-      }
+      // A template is a file in its folder: a symbolic link that leads out of the folder (to a
+      // key file, say) is not followed.
+      guard let real = PlanPaths.realPath(path), let base = PlanPaths.realPath(folder),
+        real.hasPrefix(base.hasSuffix("/") ? base : base + "/")
+      else { continue }
+      result = path
+      break
     }
     found[key] = .some(result)
     return result

@@ -136,9 +136,11 @@ public struct RunDirectory {
 
   /// Removes a section's files, so that make builds it again.
   public func clear(_ id: String) {
-    unlink(recordPath(id))
+    // The .md first: a kill in between leaves a record with no .md, which `recover` writes back,
+    // never a lone .md, which would read as a person's edit.
     unlink(markdownPath(id))
     unlink(pendingMarkdownPath(id))
+    unlink(recordPath(id))
   }
 
   /// Finishes or undoes what a killed writer left: a pending `.md` whose `.json` made it is
@@ -169,6 +171,18 @@ public struct RunDirectory {
       } else if name.hasSuffix(".tmp") {
         unlink(path)
       }
+    }
+    // A completed model's record whose .md is missing (a kill before its rename, or between the
+    // unlinks of `clear`): the .md is written again from the record.
+    for name in (try? FileManager.default.contentsOfDirectory(atPath: sectionsPath)) ?? []
+    where name.hasSuffix(".json") && !name.hasPrefix(".") {
+      let id = String(name.dropLast(".json".count))
+      guard Slug.isValid(id), !FileManager.default.fileExists(atPath: markdownPath(id)),
+        let record = record(id), record["status"]?.string == SectionStatus.completed.rawValue,
+        record["source"]?.string != "human", let content = record["content"]?.string,
+        (try? AtomicFile.write(content.trimmed + "\n", to: markdownPath(id))) != nil
+      else { continue }
+      finished.append(id)
     }
     return finished
   }

@@ -1,8 +1,8 @@
 import SheafCore
 
 /// Who goes next: the queue, `-j` transfers at once, retries at their time, and the 429 rule (a
-/// rate limit halves the concurrency until the cool-down ends; then it grows back by one at each
-/// start).
+/// rate limit halves the concurrency until the cool-down ends; then it grows back by one a pass of
+/// the event loop).
 ///
 /// It reads an
 /// injectable clock, so every rule is tested without waiting.
@@ -54,7 +54,6 @@ final class Scheduler<Item: AnyObject> {
   /// The caller starts it and calls `ended()` when its attempt ends.
   func next() -> Item? {
     let now = clock.now
-    if limit < jobs && now >= cooldownUntil { limit += 1 }
     let due = waiting.filter { $0.at <= now }.map(\.item)
     if !due.isEmpty {
       waiting.removeAll { $0.at <= now }
@@ -63,6 +62,11 @@ final class Scheduler<Item: AnyObject> {
     guard active < limit, !queue.isEmpty else { return nil }
     active += 1
     return queue.removeFirst()
+  }
+
+  /// One pass of the event loop: once the cool-down is over, the limit grows back by one.
+  func tick() {
+    if limit < jobs && clock.now >= cooldownUntil { limit += 1 }
   }
 
   /// An attempt ended (answer, failure or retry scheduled).

@@ -178,16 +178,17 @@ public final class CurlTransport: Transport {
 /// The `offline` provider's transport: it writes the answer its request carries a piece (about a
 /// token) at a time, after `delay` seconds, at `tps` pieces a second, on the engine's clock.
 ///
-/// No
-/// network; the whole engine (decoding, think removal, timeouts, events) runs as for HTTP.
+/// No network; the engine decodes it, removes thinking and writes events as for HTTP (the
+/// network timeouts do not apply: nothing here can stall).
 public final class OfflineTransport: Transport {
   private final class Writing: Transfer {
-    let sink: TransferSink
+    /// Weak: the attempt holds its transfer, not the other way round.
+    weak var sink: TransferSink?
     let pieces: [String]
     var next = 0
     var due: Double
     var stopped = false
-    init(sink: TransferSink, pieces: [String], due: Double) {
+    init(sink: TransferSink?, pieces: [String], due: Double) {
       self.sink = sink
       self.pieces = pieces
       self.due = due
@@ -226,9 +227,13 @@ public final class OfflineTransport: Transport {
     var ended: [(Transfer, TransferEnd)] = []
     for transfer in writing {
       while transfer.next < transfer.pieces.count && transfer.due <= now && !transfer.stopped {
-        transfer.sink.activity()
+        guard let sink = transfer.sink else {
+          transfer.stopped = true
+          break
+        }
+        sink.activity()
         var piece = transfer.pieces[transfer.next]
-        transfer.stopped = !piece.withUTF8 { transfer.sink.body(UnsafeRawBufferPointer($0)) }
+        transfer.stopped = !piece.withUTF8 { sink.body(UnsafeRawBufferPointer($0)) }
         transfer.next += 1
         transfer.due += interval
       }

@@ -66,6 +66,11 @@ struct HostileStreamTests {
       redact("abc and /root stay") == "abc and /root stay",
       "short values and other variables are not keys")
     #expect(redact("sk-abcdefgh12345") == "[redacted OPENAI_API_KEY]")
+    // A key that overlaps another's match is masked with it: no byte of either stays in clear.
+    let overlapping = ["A_API_KEY": "abcdefgh1234", "B_TOKEN": "1234zyxwvuts"]
+    #expect(
+      Secrets.redact("x abcdefgh1234zyxwvuts y", environment: overlapping)
+        == "x [redacted A_API_KEY] y")
   }
 
   @Test func onlyTheProvidersOwnOriginIsTheSame() {

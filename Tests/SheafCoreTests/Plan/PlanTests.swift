@@ -308,6 +308,18 @@ struct PlanTests {
       #"{"modes":{"x$(shell id)":{}},"sections":[{"id":"a"}]}"#,
       "modes: 'x$(shell id)' is not a name (a-z, A-Z, 0-9, '_' and '-', at most 64 characters)"
     ),
+    (
+      #"{"sections":[{"id":"a","modes":["a$(shell id)"]}]}"#,
+      "section 1 ('a'): mode 'a$(shell id)' is not a name (a-z, A-Z, 0-9, '_' and '-', at most 64 characters)"
+    ),
+    (
+      #"{"default_mode":"a b","sections":[{"id":"a"}]}"#,
+      "default_mode 'a b' is not a name (a-z, A-Z, 0-9, '_' and '-', at most 64 characters)"
+    ),
+    (
+      #"{"sections":[{"id":"a","plan_dir":"/home/u"}]}"#,
+      "section 1 ('a'): 'plan_dir' is set by sheaf, not by the plan; rename the field"
+    ),
   ])
   func everyFieldIsTyped(_ text: String, _ problem: String) {
     #expect(problems(text) == [problem])
