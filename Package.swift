@@ -11,7 +11,6 @@ let package = Package(
     .executable(name: "merge-doc", targets: ["merge-doc"]),
     .executable(name: "sheaf-run", targets: ["sheaf-run"]),
     .library(name: "SheafCore", targets: ["SheafCore"]),
-    .library(name: "SheafLLM", targets: ["SheafLLM"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -31,28 +30,42 @@ let package = Package(
     .systemLibrary(
       name: "CCrypto", pkgConfig: "libcrypto",
       providers: [.apt(["libssl-dev"])]),
+    // Layered: the JSON value, the contract and the filter plumbing at the bottom, one module per
+    // tool above, so each binary links only what it uses (only call-llm links libcurl).
     .target(
       name: "SheafCore",
       dependencies: [
-        "CJansson", "CCmark",
-        .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        .product(name: "Mustache", package: "swift-mustache"),
-        .product(name: "Yams", package: "Yams"),
+        "CJansson", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
-    .executableTarget(name: "plan-sections", dependencies: ["SheafCore"]),
-    .executableTarget(name: "build-prompt", dependencies: ["SheafCore"]),
+    .target(name: "SheafValidate", dependencies: ["SheafCore", "CCmark"]),
+    .target(
+      name: "SheafPlan",
+      dependencies: [
+        "SheafCore", "SheafValidate", "CCmark", .product(name: "Yams", package: "Yams"),
+      ]),
+    .target(
+      name: "SheafPrompt",
+      dependencies: ["SheafCore", .product(name: "Mustache", package: "swift-mustache")]),
+    .target(name: "SheafMerge", dependencies: ["SheafCore", "CCmark"]),
+    .target(name: "SheafRun", dependencies: ["SheafPlan", "SheafPrompt"]),
+    .executableTarget(name: "plan-sections", dependencies: ["SheafPlan"]),
+    .executableTarget(name: "build-prompt", dependencies: ["SheafPrompt"]),
     // call-llm's engine and providers: the only code that links libcurl (and libcrypto), so the
     // other tools start without loading them.
     .target(name: "SheafLLM", dependencies: ["SheafCore", "CCurl", "CCrypto"]),
     .executableTarget(name: "call-llm", dependencies: ["SheafLLM"]),
-    .executableTarget(name: "validate-format", dependencies: ["SheafCore"]),
-    .executableTarget(name: "merge-doc", dependencies: ["SheafCore"]),
+    .executableTarget(name: "validate-format", dependencies: ["SheafValidate"]),
+    .executableTarget(name: "merge-doc", dependencies: ["SheafMerge"]),
     // The run-directory steps of staged runs (pipelines/sheaf.mk).
-    .executableTarget(name: "sheaf-run", dependencies: ["SheafCore"]),
+    .executableTarget(name: "sheaf-run", dependencies: ["SheafRun"]),
     // Not a product: the benchmark's generator and the bare reader/writer pass-through.
     .executableTarget(name: "sheaf-bench", dependencies: ["SheafCore"]),
     .testTarget(
-      name: "SheafCoreTests", dependencies: ["SheafCore", "SheafLLM"], exclude: ["Fixtures"]),
+      name: "SheafCoreTests",
+      dependencies: [
+        "SheafCore", "SheafLLM", "SheafPlan", "SheafPrompt", "SheafValidate", "SheafMerge",
+        "SheafRun",
+      ], exclude: ["Fixtures"]),
     .testTarget(
       name: "CLITests",
       dependencies: [

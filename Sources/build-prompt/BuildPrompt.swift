@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SheafCore
+import SheafPrompt
 
 /// `build-prompt`: planned records in, records with `messages` out.
 @main

@@ -1,5 +1,6 @@
 import ArgumentParser
 import SheafCore
+import SheafMerge
 
 /// `merge-doc`: records in, the document out, in order, with its status and a summary.
 @main

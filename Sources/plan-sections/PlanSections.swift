@@ -1,5 +1,6 @@
 import ArgumentParser
 import SheafCore
+import SheafPlan
 
 /// `plan-sections`: a plan in, one record per section out, in an order that puts every
 /// dependency first.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SheafCore
+import SheafRun
 
 /// `sheaf-run`: the run-directory steps of a staged run; `pipelines/sheaf.mk` calls them.
 @main

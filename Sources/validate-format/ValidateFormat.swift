@@ -1,5 +1,6 @@
 import ArgumentParser
 import SheafCore
+import SheafValidate
 
 /// `validate-format`: each completed record's content checked against its format.
 @main

@@ -7,7 +7,7 @@ import Foundation
 /// Before jansson reads a line, every number that is not an exact 64-bit integer is rewritten as a
 /// string that starts with a marker; the serializer writes each such string as its literal. The marker holds a NUL and a random token drawn once per process, so no string
 /// a user wrote can be mistaken for one.
-enum NumberLiteral {
+public enum NumberLiteral {
   /// The random part of the marker, 16 hex digits.
   static let token: [UInt8] = {
     var generator = SystemRandomNumberGenerator()
@@ -152,7 +152,7 @@ enum NumberLiteral {
   }
 
   /// Whether `text` is exactly one JSON number literal.
-  static func isLiteral(_ text: String) -> Bool {
+  public static func isLiteral(_ text: String) -> Bool {
     if let int = Int64(text), text == String(int) { return true }
     var text = text
     return text.withUTF8 { bytes in

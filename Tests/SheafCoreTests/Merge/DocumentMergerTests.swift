@@ -2,6 +2,11 @@ import Testing
 
 @testable import SheafCore
 @testable import SheafLLM
+@testable import SheafMerge
+@testable import SheafPlan
+@testable import SheafPrompt
+@testable import SheafRun
+@testable import SheafValidate
 
 struct DocumentMergerTests {
   func merged(_ lines: [String]) throws -> DocumentMerger {

@@ -3,6 +3,11 @@ import Testing
 
 @testable import SheafCore
 @testable import SheafLLM
+@testable import SheafMerge
+@testable import SheafPlan
+@testable import SheafPrompt
+@testable import SheafRun
+@testable import SheafValidate
 
 /// JSON as models really write it (Fixtures/json-repair.json): each case with the value its
 /// repair must give, or the refusal it must get instead of a guess.

@@ -3,6 +3,11 @@ import Testing
 
 @testable import SheafCore
 @testable import SheafLLM
+@testable import SheafMerge
+@testable import SheafPlan
+@testable import SheafPrompt
+@testable import SheafRun
+@testable import SheafValidate
 
 /// The official JSON Schema Test Suite (Debian's json-schema-test-suite), draft-07, read at test
 /// time. `optional/` is excluded, and so is every test that needs a remote `$ref`:

@@ -1,8 +1,9 @@
 import CCmark
 import Foundation
+import SheafCore
 
 /// What cmark sees in an answer: its prose words and its headings.
-struct MarkdownShape {
+public struct MarkdownShape {
   /// Words of prose (text and inline code), not markup, code blocks or HTML.
   var words = 0
   /// Headings in order.
@@ -56,7 +57,7 @@ struct MarkdownShape {
   }
 
   /// The text inside a node (a heading's words).
-  static func text(of node: OpaquePointer) -> String {
+  public static func text(of node: OpaquePointer) -> String {
     var parts: [String] = []
     let iterator = cmark_iter_new(node)
     defer { cmark_iter_free(iterator) }

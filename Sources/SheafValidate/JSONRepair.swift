@@ -1,3 +1,5 @@
+import SheafCore
+
 /// Takes JSON out of a model's answer and repairs what models commonly get wrong: a code fence
 /// or prose around it, trailing commas, single quotes, unquoted keys, comments, Python's
 /// `True`/`False`/`None`, raw newlines in strings, missing commas, and a truncated end (what is

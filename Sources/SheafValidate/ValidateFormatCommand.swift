@@ -1,3 +1,5 @@
+import SheafCore
+
 /// validate-format's work.
 public enum ValidateFormatCommand {
   /// Reads records, writes each with its verdict; events pass through.

@@ -1,4 +1,6 @@
 import Foundation
+import SheafCore
+import SheafValidate
 
 /// What plan-sections writes.
 public enum PlanEmitFormat: String, CaseIterable, Sendable {

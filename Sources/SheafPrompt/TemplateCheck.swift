@@ -1,4 +1,5 @@
 import Foundation
+import SheafCore
 
 /// A Mustache template's tags as a tree, with line numbers: what sheaf needs to check that every
 /// name a template uses exists (swift-mustache renders a missing name as nothing, silently).

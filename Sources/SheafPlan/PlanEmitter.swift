@@ -1,4 +1,6 @@
 import Foundation
+import SheafCore
+import SheafValidate
 
 /// What plan-sections writes: records, make rules, or a Graphviz graph.
 public enum PlanEmitter {

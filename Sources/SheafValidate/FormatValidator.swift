@@ -1,4 +1,5 @@
 import Foundation
+import SheafCore
 
 /// Checks each completed record's `content` against its `format` and records the verdict:
 /// `violations` (empty when valid), `data` for JSON, `repaired` when JSON was repaired or a
@@ -28,9 +29,9 @@ public final class FormatValidator {
     var type =
       format.kind == .object
       ? (format["type"]?.string ?? "markdown") : (format.string ?? "markdown")
-    if !PlanTypes.formatTypes.contains(type) {
+    if !FormatTypes.all.contains(type) {
       // plan-sections refuses these; a record made by hand can still carry one.
-      let known = PlanTypes.formatTypes.joined(separator: ", ")
+      let known = FormatTypes.all.joined(separator: ", ")
       return Self.planFailure(
         json, "unknown format '\(type)' for section '\(id ?? "?")' (known: \(known))",
         hint: "define it under \"formats\" in the plan, or use one of the types")

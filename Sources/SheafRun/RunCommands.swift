@@ -1,4 +1,7 @@
 import Foundation
+import SheafCore
+import SheafPlan
+import SheafPrompt
 
 /// The run-directory steps of a staged run (`pipelines/sheaf.mk` calls them).
 public enum RunCommands {

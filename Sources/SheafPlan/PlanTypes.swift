@@ -1,4 +1,6 @@
 import Foundation
+import SheafCore
+import SheafValidate
 
 /// The type and range every plan field must have, checked before any request (a plan error names
 /// the field, the type found and the type wanted).
@@ -81,7 +83,7 @@ enum PlanTypes {
   ]
 
   /// The format types validate-format knows.
-  static let formatTypes = ["markdown", "json", "text", "none"]
+  static let formatTypes = FormatTypes.all
 
   /// The fields of a format object.
   static let format: [(String, Shape)] = [
@@ -173,57 +175,4 @@ enum PlanTypes {
     }
     return found
   }
-}
-
-/// Where a plan may read files: inside its own folder, unless the user allows more
-/// (`--allow-outside` or `SHEAF_ALLOW_OUTSIDE=1`).
-public enum PlanPaths {
-  /// Whether the environment allows a plan to name files outside its folder.
-  public static func allowOutside(
-    environment: [String: String] = ProcessInfo.processInfo.environment
-  ) -> Bool {
-    ["1", "yes", "true"].contains(environment["SHEAF_ALLOW_OUTSIDE"]?.lowercased() ?? "")
-  }
-
-  /// The path of `file` (a plan's `field`) relative to the plan's `folder`, or the one-line
-  /// problem when it is absolute or leaves the folder (through `..` or a symbolic link).
-  static func resolve(_ file: String, field: String, folder: String, allowOutside: Bool) -> Result<
-    String, PlanPathProblem
-  > {
-    let joined = file.hasPrefix("/") ? file : (folder.isEmpty ? file : "\(folder)/\(file)")
-    if allowOutside { return .success(joined) }
-    let refusal = PlanPathProblem(
-      "\(field): '\(file)' is outside the plan's folder; a plan reads files in its own folder only "
-        + "(pass --allow-outside, or ALLOW_OUTSIDE=1 to make, to let it)")
-    if file.hasPrefix("/") || file.hasPrefix("~") { return .failure(refusal) }
-    // Lexically: `..` may not climb above the folder.
-    var depth = 0
-    for part in file.split(separator: "/") {
-      if part == ".." {
-        depth -= 1
-        if depth < 0 { return .failure(refusal) }
-      } else if part != "." {
-        depth += 1
-      }
-    }
-    // Through links: the real path must stay inside the real folder.
-    if let real = realPath(joined), let base = realPath(folder.isEmpty ? "." : folder) {
-      let prefix = base.hasSuffix("/") ? base : base + "/"
-      if real != base && !real.hasPrefix(prefix) { return .failure(refusal) }
-    }
-    return .success(joined)
-  }
-
-  /// The canonical absolute path, or `nil` when it does not exist.
-  static func realPath(_ path: String) -> String? {
-    guard let resolved = realpath(path, nil) else { return nil }
-    defer { free(resolved) }
-    return String(cString: resolved)
-  }
-}
-
-/// A plan path that was refused, as one line.
-struct PlanPathProblem: Error {
-  var message: String
-  init(_ message: String) { self.message = message }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SheafCore
 
 /// A JSON Schema validator for draft-07, with the 2020-12 spellings `$defs` and `prefixItems`
 /// that providers' structured-output schemas use.

@@ -1,4 +1,6 @@
 import Foundation
+import SheafCore
+import SheafValidate
 
 /// Reads a plan from a JSON file or a Markdown outline into a checked `Plan`.
 public enum PlanReader {
@@ -442,7 +444,7 @@ public enum PlanReader {
   }
 
   /// The known id nearest to a misspelt one, when it is near enough to suggest.
-  static func closest(to word: String, in candidates: [String]) -> String? {
+  public static func closest(to word: String, in candidates: [String]) -> String? {
     Suggester(candidates).suggest(word)
   }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Mustache
+import SheafCore
 
 /// build-prompt's settings.
 public struct PromptOptions {

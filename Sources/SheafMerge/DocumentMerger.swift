@@ -1,5 +1,6 @@
 import CCmark
 import Foundation
+import SheafCore
 
 /// The formats merge-doc writes.
 public enum DocumentFormat: String, CaseIterable, Sendable {

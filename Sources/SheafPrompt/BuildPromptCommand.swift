@@ -1,3 +1,5 @@
+import SheafCore
+
 /// build-prompt's work, given its options.
 public enum BuildPromptCommand {
   /// Reads records, writes each with its messages; events pass through.

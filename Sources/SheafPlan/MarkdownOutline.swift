@@ -1,5 +1,7 @@
 import CCmark
 import Foundation
+import SheafCore
+import SheafValidate
 import Yams
 
 /// Reads a plan written as a Markdown outline.

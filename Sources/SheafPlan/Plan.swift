@@ -1,4 +1,6 @@
 import Foundation
+import SheafCore
+import SheafValidate
 
 /// One section as the plan defines it.
 public struct PlanSection {

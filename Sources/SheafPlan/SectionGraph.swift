@@ -1,3 +1,6 @@
+import SheafCore
+import SheafValidate
+
 /// A section as it runs: the plan's section with its dependencies narrowed to the selected mode,
 /// its stage resolved and its place in the document set.
 public struct PlannedSection {

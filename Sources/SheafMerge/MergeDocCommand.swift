@@ -1,3 +1,5 @@
+import SheafCore
+
 /// merge-doc's work, given its options.
 public enum MergeDocCommand {
   /// Reads every record of `inputs`, writes the document (to `output`, atomically, or standard

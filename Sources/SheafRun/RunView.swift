@@ -1,4 +1,7 @@
 import Foundation
+import SheafCore
+import SheafPlan
+import SheafPrompt
 
 /// What a person sees of a run: one line per section with a status mark, and the document's
 /// progress, from the run directory and `events.ndjson`.

@@ -1,4 +1,7 @@
 import Foundation
+import SheafCore
+import SheafPlan
+import SheafPrompt
 
 /// One document's state (DESIGN.md section 7): `plan.ndjson`, `sections/<id>.json` (the latest
 /// record of each section), `sections/<id>.md` (its content, for people, who may edit it),

@@ -1,5 +1,6 @@
 import Foundation
 import Mustache
+import SheafCore
 
 /// One template file, read and compiled once.
 struct CompiledTemplate {
@@ -20,7 +21,7 @@ struct CompiledTemplate {
 ///
 /// A section uses `<template>.mustache`, else `default.mustache`; the system message is
 /// `shared_context.mustache`; any other file of the set can be a partial (`{{> name}}`).
-final class TemplateLibrary {
+public final class TemplateLibrary {
   private let promptDirs: [String]
   private var compiled: [String: CompiledTemplate] = [:]
   private var broken: [String: ToolFailure] = [:]
@@ -29,12 +30,12 @@ final class TemplateLibrary {
   /// The text every template is rendered with first: plain text, no HTML escaping.
   static let textPragma = "{{% CONTENT_TYPE: TEXT}}"
 
-  init(promptDirs: [String]) {
+  public init(promptDirs: [String]) {
     self.promptDirs = promptDirs
   }
 
   /// The folders a set's files are looked for in, in order.
-  func folders(set: String, planDir: String?) -> [String] {
+  public func folders(set: String, planDir: String?) -> [String] {
     var folders: [String] = []
     for dir in promptDirs { folders += ["\(dir)/\(set)", dir] }
     if let planDir, !planDir.isEmpty { folders += ["\(planDir)/prompts/\(set)", planDir] }
@@ -44,7 +45,7 @@ final class TemplateLibrary {
   }
 
   /// The path of `name.mustache` in the first folder that has it (looked up once per run).
-  func find(_ name: String, in folders: [String]) -> String? {
+  public func find(_ name: String, in folders: [String]) -> String? {
     guard PromptName.isValid(name) else { return nil }  // a partial's name is never a path
     let key = name + "\u{0}" + folders.joined(separator: "\u{0}")
     if let known = found[key] { return known }
