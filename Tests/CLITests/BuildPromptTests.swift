@@ -13,10 +13,7 @@ struct BuildPromptTests {
   }()
 
   func write(_ text: String, to name: String) throws {
-    let path = "\(scratch)/\(name)"
-    try FileManager.default.createDirectory(
-      atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    try Harness.write(text, to: "\(scratch)/\(name)")
   }
 
   /// Every section of the detailed PRD completed, each with content that names it.

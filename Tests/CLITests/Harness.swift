@@ -23,6 +23,13 @@ enum Harness {
     return root.appendingPathComponent(".build/debug")
   }()
 
+  /// Writes a file, making its folders.
+  static func write(_ text: String, to path: String) throws {
+    try FileManager.default.createDirectory(
+      atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+  }
+
   /// What a command did.
   struct Result {
     var status: Int32

@@ -2,12 +2,6 @@ import Foundation
 import Testing
 
 @testable import SheafCore
-@testable import SheafLLM
-@testable import SheafMerge
-@testable import SheafPlan
-@testable import SheafPrompt
-@testable import SheafRun
-@testable import SheafValidate
 
 struct LineReaderTests {
   /// Reads every line of `bytes` through a file, with `chunk`-byte reads.

@@ -1,12 +1,6 @@
 import Testing
 
 @testable import SheafCore
-@testable import SheafLLM
-@testable import SheafMerge
-@testable import SheafPlan
-@testable import SheafPrompt
-@testable import SheafRun
-@testable import SheafValidate
 
 struct JSONTests {
   /// Parses and writes back, as every tool does.

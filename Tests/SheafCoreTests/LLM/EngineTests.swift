@@ -3,11 +3,6 @@ import Testing
 
 @testable import SheafCore
 @testable import SheafLLM
-@testable import SheafMerge
-@testable import SheafPlan
-@testable import SheafPrompt
-@testable import SheafRun
-@testable import SheafValidate
 
 /// A clock that moves only when the engine waits: timing rules are checked without sleeping.
 final class FakeClock: EngineClock {

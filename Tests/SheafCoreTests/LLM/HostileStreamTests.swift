@@ -3,11 +3,6 @@ import Testing
 
 @testable import SheafCore
 @testable import SheafLLM
-@testable import SheafMerge
-@testable import SheafPlan
-@testable import SheafPrompt
-@testable import SheafRun
-@testable import SheafValidate
 
 /// Streams and texts from a hostile or broken server, and keys in what sheaf writes (issue 9).
 struct HostileStreamTests {

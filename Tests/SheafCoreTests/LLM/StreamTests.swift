@@ -3,11 +3,6 @@ import Testing
 
 @testable import SheafCore
 @testable import SheafLLM
-@testable import SheafMerge
-@testable import SheafPlan
-@testable import SheafPrompt
-@testable import SheafRun
-@testable import SheafValidate
 
 /// What a decoder makes of a whole stream.
 struct Decoded: Equatable {

@@ -1,12 +1,7 @@
 import Testing
 
 @testable import SheafCore
-@testable import SheafLLM
 @testable import SheafMerge
-@testable import SheafPlan
-@testable import SheafPrompt
-@testable import SheafRun
-@testable import SheafValidate
 
 struct DocumentMergerTests {
   func merged(_ lines: [String]) throws -> DocumentMerger {

@@ -2,12 +2,7 @@ import Foundation
 import Testing
 
 @testable import SheafCore
-@testable import SheafLLM
-@testable import SheafMerge
 @testable import SheafPlan
-@testable import SheafPrompt
-@testable import SheafRun
-@testable import SheafValidate
 
 struct PlanTests {
   /// Builds a plan from JSON text, as if read from `dir/plan.json`.

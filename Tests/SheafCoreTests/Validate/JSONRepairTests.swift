@@ -2,11 +2,6 @@ import Foundation
 import Testing
 
 @testable import SheafCore
-@testable import SheafLLM
-@testable import SheafMerge
-@testable import SheafPlan
-@testable import SheafPrompt
-@testable import SheafRun
 @testable import SheafValidate
 
 /// JSON as models really write it (Fixtures/json-repair.json): each case with the value its

@@ -1,11 +1,6 @@
 import Testing
 
 @testable import SheafCore
-@testable import SheafLLM
-@testable import SheafMerge
-@testable import SheafPlan
-@testable import SheafPrompt
-@testable import SheafRun
 @testable import SheafValidate
 
 /// Each Markdown rule, passing and failing, with the message a model gets.

@@ -2,11 +2,6 @@ import Foundation
 import Testing
 
 @testable import SheafCore
-@testable import SheafLLM
-@testable import SheafMerge
-@testable import SheafPlan
-@testable import SheafPrompt
-@testable import SheafRun
 @testable import SheafValidate
 
 /// The official JSON Schema Test Suite (Debian's json-schema-test-suite), draft-07, read at test
