@@ -31,13 +31,13 @@ export SHEAF_MODE_ARG := $(value MODE)
 export SHEAF_DOC_ARG := $(value DOC)
 export SHEAF_CASCADE := $(value CASCADE)
 export SHEAF_SECTION_ARG := $(value SECTION)
-ifneq ($(PROVIDER),)
+ifneq ($(value PROVIDER),)
 export SHEAF_PROVIDER := $(value PROVIDER)
 endif
-ifneq ($(MODEL),)
+ifneq ($(value MODEL),)
 export SHEAF_MODEL := $(value MODEL)
 endif
-ifneq ($(BASE_URL),)
+ifneq ($(value BASE_URL),)
 export SHEAF_BASE_URL := $(value BASE_URL)
 endif
 ifneq ($(FORCE),)
