@@ -304,12 +304,12 @@ public enum PlanReader {
             let resolved = named.copy()
             if resolved["name"] == nil { resolved["name"] = JSON(name) }
             format = resolved
-          } else if PlanTypes.formatTypes.contains(name) {
+          } else if FormatTypes.all.contains(name) {
             format = .object(["type": JSON(name)])
           } else if declaredFormat(name, in: object) {
             format = nil  // its own problem is reported under formats
           } else {
-            let known = formats.keys.sorted() + PlanTypes.formatTypes
+            let known = formats.keys.sorted() + FormatTypes.all
             problems.append(
               "\(place): format '\(name)' is neither defined under \"formats\" nor a type (known: \(known.joined(separator: ", ")))"
             )

@@ -82,12 +82,9 @@ enum PlanTypes {
     ("response_format", .object),
   ]
 
-  /// The format types validate-format knows.
-  static let formatTypes = FormatTypes.all
-
   /// The fields of a format object.
   static let format: [(String, Shape)] = [
-    ("type", .oneOf(formatTypes)),
+    ("type", .oneOf(FormatTypes.all)),
     ("name", .string),
     ("min_words", .int(0...Int.max)),
     ("max_words", .int(0...Int.max)),

@@ -112,17 +112,20 @@ public enum RunCommands {
     // A section older than the plan, its inputs or its prompt files is built again.
     let library = TemplateLibrary(promptDirs: [])
     let planDir = plan.source == "stdin" ? "." : (plan.source as NSString).deletingLastPathComponent
-    let shared = ([plan.source] + plan.inputFiles).compactMap(modified)
+    // The plan and its inputs, each with its time, once (a file that is gone has none).
+    let shared = ([plan.source] + plan.inputFiles).compactMap { path in
+      modified(path).map { (path, $0) }
+    }
+    let folders = library.folders(
+      set: plan.promptSet ?? plan.id, planDir: planDir.isEmpty ? "." : planDir)
     for planned in graph.sections {
       let id = planned.section.id
       guard let built = modified(run.recordPath(id)), !run.isHuman(id) else { continue }
-      let folders = library.folders(
-        set: plan.promptSet ?? plan.id, planDir: planDir.isEmpty ? "." : planDir)
       let prompts = [planned.section.template ?? id, "shared_context"].compactMap {
         library.find($0, in: folders)
       }
       let changed =
-        zip([plan.source] + plan.inputFiles, shared).first { $0.1 > built }?.0
+        shared.first { $0.1 > built }?.0
         ?? prompts.first { (modified($0) ?? 0) > built }
       if let changed {
         Diagnostics.say(tool, "\(id): \(changed) changed since it was written; it is built again")

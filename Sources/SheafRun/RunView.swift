@@ -137,14 +137,19 @@ public final class RunView {
   /// Whether the run ended (a `complete` event after its start).
   public var isComplete: Bool { completeStatus != nil }
 
-  /// The status of a section: its saved record's, else what the events of this run say.
-  private func status(_ id: String) -> String {
-    if case .damaged = run.stored(id) { return "damaged" }
-    if let record = run.record(id), let status = record["status"]?.string {
-      if status == SectionStatus.completed.rawValue && record["source"]?.string == "human" {
-        return "human"
+  /// The status of a section: its saved record's (read once by the caller), else what the events
+  /// of this run say.
+  private func status(_ id: String, stored: RunDirectory.Stored) -> String {
+    switch stored {
+    case .damaged: return "damaged"
+    case .record(let record):
+      if let status = record["status"]?.string {
+        if status == SectionStatus.completed.rawValue && record["source"]?.string == "human" {
+          return "human"
+        }
+        return status
       }
-      return status
+    case .missing: break
     }
     return live[id]?.status ?? "pending"
   }
@@ -172,14 +177,20 @@ public final class RunView {
     let width = max(12, sections.map(\.id.count).max() ?? 12)
     var lines: [String] = []
     var done = 0
+    var doneThisRun = 0
     for section in sections {
-      let state = status(section.id)
+      // Each record file is read once per drawing.
+      let stored = run.stored(section.id)
+      let state = status(section.id, stored: stored)
       if ["completed", "human", "failed", "skipped"].contains(state) { done += 1 }
+      if jobsStarted.contains(section.id) && ["completed", "failed", "skipped"].contains(state) {
+        doneThisRun += 1
+      }
       var line =
         "\(Self.mark(state)) \(section.id.padding(toLength: width, withPad: " ", startingAt: 0))  \(state.padding(toLength: 10, withPad: " ", startingAt: 0))"
       if state == "damaged" {
         line += "  sections/\(section.id).json is damaged; the next make doc rebuilds it"
-      } else if let record = run.record(section.id) {
+      } else if case .record(let record) = stored {
         if let seconds = record["timing"]?["seconds"]?.double {
           line += String(format: " %6.1fs", seconds)
         }
@@ -203,9 +214,6 @@ public final class RunView {
       let end = isComplete ? (lastEvent ?? Date()) : Date()
       let elapsed = end.timeIntervalSince(runStart)
       progress += " · elapsed \(Self.clock(elapsed))"
-      let doneThisRun = sections.filter {
-        jobsStarted.contains($0.id) && ["completed", "failed", "skipped"].contains(status($0.id))
-      }.count
       if !isComplete && doneThisRun > 0 && done < total {
         progress += " · ETA \(Self.clock(elapsed / Double(doneThisRun) * Double(total - done)))"
       }

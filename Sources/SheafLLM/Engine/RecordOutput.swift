@@ -47,12 +47,10 @@ final class RecordOutput {
   /// `--keep-order`.
   func record(_ index: Int, _ record: JSON) throws {
     counts.done += 1
-    if record["status"]?.string == SectionStatus.completed.rawValue {
-      counts.tokens += record["usage"]?["output_tokens"]?.int ?? 0
-    } else {
-      counts.failed +=
-        record["status"]?.string == SectionStatus.failed.rawValue
-          || record["status"]?.string == SectionStatus.cancelled.rawValue ? 1 : 0
+    switch record["status"]?.string.flatMap(SectionStatus.init(rawValue:)) {
+    case .completed: counts.tokens += record["usage"]?["output_tokens"]?.int ?? 0
+    case .failed, .cancelled: counts.failed += 1
+    default: break
     }
     guard options.keepOrder else {
       try sink(record)
