@@ -42,7 +42,7 @@ public enum PlanSectionsCommand {
     }
     var selected = graph.sections
     let onlyIDs = Set(
-      only.flatMap { $0.split(separator: ",").map { String($0).trimmed } }.filter { !$0.isEmpty })
+      commaSeparated(only))
     if !onlyIDs.isEmpty {
       for id in onlyIDs.sorted() { try check(id, "--only") }
       selected = selected.filter { onlyIDs.contains($0.section.id) }

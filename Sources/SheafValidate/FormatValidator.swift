@@ -9,10 +9,29 @@ public final class FormatValidator {
   private let warn: Set<String>
   private let earlier = DuplicateIndex()
   private var schemas: [String: JSONSchema] = [:]
+  private let sectionsDirectory: String?
+  private var loadedSections = false
 
-  /// A validator that turns the violations of the `warn` rules into warnings.
-  public init(warn: Set<String>) {
+  /// A validator that turns the violations of the `warn` rules into warnings; with
+  /// `sectionsDirectory` (a run's `sections/`), the duplicate rule also compares against the
+  /// completed sections stored there.
+  public init(warn: Set<String>, sectionsDirectory: String? = nil) {
     self.warn = warn
+    self.sectionsDirectory = sectionsDirectory
+  }
+
+  /// The reasons stopped at the token limit, as providers name them.
+  public static let truncatedReasons: Set<String> = ["length", "max_tokens", "MAX_TOKENS"]
+
+  /// The violation of an answer cut at the token limit.
+  public static func truncated(_ json: JSON) -> Violation {
+    let limit =
+      json["llm"]?["max_tokens"]?.int ?? json["llm"]?["max_completion_tokens"]?.int
+    return Violation(
+      rule: "truncated",
+      message:
+        "the answer was cut off at the token limit\(limit.map { " (max_tokens \($0))" } ?? "") before it was finished"
+    )
   }
 
   /// The record with its verdict; records that are not completed, or have no format, come back
@@ -21,9 +40,13 @@ public final class FormatValidator {
     let json = record.json
     // A person's text is not a model's answer: it is not checked.
     guard record.status == .completed, json["source"]?.string != "human",
-      let content = record.content,
-      let format = json["format"]
+      let content = record.content
     else { return json }
+    let truncated =
+      json["finish_reason"]?.string.map { Self.truncatedReasons.contains($0) } ?? false
+    guard let format = json["format"] else {
+      return truncated ? conclude(json, violations: [Self.truncated(json)], warnings: []) : json
+    }
     let id = record.id
     var spec: JSON? = format.kind == .object ? format : nil
     var type =
@@ -36,8 +59,11 @@ public final class FormatValidator {
         json, "unknown format '\(type)' for section '\(id ?? "?")' (known: \(known))",
         hint: "define it under \"formats\" in the plan, or use one of the types")
     }
-    if type == "text" || type == "none" { return json }
-    var violations: [Violation] = []
+    var violations: [Violation] = truncated ? [Self.truncated(json)] : []
+    var warnings: [Violation] = []
+    if type == "text" || type == "none" {
+      return violations.isEmpty ? json : conclude(json, violations: violations, warnings: [])
+    }
     if content.trimmed.isEmpty {
       violations.append(Violation(rule: "empty", message: "the answer is empty; write the section"))
     } else if type == "json" {
@@ -61,17 +87,53 @@ public final class FormatValidator {
     } else {
       type = "markdown"
       if spec == nil { spec = JSON.object() }
-      let (found, unwrapped) = MarkdownRules.check(
+      if spec?["max_duplicate_ratio"] != nil { loadStoredSections() }
+      let (found, fixed, repaired) = MarkdownRules.check(
         content, format: spec, title: record.title, earlier: earlier, id: id)
-      violations = found
-      if let unwrapped {
-        json["content"] = JSON(unwrapped.trimmed)
+      violations += found
+      warnings += fixed
+      if let repaired {
+        json["content"] = JSON(repaired.trimmed)
         json["repaired"] = JSON(true)
       }
       // Only sections that use the rule are compared, so only they are remembered.
-      if spec?["max_duplicate_ratio"] != nil { earlier.add(unwrapped ?? content, id: id ?? "?") }
+      if spec?["max_duplicate_ratio"] != nil { earlier.add(repaired ?? content, id: id ?? "?") }
     }
-    let warnings = violations.filter { warn.contains($0.rule) }
+    return conclude(json, violations: violations, warnings: warnings)
+  }
+
+  /// The errors a record's answer has (what a re-ask must fix), after the safe repairs.
+  ///
+  /// Empty when it passes. The record is not changed.
+  public func violations(of record: JSON) -> [Violation] {
+    let verdict = validate(Record(record.copy()))
+    return (verdict["violations"]?.array ?? []).map {
+      Violation(
+        rule: $0["rule"]?.string ?? "", message: $0["message"]?.string ?? "",
+        path: $0["path"]?.string)
+    }
+  }
+
+  /// The completed sections of the run directory, for the duplicate rule (read once).
+  private func loadStoredSections() {
+    guard !loadedSections, let directory = sectionsDirectory else { return }
+    loadedSections = true
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+    for name in names.sorted() where name.hasSuffix(".json") {
+      guard let data = FileManager.default.contents(atPath: directory + "/" + name),
+        let stored = try? data.withUnsafeBytes({ try JSON.parse($0) }),
+        stored["status"]?.string == SectionStatus.completed.rawValue,
+        let text = stored["content"]?.string, let id = stored["id"]?.string
+      else { continue }
+      earlier.add(text, id: id)
+    }
+  }
+
+  /// The verdict: violations, warnings (rules given to `--warn` become warnings), and a failure
+  /// when anything is left.
+  private func conclude(_ json: JSON, violations: [Violation], warnings fixed: [Violation]) -> JSON
+  {
+    let warnings = fixed + violations.filter { warn.contains($0.rule) }
     let errors = violations.filter { !warn.contains($0.rule) }
     json["violations"] = .array(errors.map(\.json))
     if !warnings.isEmpty { json["warnings"] = .array(warnings.map(\.json)) }
@@ -81,11 +143,13 @@ public final class FormatValidator {
         + errors.map(\.message).joined(separator: "; ")
       if summary.count > 400 { summary = String(summary.prefix(399)) + "…" }
       json["status"] = JSON(SectionStatus.failed.rawValue)
+      let truncated = errors.contains { $0.rule == "truncated" }
       json["error"] =
         SheafError(
           .validation, summary, retryable: true,
-          hint:
-            "run it through build-prompt again: the violations become feedback for the next attempt"
+          hint: truncated
+            ? "raise max_tokens (or llm.max_tokens_limit, to let a re-ask ask for more room)"
+            : "run it again: call-llm re-asks with the violations as feedback (llm.repair_attempts)"
         ).json
     }
     return json

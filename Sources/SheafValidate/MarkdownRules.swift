@@ -171,59 +171,62 @@ enum MarkdownRules {
   ]
   static let placeholderWords = ["TODO", "TBD", "FIXME", "XXX"]
 
-  /// Checks `content` against `format`; returns the violations and, when `unwrap_fence` took a
-  /// whole-answer fence off, the new content.
+  /// How far outside a word range an answer may fall and still pass, with a warning (10%).
+  static let defaultLengthTolerance = 0.1
+
+  /// Checks `content` against `format`: the slips that are safe to fix are fixed first
+  /// (`MarkdownRepair`); returns the violations, the warnings (what was fixed, a length inside the
+  /// tolerance) and the repaired text when it changed.
   static func check(
     _ content: String, format: JSON?, title: String?, earlier: DuplicateIndex?, id: String?
-  ) -> (violations: [Violation], unwrapped: String?) {
+  ) -> (violations: [Violation], warnings: [Violation], repaired: String?) {
     var violations: [Violation] = []
-    var text = content
-    var unwrapped: String?
-    let bytes = Array(text.utf8)
+    var warnings: [Violation] = []
+    let bytes = Array(content.utf8)
     if contains(bytes, "<think>") || contains(bytes, "</think>") {
       violations.append(
         Violation(rule: "think", message: "remove the leftover <think> block; give only the answer")
       )
     }
-    let fences = FenceScan(text)
+    let fences = FenceScan(content)
     if fences.unclosed {
       violations.append(
         Violation(
           rule: "unclosed_fence",
           message: "a code fence (```) is opened and never closed; close it or remove it"))
-    } else if let inside = fences.wholeAnswerInside {
-      if format?["unwrap_fence"]?.bool == true {
-        text = inside
-        unwrapped = inside
-      } else {
-        violations.append(
-          Violation(
-            rule: "whole_fence",
-            message:
-              "the whole answer is wrapped in a code fence; write the Markdown itself, without ``` around it"
-          ))
-      }
+    } else if fences.wholeAnswerInside != nil, format?["unwrap_fence"]?.bool == false {
+      violations.append(
+        Violation(
+          rule: "whole_fence",
+          message:
+            "the whole answer is wrapped in a code fence; write the Markdown itself, without ``` around it"
+        ))
     }
+    let (repaired, fixes) = MarkdownRepair.apply(content, format: format, title: title)
+    warnings += fixes
+    let text = repaired ?? content
     let outline = MarkdownShape(text)
     let low = format?["min_words"]?.int
     let high = format?["max_words"]?.int
+    let tolerance = format?["length_tolerance"]?.double ?? defaultLengthTolerance
     let range = [low.map(String.init), high.map(String.init)].compactMap { $0 }.joined(
       separator: "–")
-    if let low, outline.words < low {
-      violations.append(
-        Violation(
-          rule: "min_words",
-          message:
-            "the answer has \(outline.words) words; write \(high == nil ? "at least \(low)" : range)"
-        ))
-    }
-    if let high, outline.words > high {
-      violations.append(
-        Violation(
-          rule: "max_words",
-          message:
-            "the answer has \(outline.words) words; write \(low == nil ? "at most \(high)" : range)"
-        ))
+    // Outside the range by no more than the tolerance: a warning, not a failure.
+    for (rule, limit, short, bound) in [
+      ("min_words", low, true, low.map { Double($0) * (1 - tolerance) }),
+      ("max_words", high, false, high.map { Double($0) * (1 + tolerance) }),
+    ] {
+      guard let limit, let bound, short ? outline.words < limit : outline.words > limit else {
+        continue
+      }
+      let wanted = low == nil || high == nil ? "\(short ? "at least" : "at most") \(limit)" : range
+      let message =
+        "the answer has \(outline.words) word\(outline.words == 1 ? "" : "s"); write \(wanted)"
+      if short ? Double(outline.words) >= bound : Double(outline.words) <= bound {
+        warnings.append(Violation(rule: rule, message: message + " (within the length tolerance)"))
+      } else {
+        violations.append(Violation(rule: rule, message: message))
+      }
     }
     if let required = format?["required_headings"]?.array?.compactMap(\.string), !required.isEmpty {
       var position = 0
@@ -308,7 +311,7 @@ enum MarkdownRules {
           ))
       }
     }
-    return (violations, unwrapped)
+    return (violations, warnings, repaired)
   }
 }
 

@@ -11,18 +11,23 @@ struct ValidateFormat: FilterCommand {
       "Check each record's content against its format: Markdown rules, JSON repair, JSON Schema.",
     discussion: """
       The record's format (from the plan, where named formats are resolved) names the rules. \
-      Markdown (cmark): min_words/max_words (words of prose, not markup), required_headings \
-      (with headings_in_order), max_heading_level, forbid_leading_title, forbid_phrases (a \
-      default list of preambles and sign-offs, or your own), no <think> left, no unclosed code \
-      fence, no whole-answer code fence (unwrap_fence: true strips it), no placeholder text \
-      (placeholders: false allows it), max_duplicate_ratio against earlier sections of the \
-      stream. JSON: the JSON is taken out of prose or a fence and repaired (trailing commas, \
+      Markdown (cmark): min_words/max_words (words of prose, not markup; within \
+      length_tolerance, default 0.1, a miss is a warning), required_headings (with \
+      headings_in_order), max_heading_level, forbid_leading_title, forbid_phrases (a default \
+      list of preambles and sign-offs, or your own), no <think> left, no unclosed code fence, \
+      no placeholder text (placeholders: false allows it), max_duplicate_ratio against \
+      earlier sections of the stream and, with --sections DIR, the stored sections of a run. \
+      Fixed in place, with repaired: true and each fix in warnings: a code fence around the \
+      whole answer (unwrap_fence: false makes it a violation), a leading heading that repeats \
+      the title (with forbid_leading_title), a preamble or sign-off paragraph. An answer cut \
+      at the token limit (finish_reason length) is a truncated violation, whatever the format. JSON: the JSON is taken out of prose or a fence and repaired (trailing commas, \
       single quotes, unquoted keys, comments, True/None, raw newlines, a truncated end), then \
       checked against schema (inline) or schema_file (draft-07, with $defs and prefixItems).
 
       Each record gets violations ([{rule, message, path}], empty when valid), data (JSON), \
       repaired, and, when a rule is broken, status failed with an error of type validation. \
-      Feed failed records back through build-prompt: the violations become feedback. Records \
+      call-llm runs the same checks and re-asks with the violations as feedback \
+      (llm.repair_attempts), so what reaches validate-format has had its chances. Records \
       that are not completed, or have no format, pass through unchanged, as do events.
 
       EXAMPLES
@@ -43,11 +48,14 @@ struct ValidateFormat: FilterCommand {
       valueName: "rules"))
   var warn: [String] = []
 
+  @Option(
+    help: ArgumentHelp(
+      "Also compare against the completed sections stored here (a run's sections/), for max_duplicate_ratio.",
+      valueName: "dir"))
+  var sections: String?
+
   mutating func execute() throws -> ExitStatus {
-    let rules = Set(
-      warn.flatMap {
-        $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
-      })
-    return try ValidateFormatCommand.run(inputs: inputs, warn: rules)
+    let rules = Set(commaSeparated(warn))
+    return try ValidateFormatCommand.run(inputs: inputs, warn: rules, sections: sections)
   }
 }

@@ -9,3 +9,9 @@ extension String {
     return String(slice)
   }
 }
+
+/// The items of repeatable, comma-separated flag values (`--warn a,b --warn c`), trimmed, empty
+/// ones left out.
+public func commaSeparated(_ values: [String]) -> [String] {
+  values.flatMap { $0.split(separator: ",").map { String($0).trimmed } }.filter { !$0.isEmpty }
+}

@@ -13,6 +13,16 @@ struct MarkdownRulesTests {
     ).violations.map { "\($0.rule): \($0.message)" }
   }
 
+  /// What was fixed in place (the warnings of the repairs) and the text it left.
+  func fixes(_ content: String, _ format: String, title: String = "Goals") throws -> (
+    [String], String?
+  ) {
+    let result = MarkdownRules.check(
+      content, format: try JSON.parse(format), title: title, earlier: nil, id: "x")
+    #expect(result.violations.isEmpty, "\(result.violations)")
+    return (result.warnings.map { "\($0.rule): \($0.message)" }, result.repaired)
+  }
+
   static let prose =
     "Dispatchers lose an hour a day to replanning when a job overruns, and customers wait four hours."
 
@@ -58,19 +68,45 @@ struct MarkdownRulesTests {
   }
 
   @Test func leadingTitle() throws {
-    #expect(
-      try check("## goals\n\n\(Self.prose)", #"{"forbid_leading_title":true}"#) == [
-        "forbid_leading_title: do not start with a heading that repeats the section title 'Goals'; start with the first sentence"
-      ])
+    // Repaired in place: the heading goes, and the warning says so.
+    for heading in ["## goals", "# **Goals:**", "Goals\n=====", "### Goals ###"] {
+      let (fixed, text) = try fixes(
+        "\(heading)\n\n\(Self.prose)", #"{"forbid_leading_title":true}"#)
+      #expect(
+        fixed == [
+          "forbid_leading_title: removed the leading heading that repeated the section title 'Goals'"
+        ], "\(heading)")
+      #expect(text == Self.prose, "\(heading)")
+    }
+    let (fixed, text) = try fixes(
+      "## Goals\nThe first line.\n\n\(Self.prose)", #"{"forbid_leading_title":true}"#)
+    #expect(fixed.count == 1 && text == "The first line.\n\n\(Self.prose)")
     #expect(try check("### Objectives\n\n\(Self.prose)", #"{"forbid_leading_title":true}"#).isEmpty)
     #expect(try check("## Goals\n\n\(Self.prose)", #"{}"#).isEmpty, "only when the format asks")
   }
 
+  @Test func preambleAndSignOffAreRemoved() throws {
+    let (fixed, text) = try fixes(
+      "Sure, here is the section.\n\n\(Self.prose)\n\nI hope this helps! Let me know if you need more.",
+      #"{}"#)
+    #expect(
+      fixed == [
+        "forbid_phrases: removed the preamble 'Sure, here is the section.'",
+        "forbid_phrases: removed the sign-off 'I hope this helps! Let me know if you need more.'",
+      ])
+    #expect(text == Self.prose)
+    let (announced, rest) = try fixes(
+      "Certainly! Here's the Goals section:\n\n- one\n- two", #"{}"#)
+    #expect(announced.count == 1 && rest == "- one\n- two")
+    // Content is never taken for an aside: a list item, a long paragraph, a lone paragraph.
+    #expect(try fixes("\(Self.prose)\n\n- Let me know if the board is late.", #"{}"#).1 == nil)
+    #expect(try fixes("Here is why: \(Self.prose) \(Self.prose)\n\nMore.", #"{}"#).1 == nil)
+  }
+
   @Test func phrasesDefaultAndOwn() throws {
     #expect(
-      try check("Sure, here is the section.\n\n\(Self.prose)\n\nI hope this helps!", #"{}"#) == [
+      try check("\(Self.prose) Sure, here is more, and I hope this helps.\n\nEnd.", #"{}"#) == [
         "forbid_phrases: remove 'sure, here is': no preamble, sign-off or remarks about yourself",
-        "forbid_phrases: remove 'here is the section': no preamble, sign-off or remarks about yourself",
         "forbid_phrases: remove 'i hope this helps': no preamble, sign-off or remarks about yourself",
       ])
     #expect(
@@ -93,14 +129,31 @@ struct MarkdownRulesTests {
         "unclosed_fence: a code fence (```) is opened and never closed; close it or remove it"
       ])
     #expect(
-      try check("```markdown\n\(Self.prose)\n```", #"{}"#) == [
+      try check("```markdown\n\(Self.prose)\n```", #"{"unwrap_fence":false}"#) == [
         "whole_fence: the whole answer is wrapped in a code fence; write the Markdown itself, without ``` around it"
       ])
     #expect(try check("\(Self.prose)\n\n```\ncode\n```\n\nMore.", #"{}"#).isEmpty)
-    let (violations, unwrapped) = MarkdownRules.check(
-      "```markdown\n\(Self.prose)\n```", format: try JSON.parse(#"{"unwrap_fence":true}"#),
-      title: nil, earlier: nil, id: nil)
-    #expect(violations.isEmpty && unwrapped == Self.prose)
+    let (fixed, unwrapped) = try fixes("```markdown\n\(Self.prose)\n```", #"{}"#)
+    #expect(fixed == ["whole_fence: removed the code fence around the whole answer"])
+    #expect(unwrapped == Self.prose)
+  }
+
+  @Test func lengthWithinTheToleranceIsAWarning() throws {
+    let words = { (count: Int) in Array(repeating: "word", count: count).joined(separator: " ") }
+    let format = #"{"min_words":250,"max_words":700}"#
+    #expect(try check(words(240), format).isEmpty)
+    #expect(
+      try fixes(words(240), format).0 == [
+        "min_words: the answer has 240 words; write 250–700 (within the length tolerance)"
+      ])
+    #expect(
+      try check(words(224), format) == ["min_words: the answer has 224 words; write 250–700"])
+    #expect(try check(words(770), format).isEmpty)
+    #expect(try check(words(771), format).count == 1)
+    #expect(
+      try check(words(240), #"{"min_words":250,"length_tolerance":0}"#) == [
+        "min_words: the answer has 240 words; write at least 250"
+      ])
   }
 
   @Test func placeholders() throws {

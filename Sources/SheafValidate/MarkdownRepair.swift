@@ -1,0 +1,145 @@
+import Foundation
+import SheafCore
+
+/// The slips in a Markdown answer that are fixed in place, because fixing them is safe and free:
+/// a code fence around the whole answer, a leading heading that repeats the section title, and a
+/// preamble or sign-off paragraph ("Sure, here is…", "I hope this helps").
+///
+/// Each fix is reported as a warning (its `rule` is the rule it would have broken), so the record
+/// says what was changed; the text a person reads is the repaired one.
+enum MarkdownRepair {
+  /// How a preamble paragraph starts.
+  static let preambleStarts = [
+    "sure", "certainly", "of course", "absolutely", "here is", "here's", "here are", "below is",
+    "okay", "ok,", "great", "alright",
+  ]
+  /// What a sign-off paragraph holds.
+  static let signOffs = [
+    "i hope this helps", "hope this helps", "let me know if", "feel free to", "happy to help",
+    "i'd be happy to", "i would be happy to", "if you need any", "if you'd like",
+    "would you like me to",
+  ]
+  /// A paragraph longer than this is content, whatever it starts with (a preamble is one line of
+  /// at most `maxPreambleWords`).
+  static let maxAsideWords = 40
+  static let maxPreambleWords = 25
+
+  /// The repaired text (or `nil` when nothing was changed) and what was fixed.
+  static func apply(_ content: String, format: JSON?, title: String?) -> (
+    text: String?, fixes: [Violation]
+  ) {
+    var text = content
+    var fixes: [Violation] = []
+    let fences = FenceScan(text)
+    if !fences.unclosed, let inside = fences.wholeAnswerInside,
+      format?["unwrap_fence"]?.bool != false
+    {
+      text = inside
+      fixes.append(
+        Violation(rule: "whole_fence", message: "removed the code fence around the whole answer"))
+    }
+    var paragraphs = split(text)
+    if let first = paragraphs.first, isPreamble(first), paragraphs.count > 1 {
+      paragraphs.removeFirst()
+      fixes.append(
+        Violation(
+          rule: "forbid_phrases", message: "removed the preamble '\(shortened(first))'"))
+    }
+    if let last = paragraphs.last, isSignOff(last), paragraphs.count > 1 {
+      paragraphs.removeLast()
+      fixes.append(
+        Violation(rule: "forbid_phrases", message: "removed the sign-off '\(shortened(last))'"))
+    }
+    if format?["forbid_leading_title"]?.bool == true, let title, let first = paragraphs.first,
+      let rest = leadingTitleRemoved(first, title: title)
+    {
+      if rest.isEmpty { paragraphs.removeFirst() } else { paragraphs[0] = rest }
+      fixes.append(
+        Violation(
+          rule: "forbid_leading_title",
+          message: "removed the leading heading that repeated the section title '\(title)'"))
+    }
+    guard !fixes.isEmpty else { return (nil, []) }
+    return (paragraphs.joined(separator: "\n\n"), fixes)
+  }
+
+  /// Blocks separated by blank lines (a fenced block is never split: its blank lines stay in it).
+  static func split(_ text: String) -> [String] {
+    var blocks: [String] = []
+    var current: [Substring] = []
+    var fence: Substring?
+    for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+      let stripped = line.drop(while: { $0 == " " })
+      if let open = fence {
+        current.append(line)
+        if stripped.hasPrefix(open) { fence = nil }
+        continue
+      }
+      if stripped.hasPrefix("```") || stripped.hasPrefix("~~~") {
+        fence = stripped.prefix(3)
+        current.append(line)
+        continue
+      }
+      if line.trimmingCharacters(in: .whitespaces).isEmpty {
+        if !current.isEmpty { blocks.append(current.joined(separator: "\n")) }
+        current = []
+      } else {
+        current.append(line)
+      }
+    }
+    if !current.isEmpty { blocks.append(current.joined(separator: "\n")) }
+    return blocks
+  }
+
+  static func isPreamble(_ paragraph: String) -> Bool {
+    let lower = paragraph.lowercased().trimmed
+    guard MarkdownShape.countWords(lower) <= maxPreambleWords, !lower.hasPrefix("#"),
+      !lower.contains("\n")
+    else { return false }
+    let starts = preambleStarts.contains { lower.hasPrefix($0) }
+    let announces = ["here is", "here's", "here are", "below is"].contains { lower.contains($0) }
+    return starts && (announces || lower.hasSuffix(":") || lower.hasSuffix("!"))
+  }
+
+  static func isSignOff(_ paragraph: String) -> Bool {
+    let lower = paragraph.lowercased().trimmed
+    guard MarkdownShape.countWords(lower) <= maxAsideWords, !lower.hasPrefix("#"),
+      !lower.hasPrefix("-"), !lower.hasPrefix("*"), !lower.hasPrefix("|")
+    else { return false }
+    return signOffs.contains { lower.contains($0) }
+  }
+
+  /// The paragraph without its first line when that line is a heading naming `title` (ATX, or a
+  /// setext heading of one line); `nil` when it is not.
+  static func leadingTitleRemoved(_ paragraph: String, title: String) -> String? {
+    var lines = paragraph.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    guard let first = lines.first else { return nil }
+    var heading: String?
+    var count = 1
+    let stripped = first.drop(while: { $0 == " " })
+    if stripped.hasPrefix("#") {
+      var name = String(stripped.drop(while: { $0 == "#" })).trimmed
+      while name.hasSuffix("#") { name = String(name.dropLast()).trimmed }
+      heading = name
+    } else if lines.count > 1, let underline = lines[1].trimmed.first,
+      underline == "=" || underline == "-",
+      lines[1].trimmed.allSatisfy({ $0 == underline })
+    {
+      heading = first.trimmed
+      count = 2
+    }
+    guard var name = heading else { return nil }
+    for mark in ["**", "__", "*", "_"] where name.hasPrefix(mark) && name.hasSuffix(mark) {
+      name = String(name.dropFirst(mark.count).dropLast(mark.count))
+    }
+    if name.hasSuffix(":") { name.removeLast() }
+    guard name.trimmed.caseInsensitiveCompare(title.trimmed) == .orderedSame else { return nil }
+    lines.removeFirst(count)
+    return lines.joined(separator: "\n").trimmed
+  }
+
+  private static func shortened(_ text: String) -> String {
+    let line = text.split(separator: "\n").first.map(String.init) ?? text
+    return line.count > 60 ? String(line.prefix(59)) + "…" : line
+  }
+}
