@@ -52,7 +52,8 @@ let package = Package(
     .executableTarget(name: "build-prompt", dependencies: ["SheafPrompt"]),
     // call-llm's engine and providers: the only code that links libcurl (and libcrypto), so the
     // other tools start without loading them.
-    .target(name: "SheafLLM", dependencies: ["SheafCore", "CCurl", "CCrypto"]),
+    // It judges answers with validate-format's rules to re-ask with feedback (SheafValidate).
+    .target(name: "SheafLLM", dependencies: ["SheafCore", "SheafValidate", "CCurl", "CCrypto"]),
     .executableTarget(name: "call-llm", dependencies: ["SheafLLM"]),
     .executableTarget(name: "validate-format", dependencies: ["SheafValidate"]),
     .executableTarget(name: "merge-doc", dependencies: ["SheafMerge"]),

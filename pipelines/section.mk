@@ -12,16 +12,20 @@
 unexport NOTE PLAN RUNS MODE BASE_URL PROVIDER MODEL CASCADE CALL_FLAGS PROMPT_FLAGS VALIDATE_FLAGS SECTION DOC
 
 # `sheaf-run deps` passes a person's section through as it is (so nothing after it asks a model),
-# marks a section skipped when a depends_on section did not complete, and cancels it when the run
-# was interrupted.
+# marks a section skipped when what it uses did not complete (its on_dependency_failure policy),
+# and cancels it when the run was interrupted. call-llm re-asks an answer that breaks its format
+# with the violations as feedback, and shares the run's 429 cool-down and concurrency with the
+# other sections' processes through $SHEAF_RUN/rate; both it and validate-format compare with the
+# run's stored sections for the duplicate rule.
 define sheaf_section
 @cd "$$SHEAF_CWD" && "$$SHEAF_BIN/plan-sections" $(if $(SHEAF_MODE),--mode $(SHEAF_MODE)) --only $(1) \
     $(if $(filter $(1),$(value SECTION)),--instructions "$$SHEAF_NOTE") "$$SHEAF_PLAN" \
   | "$$SHEAF_BIN/sheaf-run" deps --run "$$SHEAF_RUN" \
   | "$$SHEAF_BIN/build-prompt" --context "$$SHEAF_RUN/sections" $(PROMPT_FLAGS) \
   | "$$SHEAF_BIN/call-llm" -j 1 --events-file "$$SHEAF_RUN/events.ndjson" \
+      --shared-limit "$$SHEAF_RUN/rate" --sections "$$SHEAF_RUN/sections" \
       $(if $(SHEAF_REFRESH_ALL),--refresh $(1)) $(CALL_FLAGS) \
-  | "$$SHEAF_BIN/validate-format" $(VALIDATE_FLAGS) \
+  | "$$SHEAF_BIN/validate-format" --sections "$$SHEAF_RUN/sections" $(VALIDATE_FLAGS) \
   | "$$SHEAF_BIN/sheaf-run" save --run "$$SHEAF_RUN"
 endef
 

@@ -1,5 +1,6 @@
 import Foundation
 import SheafCore
+import SheafValidate
 
 /// The write end of the pipe that SIGINT, SIGTERM and SIGHUP wake the event loop through.
 nonisolated(unsafe) private var signalPipeWrite: Int32 = -1
@@ -9,17 +10,38 @@ final class Job {
   let index: Int
   let record: Record
   let resolved: ResolvedCall
-  /// Attempts started so far.
+  /// What the next attempt sends: the record's prompt, or a re-ask (the prompt unchanged, then
+  /// the feedback).
+  var call: LLMCall
+  /// Requests started so far, re-asks included.
   var attempts = 0
+  /// Attempts of the current ask (its retries).
+  var tries = 0
+  /// Each re-ask: why (`feedback`, `continue`, `more_tokens`) and the violations it answers.
+  var repairs: [JSON] = []
+  /// The answer so far, when a truncated answer is being continued.
+  var prefix = ""
+  /// Tokens over every answered request.
+  var usage = (input: 0, output: 0, estimated: false, counted: false)
   var startedAt = Date()
   var firstStart = 0.0
+  /// When the section's `deadline_s` runs out (set by its first attempt).
+  var deadlineAt: Double?
   /// The attempt under way, if any (the attempt holds its job).
   weak var current: Attempt?
+  /// The run's shared rate-limit slot its request holds, if any.
+  var slot: SharedRateLimit.Slot?
+
+  func releaseSlot() {
+    slot?.release()
+    slot = nil
+  }
 
   init(index: Int, record: Record, resolved: ResolvedCall) {
     self.index = index
     self.record = record
     self.resolved = resolved
+    call = resolved.call
   }
 
   var id: String { resolved.call.id }
@@ -69,11 +91,15 @@ final class Attempt: TransferSink {
       }
       return true
     }
-    if bodyBytes == 0, let type = transfer.header("content-type")?.lowercased(),
-      type.contains("text/html")
-    {
-      streamError = Rules.notAStream(type, baseURL: job.resolved.baseURL)
-      return false
+    if bodyBytes == 0, let type = transfer.header("content-type")?.lowercased() {
+      if type.contains("text/html") {
+        streamError = Rules.notAStream(type, baseURL: job.resolved.baseURL)
+        return false
+      }
+      if type.contains("json") && !type.contains("ndjson") {
+        // One JSON body where a stream was asked for: read it whole.
+        decoder = WholeBodyDecoder(provider: job.resolved.provider)
+      }
     }
     bodyBytes += bytes.count
     // Take the decoder out while it works: were the attempt to keep a second reference, every
@@ -161,6 +187,8 @@ public final class CallEngine {
   private var interrupted = false
   private var anyFailed = false
   private var transportFailure: SheafError?
+  private let validator: FormatValidator
+  private let shared: SharedRateLimit?
 
   /// An engine for these options.
   ///
@@ -192,6 +220,8 @@ public final class CallEngine {
           ?? ResponseCache.defaultDirectory(environment: options.environment))
     retryPolicy = RetryPolicy(
       base: options.retryBase, maximum: options.retryMax, seed: options.seed)
+    validator = FormatValidator(warn: options.warn, sectionsDirectory: options.sectionsDirectory)
+    shared = try options.rateDirectory.map { try SharedRateLimit(directory: $0) }
     reader = try LineReader(path: inputPaths.removeFirst())
   }
 
@@ -251,7 +281,9 @@ public final class CallEngine {
           total: attempt.job.resolved.totalTimeout, firstByteLimit: options.firstByteTimeout,
           idleLimit: options.idleTimeout))
     }
+    for attempt in active { if let due = attempt.job.deadlineAt { wake = min(wake, due) } }
     if let due = scheduler.nextWake { wake = min(wake, due) }
+    if heldByShared { wake = min(wake, now + SharedRateLimit.pollInterval) }
     if let due = offline.nextDue { wake = min(wake, due) }
     if output.showsProgress { wake = min(wake, now + 0.25) }
     return max(0, wake - now)
@@ -310,8 +342,10 @@ public final class CallEngine {
       return
     }
     let job = Job(index: index, record: record, resolved: resolved)
+    warnContextWindow(job)
     if let cache, !options.refresh.contains(job.id), let answer = cache.get(resolved.requestKey) {
-      try complete(job, answer: answer, attempt: nil)
+      // A cached answer is judged like a new one: one that breaks the format is re-asked.
+      try judge(job, answer: answer, attempt: nil)
       return
     }
     if options.cacheOnly {
@@ -331,26 +365,70 @@ public final class CallEngine {
     scheduler.add(job)
   }
 
+  /// A prompt larger than the context window the plan gives (`llm.context_window`, Ollama's
+  /// `num_ctx`) is cut by the server without a word: said on standard error.
+  private func warnContextWindow(_ job: Job) {
+    let settings = job.call.settings
+    guard
+      let window = settings.parameter("context_window")?.int ?? settings.parameter("num_ctx")?.int
+    else { return }
+    let estimate = job.call.messages.map { OfflineProvider.estimateTokens($0.content) }.reduce(0, +)
+    guard estimate > window else { return }
+    Diagnostics.say(
+      tool,
+      "warning: section '\(job.id)': the prompt is about \(estimate) tokens, more than llm.context_window (\(window)); the model will not see all of it (raise context_window, or shorten the inputs)"
+    )
+  }
+
   // MARK: - Attempts
 
   private func startAttempts() throws {
     scheduler.tick()
+    heldByShared = false
     while !interrupted, let job = scheduler.next() {
       if let transportFailure {
         scheduler.ended()
         try fail(job, transportFailure)
         continue
       }
+      if let deadlineAt = job.deadlineAt, clock.now >= deadlineAt {
+        scheduler.ended()
+        try fail(job, deadlineError(job))
+        continue
+      }
+      if let shared, job.resolved.provider.usesNetwork {
+        // The other call-llm processes of the run: their 429 cool-down and concurrency.
+        guard let slot = shared.acquire(job.resolved.rateKey) else {
+          scheduler.putBack(job)
+          heldByShared = true
+          break
+        }
+        job.slot = slot
+      }
       try startAttempt(job)
     }
+  }
+
+  /// Whether a start waits for the run's shared rate limit.
+  private var heldByShared = false
+
+  private func deadlineError(_ job: Job) -> SheafError {
+    let limit = job.resolved.deadline ?? 0
+    let limitText = limit == limit.rounded() ? String(Int(limit)) : String(limit)
+    return SheafError(
+      .timeout,
+      "deadline: section '\(job.id)' used its \(limitText) s (llm.deadline_s) over \(job.attempts) attempt\(job.attempts == 1 ? "" : "s")",
+      hint: "raise llm.deadline_s in the plan, or lower retries and repair_attempts")
   }
 
   private func startAttempt(_ job: Job) throws {
     let now = clock.now
     job.attempts += 1
+    job.tries += 1
     if job.attempts == 1 {
       job.startedAt = Date()
       job.firstStart = now
+      job.deadlineAt = job.resolved.deadline.map { now + $0 }
     }
     job.record.status = .processing
     let attempt = Attempt(job: job, engine: self, now: now)
@@ -360,13 +438,14 @@ public final class CallEngine {
     let provider = job.resolved.provider
     let transport = provider.usesNetwork ? http : offline
     let request = provider.request(
-      job.resolved.call, baseURL: job.resolved.baseURL, apiKey: job.resolved.apiKey)
+      job.call, baseURL: job.resolved.baseURL, apiKey: job.resolved.apiKey)
     do {
       attempt.transfer = try transport.start(request, sink: attempt)
       attempt.transport = transport
       active.append(attempt)
     } catch let failure as TransportFailure {
       scheduler.ended()
+      job.releaseSlot()
       job.current = nil
       try fail(job, SheafError(.internal, failure.message))
     }
@@ -392,8 +471,13 @@ public final class CallEngine {
 
   private func checkTimeouts() throws {
     let now = clock.now
-    for attempt in active where attempt.transport === http {
-      guard
+    for attempt in active {
+      if let deadlineAt = attempt.job.deadlineAt, now >= deadlineAt {
+        if let transfer = attempt.transfer { attempt.transport?.stop(transfer) }
+        try finish(attempt, end: nil, abort: deadlineError(attempt.job))
+        continue
+      }
+      guard attempt.transport === http,
         let error = Rules.timeout(
           now: now, attemptStart: attempt.start, firstByte: attempt.firstByte,
           lastByte: attempt.lastByte,
@@ -410,6 +494,7 @@ public final class CallEngine {
     active.removeAll { $0 === attempt }
     scheduler.ended()
     let job = attempt.job
+    job.releaseSlot()
     job.current = nil
     let seconds = clock.now - attempt.start
     if abort == nil, attempt.streamError == nil, end == .complete,
@@ -418,32 +503,43 @@ public final class CallEngine {
       attempt.finishStream()
     }
     let resolved = job.resolved
+    let deadlineFired = abort != nil && job.deadlineAt.map { clock.now >= $0 } == true
     let verdict = Rules.verdict(
       attempt.report(end: end, abort: abort), provider: resolved.provider,
       baseURL: resolved.baseURL,
-      model: resolved.call.settings.model, attempt: job.attempts, maxAttempts: resolved.maxAttempts)
+      model: resolved.call.settings.model, attempt: job.tries,
+      maxAttempts: deadlineFired ? job.tries : resolved.maxAttempts)
     let error: SheafError?
     if case .failed(let failure, _) = verdict { error = failure } else { error = nil }
     logAttempt(attempt, seconds: seconds, error: error)
     switch verdict {
     case .answer:
+      addUsage(job, attempt)
+      shared?.answered(resolved.rateKey)
+      let reason = attempt.finishReason.map {
+        FormatValidator.truncatedReasons.contains($0) ? "length" : $0
+      }
       let answer = CachedAnswer(
-        content: attempt.think.content.trimmed,
+        content: Self.joined(job.prefix, attempt.think.content, continued: resolved.provider),
         reasoning: attempt.think.reasoning.isEmpty ? nil : attempt.think.reasoning.trimmed,
         provider: resolved.call.settings.provider, model: resolved.call.settings.model,
-        usage: usageJSON(attempt), finishReason: attempt.finishReason)
-      if let cache {
-        do { try cache.put(resolved.requestKey, answer) } catch let failure as ToolFailure {
-          Diagnostics.say(tool, failure.message)
-        }
-      }
-      try complete(job, answer: answer, attempt: attempt)
+        usage: totalUsage(job), finishReason: reason)
+      try judge(job, answer: answer, attempt: attempt)
     case .failed(let error, let retry):
-      if error.type == .rateLimited { scheduler.rateLimited(retryAfter: error.retryAfterS) }
-      if retry && !interrupted {
+      if error.type == .rateLimited {
+        let delay = retryPolicy.delay(afterAttempt: job.tries, retryAfter: error.retryAfterS)
+        scheduler.rateLimited(retryAfter: error.retryAfterS)
+        shared?.rateLimited(resolved.rateKey, for: max(error.retryAfterS ?? delay, 1))
+      }
+      let waitsPastDeadline = job.deadlineAt.map {
+        clock.now + retryPolicy.delay(afterAttempt: job.tries, retryAfter: error.retryAfterS) >= $0
+      }
+      if retry && !interrupted && waitsPastDeadline == true {
+        try fail(job, deadlineError(job), attempt: attempt)
+      } else if retry && !interrupted {
         job.record.status = .queued
         scheduler.retry(
-          job, after: retryPolicy.delay(afterAttempt: job.attempts, retryAfter: error.retryAfterS))
+          job, after: retryPolicy.delay(afterAttempt: job.tries, retryAfter: error.retryAfterS))
       } else {
         try fail(job, error, attempt: attempt)
       }
@@ -477,18 +573,147 @@ public final class CallEngine {
     try? output.event(.chunk, doc: job.record.doc, ["id": JSON(job.id), "text": JSON(text)])
   }
 
-  private func usageJSON(_ attempt: Attempt) -> JSON {
-    let messages = attempt.job.resolved.call.messages
+  /// Counts an answered attempt's tokens into its section's usage (every request is paid for,
+  /// the rejected answers of re-asks too).
+  private func addUsage(_ job: Job, _ attempt: Attempt) {
     let estimated =
-      !attempt.job.resolved.provider.usesNetwork || attempt.inputTokens == nil
+      !job.resolved.provider.usesNetwork || attempt.inputTokens == nil
       || attempt.outputTokens == nil
-    let input =
+    job.usage.input +=
       attempt.inputTokens
-      ?? messages.map { OfflineProvider.estimateTokens($0.content) }.reduce(0, +)
-    let output = attempt.outputTokens ?? OfflineProvider.estimateTokens(attempt.think.content)
-    let usage = JSON.object(["input_tokens": JSON(input), "output_tokens": JSON(output)])
-    if estimated { usage["estimated"] = JSON(true) }
+      ?? job.call.messages.map { OfflineProvider.estimateTokens($0.content) }.reduce(0, +)
+    job.usage.output +=
+      attempt.outputTokens ?? OfflineProvider.estimateTokens(attempt.think.content)
+    job.usage.estimated = job.usage.estimated || estimated
+    job.usage.counted = true
+  }
+
+  private func totalUsage(_ job: Job) -> JSON {
+    let usage = JSON.object([
+      "input_tokens": JSON(job.usage.input), "output_tokens": JSON(job.usage.output),
+    ])
+    if job.usage.estimated { usage["estimated"] = JSON(true) }
     return usage
+  }
+
+  /// A continued answer: what came before and what the model added (a provider that continues
+  /// its own message adds exactly what follows; otherwise a space joins them unless the new part
+  /// starts with one or with punctuation).
+  static func joined(_ prefix: String, _ added: String, continued provider: any Provider)
+    -> String
+  {
+    guard !prefix.isEmpty else { return added.trimmed }
+    if provider.continuesAssistant { return (prefix + added).trimmed }
+    let next = added.drop(while: { $0 == "\n" })
+    if let first = next.first, first.isWhitespace || ".,;:!?)]}".contains(first) {
+      return (prefix + next).trimmed
+    }
+    return (prefix + " " + next).trimmed
+  }
+
+  // MARK: - Re-asks
+
+  /// An answer (new, or from the cache) is judged by the format's rules (after the repairs that
+  /// are safe): it passes, is asked again with the violations as feedback (or continued, when it
+  /// was cut at the token limit), or, once the re-asks are used up, is written as it is for
+  /// validate-format to fail.
+  private func judge(_ job: Job, answer: CachedAnswer, attempt: Attempt?) throws {
+    let candidate = job.record.json.copy()
+    candidate["status"] = JSON(SectionStatus.completed.rawValue)
+    candidate["content"] = JSON(answer.content)
+    candidate["finish_reason"] = answer.finishReason.map { JSON($0) }
+    candidate["source"] = JSON("llm")
+    candidate["llm"] = JSON.merged([candidate["llm"], maxTokensSetting(job.call)])
+    let violations = validator.violations(of: candidate)
+    if !violations.isEmpty, try reask(job, answer: answer, violations: violations, from: attempt) {
+      return
+    }
+    if attempt != nil || job.attempts > 0, let cache {
+      // The final answer goes under the record's own request: a later run replays it (and a
+      // rejected one is the start of that run's re-asks).
+      do { try cache.put(job.resolved.requestKey, answer) } catch let failure as ToolFailure {
+        Diagnostics.say(tool, failure.message)
+      }
+    }
+    try complete(job, answer: answer, attempt: attempt)
+  }
+
+  /// The `max_tokens` the call asks for, as an `llm` object, so a truncation message names it.
+  private func maxTokensSetting(_ call: LLMCall) -> JSON? {
+    guard let value = call.settings.parameter("max_tokens") else { return nil }
+    return .object(["max_tokens": value])
+  }
+
+  /// Queues a re-ask when one is left; `false` when the answer must stand.
+  private func reask(
+    _ job: Job, answer: CachedAnswer, violations: [Violation], from attempt: Attempt?
+  ) throws -> Bool {
+    guard job.repairs.count < job.resolved.repairAttempts, !interrupted, !options.cacheOnly,
+      transportFailure == nil, job.deadlineAt.map({ clock.now < $0 }) ?? true
+    else { return false }
+    let original = job.resolved.call
+    var next = original
+    let kind: String
+    if violations.contains(where: { $0.rule == "truncated" }) {
+      let current =
+        job.call.settings.parameter("max_tokens")?.int
+        ?? job.call.settings.parameter("max_completion_tokens")?.int
+        ?? job.usage.output
+      if let limit = job.resolved.maxTokensLimit, current < limit {
+        // Asked again with more room, the prompt as it was.
+        let key =
+          job.call.settings.parameter("max_completion_tokens") != nil
+          ? "max_completion_tokens" : "max_tokens"
+        next.settings = job.call.settings.setting(key, JSON(min(limit, max(current * 2, 1))))
+        job.prefix = ""
+        kind = "more_tokens"
+      } else {
+        // Continued from where it stopped: the partial answer as the assistant's turn.
+        next.settings = job.call.settings
+        next.messages.append(Message(role: "assistant", content: answer.content))
+        if !job.resolved.provider.continuesAssistant {
+          next.messages.append(
+            Message(
+              role: "user",
+              content:
+                "Your answer was cut off at the length limit. Continue exactly where it stopped, without repeating anything and without any remark."
+            ))
+        }
+        job.prefix = answer.content
+        kind = "continue"
+      }
+    } else {
+      next.messages.append(Message(role: "assistant", content: answer.content))
+      next.messages.append(Message(role: "user", content: Self.feedback(violations)))
+      job.prefix = ""
+      kind = "feedback"
+    }
+    let entry = JSON.object()
+    entry["attempt"] = JSON(job.attempts)
+    entry["kind"] = JSON(kind)
+    entry["violations"] = .array(violations.map(\.json))
+    job.repairs.append(entry)
+    job.call = next
+    job.tries = 0
+    job.record.status = .queued
+    if attempt == nil && job.attempts == 0 {
+      scheduler.add(job)
+    } else {
+      scheduler.retry(job, after: 0)
+    }
+    return true
+  }
+
+  /// The user turn of a re-ask: what was wrong, in the rules' own words.
+  static func feedback(_ violations: [Violation]) -> String {
+    var lines = ["Your answer does not meet these requirements:"]
+    for violation in violations {
+      lines.append("- " + violation.message + (violation.path.map { " (at \($0))" } ?? ""))
+    }
+    lines.append(
+      "Write the whole answer again so that it meets every one of them. Give only the answer itself, with no remark about the changes."
+    )
+    return lines.joined(separator: "\n")
   }
 
   private func timingJSON(_ job: Job, attempt: Attempt?) -> JSON {
@@ -503,15 +728,16 @@ public final class CallEngine {
 
   private func complete(_ job: Job, answer: CachedAnswer, attempt: Attempt?) throws {
     let record = job.record.json
-    let fromCache = attempt == nil
+    let fromCache = job.attempts == 0
     record["status"] = JSON(SectionStatus.completed.rawValue)
     record["content"] = JSON(answer.content)
     record["reasoning"] = answer.reasoning.map { JSON($0) }
     record["provider"] = JSON(answer.provider)
     record["model"] = JSON(answer.model)
-    record["usage"] = answer.usage?.copy() ?? attempt.map(usageJSON) ?? .null
+    record["usage"] = job.usage.counted ? totalUsage(job) : answer.usage?.copy() ?? .null
     record["timing"] = timingJSON(job, attempt: attempt)
-    record["attempts"] = JSON(fromCache ? 0 : job.attempts)
+    record["attempts"] = JSON(job.attempts)
+    if !job.repairs.isEmpty { record["repairs"] = .array(job.repairs) }
     record["cache"] = JSON(fromCache ? "hit" : "miss")
     record["request_key"] = JSON(job.resolved.requestKey)
     record["finish_reason"] = answer.finishReason.map { JSON($0) }
@@ -527,6 +753,8 @@ public final class CallEngine {
   }
 
   private func fail(_ job: Job, _ error: SheafError, attempt: Attempt? = nil) throws {
+    job.releaseSlot()
+    if !job.repairs.isEmpty { job.record.json["repairs"] = .array(job.repairs) }
     try failRecord(
       job.index, job.record, error, resolved: job.resolved,
       timing: job.attempts > 0 ? timingJSON(job, attempt: attempt) : nil,

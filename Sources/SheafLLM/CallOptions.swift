@@ -55,6 +55,16 @@ public struct CallOptions {
   public var log: String?
   /// Put the messages in the log too.
   public var logPrompts = false
+  /// Re-asks after an answer that breaks its format (`--repair-attempts`); else the record's
+  /// `llm.repair_attempts`; else 2.
+  public var repairAttempts: Int?
+  /// Rules whose violations are warnings (validate-format's `--warn`): they cause no re-ask.
+  public var warn: Set<String> = []
+  /// A run's `sections/`, for the rules that compare with the other sections.
+  public var sectionsDirectory: String?
+  /// A folder where the call-llm processes of one run share their rate limits (per provider and
+  /// base URL): the 429 cool-down and the concurrency.
+  public var rateDirectory: String?
   /// The environment (keys, SHEAF_*, OLLAMA_HOST, XDG_CACHE_HOME).
   public var environment: [String: String] = ProcessInfo.processInfo.environment
 
@@ -72,6 +82,15 @@ struct ResolvedCall {
   var totalTimeout: Double
   var apiKey: String?
   var targetWords: ClosedRange<Int>?
+  /// Re-asks allowed after answers that break the format.
+  var repairAttempts: Int
+  /// Seconds for the section across all its attempts, if limited.
+  var deadline: Double?
+  /// The most `max_tokens` a re-ask of a truncated answer may ask for.
+  var maxTokensLimit: Int?
+
+  /// What the run's shared rate limit is kept per: the provider and its base URL.
+  var rateKey: String { "\(call.settings.provider) \(baseURL)" }
 
   /// Resolves a record's settings.
   /// - Throws: `SheafError` (type `input`) when the record cannot be sent.
@@ -140,10 +159,7 @@ struct ResolvedCall {
     }
 
     var parameters: [(key: String, value: String)] = []
-    for key in [
-      "temperature", "top_p", "top_k", "max_tokens", "seed", "stop", "presence_penalty",
-      "frequency_penalty", "response_format", "num_ctx",
-    ] {
+    for key in LLMSettings.requestKeys {
       if let value = llm?[key], !value.isNull { parameters.append((key, value.compactText)) }
     }
     let settings = LLMSettings(
@@ -166,6 +182,7 @@ struct ResolvedCall {
     let requestKey = SHA256.hex(canonical.compactText)
 
     let retries = min(100, max(0, options.retries ?? llm?["retries"]?.int ?? 2))
+    let repairs = min(10, max(0, options.repairAttempts ?? llm?["repair_attempts"]?.int ?? 2))
     let total = options.totalTimeout ?? llm?["timeout_s"]?.double ?? 600
     var targetWords: ClosedRange<Int>?
     if let format = json["format"], let low = format["min_words"]?.int,
@@ -182,7 +199,9 @@ struct ResolvedCall {
           targetWords: targetWords)),
       provider: provider, baseURL: baseURL, requestKey: requestKey,
       maxAttempts: max(1, retries + 1),
-      totalTimeout: total, apiKey: apiKey, targetWords: targetWords)
+      totalTimeout: total, apiKey: apiKey, targetWords: targetWords, repairAttempts: repairs,
+      deadline: llm?["deadline_s"]?.double.flatMap { $0 > 0 ? $0 : nil },
+      maxTokensLimit: llm?["max_tokens_limit"]?.int)
   }
 }
 

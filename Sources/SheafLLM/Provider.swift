@@ -13,9 +13,35 @@ public struct LLMSettings: Sendable {
   /// `max_tokens`, `top_p`, `seed`, `stop` …), as JSON text.
   public var parameters: [(key: String, value: String)]
 
+  /// The `llm` keys that shape a request, in the order they are read: sampling and length,
+  /// reasoning (`max_completion_tokens`, `reasoning_effort`, Anthropic's `thinking_budget`),
+  /// Ollama's `context_window` (`num_ctx`), and `extra` (merged into the body as given).
+  public static let requestKeys = [
+    "temperature", "top_p", "top_k", "max_tokens", "max_completion_tokens", "reasoning_effort",
+    "thinking_budget", "seed", "stop", "presence_penalty", "frequency_penalty", "response_format",
+    "num_ctx", "context_window", "extra",
+  ]
+
   /// The parameter `key` as JSON.
   func parameter(_ key: String) -> JSON? {
     parameters.first { $0.key == key }.flatMap { try? JSON.parse($0.value) }
+  }
+
+  /// The settings with `key` set to `value` (replaced where it was, else added).
+  func setting(_ key: String, _ value: JSON) -> LLMSettings {
+    var copy = self
+    if let index = copy.parameters.firstIndex(where: { $0.key == key }) {
+      copy.parameters[index].value = value.compactText
+    } else {
+      copy.parameters.append((key, value.compactText))
+    }
+    return copy
+  }
+
+  /// The request body with `llm.extra` merged into it (its keys win; objects nest).
+  func withExtra(_ body: JSON) -> JSON {
+    guard let extra = parameter("extra"), extra.kind == .object else { return body }
+    return JSON.merged([body, extra])
   }
 }
 
@@ -109,10 +135,18 @@ public protocol Provider: Sendable {
   func unreachable(_ detail: String, baseURL: String) -> SheafError
   /// Whether its requests go over the network (`false`: the offline transport writes them).
   var usesNetwork: Bool { get }
+  /// The pieces of a whole (non-streamed) JSON answer, for servers that answer a streamed request
+  /// with one body.
+  func wholeAnswer(_ body: JSON) -> [StreamPiece]
+  /// Whether a last assistant message is continued by the model (Anthropic's prefill), so a
+  /// truncated answer is continued without a user turn asking for it.
+  var continuesAssistant: Bool { get }
 }
 
 extension Provider {
   public var usesNetwork: Bool { true }
+  public var continuesAssistant: Bool { false }
+  public func wholeAnswer(_ body: JSON) -> [StreamPiece] { [] }
 
   /// The error for a non-2xx response: the provider's own message and code from its body (every
   /// provider's error body has one of the shapes `ProviderErrors.parseBody` reads), mapped to the
@@ -160,6 +194,16 @@ enum ProviderErrors {
     let said = message.isEmpty ? "HTTP \(status)" : message
     let text = "\(provider) answered \(status): \(said)"
     let lower = (message + " " + (code ?? "")).lowercased()
+    if [400, 402, 403, 429].contains(status)
+      && ["credit balance", "insufficient_quota", "billing", "quota"].contains(
+        where: lower.contains)
+    {
+      return SheafError(
+        .quota, text,
+        hint:
+          "the account is out of credit or quota: add credit or raise the limit in the provider's billing settings, then run again",
+        httpStatus: status)
+    }
     if [400, 413, 422].contains(status) && contextWords.contains(where: lower.contains) {
       return SheafError(
         .contextLength, text,
@@ -173,11 +217,6 @@ enum ProviderErrors {
         ?? "check the server's credentials"
       return SheafError(.auth, text, hint: hint, httpStatus: status)
     case 402:
-      return SheafError(
-        .quota, text, hint: "check the account's plan and billing", httpStatus: status)
-    case 429
-    where lower.contains("insufficient_quota") || lower.contains("quota")
-      || lower.contains("billing"):
       return SheafError(
         .quota, text, hint: "check the account's plan and billing", httpStatus: status)
     case 429:

@@ -206,3 +206,49 @@ extension SSEStreamDecoder {
 
   var eventCount: Int { sse.eventCount }
 }
+
+/// A response that is one JSON body although a stream was asked for (some servers and proxies
+/// answer so): read whole, then read by the provider as a non-streamed answer.
+struct WholeBodyDecoder: StreamDecoder {
+  let provider: any Provider
+  private var buffer: [UInt8] = []
+  private var overflowed = false
+  private(set) var eventCount = 0
+
+  init(provider: any Provider) {
+    self.provider = provider
+  }
+
+  mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [StreamPiece] {
+    guard !overflowed else { return [] }
+    if buffer.count + bytes.count > StreamLimits.maxEventBytes {
+      overflowed = true
+      return [.error(StreamLimits.tooLong("a JSON body"))]
+    }
+    buffer.append(contentsOf: bytes)
+    return []
+  }
+
+  mutating func finish() -> [StreamPiece] {
+    guard !overflowed, !buffer.isEmpty else { return [] }
+    guard let body = try? buffer.withUnsafeBytes({ try JSON.parse($0) }), body.kind == .object
+    else {
+      eventCount = 1
+      return [
+        .error(
+          SheafError(
+            .provider,
+            "the server answered with a JSON body that could not be read (\(buffer.count) bytes)",
+            retryable: true, hint: "a server or proxy fault; it is retried"))
+      ]
+    }
+    eventCount = 1
+    if let error = body["error"], !error.isNull {
+      let message = error["message"]?.string ?? error.string ?? error.compactText
+      return [
+        .error(SheafError(.provider, "\(provider.name) answered with an error: \(message)"))
+      ]
+    }
+    return provider.wholeAnswer(body)
+  }
+}

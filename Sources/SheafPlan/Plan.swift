@@ -26,6 +26,8 @@ public struct PlanSection {
   public var modes: [String]?
   /// Extra instructions.
   public var instructions: String?
+  /// What it does when a section it uses did not complete (`nil`: the plan's).
+  public var onDependencyFailure: DependencyPolicy?
   /// Every other field, in plan order, passed through to the record.
   public var extra: [(key: String, value: JSON)]
   /// 1-based position in the plan's list of sections.
@@ -54,6 +56,8 @@ public struct Plan {
   public var defaultMode: String?
   /// The prompt set build-prompt should use.
   public var promptSet: String?
+  /// What sections do when a section they use did not complete (`nil`: skip).
+  public var onDependencyFailure: DependencyPolicy?
   /// The sections, in plan order.
   public var sections: [PlanSection]
   /// Where the plan came from: its path, or `stdin`.

@@ -5,19 +5,7 @@ import SheafValidate
 /// What plan-sections writes: records, make rules, or a Graphviz graph.
 public enum PlanEmitter {
   /// Merges model settings: later objects' keys win, objects nest.
-  static func mergeSettings(_ layers: [JSON?]) -> JSON {
-    let merged = JSON.object()
-    for layer in layers.compactMap({ $0 }) where layer.kind == .object {
-      for (key, value) in layer.members {
-        if value.kind == .object, let existing = merged[key], existing.kind == .object {
-          merged[key] = mergeSettings([existing, value])
-        } else {
-          merged[key] = value.copy()
-        }
-      }
-    }
-    return merged
-  }
+  static func mergeSettings(_ layers: [JSON?]) -> JSON { JSON.merged(layers) }
 
   /// The record of one section (DESIGN.md section 3), status `pending`.
   public static func record(for planned: PlannedSection, in graph: SectionGraph) -> JSON {
@@ -37,6 +25,9 @@ public enum PlanEmitter {
     if let format = section.format { record["format"] = format.copy() }
     let llm = mergeSettings([plan.llm, plan.stageLLM[planned.stage], section.llm])
     if llm.count > 0 { record["llm"] = llm }
+    if let policy = section.onDependencyFailure ?? plan.onDependencyFailure {
+      record["on_dependency_failure"] = JSON(policy.rawValue)
+    }
     if let instructions = section.instructions { record["instructions"] = JSON(instructions) }
     if let mode = graph.mode { record["mode"] = JSON(mode) }
     if let promptSet = plan.promptSet { record["prompt_set"] = JSON(promptSet) }

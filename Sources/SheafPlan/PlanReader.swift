@@ -7,7 +7,7 @@ public enum PlanReader {
   /// The section keys the contract knows; every other key is passed through.
   static let sectionKeys: Set<String> = [
     "id", "title", "description", "stage", "depends_on", "context", "template", "format", "llm",
-    "modes", "instructions",
+    "modes", "instructions", "on_dependency_failure",
   ]
 
   /// Reads the plan at `path` (`-` or `nil`: standard input), with `overrides` replacing inputs
@@ -101,6 +101,8 @@ public enum PlanReader {
     _ = typed(object["title"], "title", .string)
     _ = typed(object["default_mode"], "default_mode", .string)
     _ = typed(object["prompt_set"], "prompt_set", .name)
+    let policies = DependencyPolicy.allCases.map(\.rawValue)
+    _ = typed(object["on_dependency_failure"], "on_dependency_failure", .oneOf(policies))
     var id = object["id"]?.string ?? ""
     if object["id"]?.string == nil {
       let stem = ((source as NSString).lastPathComponent as NSString).deletingPathExtension
@@ -272,6 +274,7 @@ public enum PlanReader {
       for (key, shape) in [
         ("title", PlanTypes.Shape.string), ("description", .string), ("instructions", .string),
         ("template", .name),
+        ("on_dependency_failure", .oneOf(DependencyPolicy.allCases.map(\.rawValue))),
       ] {
         if let value = item[key], let problem = PlanTypes.problem(value, at: key, shape) {
           problems.append("\(place): \(problem)")
@@ -355,6 +358,8 @@ public enum PlanReader {
           llm: item["llm"],
           modes: sectionModes,
           instructions: item["instructions"]?.string,
+          onDependencyFailure: item["on_dependency_failure"]?.string.flatMap(
+            DependencyPolicy.init(rawValue:)),
           extra: item.members.filter { !sectionKeys.contains($0.key) },
           index: index))
     }
@@ -399,7 +404,9 @@ public enum PlanReader {
     return Plan(
       id: id, title: title, inputs: inputs, inputFiles: inputFiles, llm: llm, stageLLM: stageLLM,
       formats: formats, modes: modes, defaultMode: defaultMode,
-      promptSet: object["prompt_set"]?.string, sections: sections, source: source)
+      promptSet: object["prompt_set"]?.string,
+      onDependencyFailure: object["on_dependency_failure"]?.string.flatMap(
+        DependencyPolicy.init(rawValue:)), sections: sections, source: source)
   }
 
   /// Whether the plan declares a format called `name` (whatever its problems).

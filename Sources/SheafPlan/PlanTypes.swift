@@ -80,6 +80,14 @@ enum PlanTypes {
     ("max_input_tokens", .int(1...Int.max)),
     ("num_ctx", .int(1...Int.max)),
     ("response_format", .object),
+    ("repair_attempts", .int(0...10)),
+    ("deadline_s", .number(0.001...(.greatestFiniteMagnitude))),
+    ("max_tokens_limit", .int(1...Int.max)),
+    ("max_completion_tokens", .int(1...Int.max)),
+    ("reasoning_effort", .oneOf(["minimal", "low", "medium", "high"])),
+    ("thinking_budget", .int(1...Int.max)),
+    ("context_window", .int(1...Int.max)),
+    ("extra", .object),
   ]
 
   /// The fields of a format object.
@@ -96,6 +104,7 @@ enum PlanTypes {
     ("placeholders", .bool),
     ("max_duplicate_ratio", .number(0...1)),
     ("unwrap_fence", .bool),
+    ("length_tolerance", .number(0...1)),
     ("schema", .schema),
     ("schema_file", .string),
   ]

@@ -204,24 +204,49 @@ public enum RunCommands {
           try writer.write(record.json)
           return
         }
-        if record.status == nil || record.status == .pending {
-          for dependency in record.dependsOn {
-            let status = run.record(dependency)?["status"]?.string
-            guard status != SectionStatus.completed.rawValue else { continue }
-            record.status = .skipped
-            let why =
-              status.map { "which \($0 == "skipped" ? "was skipped" : "is \($0)")" }
-              ?? "which has no result"
-            record.error = SheafError(
-              .dependencyFailed, "depends on '\(dependency)', \(why)", retryable: true,
-              hint: "fix '\(dependency)' and run again: skipped sections are retried")
-            break
-          }
+        if record.status == nil || record.status == .pending,
+          let error = dependencyFailure(record, run: run)
+        {
+          record.status = .skipped
+          record.error = error
         }
         try writer.write(record.json)
       }
     }
     return .completed
+  }
+
+  /// Why a section must be skipped for the sections it uses, under its `on_dependency_failure`
+  /// policy; `nil` when it goes on.
+  static func dependencyFailure(_ record: Record, run: RunDirectory) -> SheafError? {
+    func status(_ id: String) -> String? { run.record(id)?["status"]?.string }
+    let completed = SectionStatus.completed.rawValue
+    let policy =
+      record.json["on_dependency_failure"]?.string.flatMap(DependencyPolicy.init(rawValue:))
+      ?? .skip
+    switch policy {
+    case .continue:
+      return nil
+    case .any:
+      let used = record.dependsOn + record.context
+      guard !used.isEmpty, !used.contains(where: { status($0) == completed }) else { return nil }
+      return SheafError(
+        .dependencyFailed,
+        "none of the sections it uses completed (\(used.map { "'\($0)'" }.joined(separator: ", ")))",
+        retryable: true, hint: "fix them and run again: skipped sections are retried")
+    case .skip:
+      for dependency in record.dependsOn {
+        let found = status(dependency)
+        guard found != completed else { continue }
+        let why =
+          found.map { "which \($0 == "skipped" ? "was skipped" : "is \($0)")" }
+          ?? "which has no result"
+        return SheafError(
+          .dependencyFailed, "depends on '\(dependency)', \(why)", retryable: true,
+          hint: "fix '\(dependency)' and run again: skipped sections are retried")
+      }
+      return nil
+    }
   }
 
   // MARK: - save

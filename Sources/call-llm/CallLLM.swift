@@ -18,7 +18,13 @@ struct CallLLM: FilterCommand {
       Settings: a flag wins, then SHEAF_PROVIDER, SHEAF_MODEL and SHEAF_BASE_URL, then the \
       record's llm settings (from the plan: plan, stage, then section). Keys come only from \
       the environment: OPENAI_API_KEY, ANTHROPIC_API_KEY, or the variable --api-key-env names; \
-      they never reach a record, event, cache file or log. Ollama's host: OLLAMA_HOST.
+      they never reach a record, event, cache file or log. Ollama's host: OLLAMA_HOST. \
+      Sent from llm: temperature, top_p, top_k, max_tokens, max_completion_tokens and \
+      reasoning_effort (OpenAI reasoning models), thinking_budget (Anthropic's thinking), \
+      context_window (Ollama's num_ctx; a prompt that looks bigger is warned about), seed, \
+      stop, the penalties, response_format, and extra (an object merged into the request \
+      body as given, for anything else a server accepts). A server that answers a streamed \
+      request with one JSON body is read as a whole answer.
 
       Each record gets status, content (<think> blocks moved to reasoning), provider, model, \
       usage, timing, attempts, cache (hit or miss) and request_key, or status failed and an \
@@ -26,6 +32,19 @@ struct CallLLM: FilterCommand {
       timeouts) are retried with exponential backoff and jitter, honouring retry-after-ms \
       and Retry-After; a 429 also halves the concurrency for a while. Records that are not \
       pending (failed upstream, skipped, completed) pass through unchanged, as do events.
+
+      Re-ask with feedback: an answer is judged by validate-format's rules for the record's \
+      format (after the repairs that are safe). One that breaks them is asked again, at most \
+      llm.repair_attempts times (default 2; --repair-attempts): the original prompt first and \
+      unchanged, then the answer as the assistant's turn and the violations as a new user \
+      turn. An answer cut at the token limit (finish_reason length; Anthropic max_tokens) is \
+      asked again with twice the max_tokens up to llm.max_tokens_limit, or else continued \
+      from where it stopped (Anthropic: the partial answer as the assistant's prefix). Each \
+      re-ask is a new request, never a cache replay; attempts counts every request, usage \
+      sums them, and repairs lists each re-ask (attempt, kind, violations). The final answer \
+      is cached under the record's own request_key, so the next run replays it, or, when it \
+      still breaks the rules, starts its re-asks from it. llm.deadline_s bounds a section \
+      across all its attempts.
 
       Completed answers are cached under --cache (default $XDG_CACHE_HOME/sheaf or \
       ~/.cache/sheaf) before they are written, so an interrupted run asks for nothing twice. \
@@ -38,6 +57,8 @@ struct CallLLM: FilterCommand {
         ... | call-llm --base-url http://127.0.0.1:8000/v1 --model qwen2.5 -j 16
         ... | call-llm --cache-only > replay.ndjson
         ... | call-llm --refresh goals_objectives --log calls.ndjson
+        ... | call-llm --repair-attempts 3 | validate-format
+        ... | call-llm --shared-limit runs/prd/rate --sections runs/prd/sections
 
       \(ExitStatus.helpText)
       """,
@@ -154,6 +175,32 @@ struct CallLLM: FilterCommand {
   var logPrompts = false
 
   @Option(
+    name: .customLong("repair-attempts"),
+    help: ArgumentHelp(
+      "Re-asks after an answer that breaks its format (default: llm.repair_attempts, else 2; 0: none).",
+      valueName: "n"))
+  var repairAttempts: Int?
+
+  @Option(
+    help: ArgumentHelp(
+      "Rules that only warn (as validate-format's --warn): they cause no re-ask.",
+      valueName: "rules"))
+  var warn: [String] = []
+
+  @Option(
+    help: ArgumentHelp(
+      "A run's sections/ folder: the duplicate rule compares with the sections stored there.",
+      valueName: "dir"))
+  var sections: String?
+
+  @Option(
+    name: .customLong("shared-limit"),
+    help: ArgumentHelp(
+      "Share the 429 cool-down and the concurrency with every call-llm given this folder (one run's processes).",
+      valueName: "dir"))
+  var sharedLimit: String?
+
+  @Option(
     name: .customLong("max-event-bytes"),
     help: ArgumentHelp(
       "The longest line or event a response stream may send (default 8 MiB).", valueName: "n"))
@@ -185,6 +232,9 @@ struct CallLLM: FilterCommand {
     if noCache && cacheOnly {
       throw ValidationError("--no-cache and --cache-only cannot go together")
     }
+    if let repairAttempts, repairAttempts < 0 || repairAttempts > 10 {
+      throw ValidationError("--repair-attempts must be from 0 to 10 (got \(repairAttempts))")
+    }
     if maxEventBytes < 1024 {
       throw ValidationError("--max-event-bytes must be 1024 or more (got \(maxEventBytes))")
     }
@@ -211,13 +261,17 @@ struct CallLLM: FilterCommand {
     options.seed = seed
     options.cacheDirectory = cache
     options.noCache = noCache
-    options.refresh = Set(refresh.flatMap { $0.split(separator: ",").map(String.init) })
+    options.refresh = Set(commaSeparated(refresh))
     options.cacheOnly = cacheOnly
     options.offlineDelay = offlineDelay
     options.offlineTPS = offlineTPS
     options.progress = progress
     options.log = log
     options.logPrompts = logPrompts
+    options.repairAttempts = repairAttempts
+    options.warn = Set(commaSeparated(warn))
+    options.sectionsDirectory = sections
+    options.rateDirectory = sharedLimit
     if let apiKeyEnv { Secrets.register(variable: apiKeyEnv) }
     StreamLimits.maxEventBytes = maxEventBytes
     return try CallEngine(options: options, tool: Self.toolName).run()

@@ -77,10 +77,30 @@ struct StagedRunTests {
     #expect(summary.contains(#""status":"ready""#))
   }
 
+  /// The shipped PRD plan with `on_dependency_failure` set to `policy` for the whole plan.
+  func prdPlan(policy: String) throws -> String {
+    let folder = scratch + "/prd-\(policy)"
+    let plan = try String(
+      contentsOfFile: Harness.root.appendingPathComponent("pipelines/prd/plan.json").path,
+      encoding: .utf8)
+    try Harness.write(
+      plan.replacingOccurrences(
+        of: #""on_dependency_failure": "continue""#, with: #""on_dependency_failure": "\#(policy)""#
+      ),
+      to: folder + "/plan.json")
+    try Harness.write(
+      try String(
+        contentsOfFile: Harness.root.appendingPathComponent("pipelines/prd/requirements.md").path,
+        encoding: .utf8),
+      to: folder + "/requirements.md")
+    return folder + "/plan.json"
+  }
+
   @Test func aFailingSectionSkipsItsDependentsAndARerunRetriesExactlyThose() throws {
     let stub = try Stub()
+    let plan = try prdPlan(policy: "skip")
     let broken = try make(
-      "doc PLAN=pipelines/prd/plan.json",
+      "doc PLAN=\(plan)",
       url: stub.url("failfor=Goals%20and%20Objectives:400,words=300"))
     #expect(broken.status != 0, "make fails when the document is not ready")
     #expect(try record("problem_statement")["status"] as? String == "completed")
@@ -109,7 +129,7 @@ struct StagedRunTests {
 
     // The fault is fixed: only the failed and skipped sections are asked for.
     let before = try requests(stub).count
-    let fixed = try make("doc PLAN=pipelines/prd/plan.json", url: stub.url("words=300"))
+    let fixed = try make("doc PLAN=\(plan)", url: stub.url("words=300"))
     #expect(fixed.status == 0, "\(fixed.err)")
     let asked = Set(try requests(stub).dropFirst(before).map(\.title))
     #expect(asked == Set(["Goals and Objectives"] + Self.stage1.dropFirst(2) + Self.stage2))

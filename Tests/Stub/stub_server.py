@@ -27,7 +27,15 @@ Knobs (comma-separated):
   empty=1         an answer with no text
   model_missing=1 answer 404 "model not found" (ollama style)
   failfor=TEXT:CODE   answer CODE to every request whose last user message contains TEXT
-                  (spaces as %20), so that one section of a run always fails
+                  (URL-escaped: %20 for a space, %22 for a quote), so that one section of a run always fails (with
+                  failfor_times=N only its first N attempts; retry_after applies)
+  first_words=N   answer N words to a request with no assistant turn (a first ask), `words` to a
+                  re-ask (one that carries the previous answer)
+  honor_max=1     stop at the request's max_tokens (max_completion_tokens, num_predict) with the
+                  provider's length stop reason (length, max_tokens)
+  whole=1         answer with one JSON body (application/json), as a non-streamed request gets
+  same=1          the same words for every request (answers that repeat each other)
+  credit=1        answer 400 "Your credit balance is too low…" (Anthropic's words)
   slowfor=TEXT:S  wait S seconds before answering a request whose last user message contains TEXT
   echo_key=CODE   answer CODE with an error message that quotes the key the request carried
                   (as some providers do for a bad key)
@@ -37,7 +45,8 @@ Knobs (comma-separated):
                   header of KB kilobytes)
 
 GET /stats gives {"requests", "by_request", "max_in_flight", "in_flight", "auth", "spans"
-(start, end and the first line of the last user message of each request)}; POST /reset
+(start, end and the first line of the last user message of each request), "bodies" (the last
+500 request bodies, parsed)}; POST /reset
 clears them. Requests are counted per distinct request (model + messages), so a test can see that
 a finished section is never asked for twice.
 """
@@ -48,15 +57,17 @@ import hashlib
 import json
 import sys
 import time
+import urllib.parse
 
 WORDS = ("the quick survey shows dispatchers lose an hour each day to replanning jobs when a "
          "technician runs late so the board must update itself and tell the customer").split()
 
-STATE = {"requests": 0, "by_request": {}, "max_in_flight": 0, "in_flight": 0, "auth": [], "spans": []}
+STATE = {"requests": 0, "by_request": {}, "max_in_flight": 0, "in_flight": 0, "auth": [], "spans": [],
+         "bodies": []}
 
 
 def reset():
-    STATE.update(requests=0, by_request={}, max_in_flight=0, in_flight=0, auth=[], spans=[])
+    STATE.update(requests=0, by_request={}, max_in_flight=0, in_flight=0, auth=[], spans=[], bodies=[])
 
 
 def parse_knobs(path):
@@ -133,15 +144,24 @@ async def respond(kind, knobs, body, headers, writer):
     last = next((m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), "")
     if "slowfor" in knobs:
         text, _, seconds = knobs["slowfor"].rpartition(":")
-        if text.replace("%20", " ") in last.split("\n", 1)[0]:
+        if urllib.parse.unquote(text) in last.split("\n", 1)[0]:
             await asyncio.sleep(float(seconds))
     if "failfor" in knobs:
         text, _, code = knobs["failfor"].rpartition(":")
-        if text.replace("%20", " ") in last.split("\n", 1)[0]:
+        times = int(knobs.get("failfor_times", 0)) or None
+        first_user = next((m.get("content", "") for m in messages if m.get("role") == "user"), "")
+        if urllib.parse.unquote(text) in first_user.split("\n", 1)[0] and (times is None or attempt <= times):
             payload = json.dumps(error_body(kind, int(code), MESSAGES.get(int(code), f"error {code}"))).encode()
-            writer.write(b"HTTP/1.1 %d Error\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (int(code), len(payload), payload))
+            extra = f"Retry-After: {knobs['retry_after']}\r\n" if "retry_after" in knobs else ""
+            writer.write((f"HTTP/1.1 {code} Error\r\nContent-Type: application/json\r\n{extra}"
+                          f"Content-Length: {len(payload)}\r\n\r\n").encode() + payload)
             await writer.drain()
             return True
+    if "credit" in knobs:
+        payload = json.dumps(error_body(kind, 400, "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.")).encode()
+        writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(payload), payload))
+        await writer.drain()
+        return True
     if "echo_key" in knobs:
         code = int(knobs["echo_key"])
         given = (auth or "").replace("Bearer ", "")
@@ -174,8 +194,16 @@ async def respond(kind, knobs, body, headers, writer):
             return True
 
     count = int(knobs.get("words", 12))
+    if "first_words" in knobs and not any(m.get("role") == "assistant" for m in messages):
+        count = int(knobs["first_words"])
+    stop_reason = {"openai": "stop", "anthropic": "end_turn", "ollama": "stop"}[kind]
+    if "honor_max" in knobs:
+        limit = body.get("max_tokens") or body.get("max_completion_tokens") or (body.get("options") or {}).get("num_predict")
+        if limit is not None and count > int(limit):
+            count = int(limit)
+            stop_reason = {"openai": "length", "anthropic": "max_tokens", "ollama": "length"}[kind]
     last_user = next((m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), "")
-    seed = int(hashlib.sha256(last_user.encode()).hexdigest()[:8], 16)
+    seed = 0 if "same" in knobs else int(hashlib.sha256(last_user.encode()).hexdigest()[:8], 16)
     tokens = [] if "empty" in knobs else [WORDS[(seed + i) % len(WORDS)] + " " for i in range(count)]
     if "think" in knobs and tokens:
         tokens = ["<thi", "nk>planning the ", "answer</th", "ink>"] + tokens
@@ -183,6 +211,8 @@ async def respond(kind, knobs, body, headers, writer):
     cut, cut_k = first_n(knobs["cut"]) if "cut" in knobs else (None, None)
     stall, stall_k = first_n(knobs["stall"]) if "stall" in knobs else (None, None)
     prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
+    if "whole" in knobs:
+        return await whole(kind, model, tokens, prompt_tokens, stop_reason, "reasoning" in knobs, writer)
 
     content_type = "application/x-ndjson" if kind == "ollama" else "text/event-stream"
     response = Response(writer, "bytewise" in knobs)
@@ -235,17 +265,43 @@ async def respond(kind, knobs, body, headers, writer):
 
     completion = len(tokens)
     if kind == "openai":
-        await response.chunk(sse(None, {"id": "chatcmpl-stub", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}))
+        await response.chunk(sse(None, {"id": "chatcmpl-stub", "choices": [{"index": 0, "delta": {}, "finish_reason": stop_reason}]}))
         await response.chunk(sse(None, {"id": "chatcmpl-stub", "choices": [], "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion, "total_tokens": prompt_tokens + completion}}))
         await response.chunk("data: [DONE]\n\n")
     elif kind == "anthropic":
         await response.chunk(sse("content_block_stop", {"type": "content_block_stop", "index": 1}))
-        await response.chunk(sse("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": completion}}))
+        await response.chunk(sse("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop_reason, "stop_sequence": None}, "usage": {"output_tokens": completion}}))
         await response.chunk(sse("message_stop", {"type": "message_stop"}))
     else:
         await response.chunk(json.dumps({"model": model, "created_at": "2026-11-21T08:00:01Z", "message": {"role": "assistant", "content": ""},
-                                         "done": True, "done_reason": "stop", "prompt_eval_count": prompt_tokens, "eval_count": completion}) + "\n")
+                                         "done": True, "done_reason": stop_reason, "prompt_eval_count": prompt_tokens, "eval_count": completion}) + "\n")
     await response.end()
+    return True
+
+
+async def whole(kind, model, tokens, prompt_tokens, stop_reason, reasoning, writer):
+    """One JSON body, the provider's non-streamed answer."""
+    text = "".join(tokens)
+    if kind == "openai":
+        message = {"role": "assistant", "content": text}
+        if reasoning:
+            message["reasoning_content"] = "thinking it through"
+        body = {"id": "chatcmpl-stub", "object": "chat.completion", "model": model,
+                "choices": [{"index": 0, "message": message, "finish_reason": stop_reason}],
+                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(tokens), "total_tokens": prompt_tokens + len(tokens)}}
+    elif kind == "anthropic":
+        content = ([{"type": "thinking", "thinking": "thinking it through", "signature": "x"}] if reasoning else []) + [{"type": "text", "text": text}]
+        body = {"id": "msg_stub", "type": "message", "role": "assistant", "model": model, "content": content,
+                "stop_reason": stop_reason, "stop_sequence": None, "usage": {"input_tokens": prompt_tokens, "output_tokens": len(tokens)}}
+    else:
+        message = {"role": "assistant", "content": text}
+        if reasoning:
+            message["thinking"] = "thinking it through"
+        body = {"model": model, "created_at": "2026-11-21T08:00:01Z", "message": message, "done": True,
+                "done_reason": stop_reason, "prompt_eval_count": prompt_tokens, "eval_count": len(tokens)}
+    payload = json.dumps(body).encode()
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(payload), payload))
+    await writer.drain()
     return True
 
 
@@ -320,6 +376,7 @@ async def handle(reader, writer):
             STATE["max_in_flight"] = max(STATE["max_in_flight"], STATE["in_flight"])
             began = time.monotonic()
             body = json.loads(raw or b"{}")
+            STATE["bodies"] = (STATE["bodies"] + [body])[-500:]
             last = next((m.get("content", "") for m in reversed(body.get("messages", [])) if m.get("role") == "user"), "")
             try:
                 keep = await respond(kind, knobs, body, headers, writer)

@@ -47,18 +47,32 @@ public enum RecordFields {
   /// The fields the tools set today, in the order of the README's table.
   public static let current: [String] = [
     "doc", "doc_title", "id", "title", "description", "order", "stage", "depends_on", "context",
-    "template", "format", "llm", "instructions", "mode", "prompt_set", "plan_dir", "inputs",
-    "messages", "context_ids", "context_truncated", "status", "content", "reasoning", "provider",
-    "model", "usage", "timing", "attempts", "cache", "request_key", "finish_reason", "data",
-    "violations", "warnings", "repaired", "source", "error",
+    "template", "format", "llm", "on_dependency_failure", "instructions", "mode", "prompt_set",
+    "plan_dir", "inputs", "messages", "context_ids", "context_truncated", "status", "content",
+    "reasoning", "provider",
+    "model", "usage", "timing", "attempts", "cache", "request_key", "finish_reason", "repairs",
+    "data", "violations", "warnings", "repaired", "source", "error",
   ]
 
   /// Fields the contract (DESIGN.md) names for work still to come, and the outline a record may
   /// carry itself: reserved, so they never reach a template as custom fields either.
   public static let reserved: [String] = [
-    "outline", "template_files", "context_summarized", "fingerprint", "repairs", "cost",
+    "outline", "template_files", "context_summarized", "fingerprint", "cost",
   ]
 
   /// Every name above.
   public static let names: Set<String> = Set(current + reserved)
+}
+
+/// What a section does when a section it uses did not complete (`on_dependency_failure`, plan or
+/// section).
+public enum DependencyPolicy: String, CaseIterable, Sendable {
+  /// Skipped when any `depends_on` section did not complete (the default).
+  case skip
+  /// Goes on with the content that exists (the staged-PRD rule: downstream sections get partial
+  /// context).
+  case `continue`
+  /// Goes on when at least one of its `depends_on` and `context` sections completed; skipped when
+  /// none did (a summary of nothing is not asked for).
+  case any
 }

@@ -267,6 +267,24 @@ public final class JSON {
 
   // MARK: - Whole values
 
+  /// Objects merged in order: a later object's keys win, and objects nest.
+  ///
+  /// An object under a key both have is merged in turn. Values are copied; non-objects are
+  /// ignored.
+  public static func merged(_ layers: [JSON?]) -> JSON {
+    let merged = JSON.object()
+    for layer in layers.compactMap({ $0 }) where layer.kind == .object {
+      for (key, value) in layer.members {
+        if value.kind == .object, let existing = merged[key], existing.kind == .object {
+          merged[key] = JSON.merged([existing, value])
+        } else {
+          merged[key] = value.copy()
+        }
+      }
+    }
+    return merged
+  }
+
   /// A deep copy that shares nothing with this value.
   public func copy() -> JSON {
     JSON(owning: Self.made(json_deep_copy(handle), "json_deep_copy"))

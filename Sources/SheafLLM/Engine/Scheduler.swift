@@ -64,6 +64,13 @@ final class Scheduler<Item: AnyObject> {
     return queue.removeFirst()
   }
 
+  /// An item `next()` gave that cannot start after all (a limit outside this process holds it):
+  /// back at the front of the queue.
+  func putBack(_ item: Item) {
+    active = max(0, active - 1)
+    queue.insert(item, at: 0)
+  }
+
   /// One pass of the event loop: once the cool-down is over, the limit grows back by one.
   func tick() {
     if limit < jobs && clock.now >= cooldownUntil { limit += 1 }

@@ -17,9 +17,20 @@ public struct AnthropicProvider: Provider {
       separator: "\n\n")
     if !system.isEmpty { body["system"] = JSON(system) }
     body["messages"] = ProviderErrors.messagesJSON(call.messages.filter { $0.role != "system" })
-    body["max_tokens"] = call.settings.parameter("max_tokens") ?? JSON(4096)
-    for key in ["temperature", "top_p", "top_k"] {
-      if let value = call.settings.parameter(key) { body[key] = value }
+    var maxTokens =
+      call.settings.parameter("max_tokens")?.int
+      ?? call.settings.parameter("max_completion_tokens")?.int ?? 4096
+    let budget = call.settings.parameter("thinking_budget")?.int ?? 0
+    // Thinking counts against max_tokens, which must stay above the budget; and the API takes
+    // no sampling settings with thinking on.
+    if budget > 0 && maxTokens <= budget { maxTokens += budget }
+    body["max_tokens"] = JSON(maxTokens)
+    if budget > 0 {
+      body["thinking"] = .object(["type": JSON("enabled"), "budget_tokens": JSON(budget)])
+    } else {
+      for key in ["temperature", "top_p", "top_k"] {
+        if let value = call.settings.parameter(key) { body[key] = value }
+      }
     }
     if let stop = call.settings.parameter("stop") {
       body["stop_sequences"] = stop.kind == .string ? .array([stop]) : stop
@@ -33,7 +44,26 @@ public struct AnthropicProvider: Provider {
     var base = baseURL
     while base.hasSuffix("/") { base.removeLast() }
     let url = base.hasSuffix("/v1") ? base + "/messages" : base + "/v1/messages"
-    return HTTPRequest(url: url, headers: headers, body: body.compactText)
+    return HTTPRequest(url: url, headers: headers, body: call.settings.withExtra(body).compactText)
+  }
+
+  public var continuesAssistant: Bool { true }
+
+  /// A `message` object: its thinking and text blocks, stop reason and usage.
+  public func wholeAnswer(_ body: JSON) -> [StreamPiece] {
+    var out: [StreamPiece] = []
+    for block in body["content"]?.array ?? [] {
+      if let thinking = block["thinking"]?.string, !thinking.isEmpty {
+        out.append(.reasoning(thinking))
+      }
+      if block["type"]?.string == "text", let text = block["text"]?.string, !text.isEmpty {
+        out.append(.text(text))
+      }
+    }
+    let usage = body["usage"]
+    out.append(.usage(input: usage?["input_tokens"]?.int, output: usage?["output_tokens"]?.int))
+    out.append(.finish(body["stop_reason"]?.string ?? "end_turn"))
+    return out
   }
 
   public func makeDecoder() -> any StreamDecoder { Decoder() }

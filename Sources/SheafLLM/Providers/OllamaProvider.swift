@@ -22,15 +22,22 @@ public struct OllamaProvider: Provider {
     let options = JSON.object()
     for (key, option) in [
       ("temperature", "temperature"), ("top_p", "top_p"), ("top_k", "top_k"), ("seed", "seed"),
-      ("max_tokens", "num_predict"), ("num_ctx", "num_ctx"), ("stop", "stop"),
-    ] {
+      ("max_tokens", "num_predict"), ("max_completion_tokens", "num_predict"),
+      ("context_window", "num_ctx"), ("num_ctx", "num_ctx"), ("stop", "stop"),
+    ] where options[option] == nil {
       if let value = call.settings.parameter(key) { options[option] = value }
     }
     if options.count > 0 { body["options"] = options }
     var headers = ["Content-Type: application/json"]
     if let apiKey, !apiKey.isEmpty { headers.append("Authorization: Bearer \(apiKey)") }
     return HTTPRequest(
-      url: ProviderErrors.join(baseURL, "/api/chat"), headers: headers, body: body.compactText)
+      url: ProviderErrors.join(baseURL, "/api/chat"), headers: headers,
+      body: call.settings.withExtra(body).compactText)
+  }
+
+  /// One `/api/chat` object with `done: true`, as `"stream": false` gives.
+  public func wholeAnswer(_ body: JSON) -> [StreamPiece] {
+    Decoder().pieces(body.compactText)
   }
 
   public func makeDecoder() -> any StreamDecoder { Decoder() }

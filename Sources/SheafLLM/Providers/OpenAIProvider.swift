@@ -5,8 +5,8 @@ import SheafCore
 public struct OpenAIProvider: Provider {
   /// The parameters passed through from `llm`.
   static let passed = [
-    "temperature", "top_p", "max_tokens", "seed", "stop", "presence_penalty", "frequency_penalty",
-    "response_format",
+    "temperature", "top_p", "max_tokens", "max_completion_tokens", "reasoning_effort", "seed",
+    "stop", "presence_penalty", "frequency_penalty", "response_format",
   ]
 
   public let name = "openai"
@@ -27,7 +27,27 @@ public struct OpenAIProvider: Provider {
     if let apiKey, !apiKey.isEmpty { headers.append("Authorization: Bearer \(apiKey)") }
     return HTTPRequest(
       url: ProviderErrors.join(baseURL, "/chat/completions"), headers: headers,
-      body: body.compactText)
+      body: call.settings.withExtra(body).compactText)
+  }
+
+  /// A `chat.completion` object: the first choice's message, its finish reason, and the usage.
+  public func wholeAnswer(_ body: JSON) -> [StreamPiece] {
+    var out: [StreamPiece] = []
+    if let choice = body["choices"]?.array?.first {
+      let message = choice["message"]
+      if let reasoning = message?["reasoning_content"]?.string ?? message?["reasoning"]?.string,
+        !reasoning.isEmpty
+      {
+        out.append(.reasoning(reasoning))
+      }
+      if let text = message?["content"]?.string, !text.isEmpty { out.append(.text(text)) }
+      out.append(.finish(choice["finish_reason"]?.string ?? "stop"))
+    }
+    if let usage = body["usage"], usage.kind == .object {
+      out.append(
+        .usage(input: usage["prompt_tokens"]?.int, output: usage["completion_tokens"]?.int))
+    }
+    return out
   }
 
   public func makeDecoder() -> any StreamDecoder { Decoder() }

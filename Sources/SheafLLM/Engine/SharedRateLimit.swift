@@ -1,0 +1,137 @@
+import Foundation
+import SheafCore
+
+/// The rate limits the call-llm processes of one run share, per provider and base URL, so that a
+/// 429 in one section slows every section of the run as it slows every request of one
+/// `call-llm -j`.
+///
+/// Two things are shared through small files in one folder (a run's `rate/`), under `flock`:
+/// the cool-down (`until`, wall-clock seconds: no request starts before it) and the concurrency
+/// (`limit`: halved by a 429 and grown back by one per answer once the cool-down is over). A
+/// request holds a slot, an exclusive `flock` on one of `limit` slot files, for as long as it is
+/// in flight; a slot dies with its process (kill -9 included), so nothing leaks.
+final class SharedRateLimit {
+  /// How often a start held back by the shared limit is tried again.
+  static let pollInterval = 0.1
+  /// The concurrency when no 429 has lowered it.
+  static let maxSlots = 64
+
+  private let directory: String
+
+  /// The shared state in `directory` (created when missing).
+  /// - Throws: `ToolFailure` when the folder cannot be created.
+  init(directory: String) throws {
+    self.directory = directory
+    do {
+      try FileManager.default.createDirectory(
+        atPath: directory, withIntermediateDirectories: true)
+    } catch {
+      throw ToolFailure.usage(
+        "\(directory): cannot create the shared rate-limit folder: \(error.localizedDescription)")
+    }
+  }
+
+  /// A held slot: released when closed (or when the process ends).
+  final class Slot {
+    private var descriptor: Int32
+
+    init(_ descriptor: Int32) {
+      self.descriptor = descriptor
+    }
+
+    func release() {
+      if descriptor >= 0 { close(descriptor) }
+      descriptor = -1
+    }
+
+    deinit { release() }
+  }
+
+  private func base(_ key: String) -> String {
+    "\(directory)/\(SHA256.hex(key).prefix(16))"
+  }
+
+  private static var wallNow: Double { Date().timeIntervalSince1970 }
+
+  /// A slot for a request to `key`, or `nil` while the cool-down holds or every slot is taken.
+  func acquire(_ key: String) -> Slot? {
+    let state = withState(key, exclusive: false) { _ in }
+    if let until = state.until, until > Self.wallNow { return nil }
+    let limit = min(Self.maxSlots, state.limit ?? Self.maxSlots)
+    for index in 0..<limit {
+      let fd = open("\(base(key)).slot.\(index)", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+      guard fd >= 0 else { continue }
+      if flock(fd, LOCK_EX | LOCK_NB) == 0 { return Slot(fd) }
+      close(fd)
+    }
+    return nil
+  }
+
+  /// A 429 for `key`: no request of the run starts for `seconds`, and half as many run at once.
+  func rateLimited(_ key: String, for seconds: Double) {
+    let busy = slotsInUse(key)
+    _ = withState(key, exclusive: true) { state in
+      state.until = max(state.until ?? 0, Self.wallNow + seconds)
+      state.limit = max(1, min(state.limit ?? Self.maxSlots, max(busy, 1)) / 2)
+    }
+  }
+
+  /// An answer for `key`: once the cool-down is over, the limit grows back by one.
+  func answered(_ key: String) {
+    let state = withState(key, exclusive: false) { _ in }
+    guard state.limit != nil, (state.until ?? 0) <= Self.wallNow else { return }
+    _ = withState(key, exclusive: true) { state in
+      guard let limit = state.limit else { return }
+      state.limit = limit + 1 >= Self.maxSlots ? nil : limit + 1
+    }
+  }
+
+  /// How many slots are held now, by any process.
+  private func slotsInUse(_ key: String) -> Int {
+    var busy = 0
+    for index in 0..<Self.maxSlots {
+      let fd = open("\(base(key)).slot.\(index)", O_RDWR | O_CLOEXEC)
+      guard fd >= 0 else { break }
+      if flock(fd, LOCK_EX | LOCK_NB) == 0 { flock(fd, LOCK_UN) } else { busy += 1 }
+      close(fd)
+    }
+    return busy
+  }
+
+  struct State {
+    var until: Double?
+    var limit: Int?
+  }
+
+  /// Reads the state of `key` under a lock (shared to read, exclusive to change it through
+  /// `change`); a file that cannot be read counts as no state.
+  private func withState(_ key: String, exclusive: Bool, _ change: (inout State) -> Void) -> State {
+    let path = base(key) + ".json"
+    let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { return State() }
+    defer { close(fd) }
+    guard flock(fd, exclusive ? LOCK_EX : LOCK_SH) == 0 else { return State() }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+      let count = pread(fd, &buffer, buffer.count, off_t(bytes.count))
+      if count <= 0 { break }
+      bytes += buffer[0..<count]
+    }
+    var state = State()
+    if let json = try? bytes.withUnsafeBytes({ try JSON.parse($0) }) {
+      state.until = json["until"]?.double
+      state.limit = json["limit"]?.int
+    }
+    guard exclusive else { return state }
+    change(&state)
+    let out = JSON.object()
+    out["key"] = JSON(key)
+    out["until"] = state.until.map { JSON($0) } ?? .null
+    out["limit"] = state.limit.map { JSON($0) } ?? .null
+    let text = Array((out.compactText + "\n").utf8)
+    _ = ftruncate(fd, 0)
+    _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+    return state
+  }
+}
