@@ -58,7 +58,7 @@ let package = Package(
     .executableTarget(name: "validate-format", dependencies: ["SheafValidate"]),
     .executableTarget(name: "merge-doc", dependencies: ["SheafMerge"]),
     // The run-directory steps of staged runs (pipelines/sheaf.mk).
-    .executableTarget(name: "sheaf-run", dependencies: ["SheafRun"]),
+    .executableTarget(name: "sheaf-run", dependencies: ["SheafRun", "SheafPrompt"]),
     // Not a product: the benchmark's generator and the bare reader/writer pass-through.
     .executableTarget(name: "sheaf-bench", dependencies: ["SheafCore"]),
     .testTarget(

@@ -338,6 +338,29 @@ def bench_scale():
             print(f"  {name:<34} {count:>6} {seconds:8.2f} {peak:8.1f} {per / base[name]:18.2f}x{note}")
 
 
+def bench_recheck():
+    """`make doc` with nothing to do (every section up to date: the fingerprints are checked, no
+    request is made), for the 12-section PRD and a 1,000-section plan, offline; median of 3 against
+    the targets (0.5 s and 5 s)."""
+    os.makedirs(OUT, exist_ok=True)
+    runs = os.path.join(OUT, "recheck-runs")
+    shutil.rmtree(runs, ignore_errors=True)
+    count = int(os.environ.get("SHEAF_BENCH_RECHECK_N", "1000"))
+    print()
+    print("re-check: make doc with nothing to do (fingerprints checked, no request), median of 3, against the target")
+    print(f"  {'plan':<26} {'sections':>8} {'first run s':>12} {'no-op s':>8} {'target s':>9} {'vs target':>10}")
+    for name, plan, sections, target in (
+        ("pipelines/prd/plan.json", os.path.join(ROOT, "pipelines", "prd", "plan.json"), 12, 0.5),
+        (f"scale-{count}.json", scale_plan(count), count, 5.0),
+    ):
+        argv = ["make", "--no-print-directory", "-f", os.path.join(ROOT, "pipelines", "sheaf.mk"), f"SHEAF_BIN={BIN}", "SHEAF_TOOLS=",
+                f"RUNS={runs}", "J=2", f"CALL_FLAGS=--cache {os.path.join(OUT, 'recheck-cache')}", "doc", f"PLAN={plan}"]
+        first, _, status = timed(argv)
+        times = sorted(timed(argv)[0] for _ in range(3))
+        note = "" if status == 0 else f"  (first run exit {status})"
+        print(f"  {name:<26} {sections:>8} {first:12.2f} {times[1]:8.2f} {target:9.1f} {times[1] / target:9.2f}x{note}")
+
+
 if __name__ == "__main__":
     only = [a for a in sys.argv[1:] if a.startswith("--only-")]
     if not only:
@@ -354,3 +377,5 @@ if __name__ == "__main__":
         bench_staged()
     if not only or "--only-scale" in only:
         bench_scale()
+    if not only or "--only-recheck" in only:
+        bench_recheck()

@@ -9,23 +9,28 @@
 
 # Never put what people typed into a recipe's environment as make text: make would expand it
 # there (a NOTE with `$(shell …)` would run). The recipes read the SHEAF_* copies instead.
-unexport NOTE PLAN RUNS MODE BASE_URL PROVIDER MODEL CASCADE CALL_FLAGS PROMPT_FLAGS VALIDATE_FLAGS SECTION DOC
+unexport NOTE PLAN RUNS MODE BASE_URL PROVIDER MODEL CASCADE CALL_FLAGS PROMPT_FLAGS VALIDATE_FLAGS SECTION DOC PRICES WARN DRY CLEAR_NOTE BUDGET
 
 # `sheaf-run deps` passes a person's section through as it is (so nothing after it asks a model),
-# marks a section skipped when what it uses did not complete (its on_dependency_failure policy),
-# and cancels it when the run was interrupted. call-llm re-asks an answer that breaks its format
+# adds the section's kept note (make regen NOTE=) to its instructions, marks a section skipped
+# when what it uses did not complete (its on_dependency_failure policy), and cancels it when the
+# run was interrupted. A section's target depends on the targets of what it uses, so it is
+# reconsidered when one of them was rebuilt: `sheaf-run fresh` then passes its stored result on
+# when the fingerprint build-prompt computes is the one it was built with (the rebuilt section
+# came out the same: the cascade stops), and otherwise it is asked for. call-llm re-asks an answer that breaks its format
 # with the violations as feedback, and shares the run's 429 cool-down and concurrency with the
 # other sections' processes through $SHEAF_RUN/rate; both it and validate-format compare with the
 # run's stored sections for the duplicate rule.
 define sheaf_section
-@cd "$$SHEAF_CWD" && "$$SHEAF_BIN/plan-sections" $(if $(SHEAF_MODE),--mode $(SHEAF_MODE)) --only $(1) \
-    $(if $(filter $(1),$(value SECTION)),--instructions "$$SHEAF_NOTE") "$$SHEAF_PLAN" \
+@cd "$$SHEAF_CWD" && "$$SHEAF_BIN/plan-sections" $(if $(SHEAF_MODE),--mode $(SHEAF_MODE)) --only $(1) "$$SHEAF_PLAN" \
   | "$$SHEAF_BIN/sheaf-run" deps --run "$$SHEAF_RUN" \
   | "$$SHEAF_BIN/build-prompt" --context "$$SHEAF_RUN/sections" $(PROMPT_FLAGS) \
+  | "$$SHEAF_BIN/sheaf-run" fresh --run "$$SHEAF_RUN" \
   | "$$SHEAF_BIN/call-llm" -j 1 --events-file "$$SHEAF_RUN/events.ndjson" \
-      --shared-limit "$$SHEAF_RUN/rate" --sections "$$SHEAF_RUN/sections" \
+      --shared-limit "$$SHEAF_RUN/rate" --sections "$$SHEAF_RUN/sections" --warn "$$SHEAF_WARN" \
+      --budget-file "$$SHEAF_RUN/budget.json" $${SHEAF_BUDGET:+--budget "$$SHEAF_BUDGET"} \
       $(if $(SHEAF_REFRESH_ALL),--refresh $(1)) $(CALL_FLAGS) \
-  | "$$SHEAF_BIN/validate-format" --sections "$$SHEAF_RUN/sections" $(VALIDATE_FLAGS) \
+  | "$$SHEAF_BIN/validate-format" --sections "$$SHEAF_RUN/sections" --warn "$$SHEAF_WARN" $(VALIDATE_FLAGS) \
   | "$$SHEAF_BIN/sheaf-run" save --run "$$SHEAF_RUN"
 endef
 

@@ -2,21 +2,28 @@
 #
 #   make doc PLAN=pipelines/prd/plan.json J=8        build every section, as soon as its
 #                                                     dependencies are done, then the document
-#   make regen DOC=prd SECTION=goals_objectives NOTE="focus on scalability" [CASCADE=no]
-#   make status DOC=prd                               each section, and the progress
+#   make regen DOC=prd SECTION=goals_objectives NOTE="focus on scalability" [CASCADE=no|a,b] [DRY=1]
+#   make status DOC=prd                               each section (stale ones with the reason),
+#                                                     the progress, what the next make doc asks
 #   make watch DOC=prd                                the same, live, with the text being written
 #
 # Variables: RUNS (default runs), J (sections at once, default 4), MODE, PROVIDER, MODEL,
 # BASE_URL (or SHEAF_PROVIDER, SHEAF_MODEL, SHEAF_BASE_URL in the environment), FORCE=1
 # (regenerate over people's edits), ALLOW_OUTSIDE=1 (let the plan read files outside its
-# folder), CALL_FLAGS, PROMPT_FLAGS, VALIDATE_FLAGS (extra flags).
+# folder), DRY=1 (say what would be asked and its estimated cost, do nothing), PRICES=file (or
+# SHEAF_PRICES), BUDGET=usd (no request starts once the run's spending would pass it), WARN=rules
+# (rules that only warn), CALL_FLAGS, PROMPT_FLAGS, VALIDATE_FLAGS.
+#
+# A section is built when it did not complete or when its fingerprint (the prompt it would get
+# now, its llm settings and format) differs from the one it was built with; one run per document
+# at a time (`sheaf-run lock`).
 #
 # What people type (PLAN, RUNS, NOTE, MODE) and every path reach the recipes through the
 # environment, unexpanded: a space or a `$` arrives exactly as typed, and the generated
 # sections.mk holds nothing but section ids, so nothing a plan says is ever make or shell syntax.
 # Never put what people typed into a recipe's environment as make text: make would expand it
 # there (a NOTE with `$(shell …)` would run). The recipes read the SHEAF_* copies instead.
-unexport NOTE PLAN RUNS MODE BASE_URL PROVIDER MODEL CASCADE CALL_FLAGS PROMPT_FLAGS VALIDATE_FLAGS SECTION DOC
+unexport NOTE PLAN RUNS MODE BASE_URL PROVIDER MODEL CASCADE CALL_FLAGS PROMPT_FLAGS VALIDATE_FLAGS SECTION DOC PRICES WARN DRY CLEAR_NOTE BUDGET
 SHEAF_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 SHEAF_BIN ?= $(SHEAF_DIR)/../.build/release
 RUNS ?= runs
@@ -46,39 +53,65 @@ endif
 ifneq ($(ALLOW_OUTSIDE),)
 export SHEAF_ALLOW_OUTSIDE := 1
 endif
+ifneq ($(value PRICES),)
+export SHEAF_PRICES := $(value PRICES)
+endif
+export SHEAF_WARN := $(value WARN)
+export SHEAF_BUDGET := $(value BUDGET)
+ifneq ($(DRY),)
+export SHEAF_DRY := 1
+endif
+ifneq ($(CLEAR_NOTE),)
+export SHEAF_CLEAR_NOTE := 1
+endif
 
 .PHONY: doc regen status watch
 
-# Prepare the run, build the sections (-k: a failure never stops the others) with make running in
-# the run directory, merge the document whatever happened, and fail when it is not ready.
+# One run per document at a time: the recipe's shell opens runs/<doc>/.lock as descriptor 9 and
+# `sheaf-run lock` takes a flock on it (waiting, and saying so, while another make doc or regen
+# holds it); every process of the run inherits it, so it dies with them. Then: prepare the run,
+# build the sections (-k: a failure never stops the others) with make running in the run
+# directory, merge the current mode's sections whatever happened, and fail when the document is
+# not ready. DRY=1 only says what would be asked.
 doc: $(SHEAF_TOOLS)
 	@test -n "$$SHEAF_PLAN" || { echo "sheaf: usage: make doc PLAN=pipelines/prd/plan.json [J=8] [MODE=…] [PROVIDER=…] [MODEL=…]" >&2; exit 2; }
 	@SHEAF_CWD="$$(pwd)"; export SHEAF_CWD; \
 	SHEAF_BIN="$$(cd "$$SHEAF_BIN" 2>/dev/null && pwd)" || { echo "sheaf: no tools in $(SHEAF_BIN): run make build, or set SHEAF_BIN" >&2; exit 2; }; \
 	export SHEAF_BIN; \
-	doc=$$("$$SHEAF_BIN/sheaf-run" prepare --plan "$$SHEAF_PLAN" --runs "$$SHEAF_RUNS" --mode "$$SHEAF_MODE_ARG" $(if $(FORCE),--force) \
-	    $${SHEAF_REGEN:+--regenerate "$$SHEAF_REGEN" --cascade "$$SHEAF_CASCADE"}) || exit 2; \
+	if [ -n "$$SHEAF_DRY" ]; then \
+	  exec "$$SHEAF_BIN/sheaf-run" prepare --dry-run --plan "$$SHEAF_PLAN" --runs "$$SHEAF_RUNS" --mode "$$SHEAF_MODE_ARG" $(if $(FORCE),--force) $(PROMPT_FLAGS) \
+	    $${SHEAF_REGEN:+--regenerate "$$SHEAF_REGEN" --cascade "$$SHEAF_CASCADE" --note "$$SHEAF_NOTE"}; \
+	fi; \
+	run=$$("$$SHEAF_BIN/sheaf-run" where --plan "$$SHEAF_PLAN" --runs "$$SHEAF_RUNS") || exit 2; \
+	exec 9>>"$$run/.lock" && "$$SHEAF_BIN/sheaf-run" lock --run "$$run" --fd 9 || exit 2; \
+	doc=$$("$$SHEAF_BIN/sheaf-run" prepare --plan "$$SHEAF_PLAN" --runs "$$SHEAF_RUNS" --mode "$$SHEAF_MODE_ARG" $(if $(FORCE),--force) $(PROMPT_FLAGS) \
+	    $${SHEAF_REGEN:+--regenerate "$$SHEAF_REGEN" --cascade "$$SHEAF_CASCADE" --note "$$SHEAF_NOTE"} \
+	    $${SHEAF_CLEAR_NOTE:+--clear-note}) || exit 2; \
 	SHEAF_RUN="$$SHEAF_RUNS/$$doc"; export SHEAF_RUN; \
 	$(MAKE) --no-print-directory -k -j$(J) -C "$$SHEAF_RUN" -f "$$(cd "$(SHEAF_DIR)" && pwd)/section.mk" sheaf-sections; \
 	built=$$?; \
 	set -- "$$SHEAF_RUN/plan.ndjson"; \
-	for f in "$$SHEAF_RUN"/sections/*.json; do [ -e "$$f" ] && set -- "$$@" "$$f"; done; \
+	for id in $$("$$SHEAF_BIN/sheaf-run" info --run "$$SHEAF_RUN" sections); do \
+	  [ -e "$$SHEAF_RUN/sections/$$id.json" ] && set -- "$$@" "$$SHEAF_RUN/sections/$$id.json"; \
+	done; \
 	"$$SHEAF_BIN/merge-doc" -o "$$SHEAF_RUN/$$doc.md" --summary "$$SHEAF_RUN/summary.json" --events-file "$$SHEAF_RUN/events.ndjson" "$$@"; \
 	merged=$$?; \
 	echo "sheaf: document $$SHEAF_RUN/$$doc.md · summary $$SHEAF_RUN/summary.json · make status DOC=$$doc"; \
 	[ $$built = 0 ] && [ $$merged = 0 ]
 
-# Regenerate one section (with NOTE as its instructions) and, unless CASCADE=no, every section
-# that uses it, asking the provider again even when the cache has an answer; then re-merge.
+# Regenerate one section (with NOTE kept as its instructions until CLEAR_NOTE=1) and, unless
+# CASCADE=no, every section that uses it (or those CASCADE=a,b names), asking the provider again
+# even when the cache has an answer; the versions they replace are kept. DRY=1 lists what would
+# be asked and its estimated cost.
 regen: $(SHEAF_TOOLS)
-	@test -n "$$SHEAF_DOC_ARG" -a -n "$$SHEAF_SECTION_ARG" || { echo "sheaf: usage: make regen DOC=prd SECTION=id [NOTE=\"…\"] [CASCADE=no]" >&2; exit 2; }
+	@test -n "$$SHEAF_DOC_ARG" -a -n "$$SHEAF_SECTION_ARG" || { echo "sheaf: usage: make regen DOC=prd SECTION=id [NOTE=\"…\"] [CASCADE=no|a,b] [DRY=1]" >&2; exit 2; }
 	@plan="$$("$$SHEAF_BIN/sheaf-run" info --run "$$SHEAF_RUNS/$$SHEAF_DOC_ARG" plan)" || exit 2; \
 	mode="$$("$$SHEAF_BIN/sheaf-run" info --run "$$SHEAF_RUNS/$$SHEAF_DOC_ARG" mode)"; \
 	PLAN="$$plan" MODE="$$mode" SHEAF_REGEN="$$SHEAF_SECTION_ARG" $(MAKE) --no-print-directory doc SHEAF_REFRESH_ALL=1
 
 status: $(SHEAF_TOOLS)
 	@test -n "$$SHEAF_DOC_ARG" || { echo "sheaf: usage: make status DOC=prd" >&2; exit 2; }
-	@"$$SHEAF_BIN/sheaf-run" status --run "$$SHEAF_RUNS/$$SHEAF_DOC_ARG"
+	@"$$SHEAF_BIN/sheaf-run" status --run "$$SHEAF_RUNS/$$SHEAF_DOC_ARG" $(PROMPT_FLAGS)
 
 watch: $(SHEAF_TOOLS)
 	@test -n "$$SHEAF_DOC_ARG" || { echo "sheaf: usage: make watch DOC=prd" >&2; exit 2; }

@@ -21,8 +21,14 @@ final class Job {
   var repairs: [JSON] = []
   /// The answer so far, when a truncated answer is being continued.
   var prefix = ""
+  /// Whether the continuation is the model continuing its own message (Anthropic's prefill).
+  var prefilled = false
+  /// The messages of the current ask, before any continuation turns.
+  var askMessages: [Message]
+  /// The last answer, while it is being re-asked: cached if the re-ask never completes.
+  var lastAnswer: CachedAnswer?
   /// Tokens over every answered request.
-  var usage = (input: 0, output: 0, estimated: false, counted: false)
+  var usage = (input: 0, output: 0, cached: 0, written: 0, estimated: false, counted: false)
   var startedAt = Date()
   var firstStart = 0.0
   /// When the section's `deadline_s` runs out (set by its first attempt).
@@ -42,6 +48,7 @@ final class Job {
     self.record = record
     self.resolved = resolved
     call = resolved.call
+    askMessages = resolved.call.messages
   }
 
   var id: String { resolved.call.id }
@@ -61,6 +68,8 @@ final class Attempt: TransferSink {
   var decoder: (any StreamDecoder)?
   var inputTokens: Int?
   var outputTokens: Int?
+  var cachedRead = 0
+  var cacheWritten = 0
   var finishReason: String?
   var streamError: SheafError?
   var errorBody: [UInt8] = []
@@ -96,7 +105,7 @@ final class Attempt: TransferSink {
         streamError = Rules.notAStream(type, baseURL: job.resolved.baseURL)
         return false
       }
-      if type.contains("json") && !type.contains("ndjson") {
+      if type.contains("json") && !type.contains("ndjson") && !type.contains("stream") {
         // One JSON body where a stream was asked for: read it whole.
         decoder = WholeBodyDecoder(provider: job.resolved.provider)
       }
@@ -126,6 +135,9 @@ final class Attempt: TransferSink {
     case .usage(let input, let output):
       if let input { inputTokens = input }
       if let output { outputTokens = output }
+    case .cached(let read, let written):
+      if let read { cachedRead = read }
+      if let written { cacheWritten = written }
     case .finish(let reason):
       finishReason = reason ?? "stop"
     case .error(let error):
@@ -189,6 +201,8 @@ public final class CallEngine {
   private var transportFailure: SheafError?
   private let validator: FormatValidator
   private let shared: SharedRateLimit?
+  /// The spending limit, from `--budget` or the first record that sets `llm.max_cost`.
+  private var budget: Budget?
 
   /// An engine for these options.
   ///
@@ -222,6 +236,7 @@ public final class CallEngine {
       base: options.retryBase, maximum: options.retryMax, seed: options.seed)
     validator = FormatValidator(warn: options.warn, sectionsDirectory: options.sectionsDirectory)
     shared = try options.rateDirectory.map { try SharedRateLimit(directory: $0) }
+    budget = options.budget.map { Budget(limit: $0, path: options.budgetFile) }
     reader = try LineReader(path: inputPaths.removeFirst())
   }
 
@@ -282,7 +297,7 @@ public final class CallEngine {
           idleLimit: options.idleTimeout))
     }
     for attempt in active { if let due = attempt.job.deadlineAt { wake = min(wake, due) } }
-    if let due = scheduler.nextWake { wake = min(wake, due) }
+    if let due = scheduler.nextWake, !(heldByShared && due <= now) { wake = min(wake, due) }
     if heldByShared { wake = min(wake, now + SharedRateLimit.pollInterval) }
     if let due = offline.nextDue { wake = min(wake, due) }
     if output.showsProgress { wake = min(wake, now + 0.25) }
@@ -396,9 +411,18 @@ public final class CallEngine {
         try fail(job, deadlineError(job))
         continue
       }
+      if budget == nil, let limit = job.resolved.maxCost {
+        budget = Budget(limit: limit, path: options.budgetFile)
+      }
+      if let budget, let refusal = reserve(job, in: budget) {
+        scheduler.ended()
+        try fail(job, refusal, status: refusal.type == .quota ? .skipped : .failed)
+        continue
+      }
       if let shared, job.resolved.provider.usesNetwork {
         // The other call-llm processes of the run: their 429 cool-down and concurrency.
         guard let slot = shared.acquire(job.resolved.rateKey) else {
+          budget?.settle(id: job.id, cost: 0)
           scheduler.putBack(job)
           heldByShared = true
           break
@@ -411,6 +435,24 @@ public final class CallEngine {
 
   /// Whether a start waits for the run's shared rate limit.
   private var heldByShared = false
+
+  /// Reserves a request's estimated cost under the budget (its prompt, and `max_tokens` or 1,000
+  /// tokens of answer); the error when it may not start.
+  private func reserve(_ job: Job, in budget: Budget) -> SheafError? {
+    guard job.resolved.provider.usesNetwork else { return nil }
+    guard let price = job.resolved.price else {
+      return SheafError(
+        .plan,
+        "a budget of $\(budget.limit) is set, but no price is known for model '\(job.resolved.call.settings.model)'",
+        hint:
+          "set llm.price in the plan, or pass a prices file (--prices, SHEAF_PRICES, make PRICES=)")
+    }
+    let input = job.call.messages.map { OfflineProvider.estimateTokens($0.content) }.reduce(0, +)
+    let output =
+      job.call.settings.parameter("max_tokens")?.int
+      ?? job.call.settings.parameter("max_completion_tokens")?.int ?? 1000
+    return budget.reserve(price.cost(input: input, output: output), id: job.id)
+  }
 
   private func deadlineError(_ job: Job) -> SheafError {
     let limit = job.resolved.deadline ?? 0
@@ -495,6 +537,7 @@ public final class CallEngine {
     scheduler.ended()
     let job = attempt.job
     job.releaseSlot()
+    budget?.settle(id: job.id, cost: attemptCost(job, attempt))
     job.current = nil
     let seconds = clock.now - attempt.start
     if abort == nil, attempt.streamError == nil, end == .complete,
@@ -520,26 +563,24 @@ public final class CallEngine {
         FormatValidator.truncatedReasons.contains($0) ? "length" : $0
       }
       let answer = CachedAnswer(
-        content: Self.joined(job.prefix, attempt.think.content, continued: resolved.provider),
+        content: Self.joined(job.prefix, attempt.think.content, prefilled: job.prefilled),
         reasoning: attempt.think.reasoning.isEmpty ? nil : attempt.think.reasoning.trimmed,
         provider: resolved.call.settings.provider, model: resolved.call.settings.model,
         usage: totalUsage(job), finishReason: reason)
       try judge(job, answer: answer, attempt: attempt)
     case .failed(let error, let retry):
+      // One delay per failure (the jitter draws from a seeded generator), capped at --retry-max.
+      let delay = retryPolicy.delay(afterAttempt: job.tries, retryAfter: error.retryAfterS)
       if error.type == .rateLimited {
-        let delay = retryPolicy.delay(afterAttempt: job.tries, retryAfter: error.retryAfterS)
-        scheduler.rateLimited(retryAfter: error.retryAfterS)
-        shared?.rateLimited(resolved.rateKey, for: max(error.retryAfterS ?? delay, 1))
+        scheduler.rateLimited(retryAfter: error.retryAfterS.map { min($0, options.retryMax) })
+        shared?.rateLimited(resolved.rateKey, for: max(delay, 1))
       }
-      let waitsPastDeadline = job.deadlineAt.map {
-        clock.now + retryPolicy.delay(afterAttempt: job.tries, retryAfter: error.retryAfterS) >= $0
-      }
+      let waitsPastDeadline = job.deadlineAt.map { clock.now + delay >= $0 }
       if retry && !interrupted && waitsPastDeadline == true {
         try fail(job, deadlineError(job), attempt: attempt)
       } else if retry && !interrupted {
         job.record.status = .queued
-        scheduler.retry(
-          job, after: retryPolicy.delay(afterAttempt: job.tries, retryAfter: error.retryAfterS))
+        scheduler.retry(job, after: delay)
       } else {
         try fail(job, error, attempt: attempt)
       }
@@ -560,6 +601,7 @@ public final class CallEngine {
       if let transfer = attempt.transfer { attempt.transport?.stop(transfer) }
       attempt.transfer = nil
       scheduler.ended()
+      budget?.settle(id: attempt.job.id, cost: attemptCost(attempt.job, attempt))
     }
     let unfinished = (active.map(\.job) + scheduler.takeAll()).sorted { $0.index < $1.index }
     active = []
@@ -584,6 +626,8 @@ public final class CallEngine {
       ?? job.call.messages.map { OfflineProvider.estimateTokens($0.content) }.reduce(0, +)
     job.usage.output +=
       attempt.outputTokens ?? OfflineProvider.estimateTokens(attempt.think.content)
+    job.usage.cached += attempt.cachedRead
+    job.usage.written += attempt.cacheWritten
     job.usage.estimated = job.usage.estimated || estimated
     job.usage.counted = true
   }
@@ -592,23 +636,40 @@ public final class CallEngine {
     let usage = JSON.object([
       "input_tokens": JSON(job.usage.input), "output_tokens": JSON(job.usage.output),
     ])
+    if job.usage.cached > 0 { usage["cached_input_tokens"] = JSON(job.usage.cached) }
+    if job.usage.written > 0 { usage["cache_write_tokens"] = JSON(job.usage.written) }
     if job.usage.estimated { usage["estimated"] = JSON(true) }
     return usage
   }
 
-  /// A continued answer: what came before and what the model added (a provider that continues
-  /// its own message adds exactly what follows; otherwise a space joins them unless the new part
-  /// starts with one or with punctuation).
-  static func joined(_ prefix: String, _ added: String, continued provider: any Provider)
-    -> String
-  {
+  /// What `usage` cost at the record's price, if one is known.
+  private func cost(_ job: Job, usage: JSON?) -> Double? {
+    guard let price = job.resolved.price, let usage else { return nil }
+    return price.cost(
+      input: usage["input_tokens"]?.int ?? 0, output: usage["output_tokens"]?.int ?? 0,
+      cached: usage["cached_input_tokens"]?.int ?? 0)
+  }
+
+  /// What one attempt cost (for the budget).
+  private func attemptCost(_ job: Job, _ attempt: Attempt) -> Double {
+    guard let price = job.resolved.price, attempt.inputTokens != nil || attempt.outputTokens != nil
+    else { return 0 }
+    return price.cost(
+      input: attempt.inputTokens ?? 0, output: attempt.outputTokens ?? 0,
+      cached: attempt.cachedRead)
+  }
+
+  /// A continued answer: what came before and what the model added.
+  ///
+  /// A model that continues its own message (`prefilled`) adds exactly what follows. Otherwise
+  /// the new part is kept as it starts (a newline before a heading or a list item stays), and a
+  /// space is put between two words only.
+  static func joined(_ prefix: String, _ added: String, prefilled: Bool) -> String {
     guard !prefix.isEmpty else { return added.trimmed }
-    if provider.continuesAssistant { return (prefix + added).trimmed }
-    let next = added.drop(while: { $0 == "\n" })
-    if let first = next.first, first.isWhitespace || ".,;:!?)]}".contains(first) {
-      return (prefix + next).trimmed
-    }
-    return (prefix + " " + next).trimmed
+    if prefilled { return (prefix + added).trimmed }
+    guard let first = added.first, let last = prefix.last else { return (prefix + added).trimmed }
+    let needsSpace = !first.isWhitespace && !last.isWhitespace && !".,;:!?)]}".contains(first)
+    return (prefix + (needsSpace ? " " : "") + added).trimmed
   }
 
   // MARK: - Re-asks
@@ -626,8 +687,11 @@ public final class CallEngine {
     candidate["llm"] = JSON.merged([candidate["llm"], maxTokensSetting(job.call)])
     let violations = validator.violations(of: candidate)
     if !violations.isEmpty, try reask(job, answer: answer, violations: violations, from: attempt) {
+      job.lastAnswer = attempt == nil && job.attempts == 0 ? nil : answer
       return
     }
+    job.lastAnswer = nil
+    validator.remember(candidate)
     if attempt != nil || job.attempts > 0, let cache {
       // The final answer goes under the record's own request: a later run replays it (and a
       // rejected one is the start of that run's re-asks).
@@ -651,27 +715,28 @@ public final class CallEngine {
     guard job.repairs.count < job.resolved.repairAttempts, !interrupted, !options.cacheOnly,
       transportFailure == nil, job.deadlineAt.map({ clock.now < $0 }) ?? true
     else { return false }
-    let original = job.resolved.call
-    var next = original
+    // Each re-ask keeps what the current ask has (its settings, its feedback turns).
+    var next = job.call
     let kind: String
     if violations.contains(where: { $0.rule == "truncated" }) {
-      let current =
-        job.call.settings.parameter("max_tokens")?.int
-        ?? job.call.settings.parameter("max_completion_tokens")?.int
-        ?? job.usage.output
+      let settings = job.call.settings
+      let key =
+        settings.parameter("max_completion_tokens") != nil ? "max_completion_tokens" : "max_tokens"
+      let current = settings.parameter(key)?.int ?? job.usage.output
       if let limit = job.resolved.maxTokensLimit, current < limit {
         // Asked again with more room, the prompt as it was.
-        let key =
-          job.call.settings.parameter("max_completion_tokens") != nil
-          ? "max_completion_tokens" : "max_tokens"
-        next.settings = job.call.settings.setting(key, JSON(min(limit, max(current * 2, 1))))
+        next.settings = settings.setting(key, JSON(min(limit, max(current * 2, 1))))
+        next.messages = job.askMessages
         job.prefix = ""
+        job.prefilled = false
         kind = "more_tokens"
-      } else {
-        // Continued from where it stopped: the partial answer as the assistant's turn.
-        next.settings = job.call.settings
-        next.messages.append(Message(role: "assistant", content: answer.content))
-        if !job.resolved.provider.continuesAssistant {
+      } else if !answer.content.isEmpty {
+        // Continued from where it stopped: the partial answer as the assistant's turn (a model
+        // that thinks first cannot continue its own message: it is asked to continue).
+        let prefill =
+          job.resolved.provider.continuesAssistant && settings.parameter("thinking_budget") == nil
+        next.messages = job.askMessages + [Message(role: "assistant", content: answer.content)]
+        if !prefill {
           next.messages.append(
             Message(
               role: "user",
@@ -680,12 +745,20 @@ public final class CallEngine {
             ))
         }
         job.prefix = answer.content
+        job.prefilled = prefill
         kind = "continue"
+      } else {
+        return false  // nothing was written to continue, and no more room may be asked for
       }
     } else {
-      next.messages.append(Message(role: "assistant", content: answer.content))
-      next.messages.append(Message(role: "user", content: Self.feedback(violations)))
+      next.messages =
+        job.resolved.call.messages + [
+          Message(role: "assistant", content: answer.content),
+          Message(role: "user", content: Self.feedback(violations)),
+        ]
+      job.askMessages = next.messages
       job.prefix = ""
+      job.prefilled = false
       kind = "feedback"
     }
     let entry = JSON.object()
@@ -735,6 +808,8 @@ public final class CallEngine {
     record["provider"] = JSON(answer.provider)
     record["model"] = JSON(answer.model)
     record["usage"] = job.usage.counted ? totalUsage(job) : answer.usage?.copy() ?? .null
+    // What the answer cost when it was asked (a replay from the cache costs nothing more).
+    record["cost"] = cost(job, usage: record["usage"]).map { JSON($0) }
     record["timing"] = timingJSON(job, attempt: attempt)
     record["attempts"] = JSON(job.attempts)
     if !job.repairs.isEmpty { record["repairs"] = .array(job.repairs) }
@@ -752,22 +827,33 @@ public final class CallEngine {
     try output.record(job.index, record)
   }
 
-  private func fail(_ job: Job, _ error: SheafError, attempt: Attempt? = nil) throws {
+  private func fail(
+    _ job: Job, _ error: SheafError, attempt: Attempt? = nil, status: SectionStatus? = nil
+  ) throws {
     job.releaseSlot()
+    if let last = job.lastAnswer, let cache {
+      // An answer that was being re-asked was paid for: the next run starts from it.
+      try? cache.put(job.resolved.requestKey, last)
+      job.lastAnswer = nil
+    }
     if !job.repairs.isEmpty { job.record.json["repairs"] = .array(job.repairs) }
+    if job.usage.counted {
+      job.record.json["usage"] = totalUsage(job)
+      job.record.json["cost"] = cost(job, usage: totalUsage(job)).map { JSON($0) }
+    }
     try failRecord(
       job.index, job.record, error, resolved: job.resolved,
       timing: job.attempts > 0 ? timingJSON(job, attempt: attempt) : nil,
-      attempts: job.attempts)
+      attempts: job.attempts, status: status)
   }
 
   private func failRecord(
     _ index: Int, _ record: Record, _ error: SheafError, resolved: ResolvedCall?, timing: JSON?,
-    attempts: Int
+    attempts: Int, status: SectionStatus? = nil
   ) throws {
     let json = record.json
     json["status"] = JSON(
-      error.type == .cancelled ? SectionStatus.cancelled.rawValue : SectionStatus.failed.rawValue)
+      (status ?? (error.type == .cancelled ? .cancelled : .failed)).rawValue)
     json["content"] = nil
     json["reasoning"] = nil
     if let resolved {
@@ -802,7 +888,7 @@ public final class CallEngine {
     line["error_type"] = error.map { JSON($0.type.rawValue) } ?? .null
     line["request_key"] = JSON(job.resolved.requestKey)
     if options.logPrompts {
-      line["messages"] = ProviderErrors.messagesJSON(job.resolved.call.messages)
+      line["messages"] = ProviderErrors.messagesJSON(job.call.messages)
     }
     output.log(line)
   }

@@ -65,6 +65,12 @@ public struct CallOptions {
   /// A folder where the call-llm processes of one run share their rate limits (per provider and
   /// base URL): the 429 cool-down and the concurrency.
   public var rateDirectory: String?
+  /// Prices by model (`--prices`, `SHEAF_PRICES`), for `cost`.
+  public var prices = PriceList()
+  /// A budget in USD (`--budget`); else the records' `llm.max_cost`.
+  public var budget: Double?
+  /// A ledger shared by the call-llm processes of one run (`--budget-file`).
+  public var budgetFile: String?
   /// The environment (keys, SHEAF_*, OLLAMA_HOST, XDG_CACHE_HOME).
   public var environment: [String: String] = ProcessInfo.processInfo.environment
 
@@ -88,6 +94,10 @@ struct ResolvedCall {
   var deadline: Double?
   /// The most `max_tokens` a re-ask of a truncated answer may ask for.
   var maxTokensLimit: Int?
+  /// The price of the model, when one is known (`llm.price`, or the prices file).
+  var price: Price?
+  /// The budget the plan sets (`llm.max_cost`), in USD.
+  var maxCost: Double?
 
   /// What the run's shared rate limit is kept per: the provider and its base URL.
   var rateKey: String { "\(call.settings.provider) \(baseURL)" }
@@ -201,7 +211,9 @@ struct ResolvedCall {
       maxAttempts: max(1, retries + 1),
       totalTimeout: total, apiKey: apiKey, targetWords: targetWords, repairAttempts: repairs,
       deadline: llm?["deadline_s"]?.double.flatMap { $0 > 0 ? $0 : nil },
-      maxTokensLimit: llm?["max_tokens_limit"]?.int)
+      maxTokensLimit: llm?["max_tokens_limit"]?.int,
+      price: options.prices.price(llm: llm, provider: providerName, model: model),
+      maxCost: llm?["max_cost"]?.double)
   }
 }
 

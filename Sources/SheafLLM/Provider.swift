@@ -19,7 +19,7 @@ public struct LLMSettings: Sendable {
   public static let requestKeys = [
     "temperature", "top_p", "top_k", "max_tokens", "max_completion_tokens", "reasoning_effort",
     "thinking_budget", "seed", "stop", "presence_penalty", "frequency_penalty", "response_format",
-    "num_ctx", "context_window", "extra",
+    "num_ctx", "context_window", "extra", "prompt_cache",
   ]
 
   /// The parameter `key` as JSON.
@@ -97,6 +97,8 @@ public enum StreamPiece: Equatable, Sendable {
   case reasoning(String)
   /// Token counts as the provider reported them (either may come alone).
   case usage(input: Int?, output: Int?)
+  /// Input tokens read from the provider's prompt cache, and written to it.
+  case cached(read: Int?, written: Int?)
   /// The provider's reason for stopping.
   case finish(String?)
   /// An error inside the stream.

@@ -233,20 +233,28 @@ struct WholeBodyDecoder: StreamDecoder {
     guard !overflowed, !buffer.isEmpty else { return [] }
     guard let body = try? buffer.withUnsafeBytes({ try JSON.parse($0) }), body.kind == .object
     else {
-      eventCount = 1
-      return [
-        .error(
-          SheafError(
-            .provider,
-            "the server answered with a JSON body that could not be read (\(buffer.count) bytes)",
-            retryable: true, hint: "a server or proxy fault; it is retried"))
-      ]
+      // Labelled JSON but not one value (a stream under the wrong type): read as the stream.
+      var stream = provider.makeDecoder()
+      let pieces = buffer.withUnsafeBytes { stream.feed($0) } + stream.finish()
+      eventCount = stream.eventCount
+      return pieces
     }
     eventCount = 1
     if let error = body["error"], !error.isNull {
-      let message = error["message"]?.string ?? error.string ?? error.compactText
+      // An error in a 200 body (a proxy's way): classified as the status it stands for.
+      let (message, code) = ProviderErrors.parseBody(body.compactText)
+      let lower = (message + " " + (code ?? "")).lowercased()
+      let status =
+        lower.contains("rate")
+        ? 429
+        : lower.contains("overload")
+          ? 529
+          : ["quota", "credit", "billing"].contains(where: lower.contains) ? 402 : 500
       return [
-        .error(SheafError(.provider, "\(provider.name) answered with an error: \(message)"))
+        .error(
+          ProviderErrors.map(
+            status: status, message: message, code: code, provider: provider.name,
+            keyVariable: provider.keyVariable, retryAfter: nil, model: ""))
       ]
     }
     return provider.wholeAnswer(body)

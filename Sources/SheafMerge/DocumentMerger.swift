@@ -31,6 +31,8 @@ public struct MergedSection {
   public var outputTokens: Int?
   /// `attempts`.
   public var attempts: Int?
+  /// `cost` in USD, when a price was known.
+  public var cost: Double?
   /// `source` (`llm` or `human`).
   public var source: String?
   /// When it was first seen, to order sections without `order`.
@@ -73,6 +75,7 @@ public final class DocumentMerger {
       inputTokens: json["usage"]?["input_tokens"]?.int,
       outputTokens: json["usage"]?["output_tokens"]?.int,
       attempts: json["attempts"]?.int,
+      cost: json["cost"]?.double,
       source: json["source"]?.string,
       arrival: byID[id]?.arrival ?? arrivals)
     if byID[id] == nil { arrivals += 1 }
@@ -269,6 +272,7 @@ public final class DocumentMerger {
         object["input_tokens"] = section.inputTokens.map { JSON($0) } ?? .null
         object["output_tokens"] = section.outputTokens.map { JSON($0) } ?? .null
         object["attempts"] = section.attempts.map { JSON($0) } ?? .null
+        if let cost = section.cost { object["cost"] = JSON(cost) }
         object["source"] = section.source.map { JSON($0) } ?? .null
         object["error"] = section.errorJSON?.copy() ?? .null
         return object
@@ -285,6 +289,9 @@ public final class DocumentMerger {
       "input_tokens": JSON(all.compactMap(\.inputTokens).reduce(0, +)),
       "output_tokens": JSON(all.compactMap(\.outputTokens).reduce(0, +)),
     ])
+    // A total only of figures that exist: no price known, no cost.
+    let costs = all.compactMap(\.cost)
+    if !costs.isEmpty { summary["totals"]?["cost"] = JSON(Price.rounded(costs.reduce(0, +))) }
     return summary
   }
 

@@ -108,14 +108,15 @@ public enum PlanEmitter {
       uniqueKeysWithValues: graph.sections.enumerated().map { ($1.section.id, $0) })
     for planned in sections {
       let section = planned.section
-      // Dependencies in execution order; order-only: they run first, but a newer one does not
-      // redo this section (what is stale is decided by `sheaf-run prepare`).
+      // Dependencies in execution order, as prerequisites: they run first, and a rebuilt one
+      // makes this section be reconsidered (its recipe passes it on unchanged when its
+      // fingerprint is the same; what is stale before the run starts is cleared by prepare).
       let ordered = Set(section.dependsOn + section.context).compactMap { id in
         position[id].map { (id, $0) }
       }
       .sorted { $0.1 < $1.1 }.map { "sections/\($0.0).json" }
-      let orderOnly = ordered.isEmpty ? "" : " | " + ordered.joined(separator: " ")
-      out += "sections/\(section.id).json:\(orderOnly)\n"
+      let prerequisites = ordered.isEmpty ? "" : " " + ordered.joined(separator: " ")
+      out += "sections/\(section.id).json:\(prerequisites)\n"
       out += "\t$(call sheaf_section,\(section.id))\n"
     }
     return out

@@ -85,7 +85,7 @@ enum PlanTypes {
     ("max_tokens_limit", .int(1...Int.max)),
     ("max_completion_tokens", .int(1...Int.max)),
     ("reasoning_effort", .oneOf(["minimal", "low", "medium", "high"])),
-    ("thinking_budget", .int(1...Int.max)),
+    ("thinking_budget", .int(1024...Int.max)),
     ("context_window", .int(1...Int.max)),
     ("extra", .object),
   ]

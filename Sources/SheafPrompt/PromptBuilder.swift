@@ -14,6 +14,8 @@ public struct PromptOptions {
   public var lax = false
   /// A budget for the prompt (`--max-input-tokens`); else the record's `llm.max_input_tokens`.
   public var maxInputTokens: Int?
+  /// The environment (`SHEAF_PROVIDER`, `SHEAF_MODEL`, `SHEAF_BASE_URL` shape the fingerprint).
+  public var environment: [String: String] = ProcessInfo.processInfo.environment
 
   /// The defaults.
   public init() {}
@@ -57,55 +59,18 @@ public final class PromptBuilder {
       return json
     }
     let id = record.id ?? "?"
-    let set = options.set ?? json["prompt_set"]?.string ?? record.doc ?? "default"
-    let folders = library.folders(set: set, planDir: json["plan_dir"]?.string)
-    let templateName = json["template"]?.string ?? id
-    // Names, never paths: a record cannot point build-prompt at a file outside the prompt folders.
-    for (field, name) in [("prompt_set", set), ("template", templateName)]
-    where !PromptName.isValid(name) {
-      return fail(
-        json,
-        SheafError(
-          .template,
-          "section '\(id)': \(field) '\(name)' is not a name (a-z, A-Z, 0-9, '_' and '-'; no '/' or '..')",
-          hint:
-            "name a prompt set or template, not a path; pass --prompts DIR for a folder of your own"
-        ))
+    let resolved: Templates
+    switch resolve(json, id: id, doc: record.doc) {
+    case .success(let found): resolved = found
+    case .failure(let error): return fail(json, error)
     }
-    guard let systemPath = library.find("shared_context", in: folders) else {
-      return fail(
-        json,
-        SheafError(
-          .template,
-          "no shared_context.mustache for prompt set '\(set)' (looked in \(folders.joined(separator: ", ")))",
-          hint: "pass --prompts DIR or --set NAME, or add prompts/\(set)/shared_context.mustache"))
-    }
-    guard
-      let userPath = library.find(templateName, in: folders) ?? library.find("default", in: folders)
-    else {
-      return fail(
-        json,
-        SheafError(
-          .template,
-          "no template '\(templateName).mustache' or 'default.mustache' for section '\(id)' in prompt set '\(set)' (looked in \(folders.joined(separator: ", ")))",
-          hint:
-            "add prompts/\(set)/\(templateName).mustache, or set the section's template in the plan"
-        ))
-    }
-    // A template that does not parse fails the records that use it; the others go on.
-    let system: CompiledTemplate
-    let user: CompiledTemplate
-    let partials: MustacheLibrary
-    do {
-      system = try library.load(systemPath)
-      user = try library.load(userPath)
-      partials = try library.library(for: [system, user], folders: folders)
-    } catch let failure as ToolFailure {
-      return fail(
-        json, SheafError(.template, failure.message, hint: "fix the template: it does not parse"))
-    }
-
+    let (system, user, partials, folders) = (
+      resolved.system, resolved.user, resolved.partials, resolved.folders
+    )
     var context = loadContext(json)
+    // The content of each section used, before any is cut to fit the budget.
+    let used = usedContent(json, context)
+    let outlineTitles = self.outlineTitles(json, context: context)
     var data = variables(json, context: context)
     var systemKey: String?
     if Self.readsOnlyDoc(system.nodes) {
@@ -172,9 +137,149 @@ public final class PromptBuilder {
     ])
     json["context_ids"] = .array(context.compactMap { $0["id"] as? String }.map { JSON($0) })
     json["context_truncated"] = truncated.isEmpty ? nil : .array(truncated.map { JSON($0) })
+    let templateFiles = resolved.files
+    json["template_files"] = .array(templateFiles.map { JSON($0) })
     json["status"] = JSON(SectionStatus.pending.rawValue)
-    for stale in ["error", "violations", "content", "reasoning", "data"] { json[stale] = nil }
+    for stale in [
+      "error", "violations", "content", "reasoning", "data", "warnings", "repaired", "repairs",
+    ] {
+      json[stale] = nil
+    }
+    // What the section is built from: every section it uses (content, or none yet), the other
+    // sections' titles, the templates.
+    json["fingerprint"] = Fingerprint.make(
+      json, templateFiles: templateFiles, context: used, outline: outlineTitles,
+      options: optionsKey, environment: options.environment,
+      prompt: json["messages"]?.compactText)
     return json
+  }
+
+  /// The sections a record uses: `depends_on`, then `context`, each once.
+  static func usedIDs(_ json: JSON) -> [String] {
+    var ids: [String] = []
+    for key in ["depends_on", "context"] {
+      for id in json[key]?.array?.compactMap(\.string) ?? [] where !ids.contains(id) {
+        ids.append(id)
+      }
+    }
+    return ids
+  }
+
+  /// The templates that render a record, found and compiled.
+  struct Templates {
+    var system: CompiledTemplate
+    var user: CompiledTemplate
+    var partials: MustacheLibrary
+    var files: [String]
+    var folders: [String]
+  }
+
+  /// Finds and compiles a record's templates (the system message, the section's template or
+  /// `default`, the partials they use), or the `template` error that stops it.
+  private func resolve(_ json: JSON, id: String, doc: String?) -> Result<Templates, SheafError> {
+    let set = options.set ?? json["prompt_set"]?.string ?? doc ?? "default"
+    let folders = library.folders(set: set, planDir: json["plan_dir"]?.string)
+    let templateName = json["template"]?.string ?? id
+    // Names, never paths: a record cannot point build-prompt at a file outside the prompt folders.
+    for (field, name) in [("prompt_set", set), ("template", templateName)]
+    where !PromptName.isValid(name) {
+      return .failure(
+        SheafError(
+          .template,
+          "section '\(id)': \(field) '\(name)' is not a name (a-z, A-Z, 0-9, '_' and '-'; no '/' or '..')",
+          hint:
+            "name a prompt set or template, not a path; pass --prompts DIR for a folder of your own"
+        ))
+    }
+    guard let systemPath = library.find("shared_context", in: folders) else {
+      return .failure(
+        SheafError(
+          .template,
+          "no shared_context.mustache for prompt set '\(set)' (looked in \(folders.joined(separator: ", ")))",
+          hint: "pass --prompts DIR or --set NAME, or add prompts/\(set)/shared_context.mustache"))
+    }
+    guard
+      let userPath = library.find(templateName, in: folders) ?? library.find("default", in: folders)
+    else {
+      return .failure(
+        SheafError(
+          .template,
+          "no template '\(templateName).mustache' or 'default.mustache' for section '\(id)' in prompt set '\(set)' (looked in \(folders.joined(separator: ", ")))",
+          hint:
+            "add prompts/\(set)/\(templateName).mustache, or set the section's template in the plan"
+        ))
+    }
+    // A template that does not parse fails the records that use it; the others go on.
+    do {
+      let system = try library.load(systemPath)
+      let user = try library.load(userPath)
+      let (partials, partialFiles) = try library.library(for: [system, user], folders: folders)
+      return .success(
+        Templates(
+          system: system, user: user, partials: partials,
+          files: [systemPath, userPath] + partialFiles.sorted(), folders: folders))
+    } catch let failure as ToolFailure {
+      return .failure(
+        SheafError(.template, failure.message, hint: "fix the template: it does not parse"))
+    } catch {
+      return .failure(SheafError(.template, "\(error)"))
+    }
+  }
+
+  /// The fingerprint a record would get, without rendering it: every part the prompt is made of
+  /// (what `build` hashes), so that checking a run costs no rendering; `nil` when the record
+  /// cannot be built (a template error).
+  public func fingerprint(_ record: Record) -> JSON? {
+    let json = record.json
+    guard case .success(let templates) = resolve(json, id: record.id ?? "?", doc: record.doc)
+    else { return nil }
+    let context = loadContext(json)
+    return Fingerprint.make(
+      json, templateFiles: templates.files, context: usedContent(json, context),
+      outline: outlineTitles(json, context: context), options: optionsKey,
+      environment: options.environment, prompt: nil)
+  }
+
+  /// What of the options shapes a prompt, for the fingerprint.
+  var optionsKey: String {
+    [
+      options.promptDirs.joined(separator: "\u{1}"), options.set ?? "", options.lax ? "lax" : "",
+      options.maxInputTokens.map(String.init) ?? "", SheafVersion.current,
+    ].joined(separator: "\u{0}")
+  }
+
+  /// The content of each section a record uses (`nil`: it has none yet), before any is cut to
+  /// fit the budget.
+  func usedContent(_ json: JSON, _ context: [[String: Any]]) -> [String: String?] {
+    var used: [String: String?] = [:]
+    for id in Self.usedIDs(json) { used[id] = .some(nil) }
+    for entry in context {
+      if let id = entry["id"] as? String { used[id] = entry["content"] as? String }
+    }
+    return used
+  }
+
+  /// The other sections a prompt names (`id` and `title`), as the fingerprint sees them.
+  func outlineTitles(_ json: JSON, context: [[String: Any]]) -> [String] {
+    outlineEntries(json, context: context).map {
+      "\($0["id"] as? String ?? "")\u{1}\($0["title"] as? String ?? "")"
+    }
+  }
+
+  /// The other sections of the run, except those whose content the prompt already shows: `id`,
+  /// `title`, `order`, and an empty `description` (titles only: a prompt does not change when
+  /// another section's description is edited).
+  func outlineEntries(_ json: JSON, context: [[String: Any]]) -> [[String: Any]] {
+    var shown = Set(context.compactMap { $0["id"] as? String })
+    if let own = json["id"]?.string { shown.insert(own) }
+    let given = json["outline"] ?? outlines[json["doc"]?.string ?? ""]
+    return (given?.array ?? []).compactMap { entry in
+      guard let id = entry["id"]?.string, !shown.contains(id) else { return nil }
+      return [
+        "id": id, "title": entry["title"]?.string ?? id, "description": "",
+        "order": entry["order"]?.int ?? 0,
+      ]
+    }
   }
 
   /// Whether a template reads nothing but `doc` (and has no partials, which could read more).
@@ -262,18 +367,7 @@ public final class PromptBuilder {
     case (nil, let high?): section["target_words"] = "at most \(high)"
     default: section["target_words"] = false
     }
-    // The other sections, except those whose content the prompt already shows.
-    var shown = Set(context.compactMap { $0["id"] as? String })
-    if let own = json["id"]?.string { shown.insert(own) }
-    let given = json["outline"] ?? outlines[json["doc"]?.string ?? ""]
-    let outline: [[String: Any]] = (given?.array ?? []).compactMap { entry in
-      guard let id = entry["id"]?.string, !shown.contains(id) else { return nil }
-      return [
-        "id": id, "title": entry["title"]?.string ?? id,
-        "description": entry["description"]?.string ?? "",
-        "order": entry["order"]?.int ?? 0,
-      ]
-    }
+    let outline = outlineEntries(json, context: context)
     let feedback: [[String: Any]] = (json["violations"]?.array ?? []).map { violation in
       [
         "rule": violation["rule"]?.string ?? "", "message": violation["message"]?.string ?? "",
@@ -294,14 +388,8 @@ public final class PromptBuilder {
   /// complete are not used.
   func loadContext(_ json: JSON) -> [[String: Any]] {
     guard let dir = options.contextDir else { return [] }
-    var ids: [String] = []
-    for key in ["depends_on", "context"] {
-      for id in json[key]?.array?.compactMap(\.string) ?? [] where !ids.contains(id) {
-        ids.append(id)
-      }
-    }
     var entries: [[String: Any]] = []
-    for (position, id) in ids.enumerated() {
+    for (position, id) in Self.usedIDs(json).enumerated() {
       guard Slug.isValid(id), let found = sectionFile(id, in: dir) else { continue }
       entries.append([
         "id": id, "title": found.title, "content": found.content, "source": found.source,

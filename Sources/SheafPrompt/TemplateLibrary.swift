@@ -107,17 +107,21 @@ public final class TemplateLibrary {
   /// The partials `templates` use, directly or through other partials, registered by name for
   /// rendering (a file nobody includes is never read).
   /// - Throws: `ToolFailure` when one does not parse.
-  func library(for templates: [CompiledTemplate], folders: [String]) throws -> MustacheLibrary {
+  func library(for templates: [CompiledTemplate], folders: [String]) throws -> (
+    library: MustacheLibrary, files: [String]
+  ) {
     var names = Set<String>()
     var pending = templates.flatMap { Self.partialNames($0.nodes) }
     var library = MustacheLibrary()
+    var files: [String] = []
     while let name = pending.popLast() {
       guard names.insert(name).inserted, let path = find(name, in: folders) else { continue }
       let partial = try load(path)
       library.register(partial.template, named: name)
+      files.append(path)
       pending += Self.partialNames(partial.nodes)
     }
-    return library
+    return (library, files)
   }
 
   private static func partialNames(_ nodes: [TemplateNode]) -> [String] {

@@ -7,139 +7,212 @@ import SheafPrompt
 public enum RunCommands {
   // MARK: - prepare
 
+  /// What `prepare` is asked to do.
+  public struct PrepareOptions {
+    /// The plan, and the root of the run directories.
+    public var planPath: String
+    public var runs: String
+    /// The plan's mode (`nil`: its default).
+    public var mode: String?
+    /// Regenerate over people's edits.
+    public var force = false
+    /// Regenerate this section, and with `cascade`: `yes` (what uses it), `no`, or chosen ids.
+    public var regenerate: String?
+    public var cascade = "yes"
+    /// A note for the regenerated section, kept as its instructions until cleared (`nil`: keep
+    /// the note it has).
+    public var note: String?
+    public var clearNote = false
+    /// Say what would be asked, and its estimated cost; change nothing.
+    public var dryRun = false
+    /// Let the plan read files outside its folder.
+    public var allowOutside = false
+    /// build-prompt's options as the run gives them (PROMPT_FLAGS), so fingerprints match.
+    public var prompts = PromptOptions()
+    /// Prices, for the estimate.
+    public var prices = PriceList()
+
+    /// Options for a plan and a root of run directories.
+    public init(planPath: String, runs: String) {
+      self.planPath = planPath
+      self.runs = runs
+    }
+  }
+
   /// Gets a run ready: finishes what a killed run left half-saved, writes `run.json`,
-  /// `plan.ndjson` and `sections.mk`, adopts people's edits (and clears the sections that use
-  /// them), clears damaged, stale, failed, skipped and cancelled sections so make builds them
-  /// again, and clears the sections a regeneration asks for.
+  /// `plan.ndjson` and `sections.mk`, adopts people's edits, and clears what must be built again:
+  /// sections that did not complete, sections whose fingerprint would change (each said with its
+  /// reason, the old result kept as a version), and the sections a regeneration asks for.
   ///
   /// Returns the document id.
   /// - Throws: `ToolFailure` for a bad plan, an unknown section, or a `.md` that is not UTF-8.
-  public static func prepare(
-    planPath: String, runs: String, mode: String?, force: Bool, regenerate: String?, cascade: Bool,
-    allowOutside: Bool = false, tool: String
-  ) throws -> String {
+  public static func prepare(_ options: PrepareOptions, tool: String) throws -> String {
     let plan = try PlanReader.read(
-      path: planPath, allowOutside: allowOutside || PlanPaths.allowOutside())
+      path: options.planPath, allowOutside: options.allowOutside || PlanPaths.allowOutside())
     let graph: SectionGraph
     do {
-      graph = try SectionGraph(plan: plan, mode: mode)
+      graph = try SectionGraph(plan: plan, mode: options.mode)
     } catch let problems as PlanProblems {
       throw ToolFailure.usage(
         problems.lines.map { "\(plan.source): \($0)" }.joined(separator: "\n"))
     }
-    let run = RunDirectory(path: "\(runs)/\(plan.id)")
-    do {
-      try FileManager.default.createDirectory(
-        atPath: run.sectionsPath, withIntermediateDirectories: true)
-    } catch {
-      throw ToolFailure.usage(
-        "\(run.sectionsPath): cannot create the run directory: \(SystemReason.of(error))")
+    let run = RunDirectory(path: "\(options.runs)/\(plan.id)")
+    let dry = options.dryRun
+    func change(_ work: () throws -> Void) rethrows { if !dry { try work() } }
+    try change {
+      do {
+        try FileManager.default.createDirectory(
+          atPath: run.sectionsPath, withIntermediateDirectories: true)
+      } catch {
+        throw ToolFailure.usage(
+          "\(run.sectionsPath): cannot create the run directory: \(SystemReason.of(error))")
+      }
+      for id in run.recover() {
+        Diagnostics.say(
+          tool, "\(id): finished saving it (the last run stopped between its two files)")
+      }
+      run.clearInterrupted()
+      run.resetRateLimits()
     }
-    for id in run.recover() {
-      Diagnostics.say(
-        tool, "\(id): finished saving it (the last run stopped between its two files)")
-    }
-    run.clearInterrupted()
     let ids = graph.sections.map(\.section.id)
     func names(_ list: [String]) -> String { list.isEmpty ? "none" : list.joined(separator: ", ") }
 
-    // Where this run's events start, so status and watch read this run's only.
-    let eventsStart =
-      (try? FileManager.default.attributesOfItem(atPath: run.eventsPath)[.size] as? NSNumber)?
-      .int64Value ?? 0
-    let state = JSON.object()
-    state["plan"] = JSON(absolutePath(planPath))
-    state["mode"] = graph.mode.map { JSON($0) } ?? .null
-    state["events_offset"] = JSON(Int(eventsStart))
-    try AtomicFile.write(state.compactText + "\n", to: run.statePath)
-    var lines = PlanEmitter.outlineEvent(graph).compactText + "\n"
-    for planned in graph.sections {
-      lines += PlanEmitter.record(for: planned, in: graph).compactText + "\n"
+    var lines = [PlanEmitter.outlineEvent(graph)]
+    for planned in graph.sections { lines.append(PlanEmitter.record(for: planned, in: graph)) }
+    try change {
+      // Where this run's events start, so status and watch read this run's only.
+      let eventsStart =
+        (try? FileManager.default.attributesOfItem(atPath: run.eventsPath)[.size] as? NSNumber)?
+        .int64Value ?? 0
+      let state = JSON.object()
+      state["plan"] = JSON(absolutePath(options.planPath))
+      state["mode"] = graph.mode.map { JSON($0) } ?? .null
+      state["events_offset"] = JSON(Int(eventsStart))
+      // The provider settings the run was given, so that `status` judges sections as the next
+      // `make doc` with the same settings will.
+      let environment = options.prompts.environment
+      for variable in RunDirectory.settingVariables {
+        if let value = environment[variable], !value.isEmpty { state[variable] = JSON(value) }
+      }
+      try AtomicFile.write(state.compactText + "\n", to: run.statePath)
+      try AtomicFile.write(lines.map { $0.compactText + "\n" }.joined(), to: run.planPath)
+      try AtomicFile.write(
+        PlanEmitter.makefile(graph, sections: graph.sections), to: "\(run.path)/sections.mk")
     }
-    try AtomicFile.write(lines, to: run.planPath)
-    try AtomicFile.write(
-      PlanEmitter.makefile(graph, sections: graph.sections), to: "\(run.path)/sections.mk")
 
+    // Sections to build again whatever their fingerprint: cleared only after every section has
+    // been judged against what is stored now (a cleared one would read as gone to its users).
+    var regenerated: [String] = []
     // A record that does not parse is rebuilt, never mistaken for a person's edit.
     for id in ids {
       if case .damaged = run.stored(id) {
         Diagnostics.say(
           tool, "\(id): \(run.recordPath(id)) is damaged (not one JSON record); it is rebuilt")
-        run.clear(id)
+        regenerated.append(id)
       }
     }
-
-    // A person's edit: kept as the section's record, and the sections that use it are redone.
+    // A person's edit: kept as the section's record; what uses it is stale through its content.
     for planned in graph.sections where try run.hasFreshEdit(planned.section.id) {
       let id = planned.section.id
-      if force {
+      if options.force {
         Diagnostics.say(tool, "\(id): FORCE=1, so your edit of \(id).md will be regenerated over")
-        run.clear(id)
+        regenerated.append(id)
         continue
       }
       let record = PlanEmitter.record(for: planned, in: graph)
       record["status"] = JSON(SectionStatus.completed.rawValue)
       record["content"] = JSON((try run.markdown(id) ?? "").trimmed)
       record["source"] = JSON("human")
-      try AtomicFile.write(record.compactText + "\n", to: run.recordPath(id))
-      let users = graph.affected(by: id).map(\.section.id).filter { !run.isHuman($0) }
-      users.forEach(run.clear)
-      Diagnostics.say(
-        tool,
-        "\(id): your edit is kept (source: human); regenerating the sections that use it: \(names(users))"
-      )
+      try change {
+        try run.archive(id)
+        try AtomicFile.write(record.compactText + "\n", to: run.recordPath(id))
+      }
+      Diagnostics.say(tool, "\(id): your edit is kept (source: human)")
     }
 
-    if let section = regenerate {
+    if let section = options.regenerate {
       guard ids.contains(section) else {
         let hint = PlanReader.closest(to: section, in: ids).map { " (did you mean '\($0)'?)" } ?? ""
         throw ToolFailure.usage("SECTION: unknown section '\(section)'\(hint)")
       }
-      let users = cascade ? graph.affected(by: section).map(\.section.id) : []
+      let users = graph.affected(by: section).map(\.section.id)
+      let chosen: [String]
+      switch options.cascade.lowercased() {
+      case "yes", "true", "1", "": chosen = users
+      case "no", "false", "0": chosen = []
+      default:
+        chosen = commaSeparated([options.cascade])
+        for id in chosen where !users.contains(id) {
+          throw ToolFailure.usage(
+            "CASCADE: '\(id)' does not use '\(section)' (the sections that do: \(names(users)))")
+        }
+      }
       Diagnostics.say(
         tool,
         "regenerating \(section)"
-          + (cascade ? " and the sections that use it: \(names(users))" : " only (CASCADE=no)"))
-      for id in [section] + users {
-        if run.isHuman(id) && !force {
+          + (chosen.isEmpty
+            ? " only" : " and \(names(chosen))")
+          + (users.isEmpty ? "" : " (the sections that use it: \(names(users)))"))
+      try change {
+        if options.clearNote {
+          try run.setNote(section, nil)
+        } else if let note = options.note, !note.trimmed.isEmpty {
+          try run.setNote(section, note)
+        }
+      }
+      // The sections that use it and were not chosen keep their text, for this run.
+      try change { try run.setKept(users.filter { !chosen.contains($0) }) }
+      for id in [section] + chosen {
+        if run.isHuman(id) && !options.force {
           Diagnostics.say(tool, "\(id): kept, a person wrote it (FORCE=1 regenerates it)")
         } else {
-          run.clear(id)
+          regenerated.append(id)
         }
       }
     }
 
-    // A section older than the plan, its inputs or its prompt files is built again.
-    let library = TemplateLibrary(promptDirs: [])
-    let planDir = plan.source == "stdin" ? "." : (plan.source as NSString).deletingLastPathComponent
-    // The plan and its inputs, each with its time, once (a file that is gone has none).
-    let shared = ([plan.source] + plan.inputFiles).compactMap { path in
-      modified(path).map { (path, $0) }
+    // Built from exactly what it would be built from now: every section is judged against the
+    // sections as they are stored, before anything is cleared.
+    if options.regenerate == nil { try change { try run.setKept([]) } }
+    let freshness = Freshness(run: run, prompts: options.prompts)
+    var verdicts = freshness.verdicts(lines, render: dry)
+    for index in verdicts.indices where regenerated.contains(verdicts[index].id) {
+      verdicts[index].verdict = .toBuild("regenerated")
     }
-    let folders = library.folders(
-      set: plan.promptSet ?? plan.id, planDir: planDir.isEmpty ? "." : planDir)
-    for planned in graph.sections {
-      let id = planned.section.id
-      guard let built = modified(run.recordPath(id)), !run.isHuman(id) else { continue }
-      let prompts = [planned.section.template ?? id, "shared_context"].compactMap {
-        library.find($0, in: folders)
-      }
-      let changed =
-        shared.first { $0.1 > built }?.0
-        ?? prompts.first { (modified($0) ?? 0) > built }
-      if let changed {
-        Diagnostics.say(tool, "\(id): \(changed) changed since it was written; it is built again")
-        run.clear(id)
-      }
-    }
-
-    // What did not complete is asked for again.
-    for id in ids {
-      guard let record = run.record(id) else {
-        run.clear(id)
+    var staleByReason: [(reason: String, ids: [String])] = []
+    for (id, verdict, _, _) in verdicts {
+      if case .stale(let reasons) = verdict {
+        let reason = reasons.joined(separator: "; ")
+        if let index = staleByReason.firstIndex(where: { $0.reason == reason }) {
+          staleByReason[index].ids.append(id)
+        } else {
+          staleByReason.append((reason, [id]))
+        }
+      } else if !regenerated.contains(id) {
         continue
       }
-      if record["status"]?.string != SectionStatus.completed.rawValue { run.clear(id) }
+      try change {
+        try run.archive(id)
+        run.clear(id)
+      }
+    }
+    // Each reason once: a few sections by name, many counted.
+    for (reason, stale) in staleByReason {
+      let who =
+        stale.count <= 3
+        ? stale.joined(separator: ", ")
+        : "\(stale.count) sections (\(stale.prefix(3).joined(separator: ", ")), …)"
+      Diagnostics.say(
+        tool, "\(who): stale (\(reason)); \(stale.count == 1 ? "it is" : "they are") built again")
+    }
+    // What did not complete is asked for again.
+    for (id, verdict, _, _) in verdicts {
+      if case .toBuild = verdict { change { run.clear(id) } }
+    }
+    if dry {
+      let forecast = Forecast(verdicts: verdicts, run: run, prices: options.prices)
+      try RecordWriter().writeText(Self.describe(forecast))
+      return plan.id
     }
     let done = ids.filter { run.record($0) != nil }.count
     try EventLog.append(
@@ -150,6 +223,25 @@ public enum RunCommands {
         ]),
       to: run.eventsPath)
     return plan.id
+  }
+
+  /// The next run's requests in words: one line each, then the total.
+  static func describe(_ forecast: Forecast) -> String {
+    var out = ""
+    for item in forecast.items {
+      let cost = item.cost.map { String(format: ", ~$%.4f", $0) } ?? ""
+      out +=
+        "would ask: \(item.id) (\(item.reason)) ~\(item.inputTokens) in / ~\(item.outputTokens) out tokens\(cost)\n"
+    }
+    let count = forecast.items.count
+    var total = "\(count) request\(count == 1 ? "" : "s")"
+    if let cost = forecast.cost, count > 0 { total += String(format: ", about $%.4f", cost) }
+    if count > 0 && forecast.cost == nil { total += " (no price known: set llm.price or --prices)" }
+    if !forecast.mayFollow.isEmpty {
+      total +=
+        "; then, if their content changes: \(forecast.mayFollow.joined(separator: ", "))"
+    }
+    return out + "next make doc: \(total)\n"
   }
 
   /// A file's modification time, in seconds.
@@ -165,14 +257,167 @@ public enum RunCommands {
     return FileManager.default.currentDirectoryPath + "/" + path
   }
 
-  /// The plan or mode of the last run in `run` (`plan`, `mode`), for `make regen`.
+  /// The plan or mode of the last run in `run` (`plan`, `mode`), for `make regen`; or the ids of
+  /// its mode's sections (`sections`), for the merge.
   public static func info(run: RunDirectory, key: String) throws -> ExitStatus {
+    if key == "sections" {
+      let ids = run.plannedRecords().compactMap { $0["id"]?.string }
+      try RecordWriter().writeText(ids.map { $0 + "\n" }.joined())
+      return .completed
+    }
     guard let data = FileManager.default.contents(atPath: run.statePath),
       let state = try? data.withUnsafeBytes({ try JSON.parse($0) })
     else {
       throw ToolFailure.usage("\(run.path): no run here (run `make doc PLAN=…` first)")
     }
     try RecordWriter().writeText((state[key]?.string ?? "") + "\n")
+    return .completed
+  }
+
+  // MARK: - lock
+
+  /// The run directory of a plan (`runs/<doc>`), created when missing.
+  /// - Throws: `ToolFailure` for a bad plan or a folder that cannot be created.
+  public static func runDirectory(plan: String, runs: String) throws -> RunDirectory {
+    let id = try PlanReader.read(path: plan, allowOutside: true).id
+    let run = RunDirectory(path: "\(runs)/\(id)")
+    do {
+      try FileManager.default.createDirectory(atPath: run.path, withIntermediateDirectories: true)
+    } catch {
+      throw ToolFailure.usage(
+        "\(run.path): cannot create the run directory: \(SystemReason.of(error))")
+    }
+    return run
+  }
+
+  /// Takes the run's lock: one `make doc` or `make regen` per document at a time.
+  ///
+  /// The lock is taken on descriptor `fd`, which the calling shell opened on `runs/<doc>/.lock`
+  /// (`exec 9>>runs/prd/.lock`). A second run waits for the first, saying so, or with
+  /// `wait: false` refuses in one line.
+  ///
+  /// A `flock` belongs to the open file, which the shell and every process it starts share: the
+  /// lock stays after this step exits and dies with the last of them (kill -9 included).
+  /// - Throws: `ToolFailure` when the lock is held and `wait` is false, or cannot be taken.
+  public static func lock(run: RunDirectory, fd: Int32, wait: Bool, tool: String) throws
+    -> ExitStatus
+  {
+    guard fcntl(fd, F_GETFD) >= 0 else {
+      throw ToolFailure.usage(
+        "lock: descriptor \(fd) is not open (open it on \(run.lockPath) first: exec \(fd)>>FILE)")
+    }
+    if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+      var buffer = [UInt8](repeating: 0, count: 200)
+      let reader = open(run.lockPath, O_RDONLY | O_CLOEXEC)
+      let count = reader >= 0 ? max(0, read(reader, &buffer, buffer.count)) : 0
+      if reader >= 0 { close(reader) }
+      let holder = String(decoding: buffer[0..<count], as: UTF8.self).trimmed
+      let who = holder.isEmpty ? "another run" : "another run (\(holder))"
+      guard wait else {
+        throw ToolFailure.usage("\(run.path) is in use by \(who); run again when it has finished")
+      }
+      Diagnostics.say(tool, "\(run.path) is in use by \(who); waiting for it to finish")
+      while flock(fd, LOCK_EX) != 0 {
+        guard errno == EINTR else {
+          throw ToolFailure.usage(
+            "\(run.lockPath): cannot lock: \(String(cString: strerror(errno)))")
+        }
+      }
+      Diagnostics.say(tool, "\(run.path): the other run has finished; going on")
+    }
+    let holder = Array("pid \(getppid()), since \(Event.timestamp())\n".utf8)
+    _ = ftruncate(fd, 0)
+    _ = holder.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+    return .completed
+  }
+
+  // MARK: - fresh
+
+  /// After build-prompt: a record whose fingerprint is the one its stored result was built with
+  /// is replaced by that result (so nothing is asked, and what uses it sees it unchanged); every
+  /// other record passes through.
+  public static func fresh(run: RunDirectory, tool: String) throws -> ExitStatus {
+    let writer = RecordWriter()
+    let kept = run.kept()
+    try FilterLoop.forEach(inputs: []) { item, _ in
+      switch item {
+      case .event(_, let line): try writer.writeLine(line)
+      case .record(let record):
+        if record.status == .pending, let id = record.id, kept.contains(id),
+          let stored = run.record(id), stored["status"]?.string == SectionStatus.completed.rawValue
+        {
+          // Not chosen for regeneration: it keeps its text, now counted as built from what is
+          // there (so it is not stale later either).
+          stored["fingerprint"] = record.json["fingerprint"]?.copy()
+          Diagnostics.say(tool, "\(id): kept as it is (not chosen for regeneration)")
+          try writer.write(stored)
+          return
+        }
+        guard record.status == .pending, let id = record.id, let stored = run.record(id),
+          stored["status"]?.string == SectionStatus.completed.rawValue,
+          stored["source"]?.string != "human",
+          let now = record.json["fingerprint"]?["value"]?.string,
+          stored["fingerprint"]?["value"]?.string == now
+        else {
+          try writer.write(record.json)
+          return
+        }
+        Diagnostics.say(tool, "\(id): up to date (what it is built from has not changed)")
+        try writer.write(stored)
+      }
+    }
+    return .completed
+  }
+
+  // MARK: - versions
+
+  /// Lists the kept versions of a section, and the current one.
+  public static func versions(run: RunDirectory, id: String) throws -> ExitStatus {
+    guard Slug.isValid(id) else { throw ToolFailure.usage("versions: '\(id)' is not a section id") }
+    func line(_ label: String, _ record: JSON?, _ text: String?) -> String {
+      let content = text ?? record?["content"]?.string ?? ""
+      let words = content.split(whereSeparator: { $0.isWhitespace }).count
+      let first = content.split(separator: "\n").first.map { String($0.prefix(60)) } ?? ""
+      let when = record?["archived_at"]?.string ?? record?["timing"]?["started_at"]?.string ?? ""
+      let source = record?["source"]?.string ?? "llm"
+      return "\(label)  \(when)  \(source)  \(words) words  \(first)\n"
+    }
+    var out = ""
+    for number in run.versions(id) {
+      out += line(String(number), run.version(id, number), nil)
+    }
+    if let current = run.record(id) {
+      out += line("current", current, try run.markdown(id))
+    }
+    if out.isEmpty { out = "\(id): no result and no versions yet\n" }
+    try RecordWriter().writeText(out)
+    return .completed
+  }
+
+  /// Makes version `number` the section's result again, kept as a person's choice (`source:
+  /// human`, so no later run regenerates over it without FORCE=1); the current result becomes a
+  /// version.
+  public static func restore(run: RunDirectory, id: String, number: Int, tool: String) throws
+    -> ExitStatus
+  {
+    guard Slug.isValid(id), let version = run.version(id, number),
+      let content = version["content"]?.string
+    else {
+      let known = run.versions(id).map(String.init).joined(separator: ", ")
+      throw ToolFailure.usage(
+        "restore: section '\(id)' has no version \(number) (kept: \(known.isEmpty ? "none" : known))"
+      )
+    }
+    try run.archive(id)
+    version["archived_at"] = nil
+    version["status"] = JSON(SectionStatus.completed.rawValue)
+    version["source"] = JSON("human")
+    version["content"] = JSON(content.trimmed)
+    try run.save(version)
+    Diagnostics.say(
+      tool,
+      "\(id): version \(number) restored (kept as a person's choice; the sections that use it follow it on the next make doc)"
+    )
     return .completed
   }
 
@@ -203,6 +448,9 @@ public enum RunCommands {
             hint: "run make doc again: completed sections are kept")
           try writer.write(record.json)
           return
+        }
+        if record.status == nil || record.status == .pending {
+          _ = run.withNote(record.json)
         }
         if record.status == nil || record.status == .pending,
           let error = dependencyFailure(record, run: run)

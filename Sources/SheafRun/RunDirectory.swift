@@ -26,6 +26,123 @@ public struct RunDirectory {
   public var statePath: String { "\(path)/run.json" }
   /// Present while a run that was interrupted has not been started again.
   var interruptedPath: String { "\(path)/.interrupted" }
+  /// The lock a run holds while it works on this document.
+  public var lockPath: String { "\(path)/.lock" }
+  /// `notes/<id>.txt`: the instructions `make regen NOTE=` gave a section, kept until cleared.
+  var notesPath: String { "\(path)/notes" }
+  /// `versions/<id>/<n>.json` and `.md`: the earlier results of a section.
+  var versionsPath: String { "\(path)/versions" }
+
+  func notePath(_ id: String) -> String { "\(notesPath)/\(id).txt" }
+
+  /// The note kept for a section, if any.
+  public func note(_ id: String) -> String? {
+    FileManager.default.contents(atPath: notePath(id)).map { String(decoding: $0, as: UTF8.self) }
+      .flatMap { $0.trimmed.isEmpty ? nil : $0.trimmed }
+  }
+
+  /// Keeps `text` as the section's note (`nil` clears it).
+  public func setNote(_ id: String, _ text: String?) throws {
+    guard let text, !text.trimmed.isEmpty else {
+      unlink(notePath(id))
+      return
+    }
+    try FileManager.default.createDirectory(atPath: notesPath, withIntermediateDirectories: true)
+    try AtomicFile.write(text.trimmed + "\n", to: notePath(id))
+  }
+
+  /// The planned record with the section's kept note as (part of) its instructions.
+  public func withNote(_ record: JSON) -> JSON {
+    guard let id = record["id"]?.string, Slug.isValid(id), let note = note(id) else {
+      return record
+    }
+    let planned = record["instructions"]?.string.flatMap { $0.trimmed.isEmpty ? nil : $0 }
+    record["instructions"] = JSON(planned.map { "\($0)\n\(note)" } ?? note)
+    return record
+  }
+
+  /// The environment variables that choose the provider under make, kept in `run.json`.
+  public static let settingVariables = ["SHEAF_PROVIDER", "SHEAF_MODEL", "SHEAF_BASE_URL"]
+
+  /// The environment with the last run's provider settings where it has none of its own.
+  public func environmentWithRunSettings(_ environment: [String: String]) -> [String: String] {
+    guard let data = FileManager.default.contents(atPath: statePath),
+      let state = try? data.withUnsafeBytes({ try JSON.parse($0) })
+    else { return environment }
+    var merged = environment
+    for variable in Self.settingVariables where (merged[variable] ?? "").isEmpty {
+      if let value = state[variable]?.string { merged[variable] = value }
+    }
+    return merged
+  }
+
+  /// `rate/`: the limits the call-llm processes of one run share.
+  public var ratePath: String { "\(path)/rate" }
+
+  /// Forgets the last run's shared rate limits and its spending.
+  ///
+  /// A new run starts at full speed (no lowered concurrency, no cool-down) and with nothing
+  /// spent. Called under the run's lock, when no other run is under way.
+  func resetRateLimits() {
+    unlink("\(path)/budget.json")  // the budget is the run's: a new make doc starts at zero
+    for name in (try? FileManager.default.contentsOfDirectory(atPath: ratePath)) ?? []
+    where name.hasSuffix(".json") {
+      unlink("\(ratePath)/\(name)")
+    }
+  }
+
+  /// `keep`: the sections a regeneration chose not to redo (CASCADE=no, or not named in
+  /// CASCADE=a,b), for this run: they keep their text even though what they use changed.
+  var keepPath: String { "\(path)/keep" }
+
+  /// The sections this run keeps as they are.
+  public func kept() -> Set<String> {
+    guard let data = FileManager.default.contents(atPath: keepPath) else { return [] }
+    return Set(String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init))
+  }
+
+  /// Sets the sections this run keeps as they are (none: the file goes).
+  func setKept(_ ids: [String]) throws {
+    guard !ids.isEmpty else {
+      unlink(keepPath)
+      return
+    }
+    try AtomicFile.write(ids.map { $0 + "\n" }.joined(), to: keepPath)
+  }
+
+  /// The versions kept of a section, oldest first: their numbers.
+  public func versions(_ id: String) -> [Int] {
+    let names =
+      (try? FileManager.default.contentsOfDirectory(atPath: "\(versionsPath)/\(id)")) ?? []
+    return names.compactMap { name in
+      name.hasSuffix(".json") ? Int(name.dropLast(".json".count)) : nil
+    }.sorted()
+  }
+
+  /// The record of version `number` of a section.
+  public func version(_ id: String, _ number: Int) -> JSON? {
+    FileManager.default.contents(atPath: "\(versionsPath)/\(id)/\(number).json").flatMap { data in
+      try? data.withUnsafeBytes { try JSON.parse($0) }
+    }
+  }
+
+  /// Keeps the section's current completed result (record and text) as its next version.
+  ///
+  /// Called before it is replaced. A section with no completed result has nothing to keep.
+  public func archive(_ id: String) throws {
+    guard let record = record(id), record["status"]?.string == SectionStatus.completed.rawValue
+    else { return }
+    let folder = "\(versionsPath)/\(id)"
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    let number = (versions(id).last ?? 0) + 1
+    let text = (try? markdown(id)) ?? nil
+    if let text {
+      try AtomicFile.write(text, to: "\(folder)/\(number).md")
+      record["content"] = JSON(text.trimmed)
+    }
+    record["archived_at"] = JSON(Event.timestamp())
+    try AtomicFile.write(record.compactText + "\n", to: "\(folder)/\(number).json")
+  }
 
   func recordPath(_ id: String) -> String { "\(sectionsPath)/\(id).json" }
   func markdownPath(_ id: String) -> String { "\(sectionsPath)/\(id).md" }
@@ -92,20 +209,25 @@ public struct RunDirectory {
 
   /// The planned records, in execution order.
   public func plannedRecords() -> [JSON] {
+    plannedLines().filter { !Event.isEvent($0) }
+  }
+
+  /// Every line of `plan.ndjson`: the `outline` event, then the planned records.
+  public func plannedLines() -> [JSON] {
     guard let data = FileManager.default.contents(atPath: planPath) else { return [] }
-    var records: [JSON] = []
+    var lines: [JSON] = []
     data.withUnsafeBytes { bytes in
       var start = 0
       for index in 0...bytes.count where index == bytes.count || bytes[index] == 0x0A {
         if index > start,
-          let record = try? JSON.parse(UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
+          let line = try? JSON.parse(UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
         {
-          if !Event.isEvent(record) { records.append(record) }
+          lines.append(line)
         }
         start = index + 1
       }
     }
-    return records
+    return lines
   }
 
   /// Writes a record as `<id>.json`, and its content as `<id>.md` when it completed.
@@ -122,6 +244,19 @@ public struct RunDirectory {
     try FileManager.default.createDirectory(atPath: sectionsPath, withIntermediateDirectories: true)
     let completed = record["status"]?.string == SectionStatus.completed.rawValue
     let content = completed ? record["content"]?.string : nil
+    // A new answer replaces a different one: the one it replaces is kept as a version.
+    if let content, let old = self.record(id),
+      old["status"]?.string == SectionStatus.completed.rawValue,
+      (old["content"]?.string ?? "").trimmed != content.trimmed
+    {
+      try archive(id)
+    } else if let content, self.record(id) == nil, let last = versions(id).last,
+      (version(id, last)?["content"]?.string ?? "").trimmed == content.trimmed
+    {
+      // Put aside as stale and built again to the same text: not a version of its own.
+      unlink("\(versionsPath)/\(id)/\(last).json")
+      unlink("\(versionsPath)/\(id)/\(last).md")
+    }
     if let content {
       try AtomicFile.write(content.trimmed + "\n", to: pendingMarkdownPath(id), rename: false)
     }

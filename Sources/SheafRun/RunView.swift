@@ -172,6 +172,11 @@ public final class RunView {
     return String(format: "%d:%02d", whole / 60, whole % 60)
   }
 
+  /// Why sections would be built again (`make status` judges them; the live view does not).
+  public var verdicts: [String: Freshness.Verdict] = [:]
+  /// What the next `make doc` would ask for (status only).
+  public var forecast: Forecast?
+
   /// The table: a line per section, then the progress line.
   public func render(streaming: Bool) -> String {
     let width = max(12, sections.map(\.id.count).max() ?? 12)
@@ -198,6 +203,10 @@ public final class RunView {
           line += String(format: " %6d tok", tokens)
         }
         if let attempts = record["attempts"]?.int, attempts > 1 { line += "  \(attempts) tries" }
+        if let cost = record["cost"]?.double { line += String(format: "  $%.4f", cost) }
+        if case .stale(let reasons)? = verdicts[section.id] {
+          line += "  stale: " + reasons.joined(separator: "; ")
+        }
         if let error = record["error"], state != "completed" {
           line +=
             "  \(error["type"]?.string ?? "?"): \(error["hint"]?.string ?? error["message"]?.string ?? "")"
@@ -220,17 +229,37 @@ public final class RunView {
     }
     if let completeStatus { progress += " · document \(completeStatus)" }
     lines.append(progress)
+    let costs = sections.compactMap { run.record($0.id)?["cost"]?.double }
+    if !costs.isEmpty {
+      lines.append(
+        String(format: "cost: $%.4f", Price.rounded(costs.reduce(0, +)))
+          + (costs.count < sections.count ? " (sections with a known price)" : ""))
+    }
+    if let forecast {
+      lines.append(
+        RunCommands.describe(forecast).split(separator: "\n").last.map(String.init) ?? "")
+    }
     return lines.joined(separator: "\n") + "\n"
   }
 }
 
 extension RunCommands {
   /// Prints the state of a run.
-  public static func status(run: RunDirectory) throws -> ExitStatus {
+  public static func status(
+    run: RunDirectory, prompts: PromptOptions = PromptOptions(), prices: PriceList = PriceList()
+  ) throws -> ExitStatus {
     guard FileManager.default.fileExists(atPath: run.planPath) else {
       throw ToolFailure.usage("\(run.path): no run here (run `make doc PLAN=…` first)")
     }
     let view = RunView(run: run)
+    // The truth about each section: judged against what it would be built from now, with the
+    // provider settings of the last run unless this environment gives its own.
+    var options = prompts
+    options.environment = run.environmentWithRunSettings(options.environment)
+    let verdicts = Freshness(run: run, prompts: options).verdicts(run.plannedLines())
+    for (id, verdict, _, _) in verdicts { view.verdicts[id] = verdict }
+    view.forecast = Forecast(
+      verdicts: verdicts, run: run, prices: prices, environment: options.environment)
     view.readEvents(collect: false)
     if view.tornLines > 0 {
       Diagnostics.say(

@@ -36,7 +36,10 @@ public final class FormatValidator {
 
   /// The record with its verdict; records that are not completed, or have no format, come back
   /// unchanged.
-  public func validate(_ record: Record) -> JSON {
+  ///
+  /// With `remember` (the default), a section that uses the duplicate rule is remembered, for the
+  /// sections after it to be compared with.
+  public func validate(_ record: Record, remember: Bool = true) -> JSON {
     let json = record.json
     // A person's text is not a model's answer: it is not checked.
     guard record.status == .completed, json["source"]?.string != "human",
@@ -97,7 +100,9 @@ public final class FormatValidator {
         json["repaired"] = JSON(true)
       }
       // Only sections that use the rule are compared, so only they are remembered.
-      if spec?["max_duplicate_ratio"] != nil { earlier.add(repaired ?? content, id: id ?? "?") }
+      if remember, spec?["max_duplicate_ratio"] != nil {
+        earlier.add(repaired ?? content, id: id ?? "?")
+      }
     }
     return conclude(json, violations: violations, warnings: warnings)
   }
@@ -106,12 +111,18 @@ public final class FormatValidator {
   ///
   /// Empty when it passes. The record is not changed.
   public func violations(of record: JSON) -> [Violation] {
-    let verdict = validate(Record(record.copy()))
+    let verdict = validate(Record(record.copy()), remember: false)
     return (verdict["violations"]?.array ?? []).map {
       Violation(
         rule: $0["rule"]?.string ?? "", message: $0["message"]?.string ?? "",
         path: $0["path"]?.string)
     }
+  }
+
+  /// Remembers a final answer for the duplicate rule (as `validate` does), so the answers judged
+  /// after it are compared with it, and not with answers that were asked again.
+  public func remember(_ record: JSON) {
+    _ = validate(Record(record.copy()), remember: true)
   }
 
   /// The completed sections of the run directory, for the duplicate rule (read once).

@@ -16,7 +16,7 @@ enum MarkdownRepair {
   /// What a sign-off paragraph holds.
   static let signOffs = [
     "i hope this helps", "hope this helps", "let me know if", "feel free to", "happy to help",
-    "i'd be happy to", "i would be happy to", "if you need any", "if you'd like",
+    "i'd be happy to", "i would be happy to", "if you need any further", "if you'd like me to",
     "would you like me to",
   ]
   /// A paragraph longer than this is content, whatever it starts with (a preamble is one line of
@@ -32,20 +32,22 @@ enum MarkdownRepair {
     var fixes: [Violation] = []
     let fences = FenceScan(text)
     if !fences.unclosed, let inside = fences.wholeAnswerInside,
-      format?["unwrap_fence"]?.bool != false
+      format?["unwrap_fence"]?.bool ?? isMarkdownFence(text)
     {
       text = inside
       fixes.append(
         Violation(rule: "whole_fence", message: "removed the code fence around the whole answer"))
     }
     var paragraphs = split(text)
-    if let first = paragraphs.first, isPreamble(first), paragraphs.count > 1 {
+    // A plan that allows the phrases (forbid_phrases: false) keeps them.
+    let asides = format?["forbid_phrases"]?.bool != false
+    if asides, let first = paragraphs.first, isPreamble(first), paragraphs.count > 1 {
       paragraphs.removeFirst()
       fixes.append(
         Violation(
           rule: "forbid_phrases", message: "removed the preamble '\(shortened(first))'"))
     }
-    if let last = paragraphs.last, isSignOff(last), paragraphs.count > 1 {
+    if asides, let last = paragraphs.last, isSignOff(last), paragraphs.count > 1 {
       paragraphs.removeLast()
       fixes.append(
         Violation(rule: "forbid_phrases", message: "removed the sign-off '\(shortened(last))'"))
@@ -91,22 +93,48 @@ enum MarkdownRepair {
     return blocks
   }
 
+  /// Whether the whole-answer fence is one around Markdown (no info string, or `markdown`, `md`,
+  /// `text`): only that is unwrapped unless the format says `unwrap_fence`.
+  static func isMarkdownFence(_ text: String) -> Bool {
+    let first = text.trimmed.split(separator: "\n", maxSplits: 1).first.map(String.init) ?? ""
+    let info = String(first.drop(while: { $0 == "`" || $0 == "~" })).trimmed.lowercased()
+    return ["", "markdown", "md", "text", "txt"].contains(info)
+  }
+
+  /// Whether `text` starts with `phrase` as whole words.
+  static func startsWithWords(_ text: String, _ phrase: String) -> Bool {
+    guard text.hasPrefix(phrase) else { return false }
+    let rest = text.dropFirst(phrase.count)
+    guard let next = rest.first else { return true }
+    return !(next.isLetter || next.isNumber)
+  }
+
+  /// A one-line opening that announces the answer: "Sure, here is the section." or "Here's the
+  /// Goals section:" (an announcement that ends in a colon with nothing after it), never a
+  /// sentence of content ("Here is the core problem: dispatchers lose…").
   static func isPreamble(_ paragraph: String) -> Bool {
     let lower = paragraph.lowercased().trimmed
     guard MarkdownShape.countWords(lower) <= maxPreambleWords, !lower.hasPrefix("#"),
       !lower.contains("\n")
     else { return false }
-    let starts = preambleStarts.contains { lower.hasPrefix($0) }
+    guard preambleStarts.contains(where: { startsWithWords(lower, $0) }) else { return false }
+    let courtesy = [
+      "sure", "certainly", "of course", "absolutely", "okay", "ok,", "great", "alright",
+    ]
+    .contains { startsWithWords(lower, $0) }
     let announces = ["here is", "here's", "here are", "below is"].contains { lower.contains($0) }
-    return starts && (announces || lower.hasSuffix(":") || lower.hasSuffix("!"))
+    if lower.hasSuffix(":") { return true }
+    return courtesy && (announces || lower.hasSuffix("!"))
   }
 
+  /// A closing paragraph that talks to the reader about the answer ("I hope this helps! Let me
+  /// know if…"): it must start so; lists, quotes, tables and headings are content.
   static func isSignOff(_ paragraph: String) -> Bool {
     let lower = paragraph.lowercased().trimmed
-    guard MarkdownShape.countWords(lower) <= maxAsideWords, !lower.hasPrefix("#"),
-      !lower.hasPrefix("-"), !lower.hasPrefix("*"), !lower.hasPrefix("|")
+    guard MarkdownShape.countWords(lower) <= maxAsideWords, let first = lower.first,
+      !"#-*+>|".contains(first), !first.isNumber
     else { return false }
-    return signOffs.contains { lower.contains($0) }
+    return signOffs.contains { startsWithWords(lower, $0) }
   }
 
   /// The paragraph without its first line when that line is a heading naming `title` (ATX, or a

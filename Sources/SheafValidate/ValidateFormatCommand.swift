@@ -8,6 +8,6 @@ public enum ValidateFormatCommand {
     -> ExitStatus
   {
     let validator = FormatValidator(warn: warn, sectionsDirectory: sections)
-    return try FilterLoop.mapRecords(inputs: inputs, validator.validate)
+    return try FilterLoop.mapRecords(inputs: inputs, { validator.validate($0) })
   }
 }

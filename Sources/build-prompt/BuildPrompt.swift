@@ -19,10 +19,16 @@ struct BuildPrompt: FilterCommand {
       Templates see doc (id, title, inputs.*), section (id, title, description, order, stage, \
       mode, instructions, target_words, min_words, max_words, and the plan's custom fields), \
       context (the depends_on and context sections that have content: id, title, content, \
-      source, truncated), outline (the other sections' titles and descriptions, never their \
-      content), feedback (rule, message, path of the previous attempt's violations) and \
-      previous_answer. Absent optional values are false. Rendering is plain text; content is \
-      data and is never rendered again.
+      source, truncated), outline (the other sections' ids and titles: never their \
+      descriptions or content), feedback (rule, message, path of the previous attempt's \
+      violations) and previous_answer. Absent optional values are false. Rendering is plain \
+      text; content is data and is never rendered again.
+
+      Each record also gets template_files (the files that rendered it) and fingerprint: \
+      content hashes of what it is built from (the prompt and its parts: templates, inputs, \
+      the section's fields, the other titles, the content of each section it uses; the llm \
+      settings with SHEAF_PROVIDER, SHEAF_MODEL, SHEAF_BASE_URL; the format). A staged run \
+      rebuilds a section exactly when its fingerprint would change.
 
       A name the data does not have fails the record (error type template, naming file, line \
       and name); --lax renders it empty. A template that does not parse fails the records that \

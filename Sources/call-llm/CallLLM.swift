@@ -46,6 +46,12 @@ struct CallLLM: FilterCommand {
       still breaks the rules, starts its re-asks from it. llm.deadline_s bounds a section \
       across all its attempts.
 
+      Cost: with a price (llm.price {input, output, cached_input} in USD per million tokens, \
+      or a prices file: --prices, SHEAF_PRICES) each record gets cost, from usage (cached \
+      input at its price); with no price, no cost. A budget (--budget USD, or llm.max_cost) \
+      starts no request once spent plus in flight (at its estimate) would pass it: those \
+      records are skipped, type quota. --budget-file shares it across processes.
+
       Completed answers are cached under --cache (default $XDG_CACHE_HOME/sheaf or \
       ~/.cache/sheaf) before they are written, so an interrupted run asks for nothing twice. \
       Ctrl-C writes in-flight records as cancelled and exits 130.
@@ -201,6 +207,25 @@ struct CallLLM: FilterCommand {
   var sharedLimit: String?
 
   @Option(
+    help: ArgumentHelp(
+      "Prices per million tokens by model (else SHEAF_PRICES), for each record's cost.",
+      valueName: "file"))
+  var prices: String?
+
+  @Option(
+    help: ArgumentHelp(
+      "Start no request once spent plus in flight would pass this many USD (else llm.max_cost).",
+      valueName: "usd"))
+  var budget: Double?
+
+  @Option(
+    name: .customLong("budget-file"),
+    help: ArgumentHelp(
+      "Share the budget's ledger with every call-llm given this file (one run's processes).",
+      valueName: "path"))
+  var budgetFile: String?
+
+  @Option(
     name: .customLong("max-event-bytes"),
     help: ArgumentHelp(
       "The longest line or event a response stream may send (default 8 MiB).", valueName: "n"))
@@ -234,6 +259,9 @@ struct CallLLM: FilterCommand {
     }
     if let repairAttempts, repairAttempts < 0 || repairAttempts > 10 {
       throw ValidationError("--repair-attempts must be from 0 to 10 (got \(repairAttempts))")
+    }
+    if let budget, !(budget >= 0) {
+      throw ValidationError("--budget must be 0 or more USD (got \(budget))")
     }
     if maxEventBytes < 1024 {
       throw ValidationError("--max-event-bytes must be 1024 or more (got \(maxEventBytes))")
@@ -272,6 +300,9 @@ struct CallLLM: FilterCommand {
     options.warn = Set(commaSeparated(warn))
     options.sectionsDirectory = sections
     options.rateDirectory = sharedLimit
+    options.prices = try PriceList.load(flag: prices, environment: options.environment)
+    options.budget = budget
+    options.budgetFile = budgetFile
     if let apiKeyEnv { Secrets.register(variable: apiKeyEnv) }
     StreamLimits.maxEventBytes = maxEventBytes
     return try CallEngine(options: options, tool: Self.toolName).run()

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SheafCore
+import SheafPrompt
 import SheafRun
 
 /// `sheaf-run`: the run-directory steps of a staged run; `pipelines/sheaf.mk` calls them.
@@ -20,11 +21,47 @@ struct SheafRun: FilterCommand {
       """,
     version: SheafVersion.current,
     subcommands: [
-      Prepare.self, Deps.self, Save.self, Keep.self, Status.self, Watch.self, Info.self,
+      Prepare.self, Where.self, Lock.self, Deps.self, Fresh.self, Save.self, Keep.self, Status.self,
+      Watch.self, Info.self, Versions.self, Restore.self,
     ])
 
   mutating func execute() throws -> ExitStatus {
-    throw ToolFailure.usage("name a step: prepare, deps, save, keep, status or watch")
+    throw ToolFailure.usage(
+      "name a step: prepare, where, lock, deps, fresh, save, keep, status, watch, info, versions or restore"
+    )
+  }
+
+  /// build-prompt's flags that shape a prompt (a run's PROMPT_FLAGS), so that a fingerprint
+  /// computed here is the one build-prompt computes.
+  struct PromptFlags: ParsableArguments {
+    @Option(
+      name: .customLong("prompts"),
+      help: ArgumentHelp("As build-prompt's --prompts (repeatable).", valueName: "dir"))
+    var promptDirs: [String] = []
+    @Option(help: ArgumentHelp("As build-prompt's --set.", valueName: "name")) var set: String?
+    @Flag(help: "As build-prompt's --lax.") var lax = false
+    @Option(
+      name: .customLong("max-input-tokens"),
+      help: ArgumentHelp("As build-prompt's --max-input-tokens.", valueName: "n"))
+    var maxInputTokens: Int?
+    @Option(
+      help: ArgumentHelp(
+        "Prices per million tokens by model (else SHEAF_PRICES), for estimates.",
+        valueName: "file"))
+    var prices: String?
+
+    var options: PromptOptions {
+      var options = PromptOptions()
+      options.promptDirs = promptDirs
+      options.set = set
+      options.lax = lax
+      options.maxInputTokens = maxInputTokens
+      return options
+    }
+
+    func priceList() throws -> PriceList {
+      try PriceList.load(flag: prices, environment: ProcessInfo.processInfo.environment)
+    }
   }
 
   struct Prepare: FilterCommand {
@@ -40,24 +77,115 @@ struct SheafRun: FilterCommand {
     @Option(help: ArgumentHelp("Regenerate this section.", valueName: "id")) var regenerate: String?
     @Option(
       help: ArgumentHelp(
-        "With --regenerate: also the sections that use it (yes or no).", valueName: "yes|no"))
+        "With --regenerate: also the sections that use it: yes, no, or the ids to redo (a,b).",
+        valueName: "yes|no|ids"))
     var cascade = "yes"
+    @Option(
+      help: ArgumentHelp(
+        "With --regenerate: a note kept as the section's instructions until cleared.",
+        valueName: "text"))
+    var note: String?
+    @Flag(name: .customLong("clear-note"), help: "With --regenerate: drop the section's note.")
+    var clearNote = false
+    @Flag(
+      name: .customLong("dry-run"),
+      help: "Print what the next make doc would ask for, and its estimated cost; change nothing.")
+    var dryRun = false
     @Flag(
       name: .customLong("allow-outside"),
       help: "Let the plan read files outside its folder (or SHEAF_ALLOW_OUTSIDE=1).")
     var allowOutside = false
+    @OptionGroup var prompt: PromptFlags
 
     mutating func execute() throws -> ExitStatus {
       let mode =
         self.mode.flatMap { $0.isEmpty ? nil : $0 }
         ?? ProcessInfo.processInfo.environment["SHEAF_MODE"].flatMap { $0.isEmpty ? nil : $0 }
-      let doc = try RunCommands.prepare(
-        planPath: plan, runs: runs, mode: mode, force: force,
-        regenerate: regenerate.flatMap { $0.isEmpty ? nil : $0 },
-        cascade: !["no", "false", "0"].contains(cascade.lowercased()), allowOutside: allowOutside,
-        tool: SheafRun.toolName)
-      try RecordWriter().writeText(doc + "\n")
+      var options = RunCommands.PrepareOptions(planPath: plan, runs: runs)
+      options.mode = mode
+      options.force = force
+      options.regenerate = regenerate.flatMap { $0.isEmpty ? nil : $0 }
+      options.cascade = cascade
+      options.note = note
+      options.clearNote = clearNote
+      options.dryRun = dryRun
+      options.allowOutside = allowOutside
+      options.prompts = prompt.options
+      options.prices = try prompt.priceList()
+      let doc = try RunCommands.prepare(options, tool: SheafRun.toolName)
+      if !dryRun { try RecordWriter().writeText(doc + "\n") }
       return .completed
+    }
+  }
+
+  struct Lock: FilterCommand {
+    static let configuration = CommandConfiguration(
+      abstract:
+        "Take the run's lock on a descriptor the shell opened: one make doc or regen per document at a time (a second one waits, saying so).",
+      discussion: """
+        A flock belongs to the open file, shared by the shell and what it starts: the lock \
+        outlives this step and dies with the run's last process (kill -9 included).
+
+        EXAMPLE
+          run=$(sheaf-run where --plan pipelines/prd/plan.json --runs runs)
+          exec 9>>"$run/.lock"; sheaf-run lock --run "$run" --fd 9 && make …
+        """)
+    @Option(help: ArgumentHelp("The run directory.", valueName: "dir")) var run: String
+    @Option(help: ArgumentHelp("The open descriptor of <run>/.lock.", valueName: "n"))
+    var fd: Int32 = 9
+    @Flag(help: "Fail at once when another run holds the lock, instead of waiting.")
+    var noWait = false
+    mutating func execute() throws -> ExitStatus {
+      try RunCommands.lock(
+        run: RunDirectory(path: run), fd: fd, wait: !noWait, tool: SheafRun.toolName)
+    }
+  }
+
+  struct Where: FilterCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Print a plan's run directory (runs/<doc>), creating it.")
+    @Option(help: ArgumentHelp("The plan.", valueName: "path")) var plan: String
+    @Option(help: ArgumentHelp("The root of the run directories.", valueName: "dir")) var runs =
+      "runs"
+    mutating func execute() throws -> ExitStatus {
+      let run = try RunCommands.runDirectory(plan: plan, runs: runs)
+      try RecordWriter().writeText(run.path + "\n")
+      return .completed
+    }
+  }
+
+  struct Fresh: FilterCommand {
+    static let configuration = CommandConfiguration(
+      abstract:
+        "After build-prompt: a section whose stored result has the fingerprint it would get now is passed on as that result (nothing is asked); others pass through."
+    )
+    @Option(help: ArgumentHelp("The run directory.", valueName: "dir")) var run: String
+    mutating func execute() throws -> ExitStatus {
+      try RunCommands.fresh(run: RunDirectory(path: run), tool: SheafRun.toolName)
+    }
+  }
+
+  struct Versions: FilterCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "List the kept versions of a section (make regen keeps the one it replaces).")
+    @Option(help: ArgumentHelp("The run directory.", valueName: "dir")) var run: String
+    @Argument(help: "The section id.") var id: String
+    mutating func execute() throws -> ExitStatus {
+      try RunCommands.versions(run: RunDirectory(path: run), id: id)
+    }
+  }
+
+  struct Restore: FilterCommand {
+    static let configuration = CommandConfiguration(
+      abstract:
+        "Make a kept version the section's result again (kept like a person's edit; the current one becomes a version)."
+    )
+    @Option(help: ArgumentHelp("The run directory.", valueName: "dir")) var run: String
+    @Argument(help: "The section id.") var id: String
+    @Argument(help: "The version number (see versions).") var number: Int
+    mutating func execute() throws -> ExitStatus {
+      try RunCommands.restore(
+        run: RunDirectory(path: run), id: id, number: number, tool: SheafRun.toolName)
     }
   }
 
@@ -101,12 +229,14 @@ struct SheafRun: FilterCommand {
 
   struct Info: FilterCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Print the plan path or the mode of the run's last `make doc` (for make regen).")
+      abstract:
+        "Print the plan path or the mode of the run's last `make doc` (for make regen), or the record files of its mode's sections (sections)."
+    )
     @Option(help: ArgumentHelp("The run directory.", valueName: "dir")) var run: String
-    @Argument(help: "plan or mode.") var key: String
+    @Argument(help: "plan, mode or sections.") var key: String
     mutating func execute() throws -> ExitStatus {
-      guard ["plan", "mode"].contains(key) else {
-        throw ToolFailure.usage("info: name plan or mode (got '\(key)')")
+      guard ["plan", "mode", "sections"].contains(key) else {
+        throw ToolFailure.usage("info: name plan, mode or sections (got '\(key)')")
       }
       return try RunCommands.info(run: RunDirectory(path: run), key: key)
     }
@@ -117,8 +247,10 @@ struct SheafRun: FilterCommand {
       abstract: "Each section's status, seconds, tokens, attempts and error hint, and the progress."
     )
     @Option(help: ArgumentHelp("The run directory.", valueName: "dir")) var run: String
+    @OptionGroup var prompt: PromptFlags
     mutating func execute() throws -> ExitStatus {
-      try RunCommands.status(run: RunDirectory(path: run))
+      try RunCommands.status(
+        run: RunDirectory(path: run), prompts: prompt.options, prices: try prompt.priceList())
     }
   }
 

@@ -277,7 +277,8 @@ extension BuildPromptTests {
     let intro = try #require(objects(result.out).first { $0["id"] as? String == "introduction" })
     #expect(intro["outline"] == nil, "records do not carry the outline")
     let prompt = (intro["messages"] as? [[String: Any]])?.last?["content"] as? String ?? ""
-    #expect(prompt.contains("- Running One in 45 Minutes: The agenda minute by minute"))
-    #expect(!prompt.contains("- Introduction:"), "a section is not its own sibling")
+    #expect(prompt.contains("- Running One in 45 Minutes\n"))
+    #expect(!prompt.contains("The agenda minute by minute"), "titles only, never descriptions")
+    #expect(!prompt.contains("- Introduction\n"), "a section is not its own sibling")
   }
 }

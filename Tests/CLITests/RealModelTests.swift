@@ -353,4 +353,22 @@ struct ProviderParameterTests {
       llm: #"{"max_tokens":10}"#)
     #expect(objects(cut.out).first?["finish_reason"] as? String == "length")
   }
+
+  @Test func cachedInputIsReportedAndCostsItsOwnPrice() throws {
+    let stub = try Stub()
+    for (provider, openai) in [("openai", true), ("anthropic", false)] {
+      let result = try call(
+        stub, provider: provider, url: stub.url("words=100,cached=2", openai: openai),
+        llm: #"{"price":{"input":3,"output":15,"cached_input":0.3}}"#)
+      let record = try #require(objects(result.out).first)
+      let usage = record["usage"] as? [String: Any] ?? [:]
+      let input = usage["input_tokens"] as? Int ?? -1
+      #expect(usage["cached_input_tokens"] as? Int == 2, "\(provider): \(usage)")
+      let expected = (Double(input - 2) * 3 + 2 * 0.3 + 100 * 15) / 1_000_000
+      #expect(abs((record["cost"] as? Double ?? -1) - expected) < 1e-6, "\(provider)")
+    }
+    // No price, no cost.
+    let unpriced = try call(stub, provider: "openai", url: stub.url("words=10"), llm: "{}")
+    #expect(objects(unpriced.out).first?["cost"] == nil)
+  }
 }

@@ -57,6 +57,14 @@ final class Stub {
     return (try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any]) ?? [:]
   }
 
+  /// Sets knobs for every request from now on (`""` clears them), without changing the base URL.
+  func setKnobs(_ knobs: String) throws {
+    let result = try Harness.run(
+      "python3 -c 'import sys, urllib.request; urllib.request.urlopen(urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method=\"POST\"))' http://127.0.0.1:\(port)/knobs '\(knobs)'"
+    )
+    guard result.status == 0 else { throw StubError.didNotStart }
+  }
+
   /// How many requests it has answered.
   func requests() throws -> Int { try stats()["requests"] as? Int ?? -1 }
 }

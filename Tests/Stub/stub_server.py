@@ -34,6 +34,8 @@ Knobs (comma-separated):
   honor_max=1     stop at the request's max_tokens (max_completion_tokens, num_predict) with the
                   provider's length stop reason (length, max_tokens)
   whole=1         answer with one JSON body (application/json), as a non-streamed request gets
+  cached=N        report N of the prompt's tokens as read from the prompt cache (OpenAI
+                  prompt_tokens_details.cached_tokens; Anthropic cache_read_input_tokens)
   same=1          the same words for every request (answers that repeat each other)
   credit=1        answer 400 "Your credit balance is too low…" (Anthropic's words)
   slowfor=TEXT:S  wait S seconds before answering a request whose last user message contains TEXT
@@ -43,6 +45,10 @@ Knobs (comma-separated):
                   done_only (only `data: [DONE]`), no_data (SSE comments and event lines, no data),
                   bigline:MB (one data line of MB megabytes, never ended), bigheader:KB (a response
                   header of KB kilobytes)
+
+POST /knobs with a body of knobs (`failfor=Appendix:500`, or empty to clear) sets knobs for every
+request from then on, under the URL's own: a test can inject a fault without changing the base
+URL (which is part of what a section is built from).
 
 GET /stats gives {"requests", "by_request", "max_in_flight", "in_flight", "auth", "spans"
 (start, end and the first line of the last user message of each request), "bodies" (the last
@@ -62,8 +68,20 @@ import urllib.parse
 WORDS = ("the quick survey shows dispatchers lose an hour each day to replanning jobs when a "
          "technician runs late so the board must update itself and tell the customer").split()
 
+GLOBAL_KNOBS = {}
+
 STATE = {"requests": 0, "by_request": {}, "max_in_flight": 0, "in_flight": 0, "auth": [], "spans": [],
          "bodies": []}
+
+
+def words_for(seed, count):
+    """`count` words, a sequence of its own for each seed (two prompts get different answers)."""
+    state = seed or 1
+    out = []
+    for _ in range(count):
+        state = (state * 6364136223846793005 + 1442695040888963407) % (1 << 64)
+        out.append(WORDS[(state >> 33) % len(WORDS)])
+    return out
 
 
 def reset():
@@ -204,7 +222,7 @@ async def respond(kind, knobs, body, headers, writer):
             stop_reason = {"openai": "length", "anthropic": "max_tokens", "ollama": "length"}[kind]
     last_user = next((m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), "")
     seed = 0 if "same" in knobs else int(hashlib.sha256(last_user.encode()).hexdigest()[:8], 16)
-    tokens = [] if "empty" in knobs else [WORDS[(seed + i) % len(WORDS)] + " " for i in range(count)]
+    tokens = [] if "empty" in knobs else [word + " " for word in words_for(seed, count)]
     if "think" in knobs and tokens:
         tokens = ["<thi", "nk>planning the ", "answer</th", "ink>"] + tokens
     tps = float(knobs.get("tps", 0))
@@ -228,7 +246,7 @@ async def respond(kind, knobs, body, headers, writer):
             await response.chunk(sse(None, {"choices": [{"index": 0, "delta": {"reasoning_content": "thinking it through"}, "finish_reason": None}]}))
     elif kind == "anthropic":
         await response.chunk(sse("message_start", {"type": "message_start", "message": {"id": "msg_stub", "type": "message", "role": "assistant",
-                                 "content": [], "model": model, "stop_reason": None, "usage": {"input_tokens": prompt_tokens, "output_tokens": 1}}}))
+                                 "content": [], "model": model, "stop_reason": None, "usage": anthropic_usage(prompt_tokens, 1, knobs)}}))
         if "reasoning" in knobs:
             await response.chunk(sse("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}}))
             await response.chunk(sse("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "thinking it through"}}))
@@ -266,7 +284,7 @@ async def respond(kind, knobs, body, headers, writer):
     completion = len(tokens)
     if kind == "openai":
         await response.chunk(sse(None, {"id": "chatcmpl-stub", "choices": [{"index": 0, "delta": {}, "finish_reason": stop_reason}]}))
-        await response.chunk(sse(None, {"id": "chatcmpl-stub", "choices": [], "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion, "total_tokens": prompt_tokens + completion}}))
+        await response.chunk(sse(None, {"id": "chatcmpl-stub", "choices": [], "usage": openai_usage(prompt_tokens, completion, knobs)}))
         await response.chunk("data: [DONE]\n\n")
     elif kind == "anthropic":
         await response.chunk(sse("content_block_stop", {"type": "content_block_stop", "index": 1}))
@@ -277,6 +295,22 @@ async def respond(kind, knobs, body, headers, writer):
                                          "done": True, "done_reason": stop_reason, "prompt_eval_count": prompt_tokens, "eval_count": completion}) + "\n")
     await response.end()
     return True
+
+
+def openai_usage(prompt, completion, knobs):
+    usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    if "cached" in knobs:
+        usage["prompt_tokens_details"] = {"cached_tokens": min(prompt, int(knobs["cached"]))}
+    return usage
+
+
+def anthropic_usage(prompt, output, knobs):
+    """Anthropic counts cache reads apart from input_tokens."""
+    read = min(prompt, int(knobs.get("cached", 0)))
+    usage = {"input_tokens": prompt - read, "output_tokens": output}
+    if "cached" in knobs:
+        usage.update(cache_read_input_tokens=read, cache_creation_input_tokens=0)
+    return usage
 
 
 async def whole(kind, model, tokens, prompt_tokens, stop_reason, reasoning, writer):
@@ -355,12 +389,19 @@ async def handle(reader, writer):
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(payload), payload))
                 await writer.drain()
                 continue
+            if method == "POST" and path == "/knobs":
+                GLOBAL_KNOBS.clear()
+                GLOBAL_KNOBS.update(parse_knobs("/s/" + raw.decode() + "/")[0])
+                writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+                await writer.drain()
+                continue
             if method == "POST" and path == "/reset":
                 reset()
                 writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
                 await writer.drain()
                 continue
             knobs, route = parse_knobs(path)
+            knobs = {**GLOBAL_KNOBS, **knobs}
             if route.endswith("/chat/completions"):
                 kind = "openai"
             elif route.endswith("/v1/messages"):

@@ -48,16 +48,18 @@ public enum RecordFields {
   public static let current: [String] = [
     "doc", "doc_title", "id", "title", "description", "order", "stage", "depends_on", "context",
     "template", "format", "llm", "on_dependency_failure", "instructions", "mode", "prompt_set",
-    "plan_dir", "inputs", "messages", "context_ids", "context_truncated", "status", "content",
+    "plan_dir", "inputs", "messages", "context_ids", "context_truncated", "template_files",
+    "fingerprint", "status", "content",
     "reasoning", "provider",
     "model", "usage", "timing", "attempts", "cache", "request_key", "finish_reason", "repairs",
+    "cost",
     "data", "violations", "warnings", "repaired", "source", "error",
   ]
 
   /// Fields the contract (DESIGN.md) names for work still to come, and the outline a record may
   /// carry itself: reserved, so they never reach a template as custom fields either.
   public static let reserved: [String] = [
-    "outline", "template_files", "context_summarized", "fingerprint", "cost",
+    "outline", "context_summarized",
   ]
 
   /// Every name above.

@@ -106,32 +106,18 @@ final class SharedRateLimit {
   /// Reads the state of `key` under a lock (shared to read, exclusive to change it through
   /// `change`); a file that cannot be read counts as no state.
   private func withState(_ key: String, exclusive: Bool, _ change: (inout State) -> Void) -> State {
-    let path = base(key) + ".json"
-    let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { return State() }
-    defer { close(fd) }
-    guard flock(fd, exclusive ? LOCK_EX : LOCK_SH) == 0 else { return State() }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    while true {
-      let count = pread(fd, &buffer, buffer.count, off_t(bytes.count))
-      if count <= 0 { break }
-      bytes += buffer[0..<count]
-    }
     var state = State()
-    if let json = try? bytes.withUnsafeBytes({ try JSON.parse($0) }) {
-      state.until = json["until"]?.double
-      state.limit = json["limit"]?.int
+    LockedFile.update(base(key) + ".json", exclusive: exclusive) { json in
+      state.until = json?["until"]?.double
+      state.limit = json?["limit"]?.int
+      guard exclusive else { return nil }
+      change(&state)
+      // Never the base URL itself (it may carry credentials): the file is named by its hash.
+      let out = JSON.object()
+      out["until"] = state.until.map { JSON($0) } ?? .null
+      out["limit"] = state.limit.map { JSON($0) } ?? .null
+      return out
     }
-    guard exclusive else { return state }
-    change(&state)
-    let out = JSON.object()
-    out["key"] = JSON(key)
-    out["until"] = state.until.map { JSON($0) } ?? .null
-    out["limit"] = state.limit.map { JSON($0) } ?? .null
-    let text = Array((out.compactText + "\n").utf8)
-    _ = ftruncate(fd, 0)
-    _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
     return state
   }
 }

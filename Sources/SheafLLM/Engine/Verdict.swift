@@ -1,5 +1,6 @@
 import Foundation
 import SheafCore
+import SheafValidate
 
 /// Everything known about one attempt when it ended: what the transport said, the HTTP status and
 /// headers, the error body, and what the stream held.
@@ -165,6 +166,11 @@ enum Rules {
         hint: "the connection dropped mid-answer; it is retried")
     }
     if report.content.trimmed.isEmpty {
+      // Cut at the token limit before any answer (thinking used it all): an answer to judge, so
+      // that a re-ask asks for more room; it is never taken as complete.
+      if let reason = report.finishReason, FormatValidator.truncatedReasons.contains(reason) {
+        return nil
+      }
       return SheafError(
         .provider, "the model returned an empty answer", retryable: true,
         hint: "check the prompt and max_tokens")

@@ -15,7 +15,20 @@ public struct AnthropicProvider: Provider {
     body["model"] = JSON(call.settings.model)
     let system = call.messages.filter { $0.role == "system" }.map(\.content).joined(
       separator: "\n\n")
-    if !system.isEmpty { body["system"] = JSON(system) }
+    if !system.isEmpty {
+      // What every section of a document shares comes first (the system message: the document
+      // and its inputs), marked for the prompt cache unless llm.prompt_cache is false.
+      if call.settings.parameter("prompt_cache")?.bool == false {
+        body["system"] = JSON(system)
+      } else {
+        body["system"] = .array([
+          .object([
+            "type": JSON("text"), "text": JSON(system),
+            "cache_control": .object(["type": JSON("ephemeral")]),
+          ])
+        ])
+      }
+    }
     body["messages"] = ProviderErrors.messagesJSON(call.messages.filter { $0.role != "system" })
     var maxTokens =
       call.settings.parameter("max_tokens")?.int
@@ -49,6 +62,17 @@ public struct AnthropicProvider: Provider {
 
   public var continuesAssistant: Bool { true }
 
+  /// `usage`: Anthropic counts cached input apart from `input_tokens`; sheaf's `input_tokens` is
+  /// all of it, with the part read from the cache said apart.
+  static func usagePieces(_ usage: JSON?) -> [StreamPiece] {
+    let read = usage?["cache_read_input_tokens"]?.int
+    let written = usage?["cache_creation_input_tokens"]?.int
+    let input = usage?["input_tokens"]?.int.map { $0 + (read ?? 0) + (written ?? 0) }
+    var out: [StreamPiece] = [.usage(input: input, output: usage?["output_tokens"]?.int)]
+    if read != nil || written != nil { out.append(.cached(read: read, written: written)) }
+    return out
+  }
+
   /// A `message` object: its thinking and text blocks, stop reason and usage.
   public func wholeAnswer(_ body: JSON) -> [StreamPiece] {
     var out: [StreamPiece] = []
@@ -60,8 +84,7 @@ public struct AnthropicProvider: Provider {
         out.append(.text(text))
       }
     }
-    let usage = body["usage"]
-    out.append(.usage(input: usage?["input_tokens"]?.int, output: usage?["output_tokens"]?.int))
+    out += Self.usagePieces(body["usage"])
     out.append(.finish(body["stop_reason"]?.string ?? "end_turn"))
     return out
   }
@@ -83,8 +106,7 @@ public struct AnthropicProvider: Provider {
       let type = data["type"]?.string ?? event.name
       switch type {
       case "message_start":
-        let usage = data["message"]?["usage"]
-        return [.usage(input: usage?["input_tokens"]?.int, output: usage?["output_tokens"]?.int)]
+        return AnthropicProvider.usagePieces(data["message"]?["usage"])
       case "content_block_start":
         // A block may start with text already in it.
         if let text = data["content_block"]?["text"]?.string, !text.isEmpty { return [.text(text)] }

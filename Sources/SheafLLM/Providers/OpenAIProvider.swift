@@ -23,6 +23,8 @@ public struct OpenAIProvider: Provider {
     body["stream"] = JSON(true)
     body["stream_options"] = .object(["include_usage": JSON(true)])
     for key in Self.passed { if let value = call.settings.parameter(key) { body[key] = value } }
+    // Reasoning models take max_completion_tokens and refuse max_tokens: never both.
+    if body["max_completion_tokens"] != nil { body["max_tokens"] = nil }
     var headers = ["Content-Type: application/json", "Accept: text/event-stream"]
     if let apiKey, !apiKey.isEmpty { headers.append("Authorization: Bearer \(apiKey)") }
     return HTTPRequest(
@@ -43,9 +45,17 @@ public struct OpenAIProvider: Provider {
       if let text = message?["content"]?.string, !text.isEmpty { out.append(.text(text)) }
       out.append(.finish(choice["finish_reason"]?.string ?? "stop"))
     }
-    if let usage = body["usage"], usage.kind == .object {
-      out.append(
-        .usage(input: usage["prompt_tokens"]?.int, output: usage["completion_tokens"]?.int))
+    if let usage = body["usage"], usage.kind == .object { out += Self.usagePieces(usage) }
+    return out
+  }
+
+  /// `usage`: prompt and completion tokens, and the prompt tokens served from the cache.
+  static func usagePieces(_ usage: JSON) -> [StreamPiece] {
+    var out: [StreamPiece] = [
+      .usage(input: usage["prompt_tokens"]?.int, output: usage["completion_tokens"]?.int)
+    ]
+    if let cached = usage["prompt_tokens_details"]?["cached_tokens"]?.int {
+      out.append(.cached(read: cached, written: nil))
     }
     return out
   }
@@ -81,8 +91,7 @@ public struct OpenAIProvider: Provider {
         if let reason = choice["finish_reason"]?.string { out.append(.finish(reason)) }
       }
       if let usage = chunk["usage"], usage.kind == .object {
-        out.append(
-          .usage(input: usage["prompt_tokens"]?.int, output: usage["completion_tokens"]?.int))
+        out += OpenAIProvider.usagePieces(usage)
       }
       return out
     }

@@ -10,6 +10,7 @@ struct Decoded: Equatable {
   var reasoning = ""
   var input: Int?
   var output: Int?
+  var cached: Int?
   var finish: String?
   var errors: [SheafError] = []
 }
@@ -37,6 +38,7 @@ func decode(_ provider: any Provider, _ bytes: [UInt8], split: Int) -> Decoded {
     case .usage(let input, let output):
       if let input { result.input = input }
       if let output { result.output = output }
+    case .cached(let read, _): if let read { result.cached = read }
     case .finish(let reason): result.finish = reason
     case .error(let error): result.errors.append(error)
     }
@@ -190,7 +192,7 @@ struct ProviderConformanceTests {
     #expect(anthropic.url == "http://h/v1/messages")
     #expect(
       anthropic.body
-        == #"{"model":"m","system":"Be brief.","messages":[{"role":"user","content":"Hi"}],"max_tokens":100,"temperature":0.7,"stream":true}"#
+        == #"{"model":"m","system":[{"type":"text","text":"Be brief.","cache_control":{"type":"ephemeral"}}],"messages":[{"role":"user","content":"Hi"}],"max_tokens":100,"temperature":0.7,"stream":true}"#
     )
     #expect(
       anthropic.headers.contains("x-api-key: k2")

@@ -1,0 +1,150 @@
+import Foundation
+import SheafCore
+
+/// What produced a section's answer, as content hashes: the request (the rendered prompt, the
+/// model settings) and the format rules that judged it, with the parts the prompt was made of so
+/// that a change can be named.
+///
+/// build-prompt puts it on each record (`fingerprint`); the run keeps it with the section's
+/// result, and a section is stale when the fingerprint it would get now differs from the one it
+/// was built with. The hash is FNV-1a over 128 bits (two 64-bit lanes): it tells content apart,
+/// it is not a signature.
+///
+/// ```
+/// "fingerprint": {"value": "…", "prompt": "…", "llm": "…", "format": "…", "inputs": "…",
+///   "section": "…", "outline": "…", "options": "…",
+///   "templates": {"prompts/prd/appendix.mustache": "…"},
+///   "context": {"proposed_solution": "…", "open_questions": null}}
+/// ```
+public enum Fingerprint {
+  /// The 128-bit FNV-1a hash of `text`, as 32 hex digits.
+  public static func hash(_ text: String) -> String {
+    var low: UInt64 = 0xcbf2_9ce4_8422_2325
+    var high: UInt64 = 0x6c62_272e_07bb_0142
+    for byte in text.utf8 {
+      low = (low ^ UInt64(byte)) &* 0x100_0000_01b3
+      high = (high ^ UInt64(byte)) &* 0x100_0000_01b3
+      high = high &+ (low >> 29)
+    }
+    return String(format: "%016llx%016llx", high, low)
+  }
+
+  /// The record keys that are the section's own (what `section.*` shows a template, apart from
+  /// custom fields).
+  static let sectionKeys = [
+    "id", "title", "description", "instructions", "template", "order", "stage", "mode",
+  ]
+
+  /// The fingerprint of a record: every part its prompt is made of, each hashed.
+  ///
+  /// `value` is the hash of them all. `prompt` (the rendered messages, when they were rendered)
+  /// is kept for reading, not compared: the parts decide the prompt, so a run is checked without
+  /// rendering.
+  static func make(
+    _ json: JSON, templateFiles: [String], context: [String: String?], outline: [String],
+    options: String, environment: [String: String], prompt: String?
+  ) -> JSON {
+    let fingerprint = JSON.object()
+    fingerprint["value"] = .null
+    if let prompt { fingerprint["prompt"] = JSON(hash(prompt)) }
+    fingerprint["llm"] = JSON(hash(effectiveLLM(json["llm"], environment: environment).compactText))
+    fingerprint["format"] = JSON(hash(json["format"]?.compactText ?? "null"))
+    let document = JSON.object()
+    document["doc"] = json["doc"]?.copy()
+    document["doc_title"] = json["doc_title"]?.copy()
+    document["inputs"] = json["inputs"]?.copy()
+    fingerprint["inputs"] = JSON(hash(document.compactText))
+    let own = JSON.object()
+    for key in sectionKeys { own[key] = json[key]?.copy() }
+    for (key, value) in json.members where !RecordFields.names.contains(key) {
+      own[key] = value.copy()
+    }
+    fingerprint["section"] = JSON(hash(own.compactText))
+    fingerprint["outline"] = JSON(hash(outline.joined(separator: "\u{0}")))
+    fingerprint["options"] = JSON(hash(options))
+    let templates = JSON.object()
+    for path in templateFiles {
+      templates[path] = fileHash(path).map { JSON($0) } ?? .null
+    }
+    fingerprint["templates"] = templates
+    let used = JSON.object()
+    for (id, content) in context.sorted(by: { $0.key < $1.key }) {
+      used[id] = content.map { JSON(hash($0)) } ?? .null
+    }
+    fingerprint["context"] = used
+    var parts: [String] = []
+    for (key, value) in fingerprint.members where key != "value" && key != "prompt" {
+      parts.append(key + "=" + value.compactText)
+    }
+    fingerprint["value"] = JSON(hash(parts.joined(separator: "\u{0}")))
+    return fingerprint
+  }
+
+  /// Each template file's hash, read once per process.
+  nonisolated(unsafe) private static var fileHashes: [String: String?] = [:]
+
+  private static func fileHash(_ path: String) -> String? {
+    if let known = fileHashes[path] { return known }
+    let value = FileManager.default.contents(atPath: path).map {
+      hash(String(decoding: $0, as: UTF8.self))
+    }
+    fileHashes[path] = value
+    return value
+  }
+
+  /// The model settings as call-llm will resolve them under make: the record's `llm` with
+  /// `SHEAF_PROVIDER`, `SHEAF_MODEL` and `SHEAF_BASE_URL` over it.
+  static func effectiveLLM(_ llm: JSON?, environment: [String: String]) -> JSON {
+    let settings = JSON.merged([llm])
+    for (key, variable) in [
+      ("provider", "SHEAF_PROVIDER"), ("model", "SHEAF_MODEL"), ("base_url", "SHEAF_BASE_URL"),
+    ] {
+      if let value = environment[variable], !value.isEmpty { settings[key] = JSON(value) }
+    }
+    return settings
+  }
+
+  /// Why a section built with `stored` is stale now (`current`), in words; empty when it is not.
+  public static func reasons(stored: JSON?, current: JSON) -> [String] {
+    guard let stored, stored.kind == .object else {
+      return ["it was built before sheaf kept fingerprints"]
+    }
+    guard stored["value"]?.string != current["value"]?.string else { return [] }
+    var reasons: [String] = []
+    let oldTemplates = stored["templates"]
+    let newTemplates = current["templates"]
+    for (path, value) in newTemplates?.members ?? [] {
+      let old = oldTemplates?[path]
+      if old == nil {
+        reasons.append("template \(path) is used now")
+      } else if old?.string != value.string {
+        reasons.append("template \(path) changed")
+      }
+    }
+    for (path, _) in oldTemplates?.members ?? [] where newTemplates?[path] == nil {
+      reasons.append("template \(path) is no longer used")
+    }
+    let oldContext = stored["context"]
+    for (id, value) in current["context"]?.members ?? [] {
+      let old = oldContext?[id]
+      switch (old?.string, value.string) {
+      case (nil, .some):
+        reasons.append("context '\(id)' completed after this section was written")
+      case (.some, nil): reasons.append("context '\(id)' is no longer there")
+      case (.some(let a), .some(let b)) where a != b: reasons.append("context '\(id)' changed")
+      default: break
+      }
+    }
+    let parts = [
+      ("inputs", "the document inputs changed"), ("section", "the section's plan fields changed"),
+      ("outline", "the other sections' titles changed"), ("llm", "the llm settings changed"),
+      ("format", "the format rules changed"),
+      ("options", "build-prompt's options or sheaf's version changed"),
+    ]
+    for (key, words) in parts where stored[key]?.string != current[key]?.string {
+      reasons.append(words)
+    }
+    if reasons.isEmpty { reasons.append("what it is built from changed") }
+    return reasons
+  }
+}
