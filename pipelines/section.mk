@@ -29,9 +29,13 @@ define sheaf_section
   | "$$SHEAF_BIN/call-llm" -j 1 --events-file "$$SHEAF_RUN/events.ndjson" \
       --shared-limit "$$SHEAF_RUN/rate" --sections "$$SHEAF_RUN/sections" --warn "$$SHEAF_WARN" \
       --budget-file "$$SHEAF_RUN/budget.json" $${SHEAF_BUDGET:+--budget "$$SHEAF_BUDGET"} \
-      $(if $(SHEAF_REFRESH_ALL),--refresh $(1)) $(CALL_FLAGS) \
+      $(if $(filter $(1),$(SHEAF_REFRESH_IDS)),--refresh $(1)) $(CALL_FLAGS) \
   | "$$SHEAF_BIN/validate-format" --sections "$$SHEAF_RUN/sections" --warn "$$SHEAF_WARN" $(VALIDATE_FLAGS) \
   | "$$SHEAF_BIN/sheaf-run" save --run "$$SHEAF_RUN"
 endef
+
+# The sections a regeneration asks for again even when the cache has an answer (written by
+# `sheaf-run prepare`: section ids only).
+SHEAF_REFRESH_IDS := $(file < refresh)
 
 include sections.mk

@@ -107,7 +107,7 @@ regen: $(SHEAF_TOOLS)
 	@test -n "$$SHEAF_DOC_ARG" -a -n "$$SHEAF_SECTION_ARG" || { echo "sheaf: usage: make regen DOC=prd SECTION=id [NOTE=\"…\"] [CASCADE=no|a,b] [DRY=1]" >&2; exit 2; }
 	@plan="$$("$$SHEAF_BIN/sheaf-run" info --run "$$SHEAF_RUNS/$$SHEAF_DOC_ARG" plan)" || exit 2; \
 	mode="$$("$$SHEAF_BIN/sheaf-run" info --run "$$SHEAF_RUNS/$$SHEAF_DOC_ARG" mode)"; \
-	PLAN="$$plan" MODE="$$mode" SHEAF_REGEN="$$SHEAF_SECTION_ARG" $(MAKE) --no-print-directory doc SHEAF_REFRESH_ALL=1
+	PLAN="$$plan" MODE="$$mode" SHEAF_REGEN="$$SHEAF_SECTION_ARG" $(MAKE) --no-print-directory doc
 
 status: $(SHEAF_TOOLS)
 	@test -n "$$SHEAF_DOC_ARG" || { echo "sheaf: usage: make status DOC=prd" >&2; exit 2; }

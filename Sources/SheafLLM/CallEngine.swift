@@ -488,6 +488,7 @@ public final class CallEngine {
     } catch let failure as TransportFailure {
       scheduler.ended()
       job.releaseSlot()
+      budget?.settle(id: job.id, cost: 0)
       job.current = nil
       try fail(job, SheafError(.internal, failure.message))
     }
@@ -644,7 +645,10 @@ public final class CallEngine {
 
   /// What `usage` cost at the record's price, if one is known.
   private func cost(_ job: Job, usage: JSON?) -> Double? {
-    guard let price = job.resolved.price, let usage else { return nil }
+    // Estimated tokens (the offline provider, a server that reports none) make no cost.
+    guard let price = job.resolved.price, let usage, usage["estimated"]?.bool != true else {
+      return nil
+    }
     return price.cost(
       input: usage["input_tokens"]?.int ?? 0, output: usage["output_tokens"]?.int ?? 0,
       cached: usage["cached_input_tokens"]?.int ?? 0)

@@ -13,14 +13,8 @@ public struct LLMSettings: Sendable {
   /// `max_tokens`, `top_p`, `seed`, `stop` …), as JSON text.
   public var parameters: [(key: String, value: String)]
 
-  /// The `llm` keys that shape a request, in the order they are read: sampling and length,
-  /// reasoning (`max_completion_tokens`, `reasoning_effort`, Anthropic's `thinking_budget`),
-  /// Ollama's `context_window` (`num_ctx`), and `extra` (merged into the body as given).
-  public static let requestKeys = [
-    "temperature", "top_p", "top_k", "max_tokens", "max_completion_tokens", "reasoning_effort",
-    "thinking_budget", "seed", "stop", "presence_penalty", "frequency_penalty", "response_format",
-    "num_ctx", "context_window", "extra", "prompt_cache",
-  ]
+  /// The `llm` keys that shape a request (the contract's list).
+  public static let requestKeys = ProviderNames.requestKeys
 
   /// The parameter `key` as JSON.
   func parameter(_ key: String) -> JSON? {

@@ -48,7 +48,9 @@ public enum Fingerprint {
     fingerprint["value"] = .null
     if let prompt { fingerprint["prompt"] = JSON(hash(prompt)) }
     fingerprint["llm"] = JSON(hash(effectiveLLM(json["llm"], environment: environment).compactText))
-    fingerprint["format"] = JSON(hash(json["format"]?.compactText ?? "null"))
+    // The format, and the rules that only warn (WARN=), are the rules that judge the answer.
+    fingerprint["format"] = JSON(
+      hash((json["format"]?.compactText ?? "null") + "\u{0}" + (environment["SHEAF_WARN"] ?? "")))
     let document = JSON.object()
     document["doc"] = json["doc"]?.copy()
     document["doc_title"] = json["doc_title"]?.copy()
@@ -62,9 +64,11 @@ public enum Fingerprint {
     fingerprint["section"] = JSON(hash(own.compactText))
     fingerprint["outline"] = JSON(hash(outline.joined(separator: "\u{0}")))
     fingerprint["options"] = JSON(hash(options))
+    // By file name (each name is one template of the set, wherever it was found), so that the
+    // same files reached by another path (an absolute plan path) are the same templates.
     let templates = JSON.object()
     for path in templateFiles {
-      templates[path] = fileHash(path).map { JSON($0) } ?? .null
+      templates[(path as NSString).lastPathComponent] = fileHash(path).map { JSON($0) } ?? .null
     }
     fingerprint["templates"] = templates
     let used = JSON.object()
@@ -95,7 +99,11 @@ public enum Fingerprint {
   /// The model settings as call-llm will resolve them under make: the record's `llm` with
   /// `SHEAF_PROVIDER`, `SHEAF_MODEL` and `SHEAF_BASE_URL` over it.
   static func effectiveLLM(_ llm: JSON?, environment: [String: String]) -> JSON {
-    let settings = JSON.merged([llm])
+    // Only what shapes the request: a price, a timeout or a retry count changes no answer.
+    let settings = JSON.object()
+    for key in ["provider", "model", "base_url"] + ProviderNames.requestKeys {
+      if let value = llm?[key] { settings[key] = value.copy() }
+    }
     for (key, variable) in [
       ("provider", "SHEAF_PROVIDER"), ("model", "SHEAF_MODEL"), ("base_url", "SHEAF_BASE_URL"),
     ] {
@@ -139,7 +147,7 @@ public enum Fingerprint {
       ("inputs", "the document inputs changed"), ("section", "the section's plan fields changed"),
       ("outline", "the other sections' titles changed"), ("llm", "the llm settings changed"),
       ("format", "the format rules changed"),
-      ("options", "build-prompt's options or sheaf's version changed"),
+      ("options", "build-prompt's options changed"),
     ]
     for (key, words) in parts where stored[key]?.string != current[key]?.string {
       reasons.append(words)

@@ -244,7 +244,7 @@ public final class PromptBuilder {
   var optionsKey: String {
     [
       options.promptDirs.joined(separator: "\u{1}"), options.set ?? "", options.lax ? "lax" : "",
-      options.maxInputTokens.map(String.init) ?? "", SheafVersion.current,
+      options.maxInputTokens.map(String.init) ?? "",
     ].joined(separator: "\u{0}")
   }
 
@@ -254,9 +254,17 @@ public final class PromptBuilder {
     var used: [String: String?] = [:]
     for id in Self.usedIDs(json) { used[id] = .some(nil) }
     for entry in context {
-      if let id = entry["id"] as? String { used[id] = entry["content"] as? String }
+      // Its title is shown with its content.
+      if let id = entry["id"] as? String, let content = entry["content"] as? String {
+        used[id] = (entry["title"] as? String ?? "") + "\u{1}" + content
+      }
     }
     return used
+  }
+
+  /// A section's title from the run's outline.
+  func outlineTitle(_ id: String, doc: String?) -> String? {
+    outlines[doc ?? ""]?.array?.first { $0["id"]?.string == id }?["title"]?.string
   }
 
   /// The other sections a prompt names (`id` and `title`), as the fingerprint sees them.
@@ -391,8 +399,12 @@ public final class PromptBuilder {
     var entries: [[String: Any]] = []
     for (position, id) in Self.usedIDs(json).enumerated() {
       guard Slug.isValid(id), let found = sectionFile(id, in: dir) else { continue }
+      // A record that cannot be read gives no title: the plan's outline does.
+      let title =
+        found.title != id
+        ? found.title : outlineTitle(id, doc: json["doc"]?.string) ?? found.title
       entries.append([
-        "id": id, "title": found.title, "content": found.content, "source": found.source,
+        "id": id, "title": title, "content": found.content, "source": found.source,
         "order": found.order > 0 ? found.order : 10_000 + position, "truncated": false,
       ])
     }

@@ -5,9 +5,9 @@ import SheafPrompt
 /// Whether each section of a run is up to date: built from exactly what it would be built from
 /// now.
 ///
-/// The prompt is rendered again, in process, as build-prompt renders it (the same templates, the
-/// sections' current content, the kept note), and its fingerprint is compared with the one the
-/// stored result was built with. No request is made.
+/// The fingerprint each section would get now is computed in process from the parts build-prompt
+/// hashes (the same templates, the sections' current content, the kept note), without rendering,
+/// and compared with the one the stored result was built with. No request is made.
 public final class Freshness {
   private let run: RunDirectory
   private let builder: PromptBuilder

@@ -90,6 +90,12 @@ public enum RunCommands {
       state["events_offset"] = JSON(Int(eventsStart))
       // The provider settings the run was given, so that `status` judges sections as the next
       // `make doc` with the same settings will.
+      let prompt = options.prompts
+      state["prompt_options"] = .object([
+        "prompts": .array(prompt.promptDirs.map { JSON($0) }),
+        "set": prompt.set.map { JSON($0) } ?? .null, "lax": JSON(prompt.lax),
+        "max_input_tokens": prompt.maxInputTokens.map { JSON($0) } ?? .null,
+      ])
       let environment = options.prompts.environment
       for variable in RunDirectory.settingVariables {
         if let value = environment[variable], !value.isEmpty { state[variable] = JSON(value) }
@@ -174,6 +180,9 @@ public enum RunCommands {
     // Built from exactly what it would be built from now: every section is judged against the
     // sections as they are stored, before anything is cleared.
     if options.regenerate == nil { try change { try run.setKept([]) } }
+    // Only what the regeneration names is asked again over the cache; what follows from it is
+    // asked only when its request changed.
+    try change { try run.setRefresh(options.regenerate == nil ? [] : regenerated) }
     let freshness = Freshness(run: run, prompts: options.prompts)
     var verdicts = freshness.verdicts(lines, render: dry)
     for index in verdicts.indices where regenerated.contains(verdicts[index].id) {
@@ -408,7 +417,7 @@ public enum RunCommands {
         "restore: section '\(id)' has no version \(number) (kept: \(known.isEmpty ? "none" : known))"
       )
     }
-    try run.archive(id)
+    // The current result is kept as a version by the save (its text differs).
     version["archived_at"] = nil
     version["status"] = JSON(SectionStatus.completed.rawValue)
     version["source"] = JSON("human")

@@ -76,6 +76,21 @@ public struct RunDirectory {
     return merged
   }
 
+  /// build-prompt's options as the last run gave them (its PROMPT_FLAGS), when `given` has none.
+  public func promptOptions(_ given: PromptOptions) -> PromptOptions {
+    guard given.promptDirs.isEmpty, given.set == nil, !given.lax, given.maxInputTokens == nil,
+      let data = FileManager.default.contents(atPath: statePath),
+      let state = try? data.withUnsafeBytes({ try JSON.parse($0) }),
+      let saved = state["prompt_options"]
+    else { return given }
+    var options = given
+    options.promptDirs = saved["prompts"]?.array?.compactMap(\.string) ?? []
+    options.set = saved["set"]?.string
+    options.lax = saved["lax"]?.bool ?? false
+    options.maxInputTokens = saved["max_input_tokens"]?.int
+    return options
+  }
+
   /// `rate/`: the limits the call-llm processes of one run share.
   public var ratePath: String { "\(path)/rate" }
 
@@ -110,6 +125,15 @@ public struct RunDirectory {
     try AtomicFile.write(ids.map { $0 + "\n" }.joined(), to: keepPath)
   }
 
+  /// Sets the sections this run asks for again over the cache (`refresh`, read by section.mk).
+  func setRefresh(_ ids: [String]) throws {
+    guard !ids.isEmpty else {
+      unlink("\(path)/refresh")
+      return
+    }
+    try AtomicFile.write(ids.joined(separator: " ") + "\n", to: "\(path)/refresh")
+  }
+
   /// The versions kept of a section, oldest first: their numbers.
   public func versions(_ id: String) -> [Int] {
     let names =
@@ -135,11 +159,9 @@ public struct RunDirectory {
     let folder = "\(versionsPath)/\(id)"
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
     let number = (versions(id).last ?? 0) + 1
-    let text = (try? markdown(id)) ?? nil
-    if let text {
-      try AtomicFile.write(text, to: "\(folder)/\(number).md")
-      record["content"] = JSON(text.trimmed)
-    }
+    // The record's own text (the .md may hold a person's newer edit, which is not this version).
+    let text = (record["content"]?.string ?? "").trimmed
+    try AtomicFile.write(text + "\n", to: "\(folder)/\(number).md")
     record["archived_at"] = JSON(Event.timestamp())
     try AtomicFile.write(record.compactText + "\n", to: "\(folder)/\(number).json")
   }
@@ -244,10 +266,10 @@ public struct RunDirectory {
     try FileManager.default.createDirectory(atPath: sectionsPath, withIntermediateDirectories: true)
     let completed = record["status"]?.string == SectionStatus.completed.rawValue
     let content = completed ? record["content"]?.string : nil
-    // A new answer replaces a different one: the one it replaces is kept as a version.
-    if let content, let old = self.record(id),
-      old["status"]?.string == SectionStatus.completed.rawValue,
-      (old["content"]?.string ?? "").trimmed != content.trimmed
+    // A result replaces a different one (another text, or no text: a section skipped after its
+    // upstream failed): the completed one it replaces is kept as a version, never lost.
+    if let old = self.record(id), old["status"]?.string == SectionStatus.completed.rawValue,
+      (old["content"]?.string ?? "").trimmed != (content ?? "").trimmed || content == nil
     {
       try archive(id)
     } else if let content, self.record(id) == nil, let last = versions(id).last,

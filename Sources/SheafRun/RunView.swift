@@ -254,7 +254,7 @@ extension RunCommands {
     let view = RunView(run: run)
     // The truth about each section: judged against what it would be built from now, with the
     // provider settings of the last run unless this environment gives its own.
-    var options = prompts
+    var options = run.promptOptions(prompts)
     options.environment = run.environmentWithRunSettings(options.environment)
     let verdicts = Freshness(run: run, prompts: options).verdicts(run.plannedLines())
     for (id, verdict, _, _) in verdicts { view.verdicts[id] = verdict }

@@ -2,4 +2,17 @@
 public enum ProviderNames {
   /// Every name, in the order messages list them.
   public static let all = ["openai", "anthropic", "ollama", "offline"]
+
+  /// The `llm` keys that shape a request, in the order they are read.
+  ///
+  /// Sampling and length,
+  /// reasoning (`max_completion_tokens`, `reasoning_effort`, Anthropic's `thinking_budget`),
+  /// Ollama's `context_window` (`num_ctx`), `extra` (merged into the body as given) and
+  /// `prompt_cache`. With `provider`, `model` and `base_url` they are what an answer depends on
+  /// (the rest of `llm`, such as prices, timeouts and retries, is not).
+  public static let requestKeys = [
+    "temperature", "top_p", "top_k", "max_tokens", "max_completion_tokens", "reasoning_effort",
+    "thinking_budget", "seed", "stop", "presence_penalty", "frequency_penalty", "response_format",
+    "num_ctx", "context_window", "extra", "prompt_cache",
+  ]
 }
