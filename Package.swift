@@ -46,7 +46,7 @@ let package = Package(
     .target(
       name: "SheafPrompt",
       dependencies: ["SheafCore", .product(name: "Mustache", package: "swift-mustache")]),
-    .target(name: "SheafMerge", dependencies: ["SheafCore", "CCmark"]),
+    .target(name: "SheafMerge", dependencies: ["SheafCore", "SheafPrompt", "CCmark"]),
     .target(name: "SheafRun", dependencies: ["SheafPlan", "SheafPrompt"]),
     .executableTarget(name: "plan-sections", dependencies: ["SheafPlan"]),
     .executableTarget(name: "build-prompt", dependencies: ["SheafPrompt"]),

@@ -203,6 +203,9 @@ public final class CallEngine {
   private let shared: SharedRateLimit?
   /// The spending limit, from `--budget` or the first record that sets `llm.max_cost`.
   private var budget: Budget?
+  /// How JSON sections are asked for, per base URL: lowered (and said once) when a server refuses
+  /// structured output.
+  private var structuredLevels: [String: StructuredOutput] = [:]
 
   /// An engine for these options.
   ///
@@ -433,6 +436,20 @@ public final class CallEngine {
     }
   }
 
+  /// The level to ask a JSON section at next, when this attempt was a 400 that names what asks
+  /// for the structure (`response_format`, `json_schema`, `format`, `tool`); `nil` otherwise.
+  private func refusedStructure(
+    _ job: Job, _ attempt: Attempt, end: TransferEnd?, abort: SheafError?
+  ) -> StructuredOutput? {
+    guard job.call.brief.wantsJSON, abort == nil, attempt.transfer?.status == 400,
+      job.call.settings.structured != .promptOnly
+    else { return nil }
+    let body = String(decoding: attempt.errorBody, as: UTF8.self).lowercased()
+    let names = ["response_format", "json_schema", "json_object", "format", "tool"]
+    guard names.contains(where: body.contains) else { return nil }
+    return job.call.settings.structured == .native ? .jsonMode : .promptOnly
+  }
+
   /// Whether a start waits for the run's shared rate limit.
   private var heldByShared = false
 
@@ -478,6 +495,9 @@ public final class CallEngine {
     try output.event(
       .sectionStart, doc: job.record.doc, ["id": JSON(job.id), "attempt": JSON(job.attempts)])
     let provider = job.resolved.provider
+    if job.call.brief.wantsJSON {
+      job.call.settings.structured = structuredLevels[job.resolved.baseURL] ?? .native
+    }
     let transport = provider.usesNetwork ? http : offline
     let request = provider.request(
       job.call, baseURL: job.resolved.baseURL, apiKey: job.resolved.apiKey)
@@ -547,6 +567,20 @@ public final class CallEngine {
       attempt.finishStream()
     }
     let resolved = job.resolved
+    if let lower = refusedStructure(job, attempt, end: end, abort: abort) {
+      // The server refused how the structure was asked for: asked again a level lower, for every
+      // JSON section to this base URL, and said once; it costs no retry.
+      let base = resolved.baseURL
+      Diagnostics.say(
+        tool,
+        "\(base) refused \(job.call.settings.structured.words) (HTTP 400); JSON sections to it use \(lower.words) from now on"
+      )
+      structuredLevels[base] = lower
+      job.tries -= 1
+      job.record.status = .queued
+      scheduler.retry(job, after: 0)
+      return
+    }
     let deadlineFired = abort != nil && job.deadlineAt.map { clock.now >= $0 } == true
     let verdict = Rules.verdict(
       attempt.report(end: end, abort: abort), provider: resolved.provider,
@@ -563,8 +597,10 @@ public final class CallEngine {
       let reason = attempt.finishReason.map {
         FormatValidator.truncatedReasons.contains($0) ? "length" : $0
       }
+      var added = attempt.think.content
+      if resolved.provider.wrapsSchema(job.call) { added = StructuredSchema.unwrap(added) }
       let answer = CachedAnswer(
-        content: Self.joined(job.prefix, attempt.think.content, prefilled: job.prefilled),
+        content: Self.joined(job.prefix, added, prefilled: job.prefilled),
         reasoning: attempt.think.reasoning.isEmpty ? nil : attempt.think.reasoning.trimmed,
         provider: resolved.call.settings.provider, model: resolved.call.settings.model,
         usage: totalUsage(job), finishReason: reason)

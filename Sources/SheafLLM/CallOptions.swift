@@ -206,7 +206,8 @@ struct ResolvedCall {
         brief: SectionBrief(
           title: record.title ?? record.id ?? "?", description: json["description"]?.string ?? "",
           instructions: json["instructions"]?.string, docTitle: json["doc_title"]?.string,
-          targetWords: targetWords)),
+          targetWords: targetWords, wantsJSON: FormatTypes.isJSON(json["format"]),
+          jsonSchema: json["format"]?["schema"]?.compactText)),
       provider: provider, baseURL: baseURL, requestKey: requestKey,
       maxAttempts: max(1, retries + 1),
       totalTimeout: total, apiKey: apiKey, targetWords: targetWords, repairAttempts: repairs,

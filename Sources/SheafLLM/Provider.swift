@@ -12,6 +12,9 @@ public struct LLMSettings: Sendable {
   /// Sampling and length parameters that go into the request, in order (`temperature`,
   /// `max_tokens`, `top_p`, `seed`, `stop` …), as JSON text.
   public var parameters: [(key: String, value: String)]
+  /// How a JSON section's structure is asked for: natively (the provider's structured output),
+  /// as JSON mode, or by the prompt alone (after a server refused the others).
+  public var structured = StructuredOutput.native
 
   /// The `llm` keys that shape a request (the contract's list).
   public static let requestKeys = ProviderNames.requestKeys
@@ -39,6 +42,28 @@ public struct LLMSettings: Sendable {
   }
 }
 
+/// How a JSON section is asked for.
+public enum StructuredOutput: Int, Sendable, Comparable {
+  /// The provider's structured output with the schema (OpenAI `json_schema`, Ollama `format`,
+  /// Anthropic a forced tool).
+  case native
+  /// JSON without the schema (OpenAI `json_object`, Ollama `format: "json"`).
+  case jsonMode
+  /// The prompt alone.
+  case promptOnly
+
+  public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+
+  /// In words, for the message that says a server refused one.
+  public var words: String {
+    switch self {
+    case .native: return "structured output with the schema"
+    case .jsonMode: return "JSON mode"
+    case .promptOnly: return "the prompt alone"
+    }
+  }
+}
+
 /// One message of a conversation.
 public struct Message: Sendable {
   /// `system`, `user` or `assistant`.
@@ -59,6 +84,9 @@ public struct SectionBrief: Sendable {
   public var docTitle: String?
   /// The word range its format asks for.
   public var targetWords: ClosedRange<Int>?
+  /// Whether its format is JSON, and the JSON Schema it gives (compact text), if any.
+  public var wantsJSON = false
+  public var jsonSchema: String?
 }
 
 /// What a provider needs to make a request.
@@ -137,11 +165,14 @@ public protocol Provider: Sendable {
   /// Whether a last assistant message is continued by the model (Anthropic's prefill), so a
   /// truncated answer is continued without a user turn asking for it.
   var continuesAssistant: Bool { get }
+  /// Whether the request wraps a JSON section's schema under `value` (its answer is unwrapped).
+  func wrapsSchema(_ call: LLMCall) -> Bool
 }
 
 extension Provider {
   public var usesNetwork: Bool { true }
   public var continuesAssistant: Bool { false }
+  public func wrapsSchema(_ call: LLMCall) -> Bool { false }
   public func wholeAnswer(_ body: JSON) -> [StreamPiece] { [] }
 
   /// The error for a non-2xx response: the provider's own message and code from its body (every

@@ -33,6 +33,13 @@ public struct MergedSection {
   public var attempts: Int?
   /// `cost` in USD, when a price was known.
   public var cost: Double?
+  /// The parsed value of a JSON section (`data`), shown as Markdown.
+  public var data: JSON?
+  /// The template its format names to show `data` (`render`), the record's prompt set and the
+  /// plan's folder, where it is looked for.
+  public var render: String?
+  public var promptSet: String?
+  public var planDir: String?
   /// `source` (`llm` or `human`).
   public var source: String?
   /// When it was first seen, to order sections without `order`.
@@ -47,6 +54,10 @@ public final class DocumentMerger {
   public private(set) var title: String?
   private var byID: [String: MergedSection] = [:]
   private var arrivals = 0
+
+  /// Shows a JSON section through the template its format names; `nil` (no template, or none
+  /// found) shows it as the default Markdown.
+  public var renderData: ((MergedSection) -> String?)?
 
   /// An empty merger.
   public init() {}
@@ -76,6 +87,10 @@ public final class DocumentMerger {
       outputTokens: json["usage"]?["output_tokens"]?.int,
       attempts: json["attempts"]?.int,
       cost: json["cost"]?.double,
+      data: FormatTypes.isJSON(json["format"]) ? json["data"] : nil,
+      render: json["format"]?["render"]?.string,
+      promptSet: json["prompt_set"]?.string ?? record.doc,
+      planDir: json["plan_dir"]?.string,
       source: json["source"]?.string,
       arrival: byID[id]?.arrival ?? arrivals)
     if byID[id] == nil { arrivals += 1 }
@@ -127,13 +142,20 @@ public final class DocumentMerger {
     for section in included(omitMissing) {
       out += "\n## \(section.title)\n\n"
       if section.status == .completed {
-        let body = Self.body(of: section)
+        let body = text(of: section)
         if !body.isEmpty { out += body + "\n" }
       } else {
         out += "> " + Self.placeholder(for: section) + "\n"
       }
     }
     return out
+  }
+
+  /// What a completed section shows: a JSON section's value as Markdown (its `render`
+  /// template, else tables and lists), else its content.
+  func text(of section: MergedSection) -> String {
+    guard let data = section.data else { return Self.body(of: section) }
+    return (renderData?(section) ?? JSONMarkdown.render(data)).trimmed
   }
 
   /// The content without a leading heading that repeats the section's title, trimmed.
@@ -205,7 +227,7 @@ public final class DocumentMerger {
       out += "<section id=\"\(escape(section.id))\" data-status=\"\(section.status.rawValue)\">\n"
       out += "<h2>\(escape(section.title))</h2>\n"
       if section.status == .completed {
-        out += Self.markdownToHTML(Self.body(of: section))
+        out += Self.markdownToHTML(text(of: section))
       } else {
         out +=
           "<div class=\"missing\">\(Self.markdownToHTML(Self.placeholder(for: section)))</div>\n"
@@ -243,7 +265,8 @@ public final class DocumentMerger {
         object["title"] = JSON(section.title)
         object["order"] = section.order.map { JSON($0) } ?? .null
         object["status"] = JSON(section.status.rawValue)
-        object["content"] = section.status == .completed ? JSON(Self.body(of: section)) : .null
+        object["content"] = section.status == .completed ? JSON(text(of: section)) : .null
+        if let data = section.data { object["data"] = data.copy() }
         object["error"] = section.errorJSON?.copy() ?? .null
         return object
       })

@@ -1,4 +1,5 @@
 import SheafCore
+import SheafPrompt
 
 /// merge-doc's work, given its options.
 public enum MergeDocCommand {
@@ -10,6 +11,24 @@ public enum MergeDocCommand {
     omitMissing: Bool, quiet: Bool, tool: String, eventsFile: String? = nil
   ) throws -> ExitStatus {
     let merger = DocumentMerger()
+    // A JSON section whose format names a render template is shown through it; a template that
+    // is missing or broken is said once, and the section is shown as tables and lists instead.
+    let renderer = DataRenderer()
+    var warned = Set<String>()
+    merger.renderData = { section in
+      guard let name = section.render, let data = section.data else { return nil }
+      switch renderer.render(
+        data, name: name, set: section.promptSet ?? "default", planDir: section.planDir,
+        id: section.id, title: section.title)
+      {
+      case .success(let text): return text
+      case .failure(let error):
+        if warned.insert(name).inserted {
+          Diagnostics.say(tool, "warning: \(error.message); shown as tables and lists")
+        }
+        return nil
+      }
+    }
     try FilterLoop.forEach(inputs: inputs) { item, location in
       if case .record(let record) = item { try merger.add(record, at: location) }
     }

@@ -105,6 +105,8 @@ enum PlanTypes {
     ("max_duplicate_ratio", .number(0...1)),
     ("unwrap_fence", .bool),
     ("length_tolerance", .number(0...1)),
+    ("assert_formats", .bool),
+    ("render", .name),
     ("schema", .schema),
     ("schema_file", .string),
   ]

@@ -144,8 +144,12 @@ public final class FormatValidator {
   /// when anything is left.
   private func conclude(_ json: JSON, violations: [Violation], warnings fixed: [Violation]) -> JSON
   {
-    let warnings = fixed + violations.filter { warn.contains($0.rule) }
-    let errors = violations.filter { !warn.contains($0.rule) }
+    // `--warn schema` stands for every JSON Schema keyword.
+    func warns(_ rule: String) -> Bool {
+      warn.contains(rule) || (warn.contains("schema") && JSONSchema.keywords.contains(rule))
+    }
+    let warnings = fixed + violations.filter { warns($0.rule) }
+    let errors = violations.filter { !warns($0.rule) }
     json["violations"] = .array(errors.map(\.json))
     if !warnings.isEmpty { json["warnings"] = .array(warnings.map(\.json)) }
     if !errors.isEmpty {
@@ -200,9 +204,9 @@ public final class FormatValidator {
       }
     }
     guard let schemaJSON else { return nil }
-    let key = schemaJSON.compactText
+    let key = schemaJSON.compactText + (spec?["assert_formats"]?.bool == true ? "\u{0}f" : "")
     if let cached = schemas[key] { return cached }
-    let compiled = try JSONSchema(schemaJSON)
+    let compiled = try JSONSchema(schemaJSON, assertFormats: spec?["assert_formats"]?.bool ?? false)
     schemas[key] = compiled
     return compiled
   }

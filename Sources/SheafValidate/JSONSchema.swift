@@ -5,7 +5,9 @@ import SheafCore
 /// that providers' structured-output schemas use.
 ///
 /// `$ref` resolves JSON pointers, `$id`s and plain
-/// name anchors within the schema; remote references are not fetched. `format` is an annotation.
+/// name anchors within the schema; remote references are not fetched. `format` is an annotation,
+/// or, with `assertFormats`, checked for `date`, `date-time`, `email`, `uri` and `uuid`. Each
+/// violation's `rule` is the keyword that failed (`type`, `required`, `pattern` …).
 public final class JSONSchema {
   /// Why a schema cannot be used.
   public struct SchemaError: Error {
@@ -18,16 +20,52 @@ public final class JSONSchema {
   /// Schemas by absolute `$id` (without fragment) and by `uri#anchor`.
   private var ids: [String: JSON] = [:]
   private var patterns: [String: NSRegularExpression] = [:]
+  private let assertFormats: Bool
+
+  /// The keywords a violation's `rule` can be (so `--warn schema` covers them all).
+  public static let keywords: Set<String> = [
+    "schema", "type", "enum", "const", "required", "properties", "additionalProperties",
+    "minProperties", "maxProperties", "propertyNames", "dependencies", "minimum", "maximum",
+    "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength", "maxLength", "pattern",
+    "format", "items", "additionalItems", "minItems", "maxItems", "uniqueItems", "contains",
+    "allOf", "anyOf", "oneOf", "not", "if", "then", "else", "$ref", "false",
+  ]
 
   /// Compiles a schema.
-  /// - Throws: `SchemaError` when it is neither an object nor a boolean.
-  public init(_ schema: JSON) throws {
+  /// - Throws: `SchemaError` when it is neither an object nor a boolean, or a `pattern` is not a
+  ///   regular expression (the error names where).
+  public init(_ schema: JSON, assertFormats: Bool = false) throws {
     guard schema.kind == .object || schema.kind == .bool else {
       throw SchemaError(message: "a schema is an object or a boolean, not \(schema.kind.article)")
     }
     root = schema
+    self.assertFormats = assertFormats
     rootBase = schema["$id"]?.string.map { Self.stripFragment($0) } ?? "sheaf:root"
     index(schema, base: rootBase)
+    try checkPatterns(schema, at: "#")
+  }
+
+  /// Every `pattern` and `patternProperties` key must compile.
+  private func checkPatterns(_ schema: JSON, at place: String) throws {
+    if schema.kind == .array {
+      for (index, element) in (schema.array ?? []).enumerated() {
+        try checkPatterns(element, at: "\(place)/\(index)")
+      }
+      return
+    }
+    guard schema.kind == .object else { return }
+    if let pattern = schema["pattern"]?.string, regex(pattern) == nil {
+      throw SchemaError(
+        message: "\(place)/pattern: '\(pattern)' is not a valid regular expression")
+    }
+    for (pattern, _) in schema["patternProperties"]?.members ?? [] where regex(pattern) == nil {
+      throw SchemaError(
+        message: "\(place)/patternProperties: '\(pattern)' is not a valid regular expression")
+    }
+    for (key, value) in schema.members
+    where !["enum", "const", "default", "examples"].contains(key) {
+      try checkPatterns(value, at: "\(place)/\(key)")
+    }
   }
 
   private static func stripFragment(_ uri: String) -> String {
@@ -76,7 +114,7 @@ public final class JSONSchema {
   private func fail(
     _ violations: inout [Violation], _ path: String, _ keyword: String, _ message: String
   ) {
-    violations.append(Violation(rule: "schema", message: "\(path): \(message)", path: path))
+    violations.append(Violation(rule: keyword, message: "\(path): \(message)", path: path))
   }
 
   private func valid(_ instance: JSON, _ schema: JSON, base: String, depth: Int) -> Bool {
@@ -182,6 +220,10 @@ public final class JSONSchema {
             &violations, path, "pattern",
             "\(Self.brief(instance)) does not match the pattern \(pattern)")
         }
+      }
+      if assertFormats, let format = schema["format"]?.string, !Self.matches(string, format: format)
+      {
+        fail(&violations, path, "format", "\(Self.brief(instance)) is not a valid \(format)")
       }
     }
 
@@ -389,6 +431,20 @@ public final class JSONSchema {
     case "array": return instance.kind == .array
     default: return false
     }
+  }
+
+  /// Whether `text` is a valid `format` (the ones sheaf checks; others pass).
+  static func matches(_ text: String, format: String) -> Bool {
+    let patterns = [
+      "date": #"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"#,
+      "date-time":
+        #"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt ]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$"#,
+      "email": #"^[^@\s]+@[^@\s]+\.[^@\s]+$"#,
+      "uri": #"^[A-Za-z][A-Za-z0-9+.-]*:[^\s]+$"#,
+      "uuid": #"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"#,
+    ]
+    guard let pattern = patterns[format] else { return true }
+    return text.range(of: pattern, options: .regularExpression) != nil
   }
 
   private func regex(_ pattern: String) -> NSRegularExpression? {

@@ -36,6 +36,8 @@ Knobs (comma-separated):
   whole=1         answer with one JSON body (application/json), as a non-streamed request gets
   cached=N        report N of the prompt's tokens as read from the prompt cache (OpenAI
                   prompt_tokens_details.cached_tokens; Anthropic cache_read_input_tokens)
+  refuse=TYPES     answer 400 naming response_format when the request asks for one of TYPES
+                  (json_schema, json_object, joined by +), as servers without structured output do
   same=1          the same words for every request (answers that repeat each other)
   credit=1        answer 400 "Your credit balance is too low…" (Anthropic's words)
   slowfor=TEXT:S  wait S seconds before answering a request whose last user message contains TEXT
@@ -173,6 +175,13 @@ async def respond(kind, knobs, body, headers, writer):
             extra = f"Retry-After: {knobs['retry_after']}\r\n" if "retry_after" in knobs else ""
             writer.write((f"HTTP/1.1 {code} Error\r\nContent-Type: application/json\r\n{extra}"
                           f"Content-Length: {len(payload)}\r\n\r\n").encode() + payload)
+            await writer.drain()
+            return True
+    if "refuse" in knobs:
+        asked = (body.get("response_format") or {}).get("type")
+        if asked and asked in knobs["refuse"].split("+"):
+            payload = json.dumps(error_body(kind, 400, f"Invalid parameter: 'response_format' of type '{asked}' is not supported with this model.")).encode()
+            writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(payload), payload))
             await writer.drain()
             return True
     if "credit" in knobs:

@@ -45,6 +45,18 @@ public struct AnthropicProvider: Provider {
         if let value = call.settings.parameter(key) { body[key] = value }
       }
     }
+    // A JSON section: a forced tool whose input is the schema (not with thinking, which the API
+    // does not allow with a forced tool); its input is the answer.
+    if usesTool(call), let schema = StructuredSchema.schema(call) {
+      body["tools"] = .array([
+        .object([
+          "name": JSON("answer"),
+          "description": JSON("Give the answer for the section, as the schema says."),
+          "input_schema": StructuredSchema.objectSchema(schema),
+        ])
+      ])
+      body["tool_choice"] = .object(["type": JSON("tool"), "name": JSON("answer")])
+    }
     if let stop = call.settings.parameter("stop") {
       body["stop_sequences"] = stop.kind == .string ? .array([stop]) : stop
     }
@@ -61,6 +73,16 @@ public struct AnthropicProvider: Provider {
   }
 
   public var continuesAssistant: Bool { true }
+
+  private func usesTool(_ call: LLMCall) -> Bool {
+    call.settings.structured == .native && StructuredSchema.schema(call) != nil
+      && (call.settings.parameter("thinking_budget")?.int ?? 0) == 0
+  }
+
+  public func wrapsSchema(_ call: LLMCall) -> Bool {
+    guard usesTool(call), let schema = StructuredSchema.schema(call) else { return false }
+    return !StructuredSchema.isObject(schema)
+  }
 
   /// `usage`: Anthropic counts cached input apart from `input_tokens`; sheaf's `input_tokens` is
   /// all of it, with the part read from the cache said apart.
@@ -82,6 +104,9 @@ public struct AnthropicProvider: Provider {
       }
       if block["type"]?.string == "text", let text = block["text"]?.string, !text.isEmpty {
         out.append(.text(text))
+      }
+      if block["type"]?.string == "tool_use", let input = block["input"] {
+        out.append(.text(input.compactText))
       }
     }
     out += Self.usagePieces(body["usage"])
@@ -118,6 +143,8 @@ public struct AnthropicProvider: Provider {
         let delta = data["delta"]
         switch delta?["type"]?.string {
         case "text_delta": return delta?["text"]?.string.map { [.text($0)] } ?? []
+        // A forced tool's input, streamed as JSON text: the answer.
+        case "input_json_delta": return delta?["partial_json"]?.string.map { [.text($0)] } ?? []
         case "thinking_delta": return delta?["thinking"]?.string.map { [.reasoning($0)] } ?? []
         default: return []
         }

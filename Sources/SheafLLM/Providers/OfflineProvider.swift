@@ -1,5 +1,6 @@
 import Foundation
 import SheafCore
+import SheafValidate
 
 /// The built-in `offline` provider: no network, deterministic for the same messages and seed.
 ///
@@ -24,6 +25,12 @@ public struct OfflineProvider: Provider {
   /// The request: the answer itself, for `OfflineTransport` to write.
   public func request(_ call: LLMCall, baseURL: String, apiKey: String?) -> HTTPRequest {
     let brief = call.brief
+    if brief.wantsJSON {
+      let text = Self.jsonAnswer(
+        title: brief.title, description: brief.description, schema: brief.jsonSchema,
+        messages: call.messages, seed: seed)
+      return HTTPRequest(url: "offline:", headers: [], body: text)
+    }
     let text = Self.answer(
       title: brief.title, description: brief.description, instructions: brief.instructions,
       docTitle: brief.docTitle,
@@ -81,6 +88,28 @@ public struct OfflineProvider: Provider {
   private static func isNounLike(_ word: String) -> Bool {
     word.count >= 5 && !stopwords.contains(word) && !word.hasSuffix("ly") && !word.hasSuffix("ed")
       && !word.hasSuffix("ing")
+  }
+
+  /// The schema a JSON section without one gets: a title and a few points.
+  static let defaultSchema =
+    #"{"type":"object","properties":{"title":{"type":"string"},"points":{"type":"array","items":{"type":"string"},"minItems":3,"maxItems":5}},"required":["title","points"]}"#
+
+  /// The answer for a JSON section: a value valid against its schema, chosen by the messages and
+  /// the seed, worded from the section's title and description.
+  public static func jsonAnswer(
+    title: String, description: String, schema: String?, messages: [Message], seed: UInt64
+  ) -> String {
+    var digest = SHA256()
+    for message in messages { digest.update(message.role + "\u{0}" + message.content + "\u{0}") }
+    digest.update(String(seed))
+    let rng = SeededGenerator(seed: UInt64(digest.hexDigest().prefix(16), radix: 16) ?? seed)
+    let words = (title + " " + description).split(whereSeparator: {
+      !$0.isLetter && !$0.isNumber
+    }).map(String.init).filter { $0.count >= 3 }
+    let parsed = schema.flatMap { try? JSON.parse($0) } ?? (try? JSON.parse(defaultSchema))
+    guard let parsed else { return "{}" }
+    var example = SchemaExample(schema: parsed, words: words, rng: rng)
+    return example.value().compactText
   }
 
   /// The answer for a section.

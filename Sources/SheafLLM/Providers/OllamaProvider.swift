@@ -28,6 +28,12 @@ public struct OllamaProvider: Provider {
       if let value = call.settings.parameter(key) { options[option] = value }
     }
     if options.count > 0 { body["options"] = options }
+    // A JSON section: the schema as `format` (any root), else "json".
+    if call.brief.wantsJSON, call.settings.structured != .promptOnly {
+      let schema = StructuredSchema.schema(call)
+      body["format"] =
+        call.settings.structured == .native ? (schema ?? JSON("json")) : JSON("json")
+    }
     var headers = ["Content-Type: application/json"]
     if let apiKey, !apiKey.isEmpty { headers.append("Authorization: Bearer \(apiKey)") }
     return HTTPRequest(

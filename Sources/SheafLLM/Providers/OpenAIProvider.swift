@@ -25,6 +25,27 @@ public struct OpenAIProvider: Provider {
     for key in Self.passed { if let value = call.settings.parameter(key) { body[key] = value } }
     // Reasoning models take max_completion_tokens and refuse max_tokens: never both.
     if body["max_completion_tokens"] != nil { body["max_tokens"] = nil }
+    // A JSON section: structured output with its schema, else JSON mode, unless the plan chose.
+    if call.brief.wantsJSON, body["response_format"] == nil {
+      let schema = StructuredSchema.schema(call)
+      switch call.settings.structured {
+      case .native where schema != nil:
+        let object = StructuredSchema.objectSchema(schema ?? JSON.object())
+        body["response_format"] = .object([
+          "type": JSON("json_schema"),
+          "json_schema": .object([
+            "name": JSON(StructuredSchema.name(call)), "schema": object,
+            "strict": JSON(StructuredSchema.isStrict(object)),
+          ]),
+        ])
+      case .native, .jsonMode:
+        // JSON mode answers an object: only for a schema whose root is one.
+        if schema.map(StructuredSchema.isObject) ?? true {
+          body["response_format"] = .object(["type": JSON("json_object")])
+        }
+      case .promptOnly: break
+      }
+    }
     var headers = ["Content-Type: application/json", "Accept: text/event-stream"]
     if let apiKey, !apiKey.isEmpty { headers.append("Authorization: Bearer \(apiKey)") }
     return HTTPRequest(
@@ -61,6 +82,13 @@ public struct OpenAIProvider: Provider {
   }
 
   public func makeDecoder() -> any StreamDecoder { Decoder() }
+
+  public func wrapsSchema(_ call: LLMCall) -> Bool {
+    guard call.settings.structured == .native, call.settings.parameter("response_format") == nil,
+      let schema = StructuredSchema.schema(call)
+    else { return false }
+    return !StructuredSchema.isObject(schema)
+  }
 
   public func unreachable(_ detail: String, baseURL: String) -> SheafError {
     SheafError(

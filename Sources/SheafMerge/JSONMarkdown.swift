@@ -1,0 +1,94 @@
+import SheafCore
+
+/// A JSON section as readable Markdown, never a raw JSON block: an array of flat objects is a
+/// table, an array of plain values a list, an object a list of `**key**: value` items (nested
+/// objects and arrays as nested lists), a plain value its text.
+public enum JSONMarkdown {
+  /// The Markdown for `value`.
+  public static func render(_ value: JSON) -> String {
+    if let rows = value.array, !rows.isEmpty, rows.allSatisfy(isFlatObject) {
+      return table(rows)
+    }
+    switch value.kind {
+    case .object, .array: return list(value, indent: 0).joined(separator: "\n")
+    default: return scalar(value)
+    }
+  }
+
+  private static func isFlatObject(_ value: JSON) -> Bool {
+    value.kind == .object && value.count > 0
+      && value.members.allSatisfy { $0.value.kind != .object && $0.value.kind != .array }
+  }
+
+  private static func table(_ rows: [JSON]) -> String {
+    var columns: [String] = []
+    for row in rows {
+      for (key, _) in row.members where !columns.contains(key) { columns.append(key) }
+    }
+    func cell(_ text: String) -> String {
+      text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
+    }
+    var lines = ["| " + columns.map { cell(label($0)) }.joined(separator: " | ") + " |"]
+    lines.append("|" + columns.map { _ in " --- |" }.joined())
+    for row in rows {
+      lines.append(
+        "| " + columns.map { cell(row[$0].map(scalar) ?? "") }.joined(separator: " | ") + " |")
+    }
+    return lines.joined(separator: "\n")
+  }
+
+  private static func list(_ value: JSON, indent: Int) -> [String] {
+    let pad = String(repeating: "  ", count: indent)
+    var lines: [String] = []
+    if value.kind == .object {
+      for (key, member) in value.members {
+        if member.kind == .object || member.kind == .array, member.count > 0 {
+          lines.append("\(pad)- **\(label(key))**:")
+          lines += list(member, indent: indent + 1)
+        } else {
+          lines.append("\(pad)- **\(label(key))**: \(scalar(member))")
+        }
+      }
+    } else {
+      for item in value.array ?? [] {
+        if item.kind == .object || item.kind == .array, item.count > 0 {
+          let nested = list(item, indent: indent + 1)
+          // The first line of a nested item takes the bullet.
+          if let first = nested.first {
+            lines.append(pad + "- " + first.trimmingLeadingBullet())
+            lines += nested.dropFirst()
+          }
+        } else {
+          lines.append("\(pad)- \(scalar(item))")
+        }
+      }
+    }
+    return lines
+  }
+
+  /// A key as a label: `due_date` → `Due date`.
+  static func label(_ key: String) -> String {
+    let spaced = key.replacingOccurrences(of: "_", with: " ")
+    guard let first = spaced.first else { return key }
+    return first.uppercased() + spaced.dropFirst()
+  }
+
+  private static func scalar(_ value: JSON) -> String {
+    switch value.kind {
+    case .string: return value.string ?? ""
+    case .null: return "—"
+    case .bool: return value.bool == true ? "yes" : "no"
+    case .object, .array: return value.count == 0 ? "—" : value.compactText
+    default: return value.compactText
+    }
+  }
+}
+
+extension String {
+  fileprivate func trimmingLeadingBullet() -> String {
+    var text = Substring(self)
+    while text.first == " " { text.removeFirst() }
+    if text.hasPrefix("- ") { text.removeFirst(2) }
+    return String(text)
+  }
+}
