@@ -27,6 +27,9 @@ final class Job {
   var askMessages: [Message]
   /// The last answer, while it is being re-asked: cached if the re-ask never completes.
   var lastAnswer: CachedAnswer?
+  /// A JSON section's answer so far, and when its partial value was last sent.
+  var streamed = ""
+  var lastPartial = -Double.infinity
   /// Tokens over every answered request.
   var usage = (input: 0, output: 0, cached: 0, written: 0, estimated: false, counted: false)
   var startedAt = Date()
@@ -483,6 +486,7 @@ public final class CallEngine {
   private func startAttempt(_ job: Job) throws {
     let now = clock.now
     job.attempts += 1
+    job.streamed = ""
     job.tries += 1
     if job.attempts == 1 {
       job.startedAt = Date()
@@ -648,8 +652,28 @@ public final class CallEngine {
   // MARK: - Results
 
   /// A chunk of answer text, for the events.
+  ///
+  /// For a JSON section the event also carries `data`, the best-effort value of the answer so
+  /// far (its cut tail repaired), at most ten times a second, so a viewer can show items as they
+  /// arrive.
   func chunk(_ job: Job, _ text: String) {
-    try? output.event(.chunk, doc: job.record.doc, ["id": JSON(job.id), "text": JSON(text)])
+    guard job.call.brief.wantsJSON else {
+      try? output.event(.chunk, doc: job.record.doc, ["id": JSON(job.id), "text": JSON(text)])
+      return
+    }
+    job.streamed += text
+    let now = clock.now
+    var partial: JSON?
+    if now - job.lastPartial >= 0.1, let value = try? JSONRepair.parse(job.streamed).value {
+      job.lastPartial = now
+      partial = value
+    }
+    if let partial {
+      try? output.event(
+        .chunk, doc: job.record.doc, ["id": JSON(job.id), "text": JSON(text), "data": partial])
+    } else {
+      try? output.event(.chunk, doc: job.record.doc, ["id": JSON(job.id), "text": JSON(text)])
+    }
   }
 
   /// Counts an answered attempt's tokens into its section's usage (every request is paid for,

@@ -25,7 +25,28 @@ public enum JSONRepair {
   /// Parses an answer as JSON, repairing it where that is safe.
   /// - Throws: `Refusal` naming what is wrong.
   public static func parse(_ text: String) throws(Refusal) -> Result {
-    if let value = try? JSON.parse(text.trimmed) { return Result(value: value, repaired: false) }
+    if let value = try? JSON.parse(text.trimmed) {
+      // A JSON document escaped inside a string: the document.
+      if let inner = value.string, let first = inner.trimmed.first, first == "{" || first == "[",
+        let parsed = try? parse(inner)
+      {
+        return Result(value: parsed.value, repaired: true)
+      }
+      return Result(value: value, repaired: false)
+    }
+    let trimmed = text.trimmed
+    // A Python or JavaScript constant alone.
+    let constants = ["True": "true", "False": "false", "None": "null", "undefined": "null"]
+    if let literal = constants[trimmed], let value = try? JSON.parse(literal) {
+      return Result(value: value, repaired: true)
+    }
+    // A document whose quotes were all escaped (`{\"a\": 1}`).
+    if trimmed.contains("\\\""), !trimmed.replacingOccurrences(of: "\\\"", with: "").contains("\"")
+    {
+      let unescaped = trimmed.replacingOccurrences(of: "\\\"", with: "\"")
+        .replacingOccurrences(of: "\\\\", with: "\\")
+      if let parsed = try? parse(unescaped) { return Result(value: parsed.value, repaired: true) }
+    }
     guard let candidate = extract(text) else {
       throw Refusal(message: "the answer holds no JSON object or array; answer with the JSON only")
     }
@@ -91,6 +112,29 @@ public enum JSONRepair {
     var commit: Int
   }
 
+  /// Whitespace outside strings: ASCII, no-break and the other Unicode spaces, zero-width ones.
+  static func isSpace(_ ch: Unicode.Scalar) -> Bool {
+    switch ch.value {
+    case 0x20, 0x0A, 0x0D, 0x09, 0x0B, 0x0C, 0xA0, 0x1680, 0x2000...0x200B, 0x2028, 0x2029,
+      0x202F, 0x205F, 0x3000, 0xFEFF, 0x200C, 0x200D, 0x2060:
+      return true
+    default: return false
+    }
+  }
+
+  /// Quotes models use: the ASCII ones, curly ones, and the backtick and acute accent.
+  static func closingQuote(for open: Unicode.Scalar) -> [Unicode.Scalar]? {
+    switch open {
+    case "\"": return ["\""]
+    case "'": return ["'"]
+    case "\u{201C}", "\u{201D}", "\u{201E}", "\u{201F}": return ["\u{201D}", "\u{201C}"]
+    case "\u{2018}", "\u{2019}", "\u{201A}", "\u{201B}": return ["\u{2019}", "\u{2018}"]
+    case "`": return ["`"]
+    case "\u{00B4}": return ["\u{00B4}"]
+    default: return nil
+    }
+  }
+
   /// Rewrites `text` as valid JSON text.
   /// - Throws: `Refusal` for what it will not guess.
   static func repair(_ text: String) throws(Refusal) -> String {
@@ -104,7 +148,12 @@ public enum JSONRepair {
     func emit(_ s: String) { out.append(contentsOf: s.unicodeScalars) }
     func near(_ at: Int) -> String {
       let end = min(c.count, at + 12)
-      return String(String.UnicodeScalarView(c[at..<end]))
+      return String(String.UnicodeScalarView(c[min(at, c.count)..<end]))
+    }
+    func skipSpace(_ from: Int) -> Int {
+      var j = from
+      while j < c.count && isSpace(c[j]) { j += 1 }
+      return j
     }
     func valueFinished() {
       if stack.isEmpty {
@@ -142,10 +191,44 @@ public enum JSONRepair {
       default: return false
       }
     }
+    var atKey: Bool {
+      stack.last?.kind == .object
+        && (stack.last?.state == .keyOrEnd || stack.last?.state == .commaOrEnd)
+    }
+    /// A string value, and the strings joined to it with `+`.
+    func stringValue(_ first: String) -> String {
+      var body = first
+      while true {
+        let plus = skipSpace(i)
+        guard plus < c.count, c[plus] == "+" else { break }
+        let next = skipSpace(plus + 1)
+        guard next < c.count, let closers = closingQuote(for: c[next]) else { break }
+        let (more, after, _) = readString(c, from: next, closers: closers, isKey: false)
+        body += more
+        i = after
+      }
+      return body
+    }
+    /// Raw text up to the next delimiter: `,` `}` `]` or a line break (`:` too, for a key).
+    func rawToken(_ from: Int, key: Bool) -> (String, Int) {
+      var end = from
+      while end < c.count {
+        let ch = c[end]
+        if ch == "," || ch == "}" || ch == "]" || ch == "\n" || ch == "\r" { break }
+        if key && (ch == ":" || isSpace(ch)) { break }
+        end += 1
+      }
+      var token = String(String.UnicodeScalarView(c[from..<end])).trimmed
+      // A value that lost its opening quote keeps its closing one: not part of the text.
+      while let last = token.unicodeScalars.last, closingQuote(for: last) != nil {
+        token.unicodeScalars.removeLast()
+      }
+      return (token, end)
+    }
 
     while i < c.count && !done {
       let ch = c[i]
-      if ch == " " || ch == "\n" || ch == "\r" || ch == "\t" {
+      if isSpace(ch) {
         i += 1
         continue
       }
@@ -157,6 +240,12 @@ public enum JSONRepair {
         i += 2
         while i + 1 < c.count && !(c[i] == "*" && c[i + 1] == "/") { i += 1 }
         i += 2
+        continue
+      }
+      // `...` or `…` standing for more items: left out.
+      if ch == "." && i + 2 < c.count && c[i + 1] == "." && c[i + 2] == "." || ch == "\u{2026}" {
+        i += ch == "." ? 3 : 1
+        while i < c.count && c[i] == "." { i += 1 }
         continue
       }
       switch ch {
@@ -173,14 +262,23 @@ public enum JSONRepair {
             commit: out.count))
         i += 1
       case "}", "]":
+        let wanted: Kind = ch == "}" ? .object : .array
         guard let top = stack.last else {
-          throw Refusal(message: "a stray '\(ch)' near '\(near(i))'")
+          i += 1  // a redundant closing bracket: dropped
+          continue
         }
-        guard (top.kind == .object) == (ch == "}") else {
-          throw Refusal(
-            message:
-              "'\(ch)' closes a\(top.kind == .object ? "n object" : "n array") near '\(near(i))'; the brackets do not match"
-          )
+        if top.kind != wanted {
+          // Closes something further out (what is between was left open), or nothing at all.
+          if stack.contains(where: { $0.kind == wanted }) {
+            if top.state == .colon || top.state == .value { out.removeSubrange(top.commit...) }
+            if out.last == "," { out.removeLast() }
+            emit(top.kind == .object ? "}" : "]")
+            stack.removeLast()
+            valueFinished()
+          } else {
+            i += 1
+          }
+          continue
         }
         if top.state == .colon || top.state == .value {
           throw Refusal(message: "a key has no value before '\(ch)' near '\(near(i))'")
@@ -212,10 +310,8 @@ public enum JSONRepair {
         emit(":")
         stack[stack.count - 1].state = .value
         i += 1
-      case "\"", "'":
-        let isKey =
-          stack.last?.kind == .object
-          && (stack.last?.state == .keyOrEnd || stack.last?.state == .commaOrEnd)
+      case _ where closingQuote(for: ch) != nil:
+        let isKey = atKey
         if isKey {
           _ = keyPosition()
         } else {
@@ -224,14 +320,24 @@ public enum JSONRepair {
           }
           started = true
         }
-        let (escaped, next, closed) = readString(c, from: i, quote: ch, isKey: isKey)
+        let (escaped, next, closed) = readString(
+          c, from: i, closers: closingQuote(for: ch) ?? [ch], isKey: isKey)
         i = next
         if isKey {
           if !closed { break }  // a key cut off by the end of the text: dropped below
           emit("\"" + escaped + "\"")
           stack[stack.count - 1].state = .colon
         } else {
-          emit("\"" + escaped + "\"")
+          var body = stringValue(escaped)
+          if !closed {
+            // Cut off at the end: what would close the containers is not part of the text.
+            while let last = body.unicodeScalars.last,
+              last == "}" || last == "]" || last == " " || last == "\"" || last == "\\"
+            {
+              body.unicodeScalars.removeLast()
+            }
+          }
+          emit("\"" + body + "\"")
           valueFinished()
         }
       case "-", "+", ".", "0"..."9":
@@ -242,15 +348,63 @@ public enum JSONRepair {
         var end = i
         while end < c.count, "0123456789+-.eE".unicodeScalars.contains(c[end]) { end += 1 }
         var number = String(String.UnicodeScalarView(c[i..<end]))
+        let truncated = end == c.count
+        // Something more than a number (a date, a version, a time): a string.
+        if end < c.count, !isSpace(c[end]), !",}]/#".unicodeScalars.contains(c[end]) {
+          let (token, after) = rawToken(i, key: false)
+          emit(JSON(token).compactText)
+          valueFinished()
+          i = after
+          break
+        }
         if number.hasPrefix("+") { number.removeFirst() }
-        if end == c.count {
+        if truncated {
           // Cut off at the end of the text: keep what is a number.
           while let last = number.last, !last.isNumber { number.removeLast() }
         }
-        guard NumberLiteral.isLiteral(number) else {
-          throw Refusal(message: "'\(number)' is not a JSON number")
+        if !NumberLiteral.isLiteral(number) {
+          var fixed = number
+          if fixed.hasPrefix(".") { fixed = "0" + fixed }
+          if fixed.hasPrefix("-.") { fixed = "-0" + fixed.dropFirst() }
+          if fixed.hasSuffix(".") || fixed.lowercased().hasSuffix("e")
+            || fixed.hasSuffix("+") || fixed.hasSuffix("-")
+          {
+            fixed += "0"
+          }
+          if NumberLiteral.isLiteral(fixed) && fixed != "-0" || fixed == "-0" && number != "-" {
+            number = fixed
+          } else if number == "-" {
+            throw Refusal(message: "'\(number)' is not a JSON number")
+          } else {
+            // Leading zeros, two dots: kept as the text it is.
+            emit(JSON(number).compactText)
+            valueFinished()
+            i = end
+            break
+          }
         }
-        emit(number)
+        // Leading zeros are not a JSON number: kept as text.
+        let digits = number.hasPrefix("-") ? number.dropFirst() : Substring(number)
+        if digits.count > 1, digits.hasPrefix("0"), digits.dropFirst().first?.isNumber == true {
+          emit(JSON(number).compactText)
+        } else {
+          emit(number)
+        }
+        valueFinished()
+        i = end
+      case "/" where !atKey:
+        // A regular expression literal: its text.
+        guard valuePosition() else {
+          throw Refusal(message: "an unexpected '/' near '\(near(i))'")
+        }
+        started = true
+        var end = i + 1
+        while end < c.count, c[end] != "/", c[end] != "\n" {
+          end += c[end] == "\\" ? 2 : 1
+        }
+        end = min(end + 1, c.count)
+        while end < c.count, c[end].properties.isAlphabetic { end += 1 }
+        emit(JSON(String(String.UnicodeScalarView(c[i..<end]))).compactText)
         valueFinished()
         i = end
       default:
@@ -264,41 +418,75 @@ public enum JSONRepair {
         var end = i
         while end < c.count,
           c[end].properties.isAlphabetic || ("0"..."9").contains(c[end]) || c[end] == "_"
-            || c[end] == "$" || c[end] == "-"
+            || c[end] == "$" || c[end] == "-" || c[end] == "."
         {
           end += 1
         }
         let word = String(String.UnicodeScalarView(c[i..<end]))
-        if stack.last?.kind == .object
-          && (stack.last?.state == .keyOrEnd || stack.last?.state == .commaOrEnd)
-        {
+        if atKey {
           _ = keyPosition()
-          emit("\"" + word + "\"")
+          emit(JSON(word).compactText)
           stack[stack.count - 1].state = .colon
           i = end
           break
         }
+        // A call around a value (MongoDB's ObjectId("…"), NumberLong(2), ISODate("…"), new
+        // Date(…), JSONP's callback(…)): the value inside.
+        var open = skipSpace(end)
+        if word == "new" {
+          var name = open
+          while name < c.count, c[name].properties.isAlphabetic { name += 1 }
+          open = skipSpace(name)
+        }
+        if open < c.count, c[open] == "(" {
+          guard valuePosition() else {
+            throw Refusal(message: "an unexpected '\(word)(' near '\(near(i))'")
+          }
+          started = true
+          let inner = skipSpace(open + 1)
+          if inner < c.count, let closers = closingQuote(for: c[inner]) {
+            let (body, after, _) = readString(
+              c, from: inner, closers: closers, isKey: false, inCall: true)
+            emit("\"" + body + "\"")
+            i = after
+          } else {
+            var close = inner
+            while close < c.count, c[close] != ")" { close += 1 }
+            let raw = String(String.UnicodeScalarView(c[inner..<close])).trimmed
+            emit(NumberLiteral.isLiteral(raw) ? raw : JSON(raw).compactText)
+            i = close
+          }
+          let close = skipSpace(i)
+          i = close < c.count && c[close] == ")" ? close + 1 : close
+          valueFinished()
+          break
+        }
         let literals = [
           "true": "true", "false": "false", "null": "null", "True": "true", "False": "false",
-          "None": "null", "undefined": "null",
+          "None": "null", "undefined": "null", "NaN": "null", "Infinity": "null",
+          "nan": "null", "inf": "null",
         ]
         var literal = literals[word]
         if literal == nil && end == c.count {
           literal = literals.first { $0.key.hasPrefix(word) && word.count >= 2 }?.value
         }
-        if ["NaN", "Infinity", "inf", "nan"].contains(word) {
-          throw Refusal(message: "\(word) is not a JSON value; write a number or null")
-        }
-        guard let literal, valuePosition() else {
+        guard valuePosition() else {
           throw Refusal(
             message:
               "an unexpected word '\(word)' near '\(near(i))'; quote strings and use true, false or null"
           )
         }
         started = true
-        emit(literal)
+        if let literal {
+          emit(literal)
+          i = end
+        } else {
+          // An unquoted value (a word, a URL, a sentence): its text, up to the next delimiter.
+          let (token, after) = rawToken(i, key: false)
+          emit(JSON(token).compactText)
+          i = after
+        }
         valueFinished()
-        i = end
       }
     }
     guard started else { throw Refusal(message: "the answer holds no JSON value") }
@@ -315,24 +503,67 @@ public enum JSONRepair {
     return String(String.UnicodeScalarView(out))
   }
 
-  /// Reads a string opened by `quote` at `start`; returns its JSON-escaped body, where reading
-  /// stopped, and whether the string was closed.
+  /// Reads a string opened at `start` and closed by one of `closers`; returns its JSON-escaped
+  /// body, where reading stopped, and whether the string was closed.
   ///
-  /// A quote that is not followed by `,` `:` `}` `]`
-  /// (or a line break before the next key; after a key, the start of a value) is taken as part
-  /// of the text.
+  /// A closing quote that is not followed by `,` `:` `}` `]` (or a line break before the next
+  /// key; after a key, the start of a value) is taken as part of the text. A string that lost
+  /// its closing quote ends before a line break that starts the next member, or before the
+  /// `, "key":` that follows it.
   private static func readString(
-    _ c: [Unicode.Scalar], from start: Int, quote: Unicode.Scalar, isKey: Bool
+    _ c: [Unicode.Scalar], from start: Int, closers: [Unicode.Scalar], isKey: Bool,
+    inCall: Bool = false
   ) -> (String, Int, Bool) {
     var body = ""
     var i = start + 1
+    /// Whether `at` starts a whole quoted string on its line followed by `,` `:` `}` `]`: the
+    /// next token, not text.
+    func startsToken(_ at: Int) -> Bool {
+      guard at < c.count, let quotes = closingQuote(for: c[at]) else { return false }
+      var j = at + 1
+      while j < c.count, !quotes.contains(c[j]), c[j] != "\n" { j += c[j] == "\\" ? 2 : 1 }
+      guard j < c.count, quotes.contains(c[j]) else { return false }
+      j += 1
+      while j < c.count, c[j] == " " || c[j] == "\t" { j += 1 }
+      return j == c.count || ",:}]".unicodeScalars.contains(c[j])
+    }
+    /// Whether `at` starts `"key":` (any quote kind), or an unquoted `key:`.
+    func startsKey(_ at: Int) -> Bool {
+      guard at < c.count else { return false }
+      var j = at
+      if let quotes = closingQuote(for: c[j]) {
+        j += 1
+        while j < c.count, !quotes.contains(c[j]), c[j] != "\n" { j += 1 }
+        guard j < c.count, c[j] != "\n" else { return false }
+        j += 1
+      } else {
+        guard c[j].properties.isAlphabetic || c[j] == "_" else { return false }
+        while j < c.count, c[j].properties.isAlphabetic || c[j] == "_" || ("0"..."9").contains(c[j])
+        {
+          j += 1
+        }
+      }
+      while j < c.count, c[j] == " " || c[j] == "\t" { j += 1 }
+      return j < c.count && c[j] == ":"
+    }
     while i < c.count {
       let ch = c[i]
-      if ch == "\\" && i + 1 < c.count {
+      if ch == "\\" {
+        guard i + 1 < c.count else { return (body, c.count, false) }  // a cut escape: dropped
         let next = c[i + 1]
         if next == "'" {
           body.append("'")
-        } else if "\"\\/bfnrtu".unicodeScalars.contains(next) {
+        } else if next == "u" {
+          let hex = c[(i + 2)..<min(c.count, i + 6)]
+          guard hex.count == 4, hex.allSatisfy({ $0.properties.isASCIIHexDigit }) else {
+            if i + 2 + hex.count >= c.count { return (body, c.count, false) }  // cut at the end
+            body.append("\\\\u")
+            i += 2
+            continue
+          }
+          body.unicodeScalars.append(ch)
+          body.unicodeScalars.append(next)
+        } else if "\"\\/bfnrt".unicodeScalars.contains(next) {
           body.unicodeScalars.append(ch)
           body.unicodeScalars.append(next)
         } else {
@@ -342,23 +573,60 @@ public enum JSONRepair {
         i += 2
         continue
       }
-      if ch == quote {
+      // A quote that opens the next key or element: this string lost its closing quote at the
+      // last comma (`"rise}, {"q": …` or `"draft, "review"`); what followed the comma, and a
+      // bracket before it, belong to the containers.
+      if !isKey, closingQuote(for: ch) != nil, startsKey(i) || startsToken(i) {
+        var k = i - 1
+        while k > start, c[k] == " " || c[k] == "{" || c[k] == "[" { k -= 1 }
+        if k > start, c[k] == "," {
+          var resume = k
+          k -= 1
+          while k > start, c[k] == " " { k -= 1 }
+          while k > start, c[k] == "}" || c[k] == "]" {
+            resume = k
+            k -= 1
+            while k > start, c[k] == " " { k -= 1 }
+          }
+          // The raw scalars dropped are spaces, brackets and a comma: escaped as themselves.
+          let dropped = i - (k + 1)
+          var text = body
+          text.unicodeScalars.removeLast(min(dropped, text.unicodeScalars.count))
+          return (text, resume, true)
+        }
+      }
+      if closers.contains(ch) {
         var j = i + 1
         var sawNewline = false
-        while j < c.count, c[j] == " " || c[j] == "\t" || c[j] == "\n" || c[j] == "\r" {
+        while j < c.count, isSpace(c[j]) {
           if c[j] == "\n" { sawNewline = true }
           j += 1
         }
         let closes =
           j == c.count || ",:}]".unicodeScalars.contains(c[j])
-          || (sawNewline && (c[j] == "\"" || c[j] == "'"))
+          || (sawNewline && closingQuote(for: c[j]) != nil)
           || (isKey && "0123456789-{[\"'".unicodeScalars.contains(c[j]))
+          || c[j] == "+" || (inCall && c[j] == ")") || c[j] == "/" || c[j] == "#"
+          // A missing comma: the next member or element follows.
+          || (!isKey && startsToken(j))
         if closes {
           return (body, i + 1, true)
         }
         body.append("\\\"")
         i += 1
         continue
+      }
+      if ch == "\n" && !isKey {
+        // A line break before the next member or the end of the container: the string ended.
+        var j = i + 1
+        while j < c.count, isSpace(c[j]) { j += 1 }
+        if j == c.count || c[j] == "}" || c[j] == "]" || startsKey(j) {
+          var trimmed = body
+          while let last = trimmed.unicodeScalars.last, last == " " || last == "," {
+            trimmed.unicodeScalars.removeLast()
+          }
+          return (trimmed, i, true)
+        }
       }
       switch ch {
       case "\"": body.append("\\\"")

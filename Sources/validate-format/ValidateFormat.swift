@@ -20,9 +20,13 @@ struct ValidateFormat: FilterCommand {
       Fixed in place, with repaired: true and each fix in warnings: a code fence around the \
       whole answer (unwrap_fence: false makes it a violation), a leading heading that repeats \
       the title (with forbid_leading_title), a preamble or sign-off paragraph. An answer cut \
-      at the token limit (finish_reason length) is a truncated violation, whatever the format. JSON: the JSON is taken out of prose or a fence and repaired (trailing commas, \
-      single quotes, unquoted keys, comments, True/None, raw newlines, a truncated end), then \
-      checked against schema (inline) or schema_file (draft-07, with $defs and prefixItems).
+      at the token limit (finish_reason length) is a truncated violation, whatever the format. JSON: the JSON is taken out of prose, a fence or JSONP and repaired (commas, colons, \
+      single, curly and missing quotes, unquoted keys and values, + joined strings, ..., \
+      comments, Unicode spaces, True/None/undefined, NaN as null, MongoDB types, regular \
+      expressions, odd numbers as strings, extra brackets, an escaped document, a truncated \
+      end), then checked against schema (inline) or schema_file (draft-07, with $defs and \
+      prefixItems; assert_formats: true checks date, date-time, email, uri, uuid; each \
+      violation's rule is the keyword, and --warn schema covers them all).
 
       Each record gets violations ([{rule, message, path}], empty when valid), data (JSON), \
       repaired, and, when a rule is broken, status failed with an error of type validation. \

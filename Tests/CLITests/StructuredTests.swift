@@ -132,4 +132,37 @@ struct StructuredTests {
     #expect(objects(result.out).allSatisfy { $0["status"] as? String == "completed" })
     #expect(objects(result.out).allSatisfy { $0["attempts"] as? Int ?? 0 <= 3 })
   }
+
+  @Test func partialValuesStreamAsItemsArrive() throws {
+    let stub = try Stub()
+    let input = Data(
+      (#"{"doc":"t","id":"j","title":"J","status":"pending","format":{"type":"json"},"messages":[{"role":"user","content":"List."}]}"#
+        + "\n").utf8)
+    // The stream split at every byte, about 60 tokens a second.
+    let result = try Harness.run(
+      "call-llm --no-cache --events --provider openai --model m --base-url '\(stub.url("json=1,words=20,tps=60,bytewise=1"))'",
+      stdin: input)
+    #expect(result.status == 0, "\(result.err)")
+    let all = lines(result.out)
+    let final = try #require(objects(result.out).first?["content"] as? String)
+    let value = try #require(
+      try JSONSerialization.jsonObject(with: Data(final.utf8)) as? [[String: Any]])
+    #expect(value.count == 20)
+    let partials = all.filter { $0["event"] as? String == "chunk" }.compactMap {
+      $0["data"] as? [[String: Any]]
+    }
+    #expect(partials.count >= 5, "about ten a second over two seconds: \(partials.count)")
+    let chunks = all.filter { $0["event"] as? String == "chunk" }.count
+    #expect(partials.count < chunks / 2, "not with every chunk")
+    var previous = -1
+    for partial in partials {
+      #expect(partial.count >= previous, "the value only grows")
+      previous = partial.count
+      // Every item but the one being written is final.
+      for (index, item) in partial.dropLast().enumerated() {
+        #expect(item["n"] as? Int == value[index]["n"] as? Int)
+        #expect(item["word"] as? String == value[index]["word"] as? String)
+      }
+    }
+  }
 }

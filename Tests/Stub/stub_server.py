@@ -38,6 +38,7 @@ Knobs (comma-separated):
                   prompt_tokens_details.cached_tokens; Anthropic cache_read_input_tokens)
   refuse=TYPES     answer 400 naming response_format when the request asks for one of TYPES
                   (json_schema, json_object, joined by +), as servers without structured output do
+  json=1          answer a JSON array of `count` objects ({"n", "word"}), a token at a time
   same=1          the same words for every request (answers that repeat each other)
   credit=1        answer 400 "Your credit balance is too low…" (Anthropic's words)
   slowfor=TEXT:S  wait S seconds before answering a request whose last user message contains TEXT
@@ -232,6 +233,10 @@ async def respond(kind, knobs, body, headers, writer):
     last_user = next((m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), "")
     seed = 0 if "same" in knobs else int(hashlib.sha256(last_user.encode()).hexdigest()[:8], 16)
     tokens = [] if "empty" in knobs else [word + " " for word in words_for(seed, count)]
+    if "json" in knobs:
+        # A JSON array of objects, a token at a time: `[`, `{"n": 1, "word": "the"}`, `, ` …
+        tokens = ["["] + [piece for i, w in enumerate(words_for(seed, count))
+                          for piece in ([", "] if i else []) + ['{"n": ', str(i + 1), ', "word": "', w, '"}']] + ["]"]
     if "think" in knobs and tokens:
         tokens = ["<thi", "nk>planning the ", "answer</th", "ink>"] + tokens
     tps = float(knobs.get("tps", 0))
