@@ -448,8 +448,8 @@ public final class CallEngine {
       job.call.settings.structured != .promptOnly
     else { return nil }
     let body = String(decoding: attempt.errorBody, as: UTF8.self).lowercased()
-    let names = ["response_format", "json_schema", "json_object", "format", "tool"]
-    guard names.contains(where: body.contains) else { return nil }
+    let names = #"(response_format|json_schema|json_object|\bformat\b|\btools?\b|tool_choice)"#
+    guard body.range(of: names, options: .regularExpression) != nil else { return nil }
     return job.call.settings.structured == .native ? .jsonMode : .promptOnly
   }
 
@@ -500,7 +500,10 @@ public final class CallEngine {
       .sectionStart, doc: job.record.doc, ["id": JSON(job.id), "attempt": JSON(job.attempts)])
     let provider = job.resolved.provider
     if job.call.brief.wantsJSON {
-      job.call.settings.structured = structuredLevels[job.resolved.baseURL] ?? .native
+      // A continuation continues text: it is asked for by the prompt alone.
+      job.call.settings.structured = max(
+        structuredLevels[job.resolved.baseURL] ?? .native,
+        job.prefix.isEmpty ? .native : .promptOnly)
     }
     let transport = provider.usesNetwork ? http : offline
     let request = provider.request(
@@ -575,11 +578,14 @@ public final class CallEngine {
       // The server refused how the structure was asked for: asked again a level lower, for every
       // JSON section to this base URL, and said once; it costs no retry.
       let base = resolved.baseURL
-      Diagnostics.say(
-        tool,
-        "\(base) refused \(job.call.settings.structured.words) (HTTP 400); JSON sections to it use \(lower.words) from now on"
-      )
-      structuredLevels[base] = lower
+      let level = max(structuredLevels[base] ?? .native, lower)
+      if level != structuredLevels[base] {
+        Diagnostics.say(
+          tool,
+          "\(base) refused \(job.call.settings.structured.words) (HTTP 400); JSON sections to it use \(level.words) from now on"
+        )
+      }
+      structuredLevels[base] = level
       job.tries -= 1
       job.record.status = .queued
       scheduler.retry(job, after: 0)
@@ -657,16 +663,19 @@ public final class CallEngine {
   /// far (its cut tail repaired), at most ten times a second, so a viewer can show items as they
   /// arrive.
   func chunk(_ job: Job, _ text: String) {
-    guard job.call.brief.wantsJSON else {
+    guard job.call.brief.wantsJSON, options.events || options.eventsFile != nil else {
       try? output.event(.chunk, doc: job.record.doc, ["id": JSON(job.id), "text": JSON(text)])
       return
     }
     job.streamed += text
     let now = clock.now
     var partial: JSON?
-    if now - job.lastPartial >= 0.1, let value = try? JSONRepair.parse(job.streamed).value {
+    if now - job.lastPartial >= 0.1 {
       job.lastPartial = now
-      partial = value
+      partial = try? JSONRepair.parse(job.streamed).value
+      if job.resolved.provider.wrapsSchema(job.call), let wrapped = partial?["value"] {
+        partial = wrapped
+      }
     }
     if let partial {
       try? output.event(

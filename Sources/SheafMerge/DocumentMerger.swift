@@ -227,7 +227,14 @@ public final class DocumentMerger {
       out += "<section id=\"\(escape(section.id))\" data-status=\"\(section.status.rawValue)\">\n"
       out += "<h2>\(escape(section.title))</h2>\n"
       if section.status == .completed {
-        out += Self.markdownToHTML(text(of: section))
+        // A JSON table is written as HTML itself: cmark has no tables.
+        if let data = section.data, section.render == nil || renderData == nil,
+          let table = JSONMarkdown.htmlTable(data)
+        {
+          out += table
+        } else {
+          out += Self.markdownToHTML(text(of: section))
+        }
       } else {
         out +=
           "<div class=\"missing\">\(Self.markdownToHTML(Self.placeholder(for: section)))</div>\n"

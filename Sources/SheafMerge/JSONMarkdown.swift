@@ -10,9 +10,30 @@ public enum JSONMarkdown {
       return table(rows)
     }
     switch value.kind {
-    case .object, .array: return list(value, indent: 0).joined(separator: "\n")
+    case .object, .array:
+      return value.count == 0 ? "—" : list(value, indent: 0).joined(separator: "\n")
     default: return scalar(value)
     }
+  }
+
+  /// The table of an array of flat objects as HTML (cmark has no tables), else `nil`.
+  public static func htmlTable(_ value: JSON) -> String? {
+    guard let rows = value.array, !rows.isEmpty, rows.allSatisfy(isFlatObject) else { return nil }
+    func escape(_ text: String) -> String {
+      text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+        .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+    var columns: [String] = []
+    for row in rows {
+      for (key, _) in row.members where !columns.contains(key) { columns.append(key) }
+    }
+    var html = "<table>\n<thead><tr>"
+    html += columns.map { "<th>\(escape(label($0)))</th>" }.joined() + "</tr></thead>\n<tbody>\n"
+    for row in rows {
+      html += "<tr>" + columns.map { "<td>\(escape(row[$0].map(scalar) ?? ""))</td>" }.joined()
+      html += "</tr>\n"
+    }
+    return html + "</tbody>\n</table>\n"
   }
 
   private static func isFlatObject(_ value: JSON) -> Bool {
@@ -26,7 +47,8 @@ public enum JSONMarkdown {
       for (key, _) in row.members where !columns.contains(key) { columns.append(key) }
     }
     func cell(_ text: String) -> String {
-      text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
+      text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\r\n", with: " ")
+        .replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "\r", with: " ")
     }
     var lines = ["| " + columns.map { cell(label($0)) }.joined(separator: " | ") + " |"]
     lines.append("|" + columns.map { _ in " --- |" }.joined())
@@ -51,13 +73,17 @@ public enum JSONMarkdown {
       }
     } else {
       for item in value.array ?? [] {
-        if item.kind == .object || item.kind == .array, item.count > 0 {
+        if item.kind == .object, item.count > 0 {
           let nested = list(item, indent: indent + 1)
-          // The first line of a nested item takes the bullet.
+          // The first line of an object item takes the bullet.
           if let first = nested.first {
             lines.append(pad + "- " + first.trimmingLeadingBullet())
             lines += nested.dropFirst()
           }
+        } else if item.kind == .array, item.count > 0 {
+          // An array in an array: its own bullet, its items under it.
+          lines.append(pad + "-")
+          lines += list(item, indent: indent + 1)
         } else {
           lines.append("\(pad)- \(scalar(item))")
         }
@@ -75,7 +101,10 @@ public enum JSONMarkdown {
 
   private static func scalar(_ value: JSON) -> String {
     switch value.kind {
-    case .string: return value.string ?? ""
+    case .string:
+      // One line: a list item or a cell does not hold a line break.
+      return (value.string ?? "").split(whereSeparator: { $0 == "\n" || $0 == "\r" })
+        .joined(separator: " ")
     case .null: return "—"
     case .bool: return value.bool == true ? "yes" : "no"
     case .object, .array: return value.count == 0 ? "—" : value.compactText

@@ -1,12 +1,15 @@
 import SheafCore
 
-/// Takes JSON out of a model's answer and repairs what models commonly get wrong: a code fence
-/// or prose around it, trailing commas, single quotes, unquoted keys, comments, Python's
-/// `True`/`False`/`None`, raw newlines in strings, missing commas, and a truncated end (what is
-/// open is closed, a dangling key is dropped).
+/// Takes JSON out of a model's answer and repairs what models commonly get wrong: a code fence,
+/// prose or a JSONP call around it, commas and colons, single, curly and missing quotes,
+/// unquoted keys and values, strings joined with `+`, `...` for more items, comments, Unicode
+/// spaces, Python's and JavaScript's constants (`NaN` and `Infinity` become `null`), MongoDB's
+/// wrappers, regular expression literals, numbers that are not JSON (kept as strings), extra
+/// brackets, an escaped document, and a truncated end (what is open is closed, a dangling key
+/// is dropped).
 ///
-/// What it would have to guess (NaN, mismatched
-/// brackets, a key with no value in the middle, stray words) it refuses.
+/// What it would have to invent (a key without a value in the middle, no JSON at all) it
+/// refuses, naming where.
 public enum JSONRepair {
   /// Why the answer's JSON could not be taken.
   public struct Refusal: Error, Equatable {
@@ -28,9 +31,9 @@ public enum JSONRepair {
     if let value = try? JSON.parse(text.trimmed) {
       // A JSON document escaped inside a string: the document.
       if let inner = value.string, let first = inner.trimmed.first, first == "{" || first == "[",
-        let parsed = try? parse(inner)
+        let parsed = try? JSON.parse(inner.trimmed)
       {
-        return Result(value: parsed.value, repaired: true)
+        return Result(value: parsed, repaired: true)
       }
       return Result(value: value, repaired: false)
     }
@@ -340,6 +343,17 @@ public enum JSONRepair {
           emit("\"" + body + "\"")
           valueFinished()
         }
+      case "-"
+      where i + 8 < c.count
+        && String(String.UnicodeScalarView(c[(i + 1)...(i + 8)]))
+          == "Infinity":
+        guard valuePosition() else {
+          throw Refusal(message: "an unexpected number near '\(near(i))'")
+        }
+        started = true
+        emit("null")
+        valueFinished()
+        i += 9
       case "-", "+", ".", "0"..."9":
         guard valuePosition() else {
           throw Refusal(message: "an unexpected number near '\(near(i))'")
@@ -359,8 +373,12 @@ public enum JSONRepair {
         }
         if number.hasPrefix("+") { number.removeFirst() }
         if truncated {
-          // Cut off at the end of the text: keep what is a number.
+          // Cut off at the end of the text: keep what is a number (nothing: no value).
           while let last = number.last, !last.isNumber { number.removeLast() }
+          if number.isEmpty || number == "-" {
+            i = end
+            break
+          }
         }
         if !NumberLiteral.isLiteral(number) {
           var fixed = number
@@ -433,12 +451,19 @@ public enum JSONRepair {
         // A call around a value (MongoDB's ObjectId("…"), NumberLong(2), ISODate("…"), new
         // Date(…), JSONP's callback(…)): the value inside.
         var open = skipSpace(end)
+        let calls: Set<String> = [
+          "ObjectId", "NumberLong", "NumberInt", "NumberDecimal", "ISODate", "Date", "new",
+          "BinData", "Timestamp", "UUID",
+        ]
+        // Only the wrappers models copy from MongoDB and JavaScript, or a JSONP callback at the
+        // top: `Paris (France)` stays text.
+        let isCall = calls.contains(word) || (stack.isEmpty && !started)
         if word == "new" {
           var name = open
           while name < c.count, c[name].properties.isAlphabetic { name += 1 }
           open = skipSpace(name)
         }
-        if open < c.count, c[open] == "(" {
+        if isCall, open < c.count, c[open] == "(" {
           guard valuePosition() else {
             throw Refusal(message: "an unexpected '\(word)(' near '\(near(i))'")
           }
@@ -527,10 +552,11 @@ public enum JSONRepair {
       while j < c.count, c[j] == " " || c[j] == "\t" { j += 1 }
       return j == c.count || ",:}]".unicodeScalars.contains(c[j])
     }
-    /// Whether `at` starts `"key":` (any quote kind), or an unquoted `key:`.
-    func startsKey(_ at: Int) -> Bool {
+    /// Whether `at` starts `"key":` (any quote kind), or (unless `quoted`) an unquoted `key:`.
+    func startsKey(_ at: Int, quoted: Bool = false) -> Bool {
       guard at < c.count else { return false }
       var j = at
+      if quoted && closingQuote(for: c[j]) == nil { return false }
       if let quotes = closingQuote(for: c[j]) {
         j += 1
         while j < c.count, !quotes.contains(c[j]), c[j] != "\n" { j += 1 }
@@ -556,7 +582,9 @@ public enum JSONRepair {
         } else if next == "u" {
           let hex = c[(i + 2)..<min(c.count, i + 6)]
           guard hex.count == 4, hex.allSatisfy({ $0.properties.isASCIIHexDigit }) else {
-            if i + 2 + hex.count >= c.count { return (body, c.count, false) }  // cut at the end
+            if hex.count < 4 && i + 2 + hex.count >= c.count {
+              return (body, c.count, false)  // an escape cut at the end: dropped
+            }
             body.append("\\\\u")
             i += 2
             continue
@@ -576,7 +604,7 @@ public enum JSONRepair {
       // A quote that opens the next key or element: this string lost its closing quote at the
       // last comma (`"rise}, {"q": …` or `"draft, "review"`); what followed the comma, and a
       // bracket before it, belong to the containers.
-      if !isKey, closingQuote(for: ch) != nil, startsKey(i) || startsToken(i) {
+      if !isKey, closers.contains(ch), startsKey(i, quoted: true) || startsToken(i) {
         var k = i - 1
         while k > start, c[k] == " " || c[k] == "{" || c[k] == "[" { k -= 1 }
         if k > start, c[k] == "," {
@@ -606,7 +634,10 @@ public enum JSONRepair {
           j == c.count || ",:}]".unicodeScalars.contains(c[j])
           || (sawNewline && closingQuote(for: c[j]) != nil)
           || (isKey && "0123456789-{[\"'".unicodeScalars.contains(c[j]))
-          || c[j] == "+" || (inCall && c[j] == ")") || c[j] == "/" || c[j] == "#"
+          || c[j] == "+" || (inCall && c[j] == ")")
+          // A comment after the value: `//`, `/*`, or `#` after a space.
+          || (c[j] == "/" && j + 1 < c.count && (c[j + 1] == "/" || c[j + 1] == "*"))
+          || (c[j] == "#" && j > i + 1)
           // A missing comma: the next member or element follows.
           || (!isKey && startsToken(j))
         if closes {
@@ -620,7 +651,7 @@ public enum JSONRepair {
         // A line break before the next member or the end of the container: the string ended.
         var j = i + 1
         while j < c.count, isSpace(c[j]) { j += 1 }
-        if j == c.count || c[j] == "}" || c[j] == "]" || startsKey(j) {
+        if j == c.count || c[j] == "}" || c[j] == "]" || startsKey(j, quoted: true) {
           var trimmed = body
           while let last = trimmed.unicodeScalars.last, last == " " || last == "," {
             trimmed.unicodeScalars.removeLast()

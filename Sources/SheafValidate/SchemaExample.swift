@@ -35,7 +35,7 @@ public struct SchemaExample<Generator: RandomNumberGenerator> {
     depth += 1
     defer { depth -= 1 }
     if schema.kind == .bool { return schema.bool == false ? .null : JSON(name) }
-    guard schema.kind == .object, depth < 12 else { return .null }
+    guard schema.kind == .object else { return .null }
     if let ref = schema["$ref"]?.string, let target = resolve(ref) {
       return value(for: target, name: name)
     }
@@ -87,7 +87,11 @@ public struct SchemaExample<Generator: RandomNumberGenerator> {
   private mutating func object(_ schema: JSON) -> JSON {
     let out = JSON.object()
     let properties = schema["properties"]?.members ?? []
-    for (key, property) in properties { out[key] = value(for: property, name: key) }
+    // Deep in a recursive schema only what is required is written.
+    let required = Set(schema["required"]?.array?.compactMap(\.string) ?? [])
+    for (key, property) in properties where depth < 8 || required.contains(key) {
+      out[key] = value(for: property, name: key)
+    }
     for key in schema["required"]?.array?.compactMap(\.string) ?? [] where out[key] == nil {
       let extra = schema["additionalProperties"]
       out[key] =
@@ -108,17 +112,32 @@ public struct SchemaExample<Generator: RandomNumberGenerator> {
   }
 
   private mutating func array(_ schema: JSON, name: String) -> JSON {
-    let prefix = schema["prefixItems"]?.array ?? []
+    // Draft-07's tuple form (`items: [...]`) is the 2020 `prefixItems`.
+    let prefix = schema["prefixItems"]?.array ?? schema["items"]?.array ?? []
     let low = max(schema["minItems"]?.int ?? 0, prefix.count)
     let high = max(low, schema["maxItems"]?.int ?? max(low, 3))
-    let count = min(high, max(low, Swift.min(3, high)))
-    let items = schema["items"]
+    var count = min(high, max(low, Swift.min(3, high)))
+    if depth >= 8 { count = low }  // deep in a recursive schema: as few as allowed
+    let items = schema["items"]?.kind == .object ? schema["items"] : nil
+    // Unique items of a small set: no more than there are.
+    if schema["uniqueItems"]?.bool == true, let items {
+      let distinct =
+        items["enum"]?.array?.count ?? (items["const"] != nil ? 1 : nil)
+        ?? (items["type"]?.string == "boolean" ? 2 : nil)
+      if let distinct { count = max(low, min(count, distinct + prefix.count)) }
+    }
     var out: [JSON] = []
     for index in 0..<count {
       let itemSchema =
         index < prefix.count ? prefix[index] : (items?.kind == .object ? items : nil)
       var item = itemSchema.map { value(for: $0, name: name) } ?? JSON(word())
       if schema["uniqueItems"]?.bool == true {
+        // A set of values: the next one not written yet.
+        if let choices = itemSchema?["enum"]?.array {
+          item = choices.first { choice in !out.contains { $0.isEqual(to: choice) } } ?? item
+        } else if itemSchema?["type"]?.string == "boolean" {
+          item = JSON(!out.contains { $0.bool == true })
+        }
         var tries = 0
         while out.contains(where: { $0.isEqual(to: item) }) && tries < 20 {
           item = itemSchema.map { value(for: $0, name: name) } ?? JSON("\(word()) \(index + 1)")
@@ -133,33 +152,54 @@ public struct SchemaExample<Generator: RandomNumberGenerator> {
     return .array(out)
   }
 
+  /// A whole number of `value`, saturated to what an `Int` holds.
+  private static func whole(_ value: Double) -> Int {
+    guard value.isFinite else { return value > 0 ? Int.max / 2 : Int.min / 2 }
+    return Int(max(-4e18, min(4e18, value)))
+  }
+
   private mutating func integer(_ schema: JSON) -> Int {
-    var low = schema["minimum"]?.double.map { Int($0.rounded(.up)) } ?? 1
-    var high = schema["maximum"]?.double.map { Int($0.rounded(.down)) } ?? max(low, 100)
+    var low = schema["minimum"]?.double.map { Self.whole($0.rounded(.up)) }
+    var high = schema["maximum"]?.double.map { Self.whole($0.rounded(.down)) }
     if let exclusive = schema["exclusiveMinimum"]?.double {
-      low = max(low, Int(exclusive.rounded(.down)) + 1)
+      low = max(low ?? Int.min / 2, Self.whole(exclusive.rounded(.down)) + 1)
     }
     if let exclusive = schema["exclusiveMaximum"]?.double {
-      high = min(high, Int(exclusive.rounded(.up)) - 1)
+      high = min(high ?? Int.max / 2, Self.whole(exclusive.rounded(.up)) - 1)
     }
-    if high < low { high = low }
-    var value = Int.random(in: low...high, using: &rng)
-    if let step = schema["multipleOf"]?.double, step >= 1 {
-      let whole = Int(step)
-      value = (value / whole) * whole
-      if value < low { value += whole }
+    let from = low ?? min(1, high ?? 1)
+    var to = high ?? (from > Int.max / 4 ? from : from + 99)
+    if to < from { to = from }
+    // A span within reach of the generator's range.
+    let top = from + min(to - from, 1_000_000)
+    var value = Int.random(in: from...top, using: &rng)
+    if let step = schema["multipleOf"]?.double, step >= 1, step == step.rounded() {
+      let whole = Self.whole(step)
+      value = ((value + whole - 1) / whole) * whole
+      if value > to { value = (to / whole) * whole }
+      if value < from { value = ((from + whole - 1) / whole) * whole }
     }
     return value
   }
 
   private mutating func number(_ schema: JSON) -> JSON {
-    if schema["multipleOf"] != nil { return JSON(integer(schema)) }
-    let low = schema["minimum"]?.double ?? schema["exclusiveMinimum"]?.double.map { $0 + 0.5 } ?? 0
-    let high =
-      schema["maximum"]?.double ?? schema["exclusiveMaximum"]?.double.map { $0 - 0.5 }
-      ?? max(low, low + 100)
-    let value = low + Double(Int.random(in: 0...100, using: &rng)) / 100 * max(0, high - low)
-    return JSON((value * 100).rounded() / 100)
+    var low = schema["minimum"]?.double
+    var high = schema["maximum"]?.double
+    if let exclusive = schema["exclusiveMinimum"]?.double { low = max(low ?? exclusive, exclusive) }
+    if let exclusive = schema["exclusiveMaximum"]?.double {
+      high = min(high ?? exclusive, exclusive)
+    }
+    let from = low ?? min(0, (high ?? 100) - 100)
+    let to = max(from, high ?? from + 100)
+    if let step = schema["multipleOf"]?.double, step > 0 {
+      // The first multiple of the step inside the bounds.
+      var multiple = (from / step).rounded(.up) * step
+      if schema["exclusiveMinimum"] != nil && multiple <= from { multiple += step }
+      return JSON(multiple)
+    }
+    // Strictly inside when a bound is exclusive.
+    let fraction = Double(Int.random(in: 1...99, using: &rng)) / 100
+    return JSON(((from + fraction * (to - from)) * 10_000).rounded() / 10_000)
   }
 
   private mutating func string(_ schema: JSON, name: String) -> String {

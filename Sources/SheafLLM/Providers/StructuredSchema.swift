@@ -18,17 +18,33 @@ enum StructuredSchema {
 
   /// The schema as an object schema (wrapped under `value` when it is not one).
   static func objectSchema(_ schema: JSON) -> JSON {
-    guard !isObject(schema) else { return schema.copy() }
+    guard !isObject(schema) else {
+      // `properties` without a `type`: both APIs want the type said.
+      let copy = schema.copy()
+      if copy["type"] == nil { copy["type"] = JSON("object") }
+      return copy
+    }
     return .object([
       "type": JSON("object"), "properties": .object(["value": schema.copy()]),
       "required": .array([JSON("value")]), "additionalProperties": JSON(false),
     ])
   }
 
-  /// Whether OpenAI's strict mode can take the schema: every object lists all its properties as
-  /// required and allows no others.
+  /// Whether OpenAI's strict mode can take the schema.
+  ///
+  /// Every object must list all its properties as required and allow no others, and no keyword
+  /// strict mode refuses may appear.
+  /// Keywords OpenAI's strict mode does not take.
+  static let unstrict: Set<String> = [
+    "minLength", "maxLength", "pattern", "format", "minimum", "maximum", "exclusiveMinimum",
+    "exclusiveMaximum", "multipleOf", "minItems", "maxItems", "uniqueItems", "minProperties",
+    "maxProperties", "patternProperties", "allOf", "oneOf", "not", "if", "then", "else",
+    "contains", "propertyNames", "dependencies", "prefixItems",
+  ]
+
   static func isStrict(_ schema: JSON) -> Bool {
     if schema.kind != .object { return true }
+    if schema.members.contains(where: { unstrict.contains($0.key) }) { return false }
     if schema["type"]?.string == "object" || schema["properties"] != nil {
       let keys = (schema["properties"]?.members ?? []).map(\.key)
       let required = Set(schema["required"]?.array?.compactMap(\.string) ?? [])

@@ -55,6 +55,9 @@ struct SchemaGapTests {
     #"{"oneOf":[{"type":"object","properties":{"kind":{"const":"a"},"n":{"type":"integer","minimum":5,"maximum":5}},"required":["kind","n"]},{"type":"string"}]}"#,
     #"{"allOf":[{"type":"object","properties":{"a":{"type":"string"}},"required":["a"]},{"properties":{"b":{"type":"null"}},"required":["b"]}]}"#,
     #"{"type":"array","prefixItems":[{"type":"integer"},{"type":"string","maxLength":3}],"items":{"type":"boolean"},"minItems":4}"#,
+    #"{"type":"object","properties":{"a":{"type":"integer","maximum":0},"b":{"type":"integer","exclusiveMaximum":1},"c":{"type":"integer","maximum":9223372036854775807},"d":{"type":"number","maximum":-5},"e":{"type":"number","multipleOf":2.5,"minimum":1}},"required":["a","b","c","d","e"]}"#,
+    #"{"type":"object","properties":{"pick":{"type":"array","uniqueItems":true,"items":{"enum":["x","y"]}},"flags":{"type":"array","uniqueItems":true,"items":{"type":"boolean"}},"pair":{"type":"array","items":[{"type":"string"},{"type":"integer"}]}},"required":["pick","flags","pair"]}"#,
+    ##"{"type":"object","properties":{"name":{"type":"string"},"children":{"type":"array","items":{"$ref":"#"}}},"required":["name","children"]}"##,
   ]
 
   @Test func examplesAreValidAgainstTheirSchemas() throws {
