@@ -14,7 +14,12 @@ PKG_MODULES := jansson libcurl libcmark libcrypto
 RELEASE_BIN := .build/release
 RUNS ?= runs
 SHEAF_BIN := $(RELEASE_BIN)
-SHEAF_TOOLS := build
+# make doc builds the tools only when a source is newer than them (a staged run used to spend
+# 0.5-2.5 s in swift build each time).
+SOURCES := Package.swift $(shell find Sources -name '*.swift' 2>/dev/null)
+SHEAF_TOOLS := $(RELEASE_BIN)/sheaf-run
+SHARE := $(DESTDIR)$(PREFIX)/share/sheaf
+EXAMPLES := prd book blog episode report
 
 .PHONY: all deps test-deps build debug test demo install uninstall bench clean lint format
 
@@ -44,6 +49,9 @@ deps:
 build: deps
 	$(SWIFT) build -c release --static-swift-stdlib -Xlinker -no-pie
 
+$(RELEASE_BIN)/sheaf-run: $(SOURCES)
+	@$(MAKE) --no-print-directory build
+
 debug: deps
 	$(SWIFT) build
 
@@ -63,12 +71,20 @@ test-deps: deps
 test: test-deps lint
 	$(SWIFT) test
 
-install: build
-	install -d $(DESTDIR)$(PREFIX)/bin
-	for t in $(TOOLS); do install -m 0755 $(RELEASE_BIN)/$$t $(DESTDIR)$(PREFIX)/bin/$$t; done
+# The stripped tools in $(PREFIX)/bin, and in $(PREFIX)/share/sheaf the make driver
+# (pipelines/sheaf.mk and section.mk), the prompt sets and the example plans, laid out as in the
+# checkout, so the driver finds the tools beside it (../../../bin) or on PATH.
+install: $(RELEASE_BIN)/sheaf-run
+	install -d "$(DESTDIR)$(PREFIX)/bin" "$(SHARE)/pipelines" "$(SHARE)/prompts"
+	for t in $(TOOLS); do install -m 0755 -s $(RELEASE_BIN)/$$t "$(DESTDIR)$(PREFIX)/bin/$$t"; done
+	install -m 0644 pipelines/sheaf.mk pipelines/section.mk "$(SHARE)/pipelines/"
+	for e in $(EXAMPLES); do install -d "$(SHARE)/pipelines/$$e" && cp -R pipelines/$$e/. "$(SHARE)/pipelines/$$e/"; done
+	cp -R prompts/. "$(SHARE)/prompts/"
+	@echo "sheaf: installed in $(DESTDIR)$(PREFIX) (tools in bin/, driver, prompts and examples in share/sheaf/)"
 
 uninstall:
-	for t in $(TOOLS); do rm -f $(DESTDIR)$(PREFIX)/bin/$$t; done
+	for t in $(TOOLS); do rm -f "$(DESTDIR)$(PREFIX)/bin/$$t"; done
+	rm -rf "$(SHARE)"
 
 # The demo: the detailed PRD with the offline provider, paced so that streaming and the parallel
 # second stage can be seen, shown live; then where the document and summary are.

@@ -10,7 +10,8 @@
 # Variables: RUNS (default runs), J (sections at once, default 4), MODE, PROVIDER, MODEL,
 # BASE_URL (or SHEAF_PROVIDER, SHEAF_MODEL, SHEAF_BASE_URL in the environment), FORCE=1
 # (regenerate over people's edits), ALLOW_OUTSIDE=1 (let the plan read files outside its
-# folder), DRY=1 (say what would be asked and its estimated cost, do nothing), PRICES=file (or
+# folder), ONLY=a,b (build those sections and what they need), DRY=1 (say what would be asked
+# and its estimated cost, do nothing), PRICES=file (or
 # SHEAF_PRICES), BUDGET=usd (no request starts once the run's spending would pass it), WARN=rules
 # (rules that only warn), CALL_FLAGS, PROMPT_FLAGS, VALIDATE_FLAGS.
 #
@@ -23,12 +24,20 @@
 # sections.mk holds nothing but section ids, so nothing a plan says is ever make or shell syntax.
 # Never put what people typed into a recipe's environment as make text: make would expand it
 # there (a NOTE with `$(shell …)` would run). The recipes read the SHEAF_* copies instead.
-unexport NOTE PLAN RUNS MODE BASE_URL PROVIDER MODEL CASCADE CALL_FLAGS PROMPT_FLAGS VALIDATE_FLAGS SECTION DOC PRICES WARN DRY CLEAR_NOTE BUDGET
-SHEAF_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
-SHEAF_BIN ?= $(SHEAF_DIR)/../.build/release
+# ONLY= given (even empty) or not at all: told apart before `unexport` defines it.
+export SHEAF_ONLY_GIVEN := $(if $(filter undefined,$(origin ONLY)),,1)
+export SHEAF_ONLY := $(value ONLY)
+# Defaults first: `unexport` below defines a variable that is not set yet (as empty).
 RUNS ?= runs
 J ?= 4
 CASCADE ?= yes
+unexport NOTE PLAN RUNS MODE BASE_URL PROVIDER MODEL CASCADE CALL_FLAGS PROMPT_FLAGS VALIDATE_FLAGS SECTION DOC PRICES WARN DRY CLEAR_NOTE BUDGET ONLY
+SHEAF_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
+# The tools: SHEAF_BIN if set; else a checkout's release build; else beside an installed driver
+# ($(PREFIX)/share/sheaf/pipelines → $(PREFIX)/bin); else on PATH.
+SHEAF_BIN ?= $(patsubst %/,%,$(dir $(firstword $(wildcard $(SHEAF_DIR)/../.build/release/sheaf-run $(SHEAF_DIR)/../../../bin/sheaf-run) $(shell command -v sheaf-run 2>/dev/null) $(SHEAF_DIR)/../.build/release/sheaf-run)))
+# The prompt sets that ship with the driver (the generic `default` set among them).
+export SHEAF_PROMPTS := $(abspath $(SHEAF_DIR)/../prompts)
 
 export SHEAF_BIN
 export SHEAF_PLAN := $(value PLAN)
@@ -86,9 +95,11 @@ doc: $(SHEAF_TOOLS)
 	exec 9>>"$$run/.lock" && "$$SHEAF_BIN/sheaf-run" lock --run "$$run" --fd 9 || exit 2; \
 	doc=$$("$$SHEAF_BIN/sheaf-run" prepare --plan "$$SHEAF_PLAN" --runs "$$SHEAF_RUNS" --mode "$$SHEAF_MODE_ARG" $(if $(FORCE),--force) $(PROMPT_FLAGS) \
 	    $${SHEAF_REGEN:+--regenerate "$$SHEAF_REGEN" --cascade "$$SHEAF_CASCADE" --note "$$SHEAF_NOTE"} \
-	    $${SHEAF_CLEAR_NOTE:+--clear-note}) || exit 2; \
+	    $${SHEAF_CLEAR_NOTE:+--clear-note} $${SHEAF_ONLY_GIVEN:+--only "$$SHEAF_ONLY"}) || exit 2; \
 	SHEAF_RUN="$$SHEAF_RUNS/$$doc"; export SHEAF_RUN; \
-	$(MAKE) --no-print-directory -k -j$(J) -C "$$SHEAF_RUN" -f "$$(cd "$(SHEAF_DIR)" && pwd)/section.mk" sheaf-sections; \
+	targets=sheaf-sections; \
+	if [ -n "$$SHEAF_ONLY_GIVEN" ]; then targets=$$(printf '%s' "$$SHEAF_ONLY" | tr ',' ' ' | sed 's|[^ ][^ ]*|sections/&.json|g'); fi; \
+	$(MAKE) --no-print-directory -k -j$(J) -C "$$SHEAF_RUN" -f "$$(cd "$(SHEAF_DIR)" && pwd)/section.mk" $$targets; \
 	built=$$?; \
 	set -- "$$SHEAF_RUN/plan.ndjson"; \
 	for id in $$("$$SHEAF_BIN/sheaf-run" info --run "$$SHEAF_RUN" sections); do \

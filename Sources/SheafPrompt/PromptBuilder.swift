@@ -177,8 +177,9 @@ public final class PromptBuilder {
   /// Finds and compiles a record's templates (the system message, the section's template or
   /// `default`, the partials they use), or the `template` error that stops it.
   private func resolve(_ json: JSON, id: String, doc: String?) -> Result<Templates, SheafError> {
+    let named = options.set != nil || json["prompt_set"]?.string != nil
     let set = options.set ?? json["prompt_set"]?.string ?? doc ?? "default"
-    let folders = library.folders(set: set, planDir: json["plan_dir"]?.string)
+    let folders = library.folders(set: set, planDir: json["plan_dir"]?.string, named: named)
     let templateName = json["template"]?.string ?? id
     // Names, never paths: a record cannot point build-prompt at a file outside the prompt folders.
     for (field, name) in [("prompt_set", set), ("template", templateName)]
@@ -192,11 +193,18 @@ public final class PromptBuilder {
         ))
     }
     guard let systemPath = library.find("shared_context", in: folders) else {
+      let planDir = json["plan_dir"]?.string ?? "."
+      let looked =
+        library.candidates(set: set, planDir: json["plan_dir"]?.string).filter { folder in
+          !TemplateLibrary.shippedRoots.contains { folder.hasPrefix($0 + "/") }
+        } + ["sheaf's own sets"]
       return .failure(
         SheafError(
           .template,
-          "no shared_context.mustache for prompt set '\(set)' (looked in \(folders.joined(separator: ", ")))",
-          hint: "pass --prompts DIR or --set NAME, or add prompts/\(set)/shared_context.mustache"))
+          "no prompt set '\(set)' (looked in \(looked.joined(separator: ", ")))",
+          hint:
+            "put its files in \(planDir)/prompts/\(set)/ (shared_context.mustache, default.mustache), or drop prompt_set to use the default set"
+        ))
     }
     guard
       let userPath = library.find(templateName, in: folders) ?? library.find("default", in: folders)
@@ -346,11 +354,19 @@ public final class PromptBuilder {
   /// and the reference check still knows the name.
   func variables(_ json: JSON, context: [[String: Any]]) -> [String: Any] {
     var inputs: [String: Any] = [:]
-    for (key, value) in json["inputs"]?.members ?? [] { inputs[key] = Self.plain(value) }
+    var inputList: [[String: Any]] = []
+    for (key, value) in json["inputs"]?.members ?? [] {
+      inputs[key] = Self.plain(value)
+      // Every input but the audience, as a list, for a set that does not know their names.
+      if key != "audience" {
+        inputList.append(["name": key, "text": value.string ?? value.compactText])
+      }
+    }
     let doc: [String: Any] = [
       "id": json["doc"]?.string ?? "",
       "title": json["doc_title"]?.string ?? json["doc"]?.string ?? "",
-      "inputs": inputs,
+      "inputs": inputs, "inputs_list": inputList,
+      "audience": inputs["audience"] ?? false,
     ]
     var section: [String: Any] = [:]
     for (key, value) in json.members where !RecordFields.names.contains(key) {

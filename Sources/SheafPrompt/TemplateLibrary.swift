@@ -14,10 +14,15 @@ struct CompiledTemplate {
 
 /// Finds and compiles the templates of a prompt set.
 ///
-/// A set's files are looked for in this order, the first found winning:
-/// 1. each `--prompts DIR`, as `DIR/<set>/NAME.mustache`, then `DIR/NAME.mustache`;
-/// 2. the plan's folder, as `<plan_dir>/prompts/<set>/NAME.mustache`, then `<plan_dir>/NAME.mustache`;
-/// 3. the current folder, as `prompts/<set>/NAME.mustache`.
+/// A set is a folder with a `shared_context.mustache`, taken whole: the first of these folders
+/// that has one is the set, and every template and partial comes from it:
+/// 1. each `--prompts DIR`, as `DIR/<set>/`, then `DIR/`;
+/// 2. the plan's folder, as `<plan_dir>/prompts/<set>/`, then `<plan_dir>/`;
+/// 3. the current folder, as `prompts/<set>/`;
+/// 4. the sets that ship with sheaf (`SHEAF_PROMPTS`, else `share/sheaf/prompts` beside the
+///    tools, else a checkout's `prompts/`).
+///
+/// A set nobody named (the document's id) that is found nowhere is the shipped `default` set.
 ///
 /// A section uses `<template>.mustache`, else `default.mustache`; the system message is
 /// `shared_context.mustache`; any other file of the set can be a partial (`{{> name}}`).
@@ -34,14 +39,55 @@ public final class TemplateLibrary {
     self.promptDirs = promptDirs
   }
 
-  /// The folders a set's files are looked for in, in order.
-  public func folders(set: String, planDir: String?) -> [String] {
+  /// The folders a set may be in, in order.
+  public func candidates(set: String, planDir: String?) -> [String] {
     var folders: [String] = []
     for dir in promptDirs { folders += ["\(dir)/\(set)", dir] }
     if let planDir, !planDir.isEmpty { folders += ["\(planDir)/prompts/\(set)", planDir] }
     folders.append("prompts/\(set)")
+    folders += Self.shippedRoots.map { "\($0)/\(set)" }
     var seen = Set<String>()
     return folders.filter { seen.insert($0).inserted }
+  }
+
+  /// Where the prompt sets that ship with sheaf are: `SHEAF_PROMPTS`, then `share/sheaf/prompts`
+  /// beside the tools (`bin/../share`), then a checkout's `prompts/` (`.build/release/../..`).
+  static let shippedRoots: [String] = {
+    var roots: [String] = []
+    if let given = ProcessInfo.processInfo.environment["SHEAF_PROMPTS"], !given.isEmpty {
+      roots.append(given)
+    }
+    let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+      .deletingLastPathComponent()
+    roots.append(exe.appendingPathComponent("../share/sheaf/prompts").standardized.path)
+    roots.append(exe.appendingPathComponent("../../prompts").standardized.path)
+    roots.append(exe.appendingPathComponent("../../../prompts").standardized.path)
+    return roots
+  }()
+
+  /// The folder of a set, taken whole.
+  ///
+  /// It is the first candidate with a `shared_context.mustache`; for a set nobody named, else
+  /// the shipped `default` set. Empty when there is none.
+  public func folders(set: String, planDir: String?, named: Bool = true) -> [String] {
+    let key = set + "\u{0}" + (planDir ?? "") + (named ? "" : "\u{0}*")
+    if let known = chosen[key] { return known }
+    var result: [String] = []
+    if let found = candidates(set: set, planDir: planDir).first(where: hasSharedContext) {
+      result = [found]
+    } else if !named,
+      let found = candidates(set: "default", planDir: planDir).first(where: hasSharedContext)
+    {
+      result = [found]
+    }
+    chosen[key] = result
+    return result
+  }
+
+  private var chosen: [String: [String]] = [:]
+
+  private func hasSharedContext(_ folder: String) -> Bool {
+    FileManager.default.fileExists(atPath: "\(folder)/shared_context.mustache")
   }
 
   /// The path of `name.mustache` in the first folder that has it (looked up once per run).

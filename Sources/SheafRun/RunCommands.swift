@@ -31,6 +31,8 @@ public enum RunCommands {
     public var prompts = PromptOptions()
     /// Prices, for the estimate.
     public var prices = PriceList()
+    /// `ONLY=a,b`: the sections to build (checked here: known ids, not none).
+    public var only: [String]?
 
     /// Options for a plan and a root of run directories.
     public init(planPath: String, runs: String) {
@@ -76,6 +78,16 @@ public enum RunCommands {
     }
     let ids = graph.sections.map(\.section.id)
     func names(_ list: [String]) -> String { list.isEmpty ? "none" : list.joined(separator: ", ") }
+    if let only = options.only {
+      // Checked before anything is changed: the selection is make text (section ids only).
+      guard !only.isEmpty else {
+        throw ToolFailure.usage("ONLY: the selection is empty (give section ids: ONLY=a,b)")
+      }
+      for id in only where !ids.contains(id) {
+        let hint = PlanReader.closest(to: id, in: ids).map { " (did you mean '\($0)'?)" } ?? ""
+        throw ToolFailure.usage("ONLY: unknown section '\(id)'\(hint)")
+      }
+    }
 
     var lines = [PlanEmitter.outlineEvent(graph)]
     for planned in graph.sections { lines.append(PlanEmitter.record(for: planned, in: graph)) }

@@ -21,13 +21,14 @@ struct SheafRun: FilterCommand {
       """,
     version: SheafVersion.current,
     subcommands: [
-      Prepare.self, Where.self, Lock.self, Deps.self, Fresh.self, Save.self, Keep.self, Status.self,
+      Init.self, Prepare.self, Where.self, Lock.self, Deps.self, Fresh.self, Save.self, Keep.self,
+      Status.self,
       Watch.self, Info.self, Versions.self, Restore.self,
     ])
 
   mutating func execute() throws -> ExitStatus {
     throw ToolFailure.usage(
-      "name a step: prepare, where, lock, deps, fresh, save, keep, status, watch, info, versions or restore"
+      "name a step: init, prepare, where, lock, deps, fresh, save, keep, status, watch, info, versions or restore"
     )
   }
 
@@ -96,6 +97,11 @@ struct SheafRun: FilterCommand {
       help: "Let the plan read files outside its folder (or SHEAF_ALLOW_OUTSIDE=1).")
     var allowOutside = false
     @OptionGroup var prompt: PromptFlags
+    @Option(
+      help: ArgumentHelp(
+        "Check the sections ONLY= selects (comma-separated ids; an empty list is an error).",
+        valueName: "ids"))
+    var only: String?
 
     mutating func execute() throws -> ExitStatus {
       let mode =
@@ -112,8 +118,36 @@ struct SheafRun: FilterCommand {
       options.allowOutside = allowOutside
       options.prompts = prompt.options
       options.prices = try prompt.priceList()
+      options.only = only.map { commaSeparated([$0]) }
       let doc = try RunCommands.prepare(options, tool: SheafRun.toolName)
       if !dryRun { try RecordWriter().writeText(doc + "\n") }
+      return .completed
+    }
+  }
+
+  struct Init: FilterCommand {
+    static let configuration = CommandConfiguration(
+      abstract:
+        "Start a document in a new folder from an example: its plan, inputs, prompt set and a Makefile.",
+      discussion: """
+        EXAMPLES
+          sheaf-run init --list
+          sheaf-run init my-prd --from prd && cd my-prd && make doc
+        """)
+    @Argument(help: "The new folder.") var directory: String?
+    @Option(
+      name: .customLong("from"), help: ArgumentHelp("The kind (see --list).", valueName: "kind"))
+    var kind: String?
+    @Flag(help: "List the kinds, one line each.") var list = false
+    mutating func execute() throws -> ExitStatus {
+      if list {
+        try RecordWriter().writeText(Scaffold.list())
+        return .completed
+      }
+      guard let directory, let kind else {
+        throw ToolFailure.usage("init: give a folder and --from KIND (see sheaf-run init --list)")
+      }
+      try Scaffold.create(directory, kind: kind, tool: SheafRun.toolName)
       return .completed
     }
   }

@@ -336,4 +336,18 @@ struct RebuildTests {
       now.trimmingCharacters(in: .whitespacesAndNewlines)
         == first.out.trimmingCharacters(in: .whitespacesAndNewlines))
   }
+
+  @Test func onlyBuildsTheSelectionAndWhatItNeeds() throws {
+    try copyPRD()
+    let stub = try Stub()
+    let run = try makeDoc(stub, "ONLY=goals_objectives")
+    #expect(run.status != 0, "the document is not ready: only two sections exist")
+    #expect(try asked(stub, since: 0) == ["Problem Statement", "Goals and Objectives"])
+    let empty = try makeDoc(stub, "ONLY=")
+    #expect(empty.status != 0)
+    #expect(empty.err.contains("ONLY: the selection is empty"), "\(empty.err)")
+    let unknown = try makeDoc(stub, "ONLY=goals")
+    #expect(unknown.err.contains("ONLY: unknown section 'goals'"), "\(unknown.err)")
+    #expect(try stub.requests() == 2, "a refused selection asks nothing")
+  }
 }
