@@ -57,12 +57,7 @@ public final class TemplateLibrary {
     if let given = ProcessInfo.processInfo.environment["SHEAF_PROMPTS"], !given.isEmpty {
       roots.append(given)
     }
-    let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-      .deletingLastPathComponent()
-    roots.append(exe.appendingPathComponent("../share/sheaf/prompts").standardized.path)
-    roots.append(exe.appendingPathComponent("../../prompts").standardized.path)
-    roots.append(exe.appendingPathComponent("../../../prompts").standardized.path)
-    return roots
+    return roots + SheafRoots.candidates.map { $0 + "/prompts" }
   }()
 
   /// The folder of a set, taken whole.

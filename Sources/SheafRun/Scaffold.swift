@@ -18,17 +18,7 @@ public enum Scaffold {
   /// Where sheaf's shared files are: `SHEAF_SHARE`, else `share/sheaf` beside the tools, else the
   /// checkout the tools were built in; `nil` when none has the examples.
   public static func root() -> String? {
-    var candidates: [String] = []
-    if let given = ProcessInfo.processInfo.environment["SHEAF_SHARE"], !given.isEmpty {
-      candidates.append(given)
-    }
-    let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-      .deletingLastPathComponent()
-    candidates.append(exe.appendingPathComponent("../share/sheaf").standardized.path)
-    // A checkout: .build/release (or .build/<triple>/release, where the link leads).
-    candidates.append(exe.appendingPathComponent("../..").standardized.path)
-    candidates.append(exe.appendingPathComponent("../../..").standardized.path)
-    return candidates.first {
+    SheafRoots.candidates.first {
       FileManager.default.fileExists(atPath: "\($0)/pipelines/sheaf.mk")
     }
   }

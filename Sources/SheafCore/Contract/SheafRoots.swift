@@ -1,0 +1,21 @@
+import Foundation
+
+/// Where sheaf's shared files (the driver, the prompt sets, the examples) may be, in order:
+/// `SHEAF_SHARE`, `share/sheaf` beside the tools (`bin/../share/sheaf`), and the checkout the
+/// tools were built in (`.build/release/../..`, or the `.build/<triple>/release` the link leads
+/// to).
+public enum SheafRoots {
+  /// The candidate folders, each laid out as `pipelines/`, `prompts/`.
+  public static let candidates: [String] = {
+    var roots: [String] = []
+    if let given = ProcessInfo.processInfo.environment["SHEAF_SHARE"], !given.isEmpty {
+      roots.append(given)
+    }
+    let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+      .deletingLastPathComponent()
+    for relative in ["../share/sheaf", "../..", "../../.."] {
+      roots.append(exe.appendingPathComponent(relative).standardized.path)
+    }
+    return roots
+  }()
+}
