@@ -9,7 +9,7 @@
 
 # Never put what people typed into a recipe's environment as make text: make would expand it
 # there (a NOTE with `$(shell …)` would run). The recipes read the SHEAF_* copies instead.
-unexport NOTE PLAN RUNS MODE BASE_URL PROVIDER MODEL CASCADE CALL_FLAGS PROMPT_FLAGS VALIDATE_FLAGS SECTION DOC PRICES WARN DRY CLEAR_NOTE BUDGET
+unexport NOTE PLAN RUNS MODE BASE_URL PROVIDER MODEL CASCADE CALL_FLAGS PROMPT_FLAGS VALIDATE_FLAGS SECTION DOC PRICES WARN DRY CLEAR_NOTE BUDGET ONLY NOTIFY
 
 # `sheaf-run deps` passes a person's section through as it is (so nothing after it asks a model),
 # adds the section's kept note (make regen NOTE=) to its instructions, marks a section skipped

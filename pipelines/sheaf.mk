@@ -13,7 +13,9 @@
 # folder), ONLY=a,b (build those sections and what they need), DRY=1 (say what would be asked
 # and its estimated cost, do nothing), PRICES=file (or
 # SHEAF_PRICES), BUDGET=usd (no request starts once the run's spending would pass it), WARN=rules
-# (rules that only warn), CALL_FLAGS, PROMPT_FLAGS, VALIDATE_FLAGS.
+# (rules that only warn), NOTIFY='command' (run when a make doc ends, with SHEAF_DOC,
+# SHEAF_DOC_STATUS, SHEAF_DOCUMENT and SHEAF_SUMMARY in its environment), CALL_FLAGS,
+# PROMPT_FLAGS, VALIDATE_FLAGS.
 #
 # A section is built when it did not complete or when its fingerprint (the prompt it would get
 # now, its llm settings and format) differs from the one it was built with; one run per document
@@ -31,7 +33,7 @@ export SHEAF_ONLY := $(value ONLY)
 RUNS ?= runs
 J ?= 4
 CASCADE ?= yes
-unexport NOTE PLAN RUNS MODE BASE_URL PROVIDER MODEL CASCADE CALL_FLAGS PROMPT_FLAGS VALIDATE_FLAGS SECTION DOC PRICES WARN DRY CLEAR_NOTE BUDGET ONLY
+unexport NOTE PLAN RUNS MODE BASE_URL PROVIDER MODEL CASCADE CALL_FLAGS PROMPT_FLAGS VALIDATE_FLAGS SECTION DOC PRICES WARN DRY CLEAR_NOTE BUDGET ONLY NOTIFY
 SHEAF_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 # The tools: SHEAF_BIN if set; else a checkout's release build; else beside an installed driver
 # ($(PREFIX)/share/sheaf/pipelines → $(PREFIX)/bin); else on PATH.
@@ -66,6 +68,7 @@ ifneq ($(value PRICES),)
 export SHEAF_PRICES := $(value PRICES)
 endif
 export SHEAF_WARN := $(value WARN)
+export SHEAF_NOTIFY := $(value NOTIFY)
 export SHEAF_BUDGET := $(value BUDGET)
 ifneq ($(DRY),)
 export SHEAF_DRY := 1
@@ -108,6 +111,11 @@ doc: $(SHEAF_TOOLS)
 	"$$SHEAF_BIN/merge-doc" -o "$$SHEAF_RUN/$$doc.md" --summary "$$SHEAF_RUN/summary.json" --events-file "$$SHEAF_RUN/events.ndjson" "$$@"; \
 	merged=$$?; \
 	echo "sheaf: document $$SHEAF_RUN/$$doc.md · summary $$SHEAF_RUN/summary.json · make status DOC=$$doc"; \
+	if [ -n "$$SHEAF_NOTIFY" ]; then \
+	  SHEAF_DOC="$$doc" SHEAF_DOCUMENT="$$SHEAF_RUN/$$doc.md" SHEAF_SUMMARY="$$SHEAF_RUN/summary.json" \
+	  SHEAF_DOC_STATUS="$$(sed -n 's/^{[^{]*"status":"\([a-z]*\)".*/\1/p' "$$SHEAF_RUN/summary.json")" \
+	  sh -c "$$SHEAF_NOTIFY" || echo "sheaf: NOTIFY failed" >&2; \
+	fi; \
 	[ $$built = 0 ] && [ $$merged = 0 ]
 
 # Regenerate one section (with NOTE kept as its instructions until CLEAR_NOTE=1) and, unless

@@ -2,6 +2,13 @@ import Foundation
 import Mustache
 import SheafCore
 
+/// An optional value that is not there: it renders as nothing and a section over it is skipped
+/// (`{{#section.min_words}}…{{/section.min_words}}`), where `false` would print "false".
+struct Absent: MustacheCustomRenderable {
+  var renderText: String { "" }
+  var isNull: Bool { true }
+}
+
 /// build-prompt's settings.
 public struct PromptOptions {
   /// Extra prompt folders, searched first (`--prompts`).
@@ -350,7 +357,8 @@ public final class PromptBuilder {
   /// The variables a template sees: `doc`, `section`, `context`, `outline`, `feedback`,
   /// `previous_answer`, and `has_context`, `has_outline`, `has_feedback` for headings.
   ///
-  /// An optional value that is absent is `false`, so `{{#name}}` skips it
+  /// An optional value that is absent is `Absent`: it renders empty (never "false"), and
+  /// `{{#name}}` skips it
   /// and the reference check still knows the name.
   func variables(_ json: JSON, context: [[String: Any]]) -> [String: Any] {
     var inputs: [String: Any] = [:]
@@ -366,7 +374,7 @@ public final class PromptBuilder {
       "id": json["doc"]?.string ?? "",
       "title": json["doc_title"]?.string ?? json["doc"]?.string ?? "",
       "inputs": inputs, "inputs_list": inputList,
-      "audience": inputs["audience"] ?? false,
+      "audience": inputs["audience"] ?? Absent(),
     ]
     var section: [String: Any] = [:]
     for (key, value) in json.members where !RecordFields.names.contains(key) {
@@ -377,31 +385,31 @@ public final class PromptBuilder {
     section["description"] = json["description"]?.string ?? ""
     section["order"] = json["order"]?.int ?? 0
     section["stage"] = json["stage"]?.int ?? 1
-    section["mode"] = json["mode"]?.string ?? false
+    section["mode"] = json["mode"]?.string ?? Absent()
     section["instructions"] =
-      (json["instructions"]?.string).flatMap { $0.trimmed.isEmpty ? nil : $0 } ?? false
+      (json["instructions"]?.string).flatMap { $0.trimmed.isEmpty ? nil : $0 } ?? Absent()
     let format = json["format"]
     let low = format?["min_words"]?.int
     let high = format?["max_words"]?.int
-    section["min_words"] = low ?? false
-    section["max_words"] = high ?? false
+    section["min_words"] = low ?? Absent()
+    section["max_words"] = high ?? Absent()
     switch (low, high) {
     case (let low?, let high?): section["target_words"] = "\(low)–\(high)"
     case (let low?, nil): section["target_words"] = "at least \(low)"
     case (nil, let high?): section["target_words"] = "at most \(high)"
-    default: section["target_words"] = false
+    default: section["target_words"] = Absent()
     }
     let outline = outlineEntries(json, context: context)
     let feedback: [[String: Any]] = (json["violations"]?.array ?? []).map { violation in
       [
         "rule": violation["rule"]?.string ?? "", "message": violation["message"]?.string ?? "",
-        "path": violation["path"]?.string ?? false,
+        "path": violation["path"]?.string ?? Absent(),
       ]
     }
     let previous = feedback.isEmpty ? nil : json["content"]?.string
     return [
       "doc": doc, "section": section, "context": context, "outline": outline, "feedback": feedback,
-      "previous_answer": previous ?? false, "has_context": !context.isEmpty,
+      "previous_answer": previous ?? Absent(), "has_context": !context.isEmpty,
       "has_outline": !outline.isEmpty,
       "has_feedback": !feedback.isEmpty,
     ]
@@ -462,7 +470,7 @@ public final class PromptBuilder {
     case .string: return value.string ?? ""
     case .number: return value.int.map { $0 as Any } ?? value.numberLiteral ?? ""
     case .bool: return value.bool ?? false
-    case .null: return false
+    case .null: return Absent()
     }
   }
 }

@@ -74,6 +74,7 @@ public enum RunCommands {
           tool, "\(id): finished saving it (the last run stopped between its two files)")
       }
       run.clearInterrupted()
+      run.clearPaused()
       run.resetRateLimits()
     }
     let ids = graph.sections.map(\.section.id)
@@ -459,6 +460,15 @@ public enum RunCommands {
       case .record(let record):
         if !force, let id = record.id, run.isHuman(id), let kept = run.record(id) {
           try writer.write(kept)
+          return
+        }
+        if record.status == nil || record.status == .pending, run.wasPaused {
+          // Paused: what runs finishes, nothing new starts; the next make doc resumes.
+          record.status = .cancelled
+          record.error = SheafError(
+            .cancelled, "the run was paused before this section started", retryable: true,
+            hint: "run make doc again to resume: completed sections are kept")
+          try writer.write(record.json)
           return
         }
         if record.status == nil || record.status == .pending, run.wasInterrupted {

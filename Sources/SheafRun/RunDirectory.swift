@@ -359,4 +359,18 @@ public struct RunDirectory {
 
   /// Clears the interrupted mark (a new run starts).
   func clearInterrupted() { unlink(interruptedPath) }
+
+  /// Present while the run is paused (`sheaf-run pause`): sections running finish, none starts.
+  var pausedPath: String { "\(path)/.paused" }
+
+  /// Pauses the run until the next `make doc`.
+  public func markPaused() throws {
+    try AtomicFile.write(Event.timestamp() + "\n", to: pausedPath)
+  }
+
+  /// Whether the run is paused.
+  var wasPaused: Bool { FileManager.default.fileExists(atPath: pausedPath) }
+
+  /// Resumes: the next run starts sections again.
+  func clearPaused() { unlink(pausedPath) }
 }

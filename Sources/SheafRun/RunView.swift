@@ -7,7 +7,7 @@ import SheafPrompt
 /// progress, from the run directory and `events.ndjson`.
 public final class RunView {
   private let run: RunDirectory
-  private var sections: [(id: String, title: String, order: Int)] = []
+  private var sections: [(id: String, title: String, order: Int, stage: Int)] = []
   private var live: [String: (status: String, text: String)] = [:]
   private var runStart: Date?
   private var lastEvent: Date?
@@ -36,7 +36,9 @@ public final class RunView {
     }
     sections = run.plannedRecords().compactMap { record in
       guard let id = record["id"]?.string else { return nil }
-      return (id, record["title"]?.string ?? id, record["order"]?.int ?? 0)
+      return (
+        id, record["title"]?.string ?? id, record["order"]?.int ?? 0, record["stage"]?.int ?? 1
+      )
     }.sorted { $0.order < $1.order }
   }
 
@@ -183,11 +185,16 @@ public final class RunView {
     var lines: [String] = []
     var done = 0
     var doneThisRun = 0
+    var openStages = Set<Int>()
     for section in sections {
       // Each record file is read once per drawing.
       let stored = run.stored(section.id)
       let state = status(section.id, stored: stored)
-      if ["completed", "human", "failed", "skipped"].contains(state) { done += 1 }
+      if ["completed", "human", "failed", "skipped"].contains(state) {
+        done += 1
+      } else {
+        openStages.insert(section.stage)
+      }
       if jobsStarted.contains(section.id) && ["completed", "failed", "skipped"].contains(state) {
         doneThisRun += 1
       }
@@ -219,6 +226,12 @@ public final class RunView {
     }
     let total = sections.count
     var progress = "\(done)/\(total) (\(total == 0 ? 0 : done * 100 / total)%)"
+    // The stage under way: the first that has a section not done.
+    let stages = Set(sections.map(\.stage))
+    if stages.count > 1, let current = openStages.min() {
+      let position = (stages.sorted().firstIndex(of: current) ?? 0) + 1
+      progress += " · stage \(position) of \(stages.count)"
+    }
     if let runStart {
       let end = isComplete ? (lastEvent ?? Date()) : Date()
       let elapsed = end.timeIntervalSince(runStart)

@@ -23,7 +23,7 @@ struct SheafRun: FilterCommand {
     subcommands: [
       Init.self, Prepare.self, Where.self, Lock.self, Deps.self, Fresh.self, Save.self, Keep.self,
       Status.self,
-      Watch.self, Info.self, Versions.self, Restore.self,
+      Watch.self, Pause.self, Info.self, Versions.self, Restore.self,
     ])
 
   mutating func execute() throws -> ExitStatus {
@@ -196,6 +196,24 @@ struct SheafRun: FilterCommand {
     @Option(help: ArgumentHelp("The run directory.", valueName: "dir")) var run: String
     mutating func execute() throws -> ExitStatus {
       try RunCommands.fresh(run: RunDirectory(path: run), tool: SheafRun.toolName)
+    }
+  }
+
+  struct Pause: FilterCommand {
+    static let configuration = CommandConfiguration(
+      abstract:
+        "Pause a run: the sections running finish, no new one starts; the next make doc resumes.")
+    @Option(help: ArgumentHelp("The run directory.", valueName: "dir")) var run: String
+    mutating func execute() throws -> ExitStatus {
+      let directory = RunDirectory(path: run)
+      guard FileManager.default.fileExists(atPath: directory.planPath) else {
+        throw ToolFailure.usage("\(run): no run here (run `make doc PLAN=…` first)")
+      }
+      try directory.markPaused()
+      Diagnostics.say(
+        SheafRun.toolName,
+        "\(run): paused; the sections running finish and no new one starts; `make doc` resumes")
+      return .completed
     }
   }
 

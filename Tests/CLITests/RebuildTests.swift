@@ -350,4 +350,37 @@ struct RebuildTests {
     #expect(unknown.err.contains("ONLY: unknown section 'goals'"), "\(unknown.err)")
     #expect(try stub.requests() == 2, "a refused selection asks nothing")
   }
+
+  @Test func pauseThenResumeAndNotify() throws {
+    try copyPRD()
+    let stub = try Stub()
+    // A slow run, paused while its first section is being written.
+    let command =
+      "make --no-print-directory -f pipelines/sheaf.mk SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= RUNS='\(scratch)/runs' PROVIDER=openai MODEL=stub BASE_URL='\(stub.url("words=300,ttfb=1.5"))' J=1 CALL_FLAGS='--cache \(scratch)/cache' doc PLAN='\(plan)'"
+    let paused = try Harness.run(
+      "(\(command) > '\(scratch)/run.log' 2>&1; echo $? > '\(scratch)/run.rc') & sleep 1; \(Harness.products.path)/sheaf-run pause --run '\(scratch)/runs/prd'; wait"
+    )
+    #expect(paused.err.contains("paused"), "\(paused.err)")
+    let statuses = try FileManager.default
+      .contentsOfDirectory(atPath: sections).filter { $0.hasSuffix(".json") }.map { name in
+        let data = try Data(contentsOf: URL(fileURLWithPath: sections + "/" + name))
+        return (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["status"]
+          as? String
+          ?? "?"
+      }
+    #expect(statuses.contains("completed"), "the section under way finished: \(statuses)")
+    #expect(statuses.contains("cancelled"), "no new section started: \(statuses)")
+    let status = try Harness.run(
+      "make --no-print-directory -f pipelines/sheaf.mk SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= RUNS='\(scratch)/runs' status DOC=prd"
+    )
+    #expect(status.out.contains("stage 1 of 3"), "\(status.out)")
+    // make doc resumes, pays nothing twice, and says how it ended.
+    let before = try stub.requests()
+    let resumed = try Harness.run(
+      command + " NOTIFY='echo \"$SHEAF_DOC $SHEAF_DOC_STATUS\" > \(scratch)/notified'")
+    #expect(resumed.status == 0, "\(resumed.err)")
+    #expect(try stub.requests() - before == 12 - statuses.filter { $0 == "completed" }.count)
+    let notified = try String(contentsOfFile: scratch + "/notified", encoding: .utf8)
+    #expect(notified == "prd ready\n")
+  }
 }
