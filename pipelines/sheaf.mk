@@ -100,10 +100,16 @@ doc: $(SHEAF_TOOLS)
 	    $${SHEAF_REGEN:+--regenerate "$$SHEAF_REGEN" --cascade "$$SHEAF_CASCADE" --note "$$SHEAF_NOTE"} \
 	    $${SHEAF_CLEAR_NOTE:+--clear-note} $${SHEAF_ONLY_GIVEN:+--only "$$SHEAF_ONLY"}) || exit 2; \
 	SHEAF_RUN="$$SHEAF_RUNS/$$doc"; export SHEAF_RUN; \
+	live=; \
+	if [ -t 2 ] && [ -z "$$SHEAF_NO_LIVE" ]; then \
+	  SHEAF_NO_PROGRESS=1 SHEAF_LIVE=1; export SHEAF_NO_PROGRESS SHEAF_LIVE; \
+	  "$$SHEAF_BIN/sheaf-run" watch --run "$$SHEAF_RUN" >&2 & live=$$!; \
+	fi; \
 	targets=sheaf-sections; \
 	if [ -n "$$SHEAF_ONLY_GIVEN" ]; then targets=$$(printf '%s' "$$SHEAF_ONLY" | tr ',' ' ' | sed 's|[^ ][^ ]*|sections/&.json|g'); fi; \
 	$(MAKE) --no-print-directory -k -j$(J) -C "$$SHEAF_RUN" -f "$$(cd "$(SHEAF_DIR)" && pwd)/section.mk" $$targets; \
 	built=$$?; \
+	if [ -n "$$live" ]; then sleep 0.3; kill $$live 2>/dev/null; wait $$live 2>/dev/null; echo >&2; fi; \
 	set -- "$$SHEAF_RUN/plan.ndjson"; \
 	for id in $$("$$SHEAF_BIN/sheaf-run" info --run "$$SHEAF_RUN" sections); do \
 	  [ -e "$$SHEAF_RUN/sections/$$id.json" ] && set -- "$$@" "$$SHEAF_RUN/sections/$$id.json"; \

@@ -555,7 +555,9 @@ public enum RunCommands {
       try run.save(record.json)
       saved += 1
       let json = record.json
-      if record.status == .cancelled { run.markInterrupted() }
+      if record.status == .cancelled && !run.wasPaused { run.markInterrupted() }
+      // Under make doc's live view, the view shows each section: no line of its own.
+      if ProcessInfo.processInfo.environment["SHEAF_LIVE"] == "1" { return }
       switch record.status {
       case .completed:
         let seconds = json["timing"]?["seconds"]?.double.map { String(format: "%.1f s", $0) } ?? "-"

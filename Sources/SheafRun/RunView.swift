@@ -179,6 +179,48 @@ public final class RunView {
   /// What the next `make doc` would ask for (status only).
   public var forecast: Forecast?
 
+  /// The state as JSON lines: each section whose status changed since `last` (`{"id", "title",
+  /// "stage", "status", "seconds", "output_tokens"}`), then, if any did, the progress (`{"doc",
+  /// "done", "total", "stage", "status"}`; `status` is the document's once it is complete).
+  func stateLines(changedFrom last: inout [String: String]) -> [JSON] {
+    var lines: [JSON] = []
+    var done = 0
+    var open = Set<Int>()
+    for section in sections {
+      let stored = run.stored(section.id)
+      let state = status(section.id, stored: stored)
+      if ["completed", "human", "failed", "skipped"].contains(state) {
+        done += 1
+      } else {
+        open.insert(section.stage)
+      }
+      guard last[section.id] != state else { continue }
+      last[section.id] = state
+      let line = JSON.object()
+      line["id"] = JSON(section.id)
+      line["title"] = JSON(section.title)
+      line["stage"] = JSON(section.stage)
+      line["status"] = JSON(state)
+      if case .record(let record) = stored {
+        line["seconds"] = record["timing"]?["seconds"]?.copy() ?? .null
+        line["output_tokens"] = record["usage"]?["output_tokens"]?.copy() ?? .null
+      }
+      lines.append(line)
+    }
+    guard !lines.isEmpty || (isComplete && last["\u{0}complete"] == nil) else { return [] }
+    let progress = JSON.object()
+    progress["doc"] = run.plannedRecords().first?["doc"]?.copy() ?? .null
+    progress["done"] = JSON(done)
+    progress["total"] = JSON(sections.count)
+    progress["stage"] = open.min().map { JSON($0) } ?? .null
+    if isComplete {
+      progress["status"] = completeStatus.map { JSON($0) } ?? .null
+      last["\u{0}complete"] = "1"
+    }
+    lines.append(progress)
+    return lines
+  }
+
   /// The table: a line per section, then the progress line.
   public func render(streaming: Bool) -> String {
     let width = max(12, sections.map(\.id.count).max() ?? 12)
@@ -289,9 +331,9 @@ extension RunCommands {
   ///
   /// Ends at the run's `complete`
   /// event with `--until-complete`, or after `timeout` seconds.
-  public static func watch(run: RunDirectory, untilComplete: Bool, timeout: Double?) throws
-    -> ExitStatus
-  {
+  public static func watch(
+    run: RunDirectory, untilComplete: Bool, timeout: Double?, json: Bool = false
+  ) throws -> ExitStatus {
     let writer = RecordWriter()
     let start = Date()
     // Wait for the run to exist (watch may start before make has prepared it).
@@ -301,9 +343,21 @@ extension RunCommands {
       }
       usleep(100_000)
     }
-    let terminal = isatty(1) != 0
+    let terminal = isatty(1) != 0 && !json
     let view = RunView(run: run, streaming: terminal)
     view.readEvents()
+    if json {
+      // The state as NDJSON: every section once, then each change, and the progress with it.
+      var last: [String: String] = [:]
+      while true {
+        for line in view.stateLines(changedFrom: &last) { try writer.write(line) }
+        if untilComplete && view.isComplete { break }
+        if let timeout, Date().timeIntervalSince(start) > timeout { break }
+        usleep(200_000)
+        view.readEvents()
+      }
+      return .completed
+    }
     try writer.writeText((terminal ? "\u{1B}[H\u{1B}[2J" : "") + view.render(streaming: terminal))
     while true {
       if untilComplete && view.isComplete { break }

@@ -314,9 +314,14 @@ struct SheafRun: FilterCommand {
     var untilComplete = false
     @Option(help: ArgumentHelp("Stop after this many seconds.", valueName: "s")) var timeout:
       Double?
+    @Flag(
+      help:
+        "Write the run's state as NDJSON for other programs: a line per section as it changes, and the progress."
+    )
+    var json = false
     mutating func execute() throws -> ExitStatus {
       try RunCommands.watch(
-        run: RunDirectory(path: run), untilComplete: untilComplete, timeout: timeout)
+        run: RunDirectory(path: run), untilComplete: untilComplete, timeout: timeout, json: json)
     }
   }
 }

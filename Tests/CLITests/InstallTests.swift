@@ -59,3 +59,58 @@ struct InstallTests {
     #expect(!FileManager.default.fileExists(atPath: "\(prefix)/share/sheaf"))
   }
 }
+
+/// `make doc` in a real terminal (tmux): one live block for the whole document, not a progress
+/// line per call-llm process.
+struct LiveViewTests {
+  @Test func makeDocShowsOneLiveBlockOnATerminal() throws {
+    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "live-\(UUID().uuidString)"
+    ).path
+    let session = "sheaf-\(UUID().uuidString.prefix(8))"
+    let command =
+      "cd '\(Harness.root.path)' && make --no-print-directory -f pipelines/sheaf.mk SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= RUNS='\(scratch)/runs' J=4 CALL_FLAGS='--no-cache --offline-delay 0.2 --offline-tps 400' doc PLAN=pipelines/prd/plan.json; echo DONE=$?; sleep 30"
+    // One shell for the whole check: the tmux server lives as long as it does.
+    let run = try Harness.run(
+      """
+      tmux new-session -d -s \(session) -x 120 -y 40 "\(command)" || exit 9
+      sleep 3; tmux capture-pane -p -t \(session) > '\(scratch).during'
+      for i in $(seq 90); do
+        sleep 1; tmux capture-pane -p -t \(session) > '\(scratch).after'
+        grep -q 'DONE=' '\(scratch).after' && break
+      done
+      tmux kill-session -t \(session)
+      """)
+    #expect(run.status == 0, "\(run.err)")
+    let during = (try? String(contentsOfFile: scratch + ".during", encoding: .utf8)) ?? ""
+    let screen = (try? String(contentsOfFile: scratch + ".after", encoding: .utf8)) ?? ""
+    // While it runs: the table of every section, with the stage, and no per-process line.
+    #expect(during.contains("problem_statement"), "\(during)")
+    #expect(during.contains(" of 3"), "\(during)")
+    #expect(!during.contains("call-llm:"), "\(during)")
+    // When it ends: the document's status, and make's exit status.
+    #expect(screen.contains("DONE=0"), "\(screen)")
+    #expect(screen.contains("prd: ready — 12 of 12 sections completed"), "\(screen)")
+  }
+}
+
+extension LiveViewTests {
+  @Test func watchJSONGivesTheStateForPrograms() throws {
+    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "watch-\(UUID().uuidString)"
+    ).path
+    let run = try Harness.run(
+      "make --no-print-directory -f pipelines/sheaf.mk SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= RUNS='\(scratch)/runs' CALL_FLAGS=--no-cache doc PLAN=pipelines/prd/plan.json"
+    )
+    #expect(run.status == 0, "\(run.err)")
+    let watch = try Harness.run(
+      "sheaf-run watch --run '\(scratch)/runs/prd' --json --until-complete --timeout 20")
+    let all = lines(watch.out)
+    let sections = all.filter { $0["id"] != nil }
+    #expect(sections.count == 12)
+    #expect(sections.allSatisfy { $0["status"] as? String == "completed" })
+    let progress = try #require(all.last)
+    #expect(progress["done"] as? Int == 12 && progress["total"] as? Int == 12)
+    #expect(progress["status"] as? String == "ready")
+  }
+}

@@ -101,7 +101,13 @@ final class RecordOutput {
   }
 
   /// Whether a progress line is drawn.
-  var showsProgress: Bool { Diagnostics.stderrIsTerminal || options.progress }
+  ///
+  /// Not under `make doc`'s live view (`SHEAF_NO_PROGRESS=1`): that one block shows the whole
+  /// document instead of a line per process.
+  var showsProgress: Bool {
+    (Diagnostics.stderrIsTerminal && options.environment["SHEAF_NO_PROGRESS"] != "1")
+      || options.progress
+  }
 
   /// Redraws the progress line (at most four times a second unless `force`).
   func progress(force: Bool, inFlight: Int, inputDone: Bool) {
