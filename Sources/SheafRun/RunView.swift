@@ -179,11 +179,20 @@ public final class RunView {
   /// What the next `make doc` would ask for (status only).
   public var forecast: Forecast?
 
-  /// The state as JSON lines: each section whose status changed since `last` (`{"id", "title",
-  /// "stage", "status", "seconds", "output_tokens"}`), then, if any did, the progress (`{"doc",
-  /// "done", "total", "stage", "status"}`; `status` is the document's once it is complete).
-  func stateLines(changedFrom last: inout [String: String]) -> [JSON] {
-    var lines: [JSON] = []
+  /// Each section with its stored record (read once per drawing) and status, how many are done,
+  /// and the stages that still have a section not done.
+  private func tally() -> (
+    states: [(
+      section: (id: String, title: String, order: Int, stage: Int), stored: RunDirectory.Stored,
+      state: String
+    )],
+    done: Int, open: Set<Int>
+  ) {
+    var states:
+      [(
+        section: (id: String, title: String, order: Int, stage: Int), stored: RunDirectory.Stored,
+        state: String
+      )] = []
     var done = 0
     var open = Set<Int>()
     for section in sections {
@@ -194,6 +203,18 @@ public final class RunView {
       } else {
         open.insert(section.stage)
       }
+      states.append((section, stored, state))
+    }
+    return (states, done, open)
+  }
+
+  /// The state as JSON lines: each section whose status changed since `last` (`{"id", "title",
+  /// "stage", "status", "seconds", "output_tokens"}`), then, if any did, the progress (`{"doc",
+  /// "done", "total", "stage", "status"}`; `status` is the document's once it is complete).
+  func stateLines(changedFrom last: inout [String: String]) -> [JSON] {
+    var lines: [JSON] = []
+    let (states, done, open) = tally()
+    for (section, stored, state) in states {
       guard last[section.id] != state else { continue }
       last[section.id] = state
       let line = JSON.object()
@@ -225,18 +246,9 @@ public final class RunView {
   public func render(streaming: Bool) -> String {
     let width = max(12, sections.map(\.id.count).max() ?? 12)
     var lines: [String] = []
-    var done = 0
     var doneThisRun = 0
-    var openStages = Set<Int>()
-    for section in sections {
-      // Each record file is read once per drawing.
-      let stored = run.stored(section.id)
-      let state = status(section.id, stored: stored)
-      if ["completed", "human", "failed", "skipped"].contains(state) {
-        done += 1
-      } else {
-        openStages.insert(section.stage)
-      }
+    let (states, done, openStages) = tally()
+    for (section, stored, state) in states {
       if jobsStarted.contains(section.id) && ["completed", "failed", "skipped"].contains(state) {
         doneThisRun += 1
       }
