@@ -68,6 +68,7 @@ ifneq ($(value PRICES),)
 export SHEAF_PRICES := $(value PRICES)
 endif
 export SHEAF_WARN := $(value WARN)
+export SHEAF_JOBS := $(J)
 export SHEAF_NOTIFY := $(value NOTIFY)
 export SHEAF_BUDGET := $(value BUDGET)
 ifneq ($(DRY),)

@@ -498,6 +498,7 @@ public final class CallEngine {
     job.current = attempt
     try output.event(
       .sectionStart, doc: job.record.doc, ["id": JSON(job.id), "attempt": JSON(job.attempts)])
+    if job.attempts == 1 { progress(job, phase: "AI_CALL") }
     let provider = job.resolved.provider
     if job.call.brief.wantsJSON {
       // A continuation continues text: it is asked for by the prompt alone.
@@ -747,11 +748,23 @@ public final class CallEngine {
 
   // MARK: - Re-asks
 
-  /// An answer (new, or from the cache) is judged by the format's rules (after the repairs that
-  /// are safe): it passes, is asked again with the violations as feedback (or continued, when it
-  /// was cut at the token limit), or, once the re-asks are used up, is written as it is for
-  /// validate-format to fail.
+  /// A staged run's `progress` event for a section (under make, where `--sections` names the
+  /// run's sections folder).
+  private func progress(_ job: Job, phase: String) {
+    guard let sections = options.sectionsDirectory, options.eventsFile != nil || options.events
+    else { return }
+    let runPath = (sections as NSString).deletingLastPathComponent
+    try? output.event(
+      RunProgress.event(runPath: runPath, id: job.id, phase: phase, doc: job.record.doc))
+  }
+
+  /// An answer (new, or from the cache) is judged by the format's rules.
+  ///
+  /// After the repairs that are safe, it passes, is asked again with the violations as feedback
+  /// (or continued, when it was cut at the token limit), or, once the re-asks are used up, is
+  /// written as it is for validate-format to fail.
   private func judge(_ job: Job, answer: CachedAnswer, attempt: Attempt?) throws {
+    progress(job, phase: "PARSE")
     let candidate = job.record.json.copy()
     candidate["status"] = JSON(SectionStatus.completed.rawValue)
     candidate["content"] = JSON(answer.content)

@@ -489,6 +489,11 @@ public enum RunCommands {
           record.status = .skipped
           record.error = error
         }
+        if record.status == nil || record.status == .pending, let id = record.id {
+          try? EventLog.append(
+            RunProgress.event(runPath: run.path, id: id, phase: "PREP", doc: record.doc),
+            to: run.eventsPath)
+        }
         try writer.write(record.json)
       }
     }
@@ -552,7 +557,13 @@ public enum RunCommands {
         saved += 1
         return
       }
+      try? EventLog.append(
+        RunProgress.event(runPath: run.path, id: id, phase: "SAVE", doc: record.doc),
+        to: run.eventsPath)
       try run.save(record.json)
+      try? EventLog.append(
+        RunProgress.event(runPath: run.path, id: id, phase: "DONE", doc: record.doc),
+        to: run.eventsPath)
       saved += 1
       let json = record.json
       if record.status == .cancelled && !run.wasPaused { run.markInterrupted() }

@@ -112,5 +112,18 @@ extension LiveViewTests {
     let progress = try #require(all.last)
     #expect(progress["done"] as? Int == 12 && progress["total"] as? Int == 12)
     #expect(progress["status"] as? String == "ready")
+    // Each section's progress events, in the order of its pipeline.
+    let events = lines(
+      try String(contentsOfFile: scratch + "/runs/prd/events.ndjson", encoding: .utf8))
+    let progressEvents = events.filter { $0["event"] as? String == "progress" && $0["id"] != nil }
+    for id in sections.compactMap({ $0["id"] as? String }) {
+      let phases = progressEvents.filter { $0["id"] as? String == id }.compactMap {
+        $0["phase"] as? String
+      }
+      #expect(phases == ["PREP", "AI_CALL", "PARSE", "SAVE", "DONE"], "\(id): \(phases)")
+    }
+    let done = progressEvents.filter { $0["phase"] as? String == "DONE" }
+    #expect(done.allSatisfy { $0["items_total"] as? Int == 12 && $0["current_item"] != nil })
+    #expect(done.compactMap { $0["items_processed"] as? Int }.max() == 12)
   }
 }

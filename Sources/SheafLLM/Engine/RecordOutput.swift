@@ -76,6 +76,13 @@ final class RecordOutput {
     if let eventsFile { sideLog { try eventsFile.append(event.compactText) } }
   }
 
+  /// An event made elsewhere (a run's `progress`), to stdout with `--events` and to the events
+  /// file.
+  func event(_ event: JSON) throws {
+    if options.events { try sink(event) }
+    if let eventsFile { sideLog { try eventsFile.append(event.compactText) } }
+  }
+
   /// One line of the attempt log (`--log`).
   func log(_ line: @autoclosure () -> JSON) {
     guard let logFile else { return }
