@@ -16,7 +16,7 @@ RUNS ?= runs
 SHEAF_BIN := $(RELEASE_BIN)
 # make doc builds the tools only when a source is newer than them (a staged run used to spend
 # 0.5-2.5 s in swift build each time).
-SOURCES := Package.swift $(shell find Sources -name '*.swift' 2>/dev/null)
+SOURCES := Package.swift $(shell find Sources -type f 2>/dev/null)
 SHEAF_TOOLS := $(RELEASE_BIN)/sheaf-run
 SHARE := $(DESTDIR)$(PREFIX)/share/sheaf
 EXAMPLES := prd book blog episode report
@@ -50,7 +50,7 @@ build: deps
 	$(SWIFT) build -c release --static-swift-stdlib -Xlinker -no-pie
 
 $(RELEASE_BIN)/sheaf-run: $(SOURCES)
-	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory build && touch $@
 
 debug: deps
 	$(SWIFT) build

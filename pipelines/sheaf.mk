@@ -37,9 +37,13 @@ unexport NOTE PLAN RUNS MODE BASE_URL PROVIDER MODEL CASCADE CALL_FLAGS PROMPT_F
 SHEAF_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 # The tools: SHEAF_BIN if set; else a checkout's release build; else beside an installed driver
 # ($(PREFIX)/share/sheaf/pipelines → $(PREFIX)/bin); else on PATH.
+ifeq ($(strip $(SHEAF_BIN)),)
+undefine SHEAF_BIN
+endif
 SHEAF_BIN ?= $(patsubst %/,%,$(dir $(firstword $(wildcard $(SHEAF_DIR)/../.build/release/sheaf-run $(SHEAF_DIR)/../../../bin/sheaf-run) $(shell command -v sheaf-run 2>/dev/null) $(SHEAF_DIR)/../.build/release/sheaf-run)))
 # The prompt sets that ship with the driver (the generic `default` set among them).
-export SHEAF_PROMPTS := $(abspath $(SHEAF_DIR)/../prompts)
+SHEAF_PROMPTS ?= $(abspath $(SHEAF_DIR)/../prompts)
+export SHEAF_PROMPTS
 
 export SHEAF_BIN
 export SHEAF_PLAN := $(value PLAN)
@@ -93,7 +97,8 @@ doc: $(SHEAF_TOOLS)
 	export SHEAF_BIN; \
 	if [ -n "$$SHEAF_DRY" ]; then \
 	  exec "$$SHEAF_BIN/sheaf-run" prepare --dry-run --plan "$$SHEAF_PLAN" --runs "$$SHEAF_RUNS" --mode "$$SHEAF_MODE_ARG" $(if $(FORCE),--force) $(PROMPT_FLAGS) \
-	    $${SHEAF_REGEN:+--regenerate "$$SHEAF_REGEN" --cascade "$$SHEAF_CASCADE" --note "$$SHEAF_NOTE"}; \
+	    $${SHEAF_REGEN:+--regenerate "$$SHEAF_REGEN" --cascade "$$SHEAF_CASCADE" --note "$$SHEAF_NOTE"} \
+	    $${SHEAF_ONLY_GIVEN:+--only "$$SHEAF_ONLY"}; \
 	fi; \
 	run=$$("$$SHEAF_BIN/sheaf-run" where --plan "$$SHEAF_PLAN" --runs "$$SHEAF_RUNS") || exit 2; \
 	exec 9>>"$$run/.lock" && "$$SHEAF_BIN/sheaf-run" lock --run "$$run" --fd 9 || exit 2; \
@@ -104,10 +109,13 @@ doc: $(SHEAF_TOOLS)
 	live=; \
 	if [ -t 2 ] && [ -z "$$SHEAF_NO_LIVE" ]; then \
 	  SHEAF_NO_PROGRESS=1 SHEAF_LIVE=1; export SHEAF_NO_PROGRESS SHEAF_LIVE; \
-	  "$$SHEAF_BIN/sheaf-run" watch --run "$$SHEAF_RUN" >&2 & live=$$!; \
+	  "$$SHEAF_BIN/sheaf-run" watch --run "$$SHEAF_RUN" >&2 9>&- & live=$$!; \
+	  trap 'kill $$live 2>/dev/null' EXIT; trap 'kill $$live 2>/dev/null; exit 130' INT TERM HUP; \
 	fi; \
 	targets=sheaf-sections; \
-	if [ -n "$$SHEAF_ONLY_GIVEN" ]; then targets=$$(printf '%s' "$$SHEAF_ONLY" | tr ',' ' ' | sed 's|[^ ][^ ]*|sections/&.json|g'); fi; \
+	if [ -n "$$SHEAF_ONLY_GIVEN" ]; then \
+	  targets=; for id in $$(printf '%s' "$$SHEAF_ONLY" | tr ',\t\n' '   '); do targets="$$targets sections/$$id.json"; done; \
+	fi; \
 	$(MAKE) --no-print-directory -k -j$(J) -C "$$SHEAF_RUN" -f "$$(cd "$(SHEAF_DIR)" && pwd)/section.mk" $$targets; \
 	built=$$?; \
 	if [ -n "$$live" ]; then sleep 0.3; kill $$live 2>/dev/null; wait $$live 2>/dev/null; echo >&2; fi; \
@@ -121,7 +129,7 @@ doc: $(SHEAF_TOOLS)
 	if [ -n "$$SHEAF_NOTIFY" ]; then \
 	  SHEAF_DOC="$$doc" SHEAF_DOCUMENT="$$SHEAF_RUN/$$doc.md" SHEAF_SUMMARY="$$SHEAF_RUN/summary.json" \
 	  SHEAF_DOC_STATUS="$$(sed -n 's/^{[^{]*"status":"\([a-z]*\)".*/\1/p' "$$SHEAF_RUN/summary.json")" \
-	  sh -c "$$SHEAF_NOTIFY" || echo "sheaf: NOTIFY failed" >&2; \
+	  sh -c "$$SHEAF_NOTIFY" 9>&- || echo "sheaf: NOTIFY failed" >&2; \
 	fi; \
 	[ $$built = 0 ] && [ $$merged = 0 ]
 

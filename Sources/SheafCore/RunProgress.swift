@@ -9,43 +9,62 @@ public enum RunProgress {
   /// The phases, in order.
   public static let phases = ["INIT", "PREP", "AI_CALL", "PARSE", "SAVE", "DONE"]
 
+  /// `runs/<doc>/progress.json`: each section's stage (written by `prepare`), the ids done and
+  /// the seconds they took (kept by `sheaf-run save`): what every event needs, read in one go,
+  /// so that an event costs the size of that file, not a read of every section.
+  public static func ledgerPath(_ runPath: String) -> String { runPath + "/progress.json" }
+
+  /// Starts the ledger of a run: the stage of each section, and the sections already done.
+  public static func start(runPath: String, stages: [(id: String, stage: Int)], done: [String]) {
+    LockedFile.update(ledgerPath(runPath), exclusive: true) { _ in
+      let ledger = JSON.object()
+      let stageOf = JSON.object()
+      for (id, stage) in stages { stageOf[id] = JSON(stage) }
+      ledger["stage_of"] = stageOf
+      ledger["done"] = .array(done.map { JSON($0) })
+      ledger["seconds"] = JSON(0)
+      ledger["timed"] = JSON(0)
+      return ledger
+    }
+  }
+
+  /// Records that section `id` ended (`completed` or not), and how long it took.
+  public static func finish(runPath: String, id: String, completed: Bool, seconds: Double?) {
+    LockedFile.update(ledgerPath(runPath), exclusive: true) { ledger in
+      guard let ledger, ledger["stage_of"] != nil else { return nil }
+      var done = Set(ledger["done"]?.array?.compactMap(\.string) ?? [])
+      // Done means finished, as the status counts it: completed, failed or skipped.
+      done.insert(id)
+      ledger["done"] = .array(done.sorted().map { JSON($0) })
+      if completed, let seconds, seconds > 0 {
+        ledger["seconds"] = JSON((ledger["seconds"]?.double ?? 0) + seconds)
+        ledger["timed"] = JSON((ledger["timed"]?.int ?? 0) + 1)
+      }
+      return ledger
+    }
+  }
+
   /// The event for section `id` at `phase`, for the run in `runPath`.
   public static func event(runPath: String, id: String, phase: String, doc: String?) -> JSON {
-    let sectionsPath = runPath + "/sections"
-    var stages: [String: Int] = [:]
-    if let data = FileManager.default.contents(atPath: runPath + "/plan.ndjson") {
-      for line in data.split(separator: 0x0A) {
-        guard let record = try? line.withUnsafeBytes({ try JSON.parse($0) }),
-          record["event"] == nil, let section = record["id"]?.string
-        else { continue }
-        stages[section] = record["stage"]?.int ?? 1
-      }
+    var ledger: JSON?
+    LockedFile.update(ledgerPath(runPath), exclusive: false) { current in
+      ledger = current?.copy()
+      return nil
     }
-    // Done: the sections with a text (.md); their mean time from their records.
-    var done = Set<String>()
-    var seconds: [Double] = []
-    for name in (try? FileManager.default.contentsOfDirectory(atPath: sectionsPath)) ?? []
-    where name.hasSuffix(".md") && !name.hasPrefix(".") {
-      let section = String(name.dropLast(3))
-      guard stages[section] != nil else { continue }
-      done.insert(section)
-      if let data = FileManager.default.contents(atPath: "\(sectionsPath)/\(section).json"),
-        let record = try? data.withUnsafeBytes({ try JSON.parse($0) }),
-        let time = record["timing"]?["seconds"]?.double, time > 0
-      {
-        seconds.append(time)
-      }
-    }
-    if phase == "DONE" { done.insert(id) }
+    let stageOf = ledger?["stage_of"]?.members ?? []
+    let done = Set(ledger?["done"]?.array?.compactMap(\.string) ?? [])
     let jobs = max(1, Int(ProcessInfo.processInfo.environment["SHEAF_JOBS"] ?? "") ?? 4)
     var left: [Int: Int] = [:]
-    for (section, stage) in stages where !done.contains(section) { left[stage, default: 0] += 1 }
-    let mean = seconds.isEmpty ? nil : seconds.reduce(0, +) / Double(seconds.count)
+    for (section, stage) in stageOf where !done.contains(section) {
+      left[stage.int ?? 1, default: 0] += 1
+    }
+    let timed = ledger?["timed"]?.int ?? 0
+    let mean = timed > 0 ? (ledger?["seconds"]?.double ?? 0) / Double(timed) : nil
     let rounds = left.values.reduce(0) { $0 + ($1 + jobs - 1) / jobs }
     return Event.make(
       .progress, doc: doc,
       fields: [
-        "id": JSON(id), "phase": JSON(phase), "items_total": JSON(stages.count),
+        "id": JSON(id), "phase": JSON(phase), "items_total": JSON(stageOf.count),
         "items_processed": JSON(done.count), "current_item": JSON(id),
         "eta_s": mean.map { JSON((Double(rounds) * $0 * 10).rounded() / 10) } ?? .null,
       ])

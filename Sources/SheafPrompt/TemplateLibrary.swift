@@ -68,11 +68,19 @@ public final class TemplateLibrary {
     let key = set + "\u{0}" + (planDir ?? "") + (named ? "" : "\u{0}*")
     if let known = chosen[key] { return known }
     var result: [String] = []
-    if let found = candidates(set: set, planDir: planDir).first(where: hasSharedContext) {
-      result = [found]
+    // A set nobody named is the document's id: looked for in the user's folders only (a plan
+    // whose id is `prd` does not get the shipped PRD set by accident).
+    let shipped = Self.shippedRoots.map { $0 + "/" }
+    let places = candidates(set: set, planDir: planDir).filter { folder in
+      named || !shipped.contains { folder.hasPrefix($0) }
+    }
+    if let index = places.firstIndex(where: hasSharedContext) {
+      result = [places[index]]
+      warnPartial(places[..<index])
     } else if !named,
       let found = candidates(set: "default", planDir: planDir).first(where: hasSharedContext)
     {
+      warnPartial(places[...])
       result = [found]
     }
     chosen[key] = result
@@ -80,6 +88,21 @@ public final class TemplateLibrary {
   }
 
   private var chosen: [String: [String]] = [:]
+  private var warned = Set<String>()
+
+  /// A folder that holds templates but no `shared_context.mustache` is not a set: said once, as a
+  /// set is taken whole and its files are not mixed in.
+  private func warnPartial(_ folders: ArraySlice<String>) {
+    for folder in folders
+    where warned.insert(URL(fileURLWithPath: folder).standardized.path).inserted {
+      let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+      guard names.contains(where: { $0.hasSuffix(".mustache") }) else { continue }
+      Diagnostics.say(
+        "build-prompt",
+        "warning: \(folder) has templates but no shared_context.mustache, so it is not a prompt set and is not used (a set is taken whole)"
+      )
+    }
+  }
 
   private func hasSharedContext(_ folder: String) -> Bool {
     FileManager.default.fileExists(atPath: "\(folder)/shared_context.mustache")

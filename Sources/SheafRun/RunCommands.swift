@@ -201,6 +201,19 @@ public enum RunCommands {
     for index in verdicts.indices where regenerated.contains(verdicts[index].id) {
       verdicts[index].verdict = .toBuild("regenerated")
     }
+    // ONLY=a,b: the selection and what it needs are built; the rest is left as it is.
+    if let only = options.only {
+      var uses: [String: [String]] = [:]
+      for planned in graph.sections {
+        uses[planned.section.id] = planned.section.dependsOn + planned.section.context
+      }
+      var selected = Set(only)
+      var pending = only
+      while let next = pending.popLast() {
+        for used in uses[next] ?? [] where selected.insert(used).inserted { pending.append(used) }
+      }
+      verdicts = verdicts.filter { selected.contains($0.id) }
+    }
     var staleByReason: [(reason: String, ids: [String])] = []
     for (id, verdict, _, _) in verdicts {
       if case .stale(let reasons) = verdict {
@@ -237,6 +250,13 @@ public enum RunCommands {
       return plan.id
     }
     let done = ids.filter { run.record($0) != nil }.count
+    // The progress ledger: each section's stage, and what is done before the run starts.
+    RunProgress.start(
+      runPath: run.path, stages: graph.sections.map { ($0.section.id, $0.stage) },
+      done: ids.filter { id in
+        run.record(id)?["status"]?.string.map { ["completed", "failed", "skipped"].contains($0) }
+          ?? false
+      })
     try EventLog.append(
       Event.make(
         .progress, doc: plan.id,
@@ -561,6 +581,9 @@ public enum RunCommands {
         RunProgress.event(runPath: run.path, id: id, phase: "SAVE", doc: record.doc),
         to: run.eventsPath)
       try run.save(record.json)
+      RunProgress.finish(
+        runPath: run.path, id: id, completed: record.status == .completed,
+        seconds: record.json["timing"]?["seconds"]?.double)
       try? EventLog.append(
         RunProgress.event(runPath: run.path, id: id, phase: "DONE", doc: record.doc),
         to: run.eventsPath)

@@ -355,6 +355,8 @@ extension RunCommands {
       }
       usleep(100_000)
     }
+    // Started by make doc for its live view: gone when make is (a Ctrl-C, a kill).
+    let parent = getppid()
     let terminal = isatty(1) != 0 && !json
     let view = RunView(run: run, streaming: terminal)
     view.readEvents()
@@ -375,6 +377,7 @@ extension RunCommands {
       if untilComplete && view.isComplete { break }
       if let timeout, Date().timeIntervalSince(start) > timeout { break }
       usleep(terminal ? 100_000 : 200_000)
+      if getppid() != parent { break }
       let events = view.readEvents()
       if terminal {
         if !events.isEmpty {

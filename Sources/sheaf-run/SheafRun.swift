@@ -28,7 +28,7 @@ struct SheafRun: FilterCommand {
 
   mutating func execute() throws -> ExitStatus {
     throw ToolFailure.usage(
-      "name a step: init, prepare, where, lock, deps, fresh, save, keep, status, watch, info, versions or restore"
+      "name a step: init, prepare, where, lock, deps, fresh, save, keep, status, watch, pause, info, versions or restore"
     )
   }
 

@@ -349,6 +349,15 @@ struct RebuildTests {
     let unknown = try makeDoc(stub, "ONLY=goals")
     #expect(unknown.err.contains("ONLY: unknown section 'goals'"), "\(unknown.err)")
     #expect(try stub.requests() == 2, "a refused selection asks nothing")
+    // A selection leaves the rest of the document as it is, even what is stale.
+    #expect(try makeDoc(stub).status == 0)
+    try edit(prompts + "/appendix.mustache") { $0 + "\nOne more rule.\n" }
+    let before = try stub.requests()
+    let selected = try makeDoc(stub, "ONLY=problem_statement")
+    #expect(selected.status == 0, "\(selected.err)")
+    #expect(try stub.requests() == before, "the selection is up to date")
+    #expect(FileManager.default.fileExists(atPath: sections + "/appendix.json"), "not cleared")
+    #expect(try asked(stub, since: before).isEmpty)
   }
 
   @Test func pauseThenResumeAndNotify() throws {

@@ -13,8 +13,11 @@ public enum SheafRoots {
     }
     let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
       .deletingLastPathComponent()
-    for relative in ["../share/sheaf", "../..", "../../.."] {
-      roots.append(exe.appendingPathComponent(relative).standardized.path)
+    roots.append(exe.appendingPathComponent("../share/sheaf").standardized.path)
+    // A checkout only where there is one (not the folders above an installed bin/).
+    for relative in ["../..", "../../.."] {
+      let root = exe.appendingPathComponent(relative).standardized.path
+      if FileManager.default.fileExists(atPath: root + "/Package.swift") { roots.append(root) }
     }
     return roots
   }()
