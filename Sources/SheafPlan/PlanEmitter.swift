@@ -46,13 +46,18 @@ public enum PlanEmitter {
   /// The `outline` event: every section of the run, titles and descriptions only, written once
   /// before the records (build-prompt shows parallel sections their siblings from it), so the
   /// records stay small and the output linear in the number of sections.
-  public static func outlineEvent(_ graph: SectionGraph) -> JSON {
+  ///
+  /// With a selection (`--only`), each entry says whether it is `selected` (build-prompt's
+  /// `--outline selected` names only those).
+  public static func outlineEvent(_ graph: SectionGraph, selected: Set<String>? = nil) -> JSON {
     let entries: [JSON] = graph.sections.sorted { $0.order < $1.order }.map { planned in
-      .object([
+      let entry = JSON.object([
         "id": JSON(planned.section.id), "title": JSON(planned.section.title),
         "description": JSON(planned.section.description), "order": JSON(planned.order),
         "stage": JSON(planned.stage),
       ])
+      if let selected { entry["selected"] = JSON(selected.contains(planned.section.id)) }
+      return entry
     }
     return Event.make(.outline, doc: graph.plan.id, fields: ["sections": .array(entries)])
   }

@@ -56,7 +56,8 @@ public enum PlanSectionsCommand {
     let writer = RecordWriter()
     switch emit {
     case .ndjson:
-      try writer.write(PlanEmitter.outlineEvent(graph))
+      try writer.write(
+        PlanEmitter.outlineEvent(graph, selected: onlyIDs.isEmpty ? nil : onlyIDs))
       var lastStage: Int?
       var byStage: [Int: [PlannedSection]] = [:]
       if events { for planned in selected { byStage[planned.stage, default: []].append(planned) } }

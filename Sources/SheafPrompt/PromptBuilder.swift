@@ -21,6 +21,9 @@ public struct PromptOptions {
   public var lax = false
   /// A budget for the prompt (`--max-input-tokens`); else the record's `llm.max_input_tokens`.
   public var maxInputTokens: Int?
+  /// Which other sections a prompt names (`--outline`): every one (`all`), only those of the
+  /// selection (`selected`: plan-sections `--only`), or none.
+  public var outline = "all"
   /// The environment (`SHEAF_PROVIDER`, `SHEAF_MODEL`, `SHEAF_BASE_URL` shape the fingerprint).
   public var environment: [String: String] = ProcessInfo.processInfo.environment
 
@@ -260,7 +263,7 @@ public final class PromptBuilder {
     [
       options.promptDirs.joined(separator: "\u{1}"), options.set ?? "", options.lax ? "lax" : "",
       options.maxInputTokens.map(String.init) ?? "",
-    ].joined(separator: "\u{0}")
+    ].joined(separator: "\u{0}") + (options.outline == "all" ? "" : "\u{0}" + options.outline)
   }
 
   /// The content of each section a record uses (`nil`: it has none yet), before any is cut to
@@ -295,9 +298,11 @@ public final class PromptBuilder {
   func outlineEntries(_ json: JSON, context: [[String: Any]]) -> [[String: Any]] {
     var shown = Set(context.compactMap { $0["id"] as? String })
     if let own = json["id"]?.string { shown.insert(own) }
+    guard options.outline != "none" else { return [] }
     let given = json["outline"] ?? outlines[json["doc"]?.string ?? ""]
     return (given?.array ?? []).compactMap { entry in
       guard let id = entry["id"]?.string, !shown.contains(id) else { return nil }
+      if options.outline == "selected" && entry["selected"]?.bool == false { return nil }
       return [
         "id": id, "title": entry["title"]?.string ?? id, "description": "",
         "order": entry["order"]?.int ?? 0,

@@ -108,6 +108,7 @@ public enum RunCommands {
         "prompts": .array(prompt.promptDirs.map { JSON($0) }),
         "set": prompt.set.map { JSON($0) } ?? .null, "lax": JSON(prompt.lax),
         "max_input_tokens": prompt.maxInputTokens.map { JSON($0) } ?? .null,
+        "outline": JSON(prompt.outline),
       ])
       let environment = options.prompts.environment
       for variable in RunDirectory.settingVariables {

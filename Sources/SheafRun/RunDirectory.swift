@@ -79,6 +79,7 @@ public struct RunDirectory {
   /// build-prompt's options as the last run gave them (its PROMPT_FLAGS), when `given` has none.
   public func promptOptions(_ given: PromptOptions) -> PromptOptions {
     guard given.promptDirs.isEmpty, given.set == nil, !given.lax, given.maxInputTokens == nil,
+      given.outline == "all",
       let data = FileManager.default.contents(atPath: statePath),
       let state = try? data.withUnsafeBytes({ try JSON.parse($0) }),
       let saved = state["prompt_options"]
@@ -88,6 +89,7 @@ public struct RunDirectory {
     options.set = saved["set"]?.string
     options.lax = saved["lax"]?.bool ?? false
     options.maxInputTokens = saved["max_input_tokens"]?.int
+    options.outline = saved["outline"]?.string ?? "all"
     return options
   }
 

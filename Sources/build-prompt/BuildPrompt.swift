@@ -74,9 +74,18 @@ struct BuildPrompt: FilterCommand {
     help: ArgumentHelp("A budget for the prompt (about 4 characters a token).", valueName: "n"))
   var maxInputTokens: Int?
 
+  @Option(
+    help: ArgumentHelp(
+      "Which other sections a prompt names: all, selected (those plan-sections --only chose) or none.",
+      valueName: "all|selected|none"))
+  var outline = "all"
+
   func validate() throws {
     if let maxInputTokens, maxInputTokens < 1 {
       throw ValidationError("--max-input-tokens must be 1 or more")
+    }
+    guard ["all", "selected", "none"].contains(outline) else {
+      throw ValidationError("--outline must be all, selected or none (got '\(outline)')")
     }
   }
 
@@ -96,6 +105,7 @@ struct BuildPrompt: FilterCommand {
     options.contextDir = context
     options.lax = lax
     options.maxInputTokens = maxInputTokens
+    options.outline = outline
     return try BuildPromptCommand.run(inputs: inputs, options: options)
   }
 }

@@ -45,6 +45,8 @@ struct SheafRun: FilterCommand {
       name: .customLong("max-input-tokens"),
       help: ArgumentHelp("As build-prompt's --max-input-tokens.", valueName: "n"))
     var maxInputTokens: Int?
+    @Option(help: ArgumentHelp("As build-prompt's --outline.", valueName: "all|selected|none"))
+    var outline = "all"
     @Option(
       help: ArgumentHelp(
         "Prices per million tokens by model (else SHEAF_PRICES), for estimates.",
@@ -57,6 +59,7 @@ struct SheafRun: FilterCommand {
       options.set = set
       options.lax = lax
       options.maxInputTokens = maxInputTokens
+      options.outline = outline
       return options
     }
 
