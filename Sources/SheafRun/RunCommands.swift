@@ -308,9 +308,7 @@ public enum RunCommands {
       try RecordWriter().writeText(ids.map { $0 + "\n" }.joined())
       return .completed
     }
-    guard let data = FileManager.default.contents(atPath: run.statePath),
-      let state = try? data.withUnsafeBytes({ try JSON.parse($0) })
-    else {
+    guard let state = run.state else {
       throw ToolFailure.usage("\(run.path): no run here (run `make doc PLAN=…` first)")
     }
     try RecordWriter().writeText((state[key]?.string ?? "") + "\n")

@@ -64,11 +64,19 @@ public struct RunDirectory {
   /// The environment variables that choose the provider under make, kept in `run.json`.
   public static let settingVariables = ["SHEAF_PROVIDER", "SHEAF_MODEL", "SHEAF_BASE_URL"]
 
+  /// The JSON object in the file at `path`, if it reads and parses.
+  static func readJSON(_ path: String) -> JSON? {
+    FileManager.default.contents(atPath: path).flatMap { data in
+      try? data.withUnsafeBytes { try JSON.parse($0) }
+    }
+  }
+
+  /// `run.json` as the last `prepare` wrote it, if there is one.
+  public var state: JSON? { Self.readJSON(statePath) }
+
   /// The environment with the last run's provider settings where it has none of its own.
   public func environmentWithRunSettings(_ environment: [String: String]) -> [String: String] {
-    guard let data = FileManager.default.contents(atPath: statePath),
-      let state = try? data.withUnsafeBytes({ try JSON.parse($0) })
-    else { return environment }
+    guard let state else { return environment }
     var merged = environment
     for variable in Self.settingVariables where (merged[variable] ?? "").isEmpty {
       if let value = state[variable]?.string { merged[variable] = value }
@@ -79,10 +87,7 @@ public struct RunDirectory {
   /// build-prompt's options as the last run gave them (its PROMPT_FLAGS), when `given` has none.
   public func promptOptions(_ given: PromptOptions) -> PromptOptions {
     guard given.promptDirs.isEmpty, given.set == nil, !given.lax, given.maxInputTokens == nil,
-      given.outline == "all",
-      let data = FileManager.default.contents(atPath: statePath),
-      let state = try? data.withUnsafeBytes({ try JSON.parse($0) }),
-      let saved = state["prompt_options"]
+      given.outline == "all", let saved = state?["prompt_options"]
     else { return given }
     var options = given
     options.promptDirs = saved["prompts"]?.array?.compactMap(\.string) ?? []
@@ -147,9 +152,7 @@ public struct RunDirectory {
 
   /// The record of version `number` of a section.
   public func version(_ id: String, _ number: Int) -> JSON? {
-    FileManager.default.contents(atPath: "\(versionsPath)/\(id)/\(number).json").flatMap { data in
-      try? data.withUnsafeBytes { try JSON.parse($0) }
-    }
+    Self.readJSON("\(versionsPath)/\(id)/\(number).json")
   }
 
   /// Keeps the section's current completed result (record and text) as its next version.

@@ -8,6 +8,8 @@ import SheafPrompt
 public final class RunView {
   private let run: RunDirectory
   private var sections: [(id: String, title: String, order: Int, stage: Int)] = []
+  /// The document's id, from the planned records.
+  private let doc: String?
   private var live: [String: (status: String, text: String)] = [:]
   private var runStart: Date?
   private var lastEvent: Date?
@@ -25,16 +27,15 @@ public final class RunView {
     self.run = run
     keepsText = streaming
     // Only this run's events: they start where run.json says.
-    if let data = FileManager.default.contents(atPath: run.statePath),
-      let state = try? data.withUnsafeBytes({ try JSON.parse($0) }),
-      let offset = state["events_offset"]?.int, offset > 0
-    {
+    if let offset = run.state?["events_offset"]?.int, offset > 0 {
       let size =
         (try? FileManager.default.attributesOfItem(atPath: run.eventsPath)[.size] as? NSNumber)?
         .uint64Value ?? 0
       if UInt64(offset) <= size { eventsOffset = UInt64(offset) }
     }
-    sections = run.plannedRecords().compactMap { record in
+    let planned = run.plannedRecords()
+    doc = planned.first?["doc"]?.string
+    sections = planned.compactMap { record in
       guard let id = record["id"]?.string else { return nil }
       return (
         id, record["title"]?.string ?? id, record["order"]?.int ?? 0, record["stage"]?.int ?? 1
@@ -230,7 +231,7 @@ public final class RunView {
     }
     guard !lines.isEmpty || (isComplete && last["\u{0}complete"] == nil) else { return [] }
     let progress = JSON.object()
-    progress["doc"] = run.plannedRecords().first?["doc"]?.copy() ?? .null
+    progress["doc"] = doc.map { JSON($0) } ?? .null
     progress["done"] = JSON(done)
     progress["total"] = JSON(sections.count)
     progress["stage"] = open.min().map { JSON($0) } ?? .null
