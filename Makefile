@@ -19,7 +19,7 @@ SHEAF_BIN := $(RELEASE_BIN)
 SOURCES := Package.swift $(shell find Sources -type f 2>/dev/null)
 SHEAF_TOOLS := $(RELEASE_BIN)/sheaf-run
 SHARE := $(DESTDIR)$(PREFIX)/share/sheaf
-EXAMPLES := prd book blog episode report
+EXAMPLES := prd book blog episode report outline
 
 .PHONY: all deps test-deps build debug test demo install uninstall bench clean lint format
 

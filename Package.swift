@@ -49,13 +49,13 @@ let package = Package(
     .target(name: "SheafMerge", dependencies: ["SheafCore", "SheafPrompt", "CCmark"]),
     .target(name: "SheafRun", dependencies: ["SheafPlan", "SheafPrompt"]),
     .executableTarget(name: "plan-sections", dependencies: ["SheafPlan"]),
-    .executableTarget(name: "build-prompt", dependencies: ["SheafPrompt"]),
+    .executableTarget(name: "build-prompt", dependencies: ["SheafPrompt", "SheafLLM"]),
     // call-llm's engine and providers: the only code that links libcurl (and libcrypto), so the
     // other tools start without loading them.
     // It judges answers with validate-format's rules to re-ask with feedback (SheafValidate).
     .target(name: "SheafLLM", dependencies: ["SheafCore", "SheafValidate", "CCurl", "CCrypto"]),
-    .executableTarget(name: "call-llm", dependencies: ["SheafLLM"]),
-    .executableTarget(name: "validate-format", dependencies: ["SheafValidate"]),
+    .executableTarget(name: "call-llm", dependencies: ["SheafLLM", "SheafPlan"]),
+    .executableTarget(name: "validate-format", dependencies: ["SheafValidate", "SheafPlan"]),
     .executableTarget(name: "merge-doc", dependencies: ["SheafMerge"]),
     // The run-directory steps of staged runs (pipelines/sheaf.mk).
     .executableTarget(name: "sheaf-run", dependencies: ["SheafRun", "SheafPrompt"]),

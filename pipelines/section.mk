@@ -24,7 +24,7 @@ unexport NOTE PLAN RUNS MODE BASE_URL PROVIDER MODEL CASCADE CALL_FLAGS PROMPT_F
 define sheaf_section
 @cd "$$SHEAF_CWD" && "$$SHEAF_BIN/plan-sections" $(if $(SHEAF_MODE),--mode $(SHEAF_MODE)) --only $(1) "$$SHEAF_PLAN" \
   | "$$SHEAF_BIN/sheaf-run" deps --run "$$SHEAF_RUN" \
-  | "$$SHEAF_BIN/build-prompt" --context "$$SHEAF_RUN/sections" $(PROMPT_FLAGS) \
+  | "$$SHEAF_BIN/build-prompt" --context "$$SHEAF_RUN/sections" --summaries "$$SHEAF_RUN/summaries" $(PROMPT_FLAGS) \
   | "$$SHEAF_BIN/sheaf-run" fresh --run "$$SHEAF_RUN" \
   | "$$SHEAF_BIN/call-llm" -j 1 --events-file "$$SHEAF_RUN/events.ndjson" \
       --shared-limit "$$SHEAF_RUN/rate" --sections "$$SHEAF_RUN/sections" --warn "$$SHEAF_WARN" \

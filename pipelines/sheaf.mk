@@ -6,6 +6,10 @@
 #   make status DOC=prd                               each section (stale ones with the reason),
 #                                                     the progress, what the next make doc asks
 #   make watch DOC=prd                                the same, live, with the text being written
+#   make outline BRIEF=brief.md OUT=plan.json [KIND=report|prd|book|blog] [SECTIONS=n] [CANDIDATES=k]
+#                                                     a plan drafted from a brief, to read, edit
+#                                                     and run (k candidates: OUT-1.json …)
+#   sheaf-run approve --run runs/<doc> ID             let a section marked "review": true go on
 #
 # Variables: RUNS (default runs), J (sections at once, default 4), MODE, PROVIDER, MODEL,
 # BASE_URL (or SHEAF_PROVIDER, SHEAF_MODEL, SHEAF_BASE_URL in the environment), FORCE=1
@@ -13,7 +17,8 @@
 # folder), ONLY=a,b (build those sections and what they need), DRY=1 (say what would be asked
 # and its estimated cost, do nothing), PRICES=file (or
 # SHEAF_PRICES), BUDGET=usd (no request starts once the run's spending would pass it), WARN=rules
-# (rules that only warn), NOTIFY='command' (run when a make doc ends, with SHEAF_DOC,
+# (rules that only warn), NOTES=1 (keep sections marked in_document: false in the document),
+# NOTIFY='command' (run when a make doc ends, with SHEAF_DOC,
 # SHEAF_DOC_STATUS, SHEAF_DOCUMENT and SHEAF_SUMMARY in its environment), CALL_FLAGS,
 # PROMPT_FLAGS, VALIDATE_FLAGS.
 #
@@ -33,7 +38,7 @@ export SHEAF_ONLY := $(value ONLY)
 RUNS ?= runs
 J ?= 4
 CASCADE ?= yes
-unexport NOTE PLAN RUNS MODE BASE_URL PROVIDER MODEL CASCADE CALL_FLAGS PROMPT_FLAGS VALIDATE_FLAGS SECTION DOC PRICES WARN DRY CLEAR_NOTE BUDGET ONLY NOTIFY
+unexport NOTE PLAN RUNS MODE BASE_URL PROVIDER MODEL CASCADE CALL_FLAGS PROMPT_FLAGS VALIDATE_FLAGS SECTION DOC PRICES WARN DRY CLEAR_NOTE BUDGET ONLY NOTIFY BRIEF OUT KIND SECTIONS CANDIDATES NOTES
 SHEAF_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 # The tools: SHEAF_BIN if set; else a checkout's release build; else beside an installed driver
 # ($(PREFIX)/share/sheaf/pipelines → $(PREFIX)/bin); else on PATH.
@@ -53,6 +58,11 @@ export SHEAF_MODE_ARG := $(value MODE)
 export SHEAF_DOC_ARG := $(value DOC)
 export SHEAF_CASCADE := $(value CASCADE)
 export SHEAF_SECTION_ARG := $(value SECTION)
+export SHEAF_BRIEF := $(value BRIEF)
+export SHEAF_OUT := $(value OUT)
+export SHEAF_KIND := $(value KIND)
+export SHEAF_SECTIONS := $(value SECTIONS)
+export SHEAF_CANDIDATES := $(value CANDIDATES)
 ifneq ($(value PROVIDER),)
 export SHEAF_PROVIDER := $(value PROVIDER)
 endif
@@ -82,7 +92,7 @@ ifneq ($(CLEAR_NOTE),)
 export SHEAF_CLEAR_NOTE := 1
 endif
 
-.PHONY: doc regen status watch
+.PHONY: doc regen status watch outline
 
 # One run per document at a time: the recipe's shell opens runs/<doc>/.lock as descriptor 9 and
 # `sheaf-run lock` takes a flock on it (waiting, and saying so, while another make doc or regen
@@ -119,13 +129,24 @@ doc: $(SHEAF_TOOLS)
 	$(MAKE) --no-print-directory -k -j$(J) -C "$$SHEAF_RUN" -f "$$(cd "$(SHEAF_DIR)" && pwd)/section.mk" $$targets; \
 	built=$$?; \
 	if [ -n "$$live" ]; then sleep 0.3; kill $$live 2>/dev/null; wait $$live 2>/dev/null; echo >&2; fi; \
+	if [ -z "$$SHEAF_ONLY_GIVEN" ]; then \
+	  "$$SHEAF_BIN/sheaf-run" revise --run "$$SHEAF_RUN" \
+	  | "$$SHEAF_BIN/build-prompt" $(PROMPT_FLAGS) \
+	  | "$$SHEAF_BIN/call-llm" -j $(J) --events-file "$$SHEAF_RUN/events.ndjson" --shared-limit "$$SHEAF_RUN/rate" \
+	      --budget-file "$$SHEAF_RUN/budget.json" $${SHEAF_BUDGET:+--budget "$$SHEAF_BUDGET"} $(CALL_FLAGS) \
+	  | "$$SHEAF_BIN/validate-format" --warn "$$SHEAF_WARN" $(VALIDATE_FLAGS) \
+	  | "$$SHEAF_BIN/sheaf-run" revise --run "$$SHEAF_RUN" --save || built=1; \
+	fi; \
 	set -- "$$SHEAF_RUN/plan.ndjson"; \
 	for id in $$("$$SHEAF_BIN/sheaf-run" info --run "$$SHEAF_RUN" sections); do \
 	  [ -e "$$SHEAF_RUN/sections/$$id.json" ] && set -- "$$@" "$$SHEAF_RUN/sections/$$id.json"; \
+	  [ -e "$$SHEAF_RUN/revised/$$id.json" ] && set -- "$$@" "$$SHEAF_RUN/revised/$$id.json"; \
 	done; \
-	"$$SHEAF_BIN/merge-doc" -o "$$SHEAF_RUN/$$doc.md" --summary "$$SHEAF_RUN/summary.json" --events-file "$$SHEAF_RUN/events.ndjson" "$$@"; \
+	"$$SHEAF_BIN/merge-doc" -o "$$SHEAF_RUN/$$doc.md" --summary "$$SHEAF_RUN/summary.json" --events-file "$$SHEAF_RUN/events.ndjson" $(if $(NOTES),--include-hidden) "$$@"; \
 	merged=$$?; \
 	echo "sheaf: document $$SHEAF_RUN/$$doc.md · summary $$SHEAF_RUN/summary.json · make status DOC=$$doc"; \
+	[ -e "$$SHEAF_RUN/followups.md" ] && echo "sheaf: questions for the author in $$SHEAF_RUN/followups.md"; \
+	"$$SHEAF_BIN/sheaf-run" approve --list --run "$$SHEAF_RUN" | sed 's/^/sheaf: /'; \
 	if [ -n "$$SHEAF_NOTIFY" ]; then \
 	  SHEAF_DOC="$$doc" SHEAF_DOCUMENT="$$SHEAF_RUN/$$doc.md" SHEAF_SUMMARY="$$SHEAF_RUN/summary.json" \
 	  SHEAF_DOC_STATUS="$$(sed -n 's/^{[^{]*"status":"\([a-z]*\)".*/\1/p' "$$SHEAF_RUN/summary.json")" \
@@ -150,3 +171,29 @@ status: $(SHEAF_TOOLS)
 watch: $(SHEAF_TOOLS)
 	@test -n "$$SHEAF_DOC_ARG" || { echo "sheaf: usage: make watch DOC=prd" >&2; exit 2; }
 	@"$$SHEAF_BIN/sheaf-run" watch --run "$$SHEAF_RUNS/$$SHEAF_DOC_ARG" --until-complete
+
+# A plan drafted from a brief: the shipped one-section plan (outline/plan.json) asks for sheaf's
+# plan format as JSON, checked against outline/plan.schema.json and plan-sections' own rules and
+# asked again with the problems; CANDIDATES=k asks k plans, each from another angle. `sheaf-run
+# draft` writes them (the kind's prompt set and inputs, the brief as an input) and lists them.
+outline: $(SHEAF_TOOLS)
+	@test -n "$$SHEAF_BRIEF" -a -n "$$SHEAF_OUT" || { echo "sheaf: usage: make outline BRIEF=brief.md OUT=plan.json [KIND=report|prd|book|blog] [SECTIONS=n] [CANDIDATES=k]" >&2; exit 2; }
+	@test -r "$$SHEAF_BRIEF" || { echo "sheaf: BRIEF=$$SHEAF_BRIEF: no such file" >&2; exit 2; }
+	@kind="$${SHEAF_KIND:-report}"; k="$${SHEAF_CANDIDATES:-1}"; \
+	case "$$k" in ''|*[!0-9]*) echo "sheaf: CANDIDATES=$$k: give a number from 1 to 9" >&2; exit 2;; esac; \
+	[ "$$k" -ge 1 ] && [ "$$k" -le 9 ] || { echo "sheaf: CANDIDATES=$$k: give a number from 1 to 9" >&2; exit 2; }; \
+	case "$$SHEAF_SECTIONS" in *[!0-9]*) echo "sheaf: SECTIONS=$$SHEAF_SECTIONS: give a number" >&2; exit 2;; esac; \
+	case "$$kind" in *[!a-z]*|'') echo "sheaf: KIND=$$kind: use report, prd, book or blog" >&2; exit 2;; esac; \
+	guide="$(SHEAF_DIR)/outline/kinds/$$kind.md"; \
+	test -r "$$guide" || { echo "sheaf: KIND=$$kind: use report, prd, book or blog" >&2; exit 2; }; \
+	SHEAF_BIN="$$(cd "$$SHEAF_BIN" 2>/dev/null && pwd)" || { echo "sheaf: no tools in $(SHEAF_BIN): run make build, or set SHEAF_BIN" >&2; exit 2; }; \
+	"$$SHEAF_BIN/sheaf-run" draft --check --out "$$SHEAF_OUT" --candidates $$k $(if $(FORCE),--force) || exit 2; \
+	i=1; while [ $$i -le $$k ]; do \
+	  "$$SHEAF_BIN/plan-sections" "$(SHEAF_DIR)/outline/plan.json" --input brief=@"$$SHEAF_BRIEF" --input kind="$$kind" \
+	    --input guide=@"$$guide" --input sections="$$SHEAF_SECTIONS" --input candidate=$$i --input candidates=$$k || exit 2; \
+	  i=$$((i + 1)); \
+	done \
+	| "$$SHEAF_BIN/build-prompt" $(PROMPT_FLAGS) \
+	| "$$SHEAF_BIN/call-llm" -j $$k $(CALL_FLAGS) \
+	| "$$SHEAF_BIN/validate-format" $(VALIDATE_FLAGS) \
+	| "$$SHEAF_BIN/sheaf-run" draft --out "$$SHEAF_OUT" --brief "$$SHEAF_BRIEF" --kind "$$kind" --kinds "$(SHEAF_DIR)/outline/kinds.json" $(if $(FORCE),--force)

@@ -1021,3 +1021,41 @@ public final class CallEngine {
 }
 
 private func rounded(_ value: Double) -> Double { (value * 1000).rounded() / 1000 }
+
+extension CallEngine {
+  /// Sends one record (pending, with `messages`) as call-llm would, with the same provider
+  /// settings, cache, re-asks and rules, and gives it back answered or failed: the seam other
+  /// tools use for a request of their own (build-prompt's summaries).
+  public static func answer(_ record: JSON, options: CallOptions) -> JSON {
+    let failed = { (message: String) -> JSON in
+      let copy = record.copy()
+      copy["status"] = JSON(SectionStatus.failed.rawValue)
+      copy["error"] = SheafError(.internal, message).json
+      return copy
+    }
+    let directory = FileManager.default.temporaryDirectory.path
+    let path = "\(directory)/sheaf-request-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).ndjson"
+    guard
+      FileManager.default.createFile(atPath: path, contents: Data((record.compactText + "\n").utf8))
+    else { return failed("cannot write \(path)") }
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    var settings = options
+    settings.inputs = [path]
+    settings.jobs = 1
+    settings.progress = false
+    var result: JSON?
+    do {
+      let engine = try CallEngine(
+        options: settings, tool: "call-llm",
+        sink: { line in if line["event"] == nil { result = line } })
+      _ = try engine.run()
+      // The engine turned Ctrl-C into a message for its loop: give it back to the caller.
+      for number in [SIGINT, SIGTERM, SIGHUP] { signal(number, SIG_DFL) }
+    } catch let failure as ToolFailure {
+      return failed(failure.message)
+    } catch {
+      return failed("\(error)")
+    }
+    return result ?? failed("no answer")
+  }
+}

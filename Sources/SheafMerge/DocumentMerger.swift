@@ -42,6 +42,9 @@ public struct MergedSection {
   public var planDir: String?
   /// `source` (`llm` or `human`).
   public var source: String?
+  /// Whether the document shows it (`in_document: false`: notes kept out, such as a book's
+  /// continuity notes).
+  public var inDocument = true
   /// When it was first seen, to order sections without `order`.
   var arrival: Int
 }
@@ -58,6 +61,9 @@ public final class DocumentMerger {
   /// Shows a JSON section through the template its format names; `nil` (no template, or none
   /// found) shows it as the default Markdown.
   public var renderData: ((MergedSection) -> String?)?
+
+  /// Shows sections marked `in_document: false` too.
+  public var includeHidden = false
 
   /// An empty merger.
   public init() {}
@@ -92,6 +98,7 @@ public final class DocumentMerger {
       promptSet: json["prompt_set"]?.string ?? record.doc,
       planDir: json["plan_dir"]?.string,
       source: json["source"]?.string,
+      inDocument: json["in_document"]?.bool != false,
       arrival: byID[id]?.arrival ?? arrivals)
     if byID[id] == nil { arrivals += 1 }
     byID[id] = section
@@ -133,7 +140,9 @@ public final class DocumentMerger {
   }
 
   private func included(_ omitMissing: Bool) -> [MergedSection] {
-    sections.filter { !omitMissing || $0.status == .completed }
+    sections.filter {
+      (!omitMissing || $0.status == .completed) && ($0.inDocument || includeHidden)
+    }
   }
 
   /// Markdown: the title, then one `##` heading per section with its content or a placeholder.

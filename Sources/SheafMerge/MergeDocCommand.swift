@@ -8,9 +8,11 @@ public enum MergeDocCommand {
   /// - Throws: `ToolFailure` for malformed input or an output that cannot be written.
   public static func run(
     inputs: [String], format: DocumentFormat, output: String?, summaryPath: String?,
-    omitMissing: Bool, quiet: Bool, tool: String, eventsFile: String? = nil
+    omitMissing: Bool, quiet: Bool, tool: String, eventsFile: String? = nil,
+    includeHidden: Bool = false
   ) throws -> ExitStatus {
     let merger = DocumentMerger()
+    merger.includeHidden = includeHidden
     // A JSON section whose format names a render template is shown through it; a template that
     // is missing or broken is said once, and the section is shown as tables and lists instead.
     let renderer = DataRenderer()

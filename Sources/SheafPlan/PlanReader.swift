@@ -7,8 +7,11 @@ public enum PlanReader {
   /// The section keys the contract knows; every other key is passed through.
   static let sectionKeys: Set<String> = [
     "id", "title", "description", "stage", "depends_on", "context", "template", "format", "llm",
-    "modes", "instructions", "on_dependency_failure",
+    "modes", "instructions", "on_dependency_failure", "review", "revises", "in_document",
   ]
+
+  /// Section keys the contract knows that reach the record as the plan wrote them.
+  static let passedKeys: Set<String> = ["review", "revises", "in_document"]
 
   /// Reads the plan at `path` (`-` or `nil`: standard input), with `overrides` replacing inputs
   /// (`NAME=text` or `NAME=@file`).
@@ -70,6 +73,32 @@ public enum PlanReader {
       throw ToolFailure(.malformedInput, "\(source): not UTF-8 text")
     }
     return text
+  }
+
+  /// What plan-sections would refuse in a plan given as a value (a drafted plan: `make outline`),
+  /// one problem a line; its files (inputs, schema files) are not read, having no folder yet.
+  public static func problems(ofPlan object: JSON) -> [String] {
+    guard object.kind == .object else {
+      return ["a plan is a JSON object, got \(object.kind.article)"]
+    }
+    let copy = object.copy()
+    copy["inputs"] = nil
+    for (_, format) in copy["formats"]?.members ?? [] where format.kind == .object {
+      format["schema_file"] = nil
+    }
+    do {
+      _ = try build(from: copy, source: "the plan", directory: ".", overrides: [])
+      return []
+    } catch let problems as PlanProblems {
+      return problems.lines
+    } catch {
+      return ["\(error)"]
+    }
+  }
+
+  /// Registers `problems(ofPlan:)` as the `plan` check of JSON formats (`"check": "plan"`).
+  public static func registerCheck() {
+    FormatValidator.checks["plan"] = problems(ofPlan:)
   }
 
   /// Builds and checks a plan from its JSON object.
@@ -273,7 +302,7 @@ public enum PlanReader {
       if !Slug.isValid(sectionID) { problems.append("\(place): \(Slug.problem(sectionID))") }
       for (key, shape) in [
         ("title", PlanTypes.Shape.string), ("description", .string), ("instructions", .string),
-        ("template", .name),
+        ("template", .name), ("review", .bool), ("revises", .bool), ("in_document", .bool),
         ("on_dependency_failure", .oneOf(DependencyPolicy.allCases.map(\.rawValue))),
       ] {
         if let value = item[key], let problem = PlanTypes.problem(value, at: key, shape) {
@@ -360,7 +389,9 @@ public enum PlanReader {
           instructions: item["instructions"]?.string,
           onDependencyFailure: item["on_dependency_failure"]?.string.flatMap(
             DependencyPolicy.init(rawValue:)),
-          extra: item.members.filter { !sectionKeys.contains($0.key) },
+          extra: item.members.filter {
+            !sectionKeys.contains($0.key) || passedKeys.contains($0.key)
+          },
           index: index))
     }
 

@@ -78,6 +78,7 @@ enum PlanTypes {
     ("presence_penalty", .number(-2...2)),
     ("frequency_penalty", .number(-2...2)),
     ("max_input_tokens", .int(1...Int.max)),
+    ("summary_words", .int(20...2000)),
     ("num_ctx", .int(1...Int.max)),
     ("response_format", .object),
     ("repair_attempts", .int(0...10)),
@@ -109,6 +110,7 @@ enum PlanTypes {
     ("render", .name),
     ("schema", .schema),
     ("schema_file", .string),
+    ("check", .oneOf(["plan"])),
   ]
 
   /// What kind of value `value` is, for messages: `a string ("hot")`, `a number (5)`.

@@ -24,6 +24,12 @@ public struct PromptOptions {
   /// Which other sections a prompt names (`--outline`): every one (`all`), only those of the
   /// selection (`selected`: plan-sections `--only`), or none.
   public var outline = "all"
+  /// Where summaries of earlier sections are kept (`--summaries`): with `summarize`, context
+  /// that does not fit the budget is given as summaries before any is dropped.
+  public var summariesDir: String?
+  /// Asks the model for a summary: a pending record with `messages` in, the answered record out
+  /// (build-prompt gives call-llm's engine).
+  public var summarize: ((JSON) -> JSON)?
   /// The environment (`SHEAF_PROVIDER`, `SHEAF_MODEL`, `SHEAF_BASE_URL` shape the fingerprint).
   public var environment: [String: String] = ProcessInfo.processInfo.environment
 
@@ -48,7 +54,12 @@ public final class PromptBuilder {
   public init(options: PromptOptions) {
     self.options = options
     library = TemplateLibrary(promptDirs: options.promptDirs)
+    if let dir = options.summariesDir, let ask = options.summarize {
+      summaries = ContextSummaries(directory: dir, ask: ask)
+    }
   }
+
+  private var summaries: ContextSummaries?
 
   /// Remembers the sections of an `outline` event (plan-sections writes one before the records).
   public func observe(event: JSON) {
@@ -113,27 +124,60 @@ public final class PromptBuilder {
       }
     }
 
-    // Render, then shorten the context, oldest first, until the prompt fits the budget.
+    // Render; while the prompt is over its budget, give the oldest context in full as a
+    // summary (when summaries are on), and only then empty the oldest, titles kept.
     let budget = options.maxInputTokens ?? json["llm"]?["max_input_tokens"]?.int
     var truncated: [String] = []
+    var summarized: [String] = []
     var systemText = cachedSystem ?? Self.tidy(system.template.render(data, library: partials))
     if let systemKey, cachedSystem == nil { systemMessages[systemKey] = systemText }
     var userText = user.template.render(data, library: partials)
+    func isSet(_ entry: [String: Any], _ key: String) -> Bool { entry[key] as? Bool ?? false }
+    func oldest(_ keep: ([String: Any]) -> Bool) -> Int? {
+      context.indices.filter { keep(context[$0]) }
+        .min(by: { (context[$0]["order"] as? Int ?? 0) < (context[$1]["order"] as? Int ?? 0) })
+    }
     while let budget, Self.estimateTokens(systemText + userText) > budget {
-      guard
-        let oldest = context.indices.filter({ !(context[$0]["truncated"] as? Bool ?? false) })
-          .min(by: { (context[$0]["order"] as? Int ?? 0) < (context[$1]["order"] as? Int ?? 0) })
-      else {
-        return fail(
-          json,
-          SheafError(
-            .contextLength,
-            "the prompt for section '\(id)' needs about \(Self.estimateTokens(systemText + userText)) tokens without any context; the budget is \(budget)",
-            hint: "shorten the document inputs or the template, or raise max_input_tokens"))
+      if let summaries,
+        let index = oldest({
+          !isSet($0, "truncated") && !isSet($0, "summarized") && !isSet($0, "unsummarizable")
+        })
+      {
+        let entry = context[index]
+        let entryID = entry["id"] as? String ?? "?"
+        let request = summaryRequest(
+          json, entry: entry, system: systemText, folders: folders, data: data)
+        switch request.flatMap({
+          summaries.summary(id: entryID, title: entry["title"] as? String ?? entryID, request: $0)
+        }) {
+        case .success(let text):
+          context[index]["content"] = text
+          context[index]["summarized"] = true
+          summarized.append(entryID)
+        case .failure(let error):
+          context[index]["unsummarizable"] = true
+          Diagnostics.say(
+            "build-prompt",
+            "warning: section '\(id)': no summary of '\(entryID)' (\(error.message)); its text is left out instead"
+          )
+          continue
+        }
+      } else {
+        guard let index = oldest({ !isSet($0, "truncated") }) else {
+          return fail(
+            json,
+            SheafError(
+              .contextLength,
+              "the prompt for section '\(id)' needs about \(Self.estimateTokens(systemText + userText)) tokens without any context; the budget is \(budget)",
+              hint: "shorten the document inputs or the template, or raise max_input_tokens"))
+        }
+        let entryID = context[index]["id"] as? String ?? "?"
+        context[index]["content"] = ""
+        context[index]["truncated"] = true
+        context[index]["summarized"] = false
+        summarized.removeAll { $0 == entryID }
+        truncated.append(entryID)
       }
-      context[oldest]["content"] = ""
-      context[oldest]["truncated"] = true
-      truncated.append(context[oldest]["id"] as? String ?? "?")
       data = variables(json, context: context)
       if systemKey == nil {
         systemText = Self.tidy(system.template.render(data, library: partials))
@@ -146,6 +190,8 @@ public final class PromptBuilder {
       .object(["role": JSON("user"), "content": JSON(Self.tidy(userText))]),
     ])
     json["context_ids"] = .array(context.compactMap { $0["id"] as? String }.map { JSON($0) })
+    json["context_summarized"] =
+      summarized.isEmpty ? nil : .array(summarized.map { JSON($0) })
     json["context_truncated"] = truncated.isEmpty ? nil : .array(truncated.map { JSON($0) })
     let templateFiles = resolved.files
     json["template_files"] = .array(templateFiles.map { JSON($0) })
@@ -162,6 +208,59 @@ public final class PromptBuilder {
       options: optionsKey, environment: options.environment,
       prompt: json["messages"]?.compactText)
     return json
+  }
+
+  /// The request for a summary of one context section: the record's system message, then the
+  /// set's `_summary.mustache` (or the shipped default set's), which sees `doc`, `section` (the
+  /// one summarized: `id`, `title`), `content` and `summary_words`; the record's provider,
+  /// model and address at temperature 0.2 with room for the summary; a Markdown format of at
+  /// most `summary_words` words.
+  func summaryRequest(
+    _ json: JSON, entry: [String: Any], system: String, folders: [String], data: [String: Any]
+  ) -> Result<JSON, SheafError> {
+    let shippedDefault = TemplateLibrary.shippedRoots.map { "\($0)/default" }
+    guard let path = library.find("_summary", in: folders + shippedDefault) else {
+      return .failure(
+        SheafError(.template, "no _summary.mustache in the prompt set or sheaf's default set"))
+    }
+    let template: CompiledTemplate
+    do { template = try library.load(path) } catch let failure as ToolFailure {
+      return .failure(SheafError(.template, failure.message))
+    } catch { return .failure(SheafError(.template, "\(error)")) }
+    let words = ContextSummaries.words(json)
+    let id = entry["id"] as? String ?? "?"
+    let title = entry["title"] as? String ?? id
+    var values = data
+    values["section"] = ["id": id, "title": title]
+    values["content"] = entry["content"] as? String ?? ""
+    values["summary_words"] = words
+    let text = Self.tidy(template.template.render(values, library: MustacheLibrary()))
+    let request = JSON.object()
+    request["doc"] = json["doc"]?.copy()
+    request["id"] = JSON(id)
+    request["title"] = JSON("Summary of \(title)")
+    request["description"] = JSON("What happens in \(title), for the sections that follow it.")
+    request["summary_of"] = JSON(id)
+    let format = JSON.object()
+    format["type"] = JSON("markdown")
+    format["min_words"] = JSON(max(10, words / 3))
+    format["max_words"] = JSON(words)
+    request["format"] = format
+    // Who answers, and how long to wait, from the section; the rest fixed, so every section
+    // that needs this summary asks the same request (and finds it made).
+    let llm = JSON.object()
+    for key in ["provider", "model", "base_url", "timeout_s", "retries", "num_ctx", "extra"] {
+      if let value = json["llm"]?[key] { llm[key] = value.copy() }
+    }
+    llm["temperature"] = JSON(0.2)
+    llm["max_tokens"] = JSON(max(256, words * 3))
+    request["llm"] = llm
+    request["messages"] = .array([
+      .object(["role": JSON("system"), "content": JSON(system)]),
+      .object(["role": JSON("user"), "content": JSON(text)]),
+    ])
+    request["status"] = JSON(SectionStatus.pending.rawValue)
+    return .success(request)
   }
 
   /// The sections a record uses: `depends_on`, then `context`, each once.
@@ -216,8 +315,13 @@ public final class PromptBuilder {
             "put its files in \(planDir)/prompts/\(set)/ (shared_context.mustache, default.mustache), or drop prompt_set to use the default set"
         ))
     }
+    // sheaf's own steps (`_revise`) fall back to the default set's, never to a section template.
+    let own = templateName.hasPrefix("_")
+    let shippedDefault = TemplateLibrary.shippedRoots.map { "\($0)/default" }
     guard
-      let userPath = library.find(templateName, in: folders) ?? library.find("default", in: folders)
+      let userPath = own
+        ? library.find(templateName, in: folders + shippedDefault)
+        : library.find(templateName, in: folders) ?? library.find("default", in: folders)
     else {
       return .failure(
         SheafError(
@@ -435,6 +539,7 @@ public final class PromptBuilder {
       entries.append([
         "id": id, "title": title, "content": found.content, "source": found.source,
         "order": found.order > 0 ? found.order : 10_000 + position, "truncated": false,
+        "summarized": false,
       ])
     }
     return entries.sorted { ($0["order"] as? Int ?? 0) < ($1["order"] as? Int ?? 0) }
@@ -464,7 +569,7 @@ public final class PromptBuilder {
     return result
   }
 
-  /// A JSON value as the plain Swift values swift-mustache reads; `null` becomes `false`.
+  /// A JSON value as the plain Swift values swift-mustache reads; `null` and `""` are absent.
   static func plain(_ value: JSON) -> Any {
     switch value.kind {
     case .object:
@@ -472,7 +577,8 @@ public final class PromptBuilder {
       for (key, member) in value.members { object[key] = plain(member) }
       return object
     case .array: return (value.array ?? []).map(plain)
-    case .string: return value.string ?? ""
+    // An empty string is nothing: `{{#section.pov}}…{{/section.pov}}` skips it.
+    case .string: return (value.string ?? "").isEmpty ? Absent() : value.string ?? ""
     case .number: return value.int.map { $0 as Any } ?? value.numberLiteral ?? ""
     case .bool: return value.bool ?? false
     case .null: return Absent()

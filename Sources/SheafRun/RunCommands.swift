@@ -503,6 +503,17 @@ public enum RunCommands {
           _ = run.withNote(record.json)
         }
         if record.status == nil || record.status == .pending,
+          let waiting = (record.dependsOn + record.context).first(where: run.awaitsReview)
+        {
+          // Held for a person: not a failure, and built by the first make doc after approval.
+          record.status = .skipped
+          record.error = SheafError(
+            .awaitingReview, "waits for a person to approve '\(waiting)'", retryable: true,
+            hint:
+              "read \(run.sectionsPath)/\(waiting).md, then sheaf-run approve --run \(run.path) \(waiting) (or edit it) and make doc again"
+          )
+        }
+        if record.status == nil || record.status == .pending,
           let error = dependencyFailure(record, run: run)
         {
           record.status = .skipped
@@ -597,6 +608,8 @@ public enum RunCommands {
         let tokens = json["usage"]?["output_tokens"]?.int.map { "\($0) tokens" } ?? ""
         let cached = json["cache"]?.string == "hit" ? ", cached" : ""
         Diagnostics.say(tool, "✓ \(id) (\(seconds)\(tokens.isEmpty ? "" : ", " + tokens)\(cached))")
+      case .skipped where record.error?.type == .awaitingReview:
+        Diagnostics.say(tool, "⏸ \(id): \(record.error?.message ?? "waits for review")")
       default:
         let error = record.error
         // A validation failure says what was wrong; others say what to do.

@@ -229,6 +229,88 @@ public struct RunDirectory {
     }
   }
 
+  // MARK: - Review
+
+  /// The hash an approval is bound to: the section's text, trimmed.
+  static func approvalKey(_ text: String) -> String { Fingerprint.hash(text.trimmed) }
+
+  /// Whether a section that asks for review (`"review": true`) holds the sections that use it:
+  /// it completed and no person has approved its current text (`sheaf-run approve`) or written
+  /// it (an edit of its `.md` is an approval).
+  public func awaitsReview(_ id: String) -> Bool {
+    guard let record = record(id), record["review"]?.bool == true,
+      record["status"]?.string == SectionStatus.completed.rawValue,
+      record["source"]?.string != "human", (try? hasFreshEdit(id)) != true
+    else { return false }
+    let text = record["content"]?.string ?? ""
+    return record["approved"]?["content"]?.string != Self.approvalKey(text)
+  }
+
+  /// Approves a section's current text for the sections that use it.
+  ///
+  /// It sets `approved` (`content`, the hash of the text; `at`) on its record. Regenerated to another text, it waits again.
+  /// - Throws: `ToolFailure` when the section has no completed record.
+  public func approve(_ id: String) throws {
+    guard let record = record(id), record["status"]?.string == SectionStatus.completed.rawValue
+    else {
+      throw ToolFailure.usage(
+        "\(id): no completed section in \(path) to approve (make doc writes it first)")
+    }
+    let approval = JSON.object()
+    approval["content"] = JSON(Self.approvalKey(record["content"]?.string ?? ""))
+    approval["at"] = JSON(ISO8601DateFormatter().string(from: Date()))
+    record["approved"] = approval
+    try AtomicFile.write(record.compactText + "\n", to: recordPath(id))
+  }
+
+  /// The sections waiting for a person, each with the planned sections it holds (those that use
+  /// it, directly or through others), in plan order.
+  public func waitingForReview() -> [(id: String, holds: [String])] {
+    let planned = plannedRecords()
+    var users: [String: [String]] = [:]
+    for record in planned {
+      guard let id = record["id"]?.string else { continue }
+      for key in ["depends_on", "context"] {
+        for used in record[key]?.array?.compactMap(\.string) ?? [] {
+          users[used, default: []].append(id)
+        }
+      }
+    }
+    var result: [(id: String, holds: [String])] = []
+    for record in planned {
+      guard let id = record["id"]?.string, awaitsReview(id) else { continue }
+      var held: [String] = []
+      var queue = users[id] ?? []
+      while let next = queue.first {
+        queue.removeFirst()
+        guard !held.contains(next) else { continue }
+        held.append(next)
+        queue += users[next] ?? []
+      }
+      let order = planned.compactMap { $0["id"]?.string }
+      result.append((id, order.filter(held.contains)))
+    }
+    return result
+  }
+
+  /// One line a person reads at the end of a run: what waits for whom, and how to go on; `nil`
+  /// when nothing waits.
+  public func reviewLine() -> String? {
+    let waiting = waitingForReview()
+    guard !waiting.isEmpty else { return nil }
+    let parts = waiting.map { entry -> String in
+      let holds =
+        entry.holds.count <= 4
+        ? entry.holds.joined(separator: ", ")
+        : "\(entry.holds.prefix(3).joined(separator: ", ")) and \(entry.holds.count - 3) more"
+      return entry.holds.isEmpty ? entry.id : "\(entry.id) (holds \(holds))"
+    }
+    let ids = waiting.map(\.id).joined(separator: " ")
+    let file = waiting.count == 1 ? markdownPath(waiting[0].id) : "\(sectionsPath)/<id>.md"
+    return
+      "waiting for review: \(parts.joined(separator: "; ")) · read \(file), then sheaf-run approve --run \(path) \(ids) (or edit it) and make doc again"
+  }
+
   /// Whether the section's record is a person's (`source: human`).
   public func isHuman(_ id: String) -> Bool {
     record(id)?["source"]?.string == "human"
@@ -283,6 +365,12 @@ public struct RunDirectory {
       // Put aside as stale and built again to the same text: not a version of its own.
       unlink("\(versionsPath)/\(id)/\(last).json")
       unlink("\(versionsPath)/\(id)/\(last).md")
+    }
+    // Built again to the text a person approved: still approved.
+    if let content, record["approved"] == nil, let approval = self.record(id)?["approved"],
+      approval["content"]?.string == Self.approvalKey(content)
+    {
+      record["approved"] = approval.copy()
     }
     if let content {
       try AtomicFile.write(content.trimmed + "\n", to: pendingMarkdownPath(id), rename: false)

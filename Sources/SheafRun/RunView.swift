@@ -266,6 +266,7 @@ public final class RunView {
         }
         if let attempts = record["attempts"]?.int, attempts > 1 { line += "  \(attempts) tries" }
         if let cost = record["cost"]?.double { line += String(format: "  $%.4f", cost) }
+        if state == "completed", run.awaitsReview(section.id) { line += "  awaits review" }
         if case .stale(let reasons)? = verdicts[section.id] {
           line += "  stale: " + reasons.joined(separator: "; ")
         }
@@ -336,6 +337,7 @@ extension RunCommands {
       )
     }
     try RecordWriter().writeText(view.render(streaming: false))
+    if let line = run.reviewLine() { try RecordWriter().writeText(line + "\n") }
     return .completed
   }
 

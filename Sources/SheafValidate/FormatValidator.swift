@@ -20,6 +20,12 @@ public final class FormatValidator {
     self.sectionsDirectory = sectionsDirectory
   }
 
+  /// Checks beyond JSON Schema that a JSON format names (`"check": "plan"`), by name.
+  ///
+  /// Each gives the problems of an answer's value, a message each. The tools register the ones they know
+  /// (call-llm and validate-format: `plan`, plan-sections' own checks) before any record.
+  nonisolated(unsafe) public static var checks: [String: (JSON) -> [String]] = [:]
+
   /// The reasons stopped at the token limit, as providers name them.
   public static let truncatedReasons: Set<String> = ["length", "max_tokens", "MAX_TOKENS"]
 
@@ -76,6 +82,10 @@ public final class FormatValidator {
         if parsed.repaired { json["repaired"] = JSON(true) }
         if let schemaJSON = try schema(for: spec, json: json) {
           violations += schemaJSON.validate(parsed.value)
+        }
+        // A named check judges what the schema let through.
+        if violations.isEmpty, let name = spec?["check"]?.string, let check = Self.checks[name] {
+          violations += check(parsed.value).map { Violation(rule: name, message: $0) }
         }
       } catch let refusal as JSONRepair.Refusal {
         violations.append(Violation(rule: "json", message: refusal.message))

@@ -8,7 +8,8 @@ import SheafCore
 /// `additionalProperties`, `items` and `prefixItems`, `minItems`/`maxItems`, `uniqueItems`,
 /// `minLength`/`maxLength`, `minimum`/`maximum` (and the exclusive ones), `multipleOf`, the
 /// formats `date`, `date-time`, `email`, `uri`, `uuid`, `allOf`/`anyOf`/`oneOf` (the first branch
-/// that applies), and `$ref` into `$defs` or `definitions`. A `pattern` is not generated for.
+/// that applies), and `$ref` into `$defs` or `definitions`. A `pattern` is not generated for; a
+/// schema that gives `examples` (valid values, by its author's word) answers one of them.
 public struct SchemaExample<Generator: RandomNumberGenerator> {
   private var rng: Generator
   private let root: JSON
@@ -40,6 +41,9 @@ public struct SchemaExample<Generator: RandomNumberGenerator> {
       return value(for: target, name: name)
     }
     if let constant = schema["const"] { return constant.copy() }
+    if let examples = schema["examples"]?.array, !examples.isEmpty {
+      return examples[Int.random(in: 0..<examples.count, using: &rng)].copy()
+    }
     if let choices = schema["enum"]?.array, !choices.isEmpty {
       return choices[Int.random(in: 0..<choices.count, using: &rng)].copy()
     }

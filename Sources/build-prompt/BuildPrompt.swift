@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SheafCore
+import SheafLLM
 import SheafPrompt
 
 /// `build-prompt`: planned records in, records with `messages` out.
@@ -33,8 +34,12 @@ struct BuildPrompt: FilterCommand {
       A name the data does not have fails the record (error type template, naming file, line \
       and name); --lax renders it empty. A template that does not parse fails the records that \
       use it (type template, naming file and line); the others go on. With \
-      a budget (--max-input-tokens or llm.max_input_tokens) the oldest context is emptied \
-      first, titles kept, and listed in context_truncated; if even the bare prompt is too big \
+      a budget (--max-input-tokens or llm.max_input_tokens) and --summaries DIR, the oldest \
+      context is first given as a summary the model writes (the set's _summary.mustache, else \
+      the default set's; at most summary_words words, default 120), made once per section \
+      content, kept in DIR and reused, and listed in context_summarized. Without --summaries, \
+      or when even the summaries do not fit, the oldest context is emptied, titles kept, and \
+      listed in context_truncated. If even the bare prompt is too big \
       the record fails with context_length.
 
       EXAMPLES
@@ -80,6 +85,12 @@ struct BuildPrompt: FilterCommand {
       valueName: "all|selected|none"))
   var outline = "all"
 
+  @Option(
+    help: ArgumentHelp(
+      "A folder for summaries of earlier sections (a run's summaries/): context over the budget is given as summaries the model makes, once each, before any is dropped.",
+      valueName: "dir"))
+  var summaries: String?
+
   func validate() throws {
     if let maxInputTokens, maxInputTokens < 1 {
       throw ValidationError("--max-input-tokens must be 1 or more")
@@ -106,6 +117,15 @@ struct BuildPrompt: FilterCommand {
     options.lax = lax
     options.maxInputTokens = maxInputTokens
     options.outline = outline
+    if let summaries {
+      options.summariesDir = summaries
+      let environment = options.environment
+      options.summarize = { request in
+        var call = CallOptions()
+        call.environment = environment
+        return CallEngine.answer(request, options: call)
+      }
+    }
     return try BuildPromptCommand.run(inputs: inputs, options: options)
   }
 }

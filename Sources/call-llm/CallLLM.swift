@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SheafCore
 import SheafLLM
+import SheafPlan
 
 /// `call-llm`: records with messages in, records with the model's answer out.
 @main
@@ -269,6 +270,7 @@ struct CallLLM: FilterCommand {
   }
 
   mutating func execute() throws -> ExitStatus {
+    PlanReader.registerCheck()
     var options = CallOptions()
     options.inputs = inputs
     options.provider = provider

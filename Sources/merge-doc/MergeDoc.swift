@@ -52,6 +52,11 @@ struct MergeDoc: FilterCommand {
     help: "Leave out sections that did not complete, instead of a placeholder.")
   var omitMissing = false
 
+  @Flag(
+    name: .customLong("include-hidden"),
+    help: "Show sections marked in_document: false too (a book's continuity notes).")
+  var includeHidden = false
+
   @Flag(name: .shortAndLong, help: "Do not say the document status on standard error.")
   var quiet = false
 
@@ -71,6 +76,6 @@ struct MergeDoc: FilterCommand {
     try MergeDocCommand.run(
       inputs: inputs, format: DocumentFormat(rawValue: format) ?? .markdown, output: output,
       summaryPath: summary, omitMissing: omitMissing, quiet: quiet, tool: Self.toolName,
-      eventsFile: eventsFile)
+      eventsFile: eventsFile, includeHidden: includeHidden)
   }
 }

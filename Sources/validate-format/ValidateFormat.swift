@@ -1,5 +1,6 @@
 import ArgumentParser
 import SheafCore
+import SheafPlan
 import SheafValidate
 
 /// `validate-format`: each completed record's content checked against its format.
@@ -59,6 +60,7 @@ struct ValidateFormat: FilterCommand {
   var sections: String?
 
   mutating func execute() throws -> ExitStatus {
+    PlanReader.registerCheck()
     let rules = Set(commaSeparated(warn))
     return try ValidateFormatCommand.run(inputs: inputs, warn: rules, sections: sections)
   }

@@ -23,6 +23,15 @@ enum Harness {
     return root.appendingPathComponent(".build/debug")
   }()
 
+  /// A new empty folder for one test's files, named `<prefix>-<uuid>` in the temporary folder.
+  static func scratch(_ prefix: String) -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "\(prefix)-\(UUID().uuidString)"
+    ).path
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+  }
+
   /// Writes a file, making its folders.
   static func write(_ text: String, to path: String) throws {
     try FileManager.default.createDirectory(

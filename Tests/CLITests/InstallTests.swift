@@ -4,13 +4,7 @@ import Testing
 /// sheaf installed into a prefix and used with nothing but that prefix's `bin` on PATH, far from
 /// the checkout: a bare outline, and a scaffold.
 struct InstallTests {
-  let scratch: String = {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "install-\(UUID().uuidString)"
-    ).path
-    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-  }()
+  let scratch = Harness.scratch("install")
 
   @Test func installedSheafWritesDocumentsAnywhere() throws {
     let prefix = scratch + "/prefix"

@@ -6,13 +6,7 @@ import Testing
 /// Short first answers, answers cut at the token limit, one section that always fails, rate
 /// limits, answers that repeat each other.
 struct RealModelTests {
-  let scratch: String = {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "models-\(UUID().uuidString)"
-    ).path
-    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-  }()
+  let scratch = Harness.scratch("models")
 
   /// `make doc` of `plan` with the stub as an OpenAI-compatible provider.
   func makeDoc(

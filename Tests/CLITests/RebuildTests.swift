@@ -6,13 +6,7 @@ import Testing
 /// What each kind of change asks for, modes, one run at a time, the budget, cost: real make, the
 /// built tools, the stub counting requests.
 struct RebuildTests {
-  let scratch: String = {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "rebuild-\(UUID().uuidString)"
-    ).path
-    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-  }()
+  let scratch = Harness.scratch("rebuild")
 
   var plan: String { scratch + "/prd/plan.json" }
   var prompts: String { scratch + "/prd/prompts/prd" }

@@ -4,13 +4,7 @@ import Testing
 /// sheaf attacked as a hostile plan author, a hostile server, a full disk, a kill and a large
 /// user would (issue 9): real make, the built tools, the stub server.
 struct SafetyTests {
-  let scratch: String = {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "safety-\(UUID().uuidString)"
-    ).path
-    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-  }()
+  let scratch = Harness.scratch("safety")
 
   func write(_ text: String, to name: String) throws {
     try Harness.write(text, to: "\(scratch)/\(name)")

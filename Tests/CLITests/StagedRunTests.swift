@@ -4,13 +4,7 @@ import Testing
 /// Staged runs as people run them: real make over pipelines/sheaf.mk, the built tools, and the
 /// stub server as the provider.
 struct StagedRunTests {
-  let scratch: String = {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "staged-\(UUID().uuidString)"
-    ).path
-    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-  }()
+  let scratch = Harness.scratch("staged")
 
   static let stage1 = [
     "Problem Statement", "Goals and Objectives", "Target Users", "Proposed Solution",

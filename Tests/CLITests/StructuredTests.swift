@@ -3,13 +3,7 @@ import Testing
 
 /// JSON sections end to end: asked for natively, answered offline, shown as Markdown.
 struct StructuredTests {
-  let scratch: String = {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "structured-\(UUID().uuidString)"
-    ).path
-    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-  }()
+  let scratch = Harness.scratch("structured")
 
   static let schema =
     #"{"type":"array","minItems":3,"maxItems":5,"uniqueItems":true,"items":{"type":"object","required":["task","owner","due","priority"],"properties":{"task":{"type":"string","minLength":5,"maxLength":60},"owner":{"type":"string","format":"email"},"due":{"type":"string","format":"date"},"priority":{"enum":["must","should","could"]},"hours":{"type":"integer","minimum":1,"maximum":40}},"additionalProperties":false}}"#

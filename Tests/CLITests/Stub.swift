@@ -65,6 +65,21 @@ final class Stub {
     guard result.status == 0 else { throw StubError.didNotStart }
   }
 
+  /// Scripts what the model writes: the n-th request whose first user message contains `match`
+  /// gets the n-th of `replies` (the last again after that).
+  func script(_ rules: [(match: String, replies: [String])]) throws {
+    let body = try JSONSerialization.data(
+      withJSONObject: rules.map { ["match": $0.match, "replies": $0.replies] })
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "stub-script-\(UUID().uuidString).json")
+    try body.write(to: file)
+    defer { try? FileManager.default.removeItem(at: file) }
+    let result = try Harness.run(
+      "python3 -c 'import sys, urllib.request; urllib.request.urlopen(urllib.request.Request(sys.argv[1], data=open(sys.argv[2], \"rb\").read(), method=\"POST\"))' http://127.0.0.1:\(port)/script '\(file.path)'"
+    )
+    guard result.status == 0 else { throw StubError.didNotStart }
+  }
+
   /// How many requests it has answered.
   func requests() throws -> Int { try stats()["requests"] as? Int ?? -1 }
 }

@@ -53,6 +53,11 @@ POST /knobs with a body of knobs (`failfor=Appendix:500`, or empty to clear) set
 request from then on, under the URL's own: a test can inject a fault without changing the base
 URL (which is part of what a section is built from).
 
+POST /script with a JSON list of rules, [{"match": TEXT, "replies": [TEXT, ...]}], answers the
+n-th request whose first user message contains a rule's `match` with its n-th reply (the last one
+again after that), instead of stub words: a test scripts what a model writes (a plan that breaks a
+rule, then one that keeps it). An empty list clears them.
+
 GET /stats gives {"requests", "by_request", "max_in_flight", "in_flight", "auth", "spans"
 (start, end and the first line of the last user message of each request), "bodies" (the last
 500 request bodies, parsed)}; POST /reset
@@ -64,6 +69,7 @@ import asyncio
 import email.utils
 import hashlib
 import json
+import re
 import sys
 import time
 import urllib.parse
@@ -72,6 +78,8 @@ WORDS = ("the quick survey shows dispatchers lose an hour each day to replanning
          "technician runs late so the board must update itself and tell the customer").split()
 
 GLOBAL_KNOBS = {}
+
+SCRIPT = []
 
 STATE = {"requests": 0, "by_request": {}, "max_in_flight": 0, "in_flight": 0, "auth": [], "spans": [],
          "bodies": []}
@@ -237,6 +245,14 @@ async def respond(kind, knobs, body, headers, writer):
         # A JSON array of objects, a token at a time: `[`, `{"n": 1, "word": "the"}`, `, ` …
         tokens = ["["] + [piece for i, w in enumerate(words_for(seed, count))
                           for piece in ([", "] if i else []) + ['{"n": ', str(i + 1), ', "word": "', w, '"}']] + ["]"]
+    first_user_message = next((m.get("content", "") for m in messages if m.get("role") == "user"), "")
+    for rule in SCRIPT:
+        if rule.get("match", "\0") in first_user_message:
+            replies = rule.get("replies") or [""]
+            index = rule.get("_n", 0)
+            rule["_n"] = index + 1
+            tokens = re.findall(r"\S+\s*|\s+", replies[min(index, len(replies) - 1)])
+            break
     if "think" in knobs and tokens:
         tokens = ["<thi", "nk>planning the ", "answer</th", "ink>"] + tokens
     tps = float(knobs.get("tps", 0))
@@ -406,6 +422,12 @@ async def handle(reader, writer):
             if method == "POST" and path == "/knobs":
                 GLOBAL_KNOBS.clear()
                 GLOBAL_KNOBS.update(parse_knobs("/s/" + raw.decode() + "/")[0])
+                writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+                await writer.drain()
+                continue
+            if method == "POST" and path == "/script":
+                SCRIPT.clear()
+                SCRIPT.extend(json.loads(raw.decode() or "[]"))
                 writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
                 await writer.drain()
                 continue

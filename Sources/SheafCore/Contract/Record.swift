@@ -47,19 +47,21 @@ public enum RecordFields {
   /// The fields the tools set today, in the order of the README's table.
   public static let current: [String] = [
     "doc", "doc_title", "id", "title", "description", "order", "stage", "depends_on", "context",
-    "template", "format", "llm", "on_dependency_failure", "instructions", "mode", "prompt_set",
-    "plan_dir", "inputs", "messages", "context_ids", "context_truncated", "template_files",
+    "template", "format", "llm", "on_dependency_failure", "review", "revises", "in_document",
+    "instructions", "mode", "prompt_set",
+    "plan_dir", "inputs", "messages", "context_ids", "context_summarized", "context_truncated",
+    "template_files",
     "fingerprint", "status", "content",
     "reasoning", "provider",
     "model", "usage", "timing", "attempts", "cache", "request_key", "finish_reason", "repairs",
     "cost",
-    "data", "violations", "warnings", "repaired", "source", "error",
+    "data", "violations", "warnings", "repaired", "source", "approved", "error",
   ]
 
   /// Fields the contract (DESIGN.md) names for work still to come, and the outline a record may
   /// carry itself: reserved, so they never reach a template as custom fields either.
   public static let reserved: [String] = [
-    "outline", "context_summarized",
+    "outline"
   ]
 
   /// Every name above.

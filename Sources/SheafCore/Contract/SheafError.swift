@@ -7,6 +7,7 @@ public enum ErrorType: String, CaseIterable, Sendable {
   case contextLength = "context_length"
   case validation
   case dependencyFailed = "dependency_failed"
+  case awaitingReview = "awaiting_review"
   case cancelled, `internal`
 }
 

@@ -21,8 +21,8 @@ struct ContractTests {
     #expect(
       ErrorType.allCases.map(\.rawValue) == [
         "input", "plan", "template", "network", "timeout", "rate_limited", "provider", "auth",
-        "quota", "bad_request", "context_length", "validation", "dependency_failed", "cancelled",
-        "internal",
+        "quota", "bad_request", "context_length", "validation", "dependency_failed",
+        "awaiting_review", "cancelled", "internal",
       ])
   }
 
