@@ -293,17 +293,20 @@ public struct RunDirectory {
     return result
   }
 
+  /// Ids for a line of text: all of four or fewer, else the first three and how many more.
+  public static func shortList(_ ids: [String]) -> String {
+    ids.count <= 4
+      ? ids.joined(separator: ", ")
+      : "\(ids.prefix(3).joined(separator: ", ")) and \(ids.count - 3) more"
+  }
+
   /// One line a person reads at the end of a run: what waits for whom, and how to go on; `nil`
   /// when nothing waits.
   public func reviewLine() -> String? {
     let waiting = waitingForReview()
     guard !waiting.isEmpty else { return nil }
     let parts = waiting.map { entry -> String in
-      let holds =
-        entry.holds.count <= 4
-        ? entry.holds.joined(separator: ", ")
-        : "\(entry.holds.prefix(3).joined(separator: ", ")) and \(entry.holds.count - 3) more"
-      return entry.holds.isEmpty ? entry.id : "\(entry.id) (holds \(holds))"
+      entry.holds.isEmpty ? entry.id : "\(entry.id) (holds \(Self.shortList(entry.holds)))"
     }
     let ids = waiting.map(\.id).joined(separator: " ")
     let file = waiting.count == 1 ? markdownPath(waiting[0].id) : "\(sectionsPath)/<id>.md"

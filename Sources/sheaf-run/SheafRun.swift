@@ -277,7 +277,7 @@ struct SheafRun: FilterCommand {
         try directory.approve(id)
         Diagnostics.say(
           SheafRun.toolName,
-          "\(id): approved\(holds.isEmpty ? "" : "; the next make doc builds \(holds.joined(separator: ", "))")"
+          "\(id): approved\(holds.isEmpty ? "" : "; the next make doc builds \(RunDirectory.shortList(holds))")"
         )
       }
       return .completed

@@ -10,13 +10,24 @@ struct InstallTests {
     let prefix = scratch + "/prefix"
     // The built tools are installed (stripped) with the driver, prompt sets and examples.
     let install = try Harness.run(
-      "make --no-print-directory install PREFIX='\(prefix)' RELEASE_BIN='\(Harness.products.path)'"
+      "make --no-print-directory install PREFIX='\(prefix)' INSTALL_BIN='\(Harness.products.path)'"
     )
     #expect(install.status == 0, "\(install.err)")
     for tool in [
       "plan-sections", "build-prompt", "call-llm", "validate-format", "merge-doc", "sheaf-run",
     ] {
       #expect(FileManager.default.isExecutableFile(atPath: "\(prefix)/bin/\(tool)"), "\(tool)")
+      // Stripped, with the Swift runtime beside them rather than inside each.
+      let size =
+        (try? FileManager.default.attributesOfItem(atPath: "\(prefix)/bin/\(tool)")[.size])
+        as? Int ?? .max
+      #expect(size < 10_000_000, "\(tool) is \(size) bytes")
+      let linked = try Harness.run("ldd '\(prefix)/bin/\(tool)'")
+      #expect(!linked.out.contains("not found"), "\(linked.out)")
+    }
+    for library in ["libswiftCore.so", "libFoundation.so", "libFoundationEssentials.so"] {
+      #expect(
+        FileManager.default.fileExists(atPath: "\(prefix)/lib/sheaf/\(library)"), "\(library)")
     }
     #expect(FileManager.default.fileExists(atPath: "\(prefix)/share/sheaf/pipelines/sheaf.mk"))
     #expect(
@@ -46,11 +57,18 @@ struct InstallTests {
     let summary = try String(
       contentsOfFile: work + "/my-prd/runs/prd/summary.json", encoding: .utf8)
     #expect(summary.contains(#""status":"ready""#))
+    // A plan drafted from a brief, with the installed outline plan and schema.
+    try Harness.write("A short guide to our on-call rota.\n", to: work + "/brief.md")
+    let outline = try Harness.run(
+      "cd '\(work)' && env -u SHEAF_BIN -u SHEAF_PROMPTS make --no-print-directory -f '\(prefix)/share/sheaf/pipelines/sheaf.mk' outline BRIEF=brief.md OUT=drafted.json && plan-sections drafted.json > /dev/null",
+      environment: only)
+    #expect(outline.status == 0, "\(outline.err)")
     // And it all goes.
     let uninstall = try Harness.run("make --no-print-directory uninstall PREFIX='\(prefix)'")
     #expect(uninstall.status == 0)
     #expect(!FileManager.default.fileExists(atPath: "\(prefix)/bin/sheaf-run"))
     #expect(!FileManager.default.fileExists(atPath: "\(prefix)/share/sheaf"))
+    #expect(!FileManager.default.fileExists(atPath: "\(prefix)/lib/sheaf"))
   }
 }
 
