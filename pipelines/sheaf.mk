@@ -136,6 +136,8 @@ doc: $(SHEAF_TOOLS)
 	      --budget-file "$$SHEAF_RUN/budget.json" $${SHEAF_BUDGET:+--budget "$$SHEAF_BUDGET"} $(CALL_FLAGS) \
 	  | "$$SHEAF_BIN/validate-format" --warn "$$SHEAF_WARN" $(VALIDATE_FLAGS) \
 	  | "$$SHEAF_BIN/sheaf-run" revise --run "$$SHEAF_RUN" --save || built=1; \
+	else \
+	  "$$SHEAF_BIN/sheaf-run" revise --run "$$SHEAF_RUN" --prune; \
 	fi; \
 	set -- "$$SHEAF_RUN/plan.ndjson"; \
 	for id in $$("$$SHEAF_BIN/sheaf-run" info --run "$$SHEAF_RUN" sections); do \

@@ -134,9 +134,8 @@ public enum Draft {
   ) -> JSON {
     let plan = JSON.object()
     let title = data["title"]?.string ?? "Untitled"
-    let given = data["id"]?.string ?? ""
-    plan["id"] = JSON(
-      Slug.isValid(given) ? given : Slug.make(from: title).isEmpty ? "doc" : Slug.make(from: title))
+    // No id: plan-sections takes the file's name (a run folder per plan file).
+    if let given = data["id"]?.string, Slug.isValid(given) { plan["id"] = JSON(given) }
     plan["title"] = JSON(title)
     if let set = data["prompt_set"] ?? kind["prompt_set"] { plan["prompt_set"] = set.copy() }
     let inputs = JSON.object()

@@ -29,7 +29,12 @@ public enum Revision {
   /// Writes what can be revised here, and the revision requests for the rest (for
   /// `build-prompt | call-llm | validate-format | sheaf-run revise --save`).
   /// - Throws: `ToolFailure` when a file cannot be written or the output is closed.
-  public static func emit(run: RunDirectory, tool: String) throws -> ExitStatus {
+  ///
+  /// With `prune`, nothing is revised or asked: revisions whose text or edits changed are only
+  /// removed (make doc ONLY=…, which leaves the continuity pass for a whole run).
+  public static func emit(run: RunDirectory, tool: String, prune: Bool = false) throws
+    -> ExitStatus
+  {
     let planned = run.plannedRecords()
     let byID = Dictionary(
       planned.compactMap { record in record["id"]?.string.map { ($0, record) } },
@@ -66,7 +71,7 @@ public enum Revision {
         followups.append((reviewerID, question))
       }
     }
-    try writeFollowups(run: run, followups)
+    if !prune { try writeFollowups(run: run, followups) }
 
     let writer = RecordWriter()
     try FileManager.default.createDirectory(
@@ -93,6 +98,11 @@ public enum Revision {
       if let revised = RunDirectory.readJSON(revisedPath(run, id)),
         revised["revision"]?["key"]?.string == key, revised["revision"]?["complete"]?.bool == true
       {
+        continue
+      }
+      if prune {
+        unlink(revisedPath(run, id))
+        unlink("\(folder(run))/\(id).md")
         continue
       }
       var text = base

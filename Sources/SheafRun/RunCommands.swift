@@ -503,7 +503,7 @@ public enum RunCommands {
           _ = run.withNote(record.json)
         }
         if record.status == nil || record.status == .pending,
-          let waiting = (record.dependsOn + record.context).first(where: run.awaitsReview)
+          let waiting = (record.dependsOn + record.context).first(where: { run.awaitsReview($0) })
         {
           // Held for a person: not a failure, and built by the first make doc after approval.
           record.status = .skipped

@@ -237,8 +237,8 @@ public struct RunDirectory {
   /// Whether a section that asks for review (`"review": true`) holds the sections that use it:
   /// it completed and no person has approved its current text (`sheaf-run approve`) or written
   /// it (an edit of its `.md` is an approval).
-  public func awaitsReview(_ id: String) -> Bool {
-    guard let record = record(id), record["review"]?.bool == true,
+  public func awaitsReview(_ id: String, record stored: JSON? = nil) -> Bool {
+    guard let record = stored ?? record(id), record["review"]?.bool == true,
       record["status"]?.string == SectionStatus.completed.rawValue,
       record["source"]?.string != "human", (try? hasFreshEdit(id)) != true
     else { return false }
@@ -278,7 +278,9 @@ public struct RunDirectory {
     }
     var result: [(id: String, holds: [String])] = []
     for record in planned {
-      guard let id = record["id"]?.string, awaitsReview(id) else { continue }
+      // Only sections the plan marks for review are read.
+      guard record["review"]?.bool == true, let id = record["id"]?.string, awaitsReview(id)
+      else { continue }
       var held: [String] = []
       var queue = users[id] ?? []
       while let next = queue.first {

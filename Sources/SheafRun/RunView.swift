@@ -266,7 +266,9 @@ public final class RunView {
         }
         if let attempts = record["attempts"]?.int, attempts > 1 { line += "  \(attempts) tries" }
         if let cost = record["cost"]?.double { line += String(format: "  $%.4f", cost) }
-        if state == "completed", run.awaitsReview(section.id) { line += "  awaits review" }
+        if state == "completed", run.awaitsReview(section.id, record: record) {
+          line += "  awaits review"
+        }
         if case .stale(let reasons)? = verdicts[section.id] {
           line += "  stale: " + reasons.joined(separator: "; ")
         }

@@ -305,11 +305,13 @@ struct SheafRun: FilterCommand {
         """)
     @Option(help: ArgumentHelp("The run directory.", valueName: "dir")) var run: String
     @Flag(help: "Keep the answered revision requests read from standard input.") var save = false
+    @Flag(help: "Only remove revisions whose section text or edits changed; ask nothing.")
+    var prune = false
     mutating func execute() throws -> ExitStatus {
       let directory = RunDirectory(path: run)
       return save
         ? try Revision.save(run: directory, tool: SheafRun.toolName)
-        : try Revision.emit(run: directory, tool: SheafRun.toolName)
+        : try Revision.emit(run: directory, tool: SheafRun.toolName, prune: prune)
     }
   }
 

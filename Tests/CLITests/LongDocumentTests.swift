@@ -50,7 +50,9 @@ struct LongDocumentTests {
     #expect(accepted.status == 0, "\(accepted.err)")
     let run = try make("doc PLAN='\(scratch)/mine/plan.json'")
     #expect(run.status == 0, "\(run.err)")
-    let doc = plan["id"] as? String ?? "?"
+    // No id in the drafted plan: plan-sections names the run after the plan's folder.
+    #expect(plan["id"] == nil)
+    let doc = "mine"
     #expect(try json("\(scratch)/runs/\(doc)/summary.json")["status"] as? String == "ready")
 
     // Candidates: k plans, listed; a plan file that exists is never replaced without FORCE=1.
