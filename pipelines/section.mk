@@ -9,7 +9,7 @@
 
 # Never put what people typed into a recipe's environment as make text: make would expand it
 # there (a NOTE with `$(shell …)` would run). The recipes read the SHEAF_* copies instead.
-unexport NOTE PLAN RUNS MODE BASE_URL PROVIDER MODEL CASCADE CALL_FLAGS PROMPT_FLAGS VALIDATE_FLAGS SECTION DOC PRICES WARN DRY CLEAR_NOTE BUDGET ONLY NOTIFY
+unexport NOTE PLAN RUNS MODE BASE_URL PROVIDER MODEL CASCADE CALL_FLAGS PROMPT_FLAGS VALIDATE_FLAGS SECTION DOC PRICES WARN DRY CLEAR_NOTE BUDGET ONLY NOTIFY BRIEF OUT KIND SECTIONS CANDIDATES NOTES
 
 # `sheaf-run deps` passes a person's section through as it is (so nothing after it asks a model),
 # adds the section's kept note (make regen NOTE=) to its instructions, marks a section skipped
@@ -24,7 +24,8 @@ unexport NOTE PLAN RUNS MODE BASE_URL PROVIDER MODEL CASCADE CALL_FLAGS PROMPT_F
 define sheaf_section
 @cd "$$SHEAF_CWD" && "$$SHEAF_BIN/plan-sections" $(if $(SHEAF_MODE),--mode $(SHEAF_MODE)) --only $(1) "$$SHEAF_PLAN" \
   | "$$SHEAF_BIN/sheaf-run" deps --run "$$SHEAF_RUN" \
-  | "$$SHEAF_BIN/build-prompt" --context "$$SHEAF_RUN/sections" --summaries "$$SHEAF_RUN/summaries" $(PROMPT_FLAGS) \
+  | "$$SHEAF_BIN/build-prompt" --context "$$SHEAF_RUN/sections" --summaries "$$SHEAF_RUN/summaries" \
+      --shared-limit "$$SHEAF_RUN/rate" --budget-file "$$SHEAF_RUN/budget.json" $${SHEAF_BUDGET:+--budget "$$SHEAF_BUDGET"} $(PROMPT_FLAGS) \
   | "$$SHEAF_BIN/sheaf-run" fresh --run "$$SHEAF_RUN" \
   | "$$SHEAF_BIN/call-llm" -j 1 --events-file "$$SHEAF_RUN/events.ndjson" \
       --shared-limit "$$SHEAF_RUN/rate" --sections "$$SHEAF_RUN/sections" --warn "$$SHEAF_WARN" \

@@ -63,6 +63,7 @@ export SHEAF_OUT := $(value OUT)
 export SHEAF_KIND := $(value KIND)
 export SHEAF_SECTIONS := $(value SECTIONS)
 export SHEAF_CANDIDATES := $(value CANDIDATES)
+export SHEAF_NOTES := $(value NOTES)
 ifneq ($(value PROVIDER),)
 export SHEAF_PROVIDER := $(value PROVIDER)
 endif
@@ -132,7 +133,7 @@ doc: $(SHEAF_TOOLS)
 	if [ -z "$$SHEAF_ONLY_GIVEN" ]; then \
 	  "$$SHEAF_BIN/sheaf-run" revise --run "$$SHEAF_RUN" \
 	  | "$$SHEAF_BIN/build-prompt" $(PROMPT_FLAGS) \
-	  | "$$SHEAF_BIN/call-llm" -j $(J) --events-file "$$SHEAF_RUN/events.ndjson" --shared-limit "$$SHEAF_RUN/rate" \
+	  | "$$SHEAF_BIN/call-llm" -j "$$SHEAF_JOBS" --events-file "$$SHEAF_RUN/events.ndjson" --shared-limit "$$SHEAF_RUN/rate" \
 	      --budget-file "$$SHEAF_RUN/budget.json" $${SHEAF_BUDGET:+--budget "$$SHEAF_BUDGET"} $(CALL_FLAGS) \
 	  | "$$SHEAF_BIN/validate-format" --warn "$$SHEAF_WARN" $(VALIDATE_FLAGS) \
 	  | "$$SHEAF_BIN/sheaf-run" revise --run "$$SHEAF_RUN" --save || built=1; \
@@ -142,9 +143,9 @@ doc: $(SHEAF_TOOLS)
 	set -- "$$SHEAF_RUN/plan.ndjson"; \
 	for id in $$("$$SHEAF_BIN/sheaf-run" info --run "$$SHEAF_RUN" sections); do \
 	  [ -e "$$SHEAF_RUN/sections/$$id.json" ] && set -- "$$@" "$$SHEAF_RUN/sections/$$id.json"; \
-	  [ -e "$$SHEAF_RUN/revised/$$id.json" ] && set -- "$$@" "$$SHEAF_RUN/revised/$$id.json"; \
+	  [ -e "$$SHEAF_RUN/sections/$$id.json" ] && [ -e "$$SHEAF_RUN/revised/$$id.json" ] && set -- "$$@" "$$SHEAF_RUN/revised/$$id.json"; \
 	done; \
-	"$$SHEAF_BIN/merge-doc" -o "$$SHEAF_RUN/$$doc.md" --summary "$$SHEAF_RUN/summary.json" --events-file "$$SHEAF_RUN/events.ndjson" $(if $(NOTES),--include-hidden) "$$@"; \
+	"$$SHEAF_BIN/merge-doc" -o "$$SHEAF_RUN/$$doc.md" --summary "$$SHEAF_RUN/summary.json" --events-file "$$SHEAF_RUN/events.ndjson" $${SHEAF_NOTES:+--include-hidden} "$$@"; \
 	merged=$$?; \
 	echo "sheaf: document $$SHEAF_RUN/$$doc.md · summary $$SHEAF_RUN/summary.json · make status DOC=$$doc"; \
 	[ -e "$$SHEAF_RUN/followups.md" ] && echo "sheaf: questions for the author in $$SHEAF_RUN/followups.md"; \

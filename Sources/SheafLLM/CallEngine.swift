@@ -1004,6 +1004,16 @@ public final class CallEngine {
     pthread_sigmask(SIG_UNBLOCK, &set, nil)
   }
 
+  /// Gives Ctrl-C back to the process and closes the signal pipe (an engine run inside another
+  /// tool: build-prompt's summaries).
+  func releaseSignals() {
+    for number in [SIGINT, SIGTERM, SIGHUP] { signal(number, SIG_DFL) }
+    if signalRead >= 0 { close(signalRead) }
+    if signalPipeWrite >= 0 { close(signalPipeWrite) }
+    signalRead = -1
+    signalPipeWrite = -1
+  }
+
   private func drainSignalPipe() {
     guard signalRead >= 0 else { return }
     var byte: UInt8 = 0
@@ -1033,12 +1043,16 @@ extension CallEngine {
       copy["error"] = SheafError(.internal, message).json
       return copy
     }
+    // The request holds the document's text: a file only its owner reads.
     let directory = FileManager.default.temporaryDirectory.path
     let path = "\(directory)/sheaf-request-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).ndjson"
-    guard
-      FileManager.default.createFile(atPath: path, contents: Data((record.compactText + "\n").utf8))
-    else { return failed("cannot write \(path)") }
-    defer { try? FileManager.default.removeItem(atPath: path) }
+    let fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { return failed("cannot write \(path)") }
+    defer { unlink(path) }
+    let bytes = Array((record.compactText + "\n").utf8)
+    let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    close(fd)
+    guard written == bytes.count else { return failed("cannot write \(path)") }
     var settings = options
     settings.inputs = [path]
     settings.jobs = 1
@@ -1048,9 +1062,13 @@ extension CallEngine {
       let engine = try CallEngine(
         options: settings, tool: "call-llm",
         sink: { line in if line["event"] == nil { result = line } })
-      _ = try engine.run()
-      // The engine turned Ctrl-C into a message for its loop: give it back to the caller.
-      for number in [SIGINT, SIGTERM, SIGHUP] { signal(number, SIG_DFL) }
+      // The engine turned Ctrl-C into a message for its loop: give it back to the caller, and
+      // when it came, stop the caller as Ctrl-C would have.
+      defer { engine.releaseSignals() }
+      if try engine.run() == .interrupted {
+        engine.releaseSignals()
+        raise(SIGINT)
+      }
     } catch let failure as ToolFailure {
       return failed(failure.message)
     } catch {

@@ -83,9 +83,10 @@ public enum PlanReader {
     }
     let copy = object.copy()
     copy["inputs"] = nil
-    for (_, format) in copy["formats"]?.members ?? [] where format.kind == .object {
-      format["schema_file"] = nil
-    }
+    let formats =
+      (copy["formats"]?.members.map(\.value) ?? [])
+      + (copy["sections"]?.array?.compactMap { $0["format"] } ?? [])
+    for format in formats where format.kind == .object { format["schema_file"] = nil }
     do {
       _ = try build(from: copy, source: "the plan", directory: ".", overrides: [])
       return []

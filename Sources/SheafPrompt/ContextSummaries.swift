@@ -18,10 +18,13 @@ final class ContextSummaries {
   /// Sends a pending record (with `messages`) and gives it back answered (`completed`, with
   /// `content`) or `failed` (with `error`).
   let ask: (JSON) -> JSON
+  /// The environment (`SHEAF_PROVIDER`, `SHEAF_MODEL`, `SHEAF_BASE_URL` choose who answers).
+  let environment: [String: String]
   private var known: [String: String] = [:]
 
-  init(directory: String, ask: @escaping (JSON) -> JSON) {
+  init(directory: String, environment: [String: String], ask: @escaping (JSON) -> JSON) {
     self.directory = directory
+    self.environment = environment
     self.ask = ask
   }
 
@@ -33,8 +36,9 @@ final class ContextSummaries {
   /// The summary for a request: from the folder, or asked for (once, under a lock) and kept.
   func summary(id: String, title: String, request: JSON) -> Result<String, SheafError> {
     let messages = request["messages"]?.compactText ?? ""
-    let key = String(
-      Fingerprint.hash(messages + "\u{0}" + (request["llm"]?.compactText ?? "")).prefix(16))
+    // Who answers is part of the key: the settings in effect, not only the plan's.
+    let llm = Fingerprint.effectiveLLM(request["llm"], environment: environment).compactText
+    let key = String(Fingerprint.hash(messages + "\u{0}" + llm).prefix(16))
     let path = "\(directory)/\(id)-\(key).json"
     if let text = known[path] { return .success(text) }
     if let text = Self.read(path) {

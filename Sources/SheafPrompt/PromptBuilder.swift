@@ -55,7 +55,7 @@ public final class PromptBuilder {
     self.options = options
     library = TemplateLibrary(promptDirs: options.promptDirs)
     if let dir = options.summariesDir, let ask = options.summarize {
-      summaries = ContextSummaries(directory: dir, ask: ask)
+      summaries = ContextSummaries(directory: dir, environment: options.environment, ask: ask)
     }
   }
 
@@ -145,8 +145,13 @@ public final class PromptBuilder {
       {
         let entry = context[index]
         let entryID = entry["id"] as? String ?? "?"
-        let request = summaryRequest(
-          json, entry: entry, system: systemText, folders: folders, data: data)
+        // A section no longer than its summary would be stays as it is.
+        let words = (entry["content"] as? String ?? "").split(whereSeparator: \.isWhitespace).count
+        if words <= ContextSummaries.words(json) {
+          context[index]["unsummarizable"] = true
+          continue
+        }
+        let request = summaryRequest(json, entry: entry, folders: folders, data: data)
         switch request.flatMap({
           summaries.summary(id: entryID, title: entry["title"] as? String ?? entryID, request: $0)
         }) {
@@ -158,7 +163,7 @@ public final class PromptBuilder {
           context[index]["unsummarizable"] = true
           Diagnostics.say(
             "build-prompt",
-            "warning: section '\(id)': no summary of '\(entryID)' (\(error.message)); its text is left out instead"
+            "warning: section '\(id)': no summary of '\(entryID)' (\(error.message)); its text stays in full, cut only if the prompt still does not fit"
           )
           continue
         }
@@ -210,13 +215,13 @@ public final class PromptBuilder {
     return json
   }
 
-  /// The request for a summary of one context section: the record's system message, then the
+  /// The request for a summary of one context section: one system message for all, then the
   /// set's `_summary.mustache` (or the shipped default set's), which sees `doc`, `section` (the
   /// one summarized: `id`, `title`), `content` and `summary_words`; the record's provider,
   /// model and address at temperature 0.2 with room for the summary; a Markdown format of at
   /// most `summary_words` words.
   func summaryRequest(
-    _ json: JSON, entry: [String: Any], system: String, folders: [String], data: [String: Any]
+    _ json: JSON, entry: [String: Any], folders: [String], data: [String: Any]
   ) -> Result<JSON, SheafError> {
     let shippedDefault = TemplateLibrary.shippedRoots.map { "\($0)/default" }
     guard let path = library.find("_summary", in: folders + shippedDefault) else {
@@ -255,6 +260,10 @@ public final class PromptBuilder {
     llm["temperature"] = JSON(0.2)
     llm["max_tokens"] = JSON(max(256, words * 3))
     request["llm"] = llm
+    // One system message for every summary, so that every section that needs one asks the
+    // same request.
+    let system =
+      "You write short, faithful summaries of a document's sections for the writers of the sections that follow them."
     request["messages"] = .array([
       .object(["role": JSON("system"), "content": JSON(system)]),
       .object(["role": JSON("user"), "content": JSON(text)]),

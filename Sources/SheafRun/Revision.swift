@@ -35,6 +35,8 @@ public enum Revision {
   public static func emit(run: RunDirectory, tool: String, prune: Bool = false) throws
     -> ExitStatus
   {
+    // Paused or interrupted: nothing new starts (the next make doc revises).
+    if run.wasPaused || run.wasInterrupted { return .completed }
     let planned = run.plannedRecords()
     let byID = Dictionary(
       planned.compactMap { record in record["id"]?.string.map { ($0, record) } },
@@ -86,13 +88,28 @@ public enum Revision {
       }
     }
     for record in planned {
-      guard let id = record["id"]?.string, let job = work[id],
-        let stored = run.record(id), stored["status"]?.string == SectionStatus.completed.rawValue
-      else { continue }
-      let base =
-        (try? run.hasFreshEdit(id)) == true
-        ? ((try? run.markdown(id)) ?? nil)?.trimmed ?? ""
-        : (stored["content"]?.string ?? "").trimmed
+      guard let id = record["id"]?.string, let job = work[id] else { continue }
+      // A section that did not complete has no text to revise: an old revision never stands in.
+      guard let stored = run.record(id),
+        stored["status"]?.string == SectionStatus.completed.rawValue
+      else {
+        unlink(revisedPath(run, id))
+        unlink("\(folder(run))/\(id).md")
+        continue
+      }
+      // A person's text is theirs: edits are said, not made.
+      if stored["source"]?.string == "human" || (try? run.hasFreshEdit(id)) == true {
+        unlink(revisedPath(run, id))
+        unlink("\(folder(run))/\(id).md")
+        if !prune {
+          Diagnostics.say(
+            tool,
+            "\(id): \(job.edits.count) continuity edit\(job.edits.count == 1 ? "" : "s") not applied: a person wrote it (see \(job.from.joined(separator: ", ")))"
+          )
+        }
+        continue
+      }
+      let base = (stored["content"]?.string ?? "").trimmed
       let editsJSON = JSON.array(job.edits.map { $0.copy() })
       let key = String(Fingerprint.hash(base + "\u{0}" + editsJSON.compactText).prefix(16))
       if let revised = RunDirectory.readJSON(revisedPath(run, id)),

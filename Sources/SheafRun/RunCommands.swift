@@ -118,6 +118,11 @@ public enum RunCommands {
       try AtomicFile.write(lines.map { $0.compactText + "\n" }.joined(), to: run.planPath)
       try AtomicFile.write(
         PlanEmitter.makefile(graph, sections: graph.sections), to: "\(run.path)/sections.mk")
+      // What the plan holds for review now (a section's stored record says what it was built as).
+      try run.setReviewed(
+        graph.sections.map(\.section).filter { section in
+          section.extra.contains { $0.key == "review" && $0.value.bool == true }
+        }.map(\.id))
     }
 
     // Sections to build again whatever their fingerprint: cleared only after every section has

@@ -234,24 +234,49 @@ public struct RunDirectory {
   /// The hash an approval is bound to: the section's text, trimmed.
   static func approvalKey(_ text: String) -> String { Fingerprint.hash(text.trimmed) }
 
+  var reviewPath: String { "\(path)/review" }
+  var approvalsPath: String { "\(path)/approved" }
+
+  /// Sets the sections the plan holds for review (written by `prepare`, one id a line).
+  func setReviewed(_ ids: [String]) throws {
+    try AtomicFile.write(ids.map { $0 + "\n" }.joined(), to: reviewPath)
+  }
+
+  /// The sections the plan holds for review: from the run's `review` file, or, in a run no
+  /// `prepare` wrote, `nil` (each record's own `review` then says).
+  var reviewed: Set<String>? {
+    FileManager.default.contents(atPath: reviewPath).map {
+      Set(String(decoding: $0, as: UTF8.self).split(separator: "\n").map(String.init))
+    }
+  }
+
+  /// Whether the plan holds this section for review.
+  func holdsForReview(_ id: String, record: JSON?) -> Bool {
+    reviewed.map { $0.contains(id) } ?? (record?["review"]?.bool == true)
+  }
+
   /// Whether a section that asks for review (`"review": true`) holds the sections that use it:
   /// it completed and no person has approved its current text (`sheaf-run approve`) or written
   /// it (an edit of its `.md` is an approval).
   public func awaitsReview(_ id: String, record stored: JSON? = nil) -> Bool {
-    guard let record = stored ?? record(id), record["review"]?.bool == true,
+    guard Slug.isValid(id), let record = stored ?? record(id), holdsForReview(id, record: record),
       record["status"]?.string == SectionStatus.completed.rawValue,
       record["source"]?.string != "human", (try? hasFreshEdit(id)) != true
     else { return false }
     let text = record["content"]?.string ?? ""
-    return record["approved"]?["content"]?.string != Self.approvalKey(text)
+    let approval = Self.readJSON("\(approvalsPath)/\(id).json")
+    return approval?["content"]?.string != Self.approvalKey(text)
   }
 
   /// Approves a section's current text for the sections that use it.
   ///
-  /// It sets `approved` (`content`, the hash of the text; `at`) on its record. Regenerated to another text, it waits again.
+  /// The approval is a file of its own, `approved/<id>.json` (`content`, the hash of the text;
+  /// `at`), so a run saving the section at the same time loses nothing. Built again to another
+  /// text, the section waits again; to the same text, it stays approved.
   /// - Throws: `ToolFailure` when the section has no completed record.
   public func approve(_ id: String) throws {
-    guard let record = record(id), record["status"]?.string == SectionStatus.completed.rawValue
+    guard Slug.isValid(id), let record = record(id),
+      record["status"]?.string == SectionStatus.completed.rawValue
     else {
       throw ToolFailure.usage(
         "\(id): no completed section in \(path) to approve (make doc writes it first)")
@@ -259,8 +284,9 @@ public struct RunDirectory {
     let approval = JSON.object()
     approval["content"] = JSON(Self.approvalKey(record["content"]?.string ?? ""))
     approval["at"] = JSON(ISO8601DateFormatter().string(from: Date()))
-    record["approved"] = approval
-    try AtomicFile.write(record.compactText + "\n", to: recordPath(id))
+    try FileManager.default.createDirectory(
+      atPath: approvalsPath, withIntermediateDirectories: true)
+    try AtomicFile.write(approval.compactText + "\n", to: "\(approvalsPath)/\(id).json")
   }
 
   /// The sections waiting for a person, each with the planned sections it holds (those that use
@@ -279,7 +305,7 @@ public struct RunDirectory {
     var result: [(id: String, holds: [String])] = []
     for record in planned {
       // Only sections the plan marks for review are read.
-      guard record["review"]?.bool == true, let id = record["id"]?.string, awaitsReview(id)
+      guard let id = record["id"]?.string, holdsForReview(id, record: record), awaitsReview(id)
       else { continue }
       var held: [String] = []
       var queue = users[id] ?? []
@@ -370,12 +396,6 @@ public struct RunDirectory {
       // Put aside as stale and built again to the same text: not a version of its own.
       unlink("\(versionsPath)/\(id)/\(last).json")
       unlink("\(versionsPath)/\(id)/\(last).md")
-    }
-    // Built again to the text a person approved: still approved.
-    if let content, record["approved"] == nil, let approval = self.record(id)?["approved"],
-      approval["content"]?.string == Self.approvalKey(content)
-    {
-      record["approved"] = approval.copy()
     }
     if let content {
       try AtomicFile.write(content.trimmed + "\n", to: pendingMarkdownPath(id), rename: false)

@@ -91,6 +91,25 @@ struct BuildPrompt: FilterCommand {
       valueName: "dir"))
   var summaries: String?
 
+  @Option(
+    name: .customLong("shared-limit"),
+    help: ArgumentHelp(
+      "As call-llm's: the run's shared rate limit, for summary requests.", valueName: "dir"))
+  var sharedLimit: String?
+
+  @Option(
+    name: .customLong("budget-file"),
+    help: ArgumentHelp(
+      "As call-llm's: the run's spending ledger, which summary requests count in.",
+      valueName: "file"))
+  var budgetFile: String?
+
+  @Option(
+    help: ArgumentHelp(
+      "As call-llm's: no summary request starts once spending would pass it (USD).",
+      valueName: "usd"))
+  var budget: Double?
+
   func validate() throws {
     if let maxInputTokens, maxInputTokens < 1 {
       throw ValidationError("--max-input-tokens must be 1 or more")
@@ -120,11 +139,14 @@ struct BuildPrompt: FilterCommand {
     if let summaries {
       options.summariesDir = summaries
       let environment = options.environment
-      options.summarize = { request in
-        var call = CallOptions()
-        call.environment = environment
-        return CallEngine.answer(request, options: call)
-      }
+      var call = CallOptions()
+      call.environment = environment
+      call.rateDirectory = sharedLimit
+      call.budgetFile = budgetFile
+      call.budget = budget
+      call.prices = try PriceList.load(flag: nil, environment: environment)
+      let settings = call
+      options.summarize = { request in CallEngine.answer(request, options: settings) }
     }
     return try BuildPromptCommand.run(inputs: inputs, options: options)
   }

@@ -55,7 +55,7 @@ public enum RecordFields {
     "reasoning", "provider",
     "model", "usage", "timing", "attempts", "cache", "request_key", "finish_reason", "repairs",
     "cost",
-    "data", "violations", "warnings", "repaired", "source", "approved", "error",
+    "data", "violations", "warnings", "repaired", "source", "error",
   ]
 
   /// Fields the contract (DESIGN.md) names for work still to come, and the outline a record may
