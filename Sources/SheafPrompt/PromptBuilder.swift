@@ -223,8 +223,7 @@ public final class PromptBuilder {
   func summaryRequest(
     _ json: JSON, entry: [String: Any], folders: [String], data: [String: Any]
   ) -> Result<JSON, SheafError> {
-    let shippedDefault = TemplateLibrary.shippedRoots.map { "\($0)/default" }
-    guard let path = library.find("_summary", in: folders + shippedDefault) else {
+    guard let path = library.find("_summary", in: folders + TemplateLibrary.shippedDefault) else {
       return .failure(
         SheafError(.template, "no _summary.mustache in the prompt set or sheaf's default set"))
     }
@@ -326,10 +325,9 @@ public final class PromptBuilder {
     }
     // sheaf's own steps (`_revise`) fall back to the default set's, never to a section template.
     let own = templateName.hasPrefix("_")
-    let shippedDefault = TemplateLibrary.shippedRoots.map { "\($0)/default" }
     guard
       let userPath = own
-        ? library.find(templateName, in: folders + shippedDefault)
+        ? library.find(templateName, in: folders + TemplateLibrary.shippedDefault)
         : library.find(templateName, in: folders) ?? library.find("default", in: folders)
     else {
       return .failure(

@@ -50,6 +50,10 @@ public final class TemplateLibrary {
     return folders.filter { seen.insert($0).inserted }
   }
 
+  /// The shipped `default` set's folders: where sheaf's own templates (`_summary`, `_revise`)
+  /// are found when a set has none of its own.
+  static var shippedDefault: [String] { shippedRoots.map { "\($0)/default" } }
+
   /// Where the prompt sets that ship with sheaf are: `SHEAF_PROMPTS`, then `share/sheaf/prompts`
   /// beside the tools (`bin/../share`), then a checkout's `prompts/` (`.build/release/../..`).
   static let shippedRoots: [String] = {

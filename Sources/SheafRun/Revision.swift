@@ -19,6 +19,12 @@ public enum Revision {
     "\(folder(run))/\(id).json"
   }
 
+  /// Removes a section's revision, its record and its text.
+  static func removeRevision(_ run: RunDirectory, _ id: String) {
+    unlink(revisedPath(run, id))
+    unlink("\(folder(run))/\(id).md")
+  }
+
   /// One section's edits, gathered from every reviewing section.
   struct Work {
     var id: String
@@ -83,8 +89,7 @@ public enum Revision {
     where name.hasSuffix(".json") {
       let id = String(name.dropLast(5))
       if work[id] == nil {
-        unlink(revisedPath(run, id))
-        unlink("\(folder(run))/\(id).md")
+        removeRevision(run, id)
       }
     }
     for record in planned {
@@ -93,14 +98,12 @@ public enum Revision {
       guard let stored = run.record(id),
         stored["status"]?.string == SectionStatus.completed.rawValue
       else {
-        unlink(revisedPath(run, id))
-        unlink("\(folder(run))/\(id).md")
+        removeRevision(run, id)
         continue
       }
       // A person's text is theirs: edits are said, not made.
       if stored["source"]?.string == "human" || (try? run.hasFreshEdit(id)) == true {
-        unlink(revisedPath(run, id))
-        unlink("\(folder(run))/\(id).md")
+        removeRevision(run, id)
         if !prune {
           Diagnostics.say(
             tool,
@@ -118,8 +121,7 @@ public enum Revision {
         continue
       }
       if prune {
-        unlink(revisedPath(run, id))
-        unlink("\(folder(run))/\(id).md")
+        removeRevision(run, id)
         continue
       }
       var text = base

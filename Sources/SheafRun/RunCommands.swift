@@ -478,6 +478,7 @@ public enum RunCommands {
   /// - Throws: `ToolFailure` for malformed input or a closed output.
   public static func deps(run: RunDirectory, force: Bool) throws -> ExitStatus {
     let writer = RecordWriter()
+    let gate = RunDirectory.ReviewGate(run: run)
     try FilterLoop.forEach(inputs: []) { item, _ in
       switch item {
       case .event(_, let line): try writer.writeLine(line)
@@ -508,7 +509,7 @@ public enum RunCommands {
           _ = run.withNote(record.json)
         }
         if record.status == nil || record.status == .pending,
-          let waiting = (record.dependsOn + record.context).first(where: { run.awaitsReview($0) })
+          let waiting = (record.dependsOn + record.context).first(where: { gate.awaits($0) })
         {
           // Held for a person: not a failure, and built by the first make doc after approval.
           record.status = .skipped

@@ -250,22 +250,37 @@ public struct RunDirectory {
     }
   }
 
-  /// Whether the plan holds this section for review.
-  func holdsForReview(_ id: String, record: JSON?) -> Bool {
-    reviewed.map { $0.contains(id) } ?? (record?["review"]?.bool == true)
-  }
+  /// Which sections hold the sections that use them for a person, with the plan's list read
+  /// once (a view or a loop over many sections makes one and asks it for each).
+  public struct ReviewGate {
+    let run: RunDirectory
+    /// The plan's list (`review`), or `nil` in a run no `prepare` wrote.
+    let reviewed: Set<String>?
 
-  /// Whether a section that asks for review (`"review": true`) holds the sections that use it:
-  /// it completed and no person has approved its current text (`sheaf-run approve`) or written
-  /// it (an edit of its `.md` is an approval).
-  public func awaitsReview(_ id: String, record stored: JSON? = nil) -> Bool {
-    guard Slug.isValid(id), let record = stored ?? record(id), holdsForReview(id, record: record),
-      record["status"]?.string == SectionStatus.completed.rawValue,
-      record["source"]?.string != "human", (try? hasFreshEdit(id)) != true
-    else { return false }
-    let text = record["content"]?.string ?? ""
-    let approval = Self.readJSON("\(approvalsPath)/\(id).json")
-    return approval?["content"]?.string != Self.approvalKey(text)
+    /// The gate of a run as it is now.
+    public init(run: RunDirectory) {
+      self.run = run
+      reviewed = run.reviewed
+    }
+
+    /// Whether the plan holds this section for review (`record`: its planned or stored record,
+    /// which says so when no `prepare` wrote the list).
+    func holds(_ id: String, record: JSON?) -> Bool {
+      reviewed.map { $0.contains(id) } ?? (record?["review"]?.bool == true)
+    }
+
+    /// Whether a section that asks for review holds the sections that use it: it completed and
+    /// no person has approved its current text (`sheaf-run approve`) or written it (an edit of
+    /// its `.md` is an approval).
+    public func awaits(_ id: String, record stored: JSON? = nil) -> Bool {
+      guard Slug.isValid(id), let record = stored ?? run.record(id), holds(id, record: record),
+        record["status"]?.string == SectionStatus.completed.rawValue,
+        record["source"]?.string != "human", (try? run.hasFreshEdit(id)) != true
+      else { return false }
+      let text = record["content"]?.string ?? ""
+      let approval = RunDirectory.readJSON("\(run.approvalsPath)/\(id).json")
+      return approval?["content"]?.string != RunDirectory.approvalKey(text)
+    }
   }
 
   /// Approves a section's current text for the sections that use it.
@@ -302,20 +317,22 @@ public struct RunDirectory {
         }
       }
     }
+    let gate = ReviewGate(run: self)
+    let order = planned.compactMap { $0["id"]?.string }
     var result: [(id: String, holds: [String])] = []
     for record in planned {
       // Only sections the plan marks for review are read.
-      guard let id = record["id"]?.string, holdsForReview(id, record: record), awaitsReview(id)
+      guard let id = record["id"]?.string, gate.holds(id, record: record), gate.awaits(id)
       else { continue }
-      var held: [String] = []
+      // Every section that uses it, directly or through others: each visited once.
+      var held = Set<String>()
       var queue = users[id] ?? []
-      while let next = queue.first {
-        queue.removeFirst()
-        guard !held.contains(next) else { continue }
-        held.append(next)
-        queue += users[next] ?? []
+      var next = 0
+      while next < queue.count {
+        let user = queue[next]
+        next += 1
+        if held.insert(user).inserted { queue += users[user] ?? [] }
       }
-      let order = planned.compactMap { $0["id"]?.string }
       result.append((id, order.filter(held.contains)))
     }
     return result

@@ -245,6 +245,7 @@ public final class RunView {
 
   /// The table: a line per section, then the progress line.
   public func render(streaming: Bool) -> String {
+    let gate = RunDirectory.ReviewGate(run: run)
     let width = max(12, sections.map(\.id.count).max() ?? 12)
     var lines: [String] = []
     var doneThisRun = 0
@@ -266,7 +267,7 @@ public final class RunView {
         }
         if let attempts = record["attempts"]?.int, attempts > 1 { line += "  \(attempts) tries" }
         if let cost = record["cost"]?.double { line += String(format: "  $%.4f", cost) }
-        if state == "completed", run.awaitsReview(section.id, record: record) {
+        if state == "completed", gate.awaits(section.id, record: record) {
           line += "  awaits review"
         }
         if case .stale(let reasons)? = verdicts[section.id] {
