@@ -8,9 +8,9 @@
 PREFIX ?= /usr/local
 SWIFT ?= swift
 TOOLS := plan-sections build-prompt call-llm validate-format merge-doc sheaf-run
-APT_PACKAGES := libjansson-dev libcurl4-openssl-dev libcmark-dev libssl-dev pkg-config
+APT_PACKAGES := libjansson-dev libcurl4-openssl-dev libcmark-dev pkg-config
 TEST_APT_PACKAGES := json-schema-test-suite python3 tmux
-PKG_MODULES := jansson libcurl libcmark libcrypto
+PKG_MODULES := jansson libcurl libcmark
 RELEASE_BIN := .build/release
 RUNS ?= runs
 SHEAF_BIN := $(RELEASE_BIN)
@@ -98,7 +98,7 @@ install: $(INSTALL_BIN)/sheaf-run
 	  | awk -v dir="$$runtime/" 'index($$3, dir) == 1 { print $$3 }' | sort -u > .build/runtime-libs; \
 	test -s .build/runtime-libs || { echo "sheaf: the tools in $(INSTALL_BIN) use no Swift runtime library from $$runtime" >&2; exit 2; }; \
 	while read -r lib; do install -m 0644 "$$lib" "$(DESTDIR)$(PREFIX)/lib/sheaf/" && strip --strip-unneeded "$(DESTDIR)$(PREFIX)/lib/sheaf/$${lib##*/}" || exit 1; done < .build/runtime-libs
-	install -m 0644 pipelines/sheaf.mk pipelines/section.mk "$(SHARE)/pipelines/"
+	install -m 0644 pipelines/sheaf.mk pipelines/section.mk pipelines/unexport.mk "$(SHARE)/pipelines/"
 	for e in $(EXAMPLES); do install -d "$(SHARE)/pipelines/$$e" && cp -R pipelines/$$e/. "$(SHARE)/pipelines/$$e/"; done
 	cp -R prompts/. "$(SHARE)/prompts/"
 	@echo "sheaf: installed in $(DESTDIR)$(PREFIX) (tools in bin/, driver, prompts and examples in share/sheaf/)"

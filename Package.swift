@@ -27,9 +27,6 @@ let package = Package(
     .systemLibrary(
       name: "CCmark", pkgConfig: "libcmark",
       providers: [.apt(["libcmark-dev"])]),
-    .systemLibrary(
-      name: "CCrypto", pkgConfig: "libcrypto",
-      providers: [.apt(["libssl-dev"])]),
     // Layered: the JSON value, the contract and the filter plumbing at the bottom, one module per
     // tool above, so each binary links only what it uses (only call-llm links libcurl).
     .target(
@@ -37,23 +34,28 @@ let package = Package(
       dependencies: [
         "CJansson", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
-    .target(name: "SheafValidate", dependencies: ["SheafCore", "CCmark"]),
+    // cmark's parsed document, owned (MarkdownDocument): what reads or renders Markdown uses it.
+    .target(name: "SheafMarkdown", dependencies: ["CCmark"]),
+    .target(name: "SheafValidate", dependencies: ["SheafCore", "SheafMarkdown"]),
     .target(
       name: "SheafPlan",
       dependencies: [
-        "SheafCore", "SheafValidate", "CCmark", .product(name: "Yams", package: "Yams"),
+        "SheafCore", "SheafValidate", "SheafMarkdown", .product(name: "Yams", package: "Yams"),
       ]),
     .target(
       name: "SheafPrompt",
-      dependencies: ["SheafCore", .product(name: "Mustache", package: "swift-mustache")]),
-    .target(name: "SheafMerge", dependencies: ["SheafCore", "SheafPrompt", "CCmark"]),
+      dependencies: [
+        "SheafCore", .product(name: "Mustache", package: "swift-mustache"),
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    .target(name: "SheafMerge", dependencies: ["SheafCore", "SheafPrompt", "SheafMarkdown"]),
     .target(name: "SheafRun", dependencies: ["SheafPlan", "SheafPrompt"]),
     .executableTarget(name: "plan-sections", dependencies: ["SheafPlan"]),
-    .executableTarget(name: "build-prompt", dependencies: ["SheafPrompt", "SheafLLM"]),
-    // call-llm's engine and providers: the only code that links libcurl (and libcrypto), so the
+    .executableTarget(name: "build-prompt", dependencies: ["SheafPrompt"]),
+    // call-llm's engine and providers: the only code that links libcurl, so the
     // other tools start without loading them.
     // It judges answers with validate-format's rules to re-ask with feedback (SheafValidate).
-    .target(name: "SheafLLM", dependencies: ["SheafCore", "SheafValidate", "CCurl", "CCrypto"]),
+    .target(name: "SheafLLM", dependencies: ["SheafCore", "SheafValidate", "CCurl"]),
     .executableTarget(name: "call-llm", dependencies: ["SheafLLM", "SheafPlan"]),
     .executableTarget(name: "validate-format", dependencies: ["SheafValidate", "SheafPlan"]),
     .executableTarget(name: "merge-doc", dependencies: ["SheafMerge"]),

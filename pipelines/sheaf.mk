@@ -38,7 +38,7 @@ export SHEAF_ONLY := $(value ONLY)
 RUNS ?= runs
 J ?= 4
 CASCADE ?= yes
-unexport NOTE PLAN RUNS MODE BASE_URL PROVIDER MODEL CASCADE CALL_FLAGS PROMPT_FLAGS VALIDATE_FLAGS SECTION DOC PRICES WARN DRY CLEAR_NOTE BUDGET ONLY NOTIFY BRIEF OUT KIND SECTIONS CANDIDATES NOTES
+include $(dir $(lastword $(MAKEFILE_LIST)))unexport.mk
 SHEAF_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 # The tools: SHEAF_BIN if set; else a checkout's release build; else beside an installed driver
 # ($(PREFIX)/share/sheaf/pipelines → $(PREFIX)/bin); else on PATH.
@@ -95,67 +95,42 @@ endif
 
 .PHONY: doc regen status watch outline
 
+# The prepare step, written once (make doc and DRY=1): the plan, the settings the run stores for
+# every tool (PROMPT_FLAGS, WARN, BUDGET, J, and call-llm's flags after --), the regeneration.
+SHEAF_PREPARE = "$$SHEAF_BIN/sheaf-run" prepare --plan "$$SHEAF_PLAN" --runs "$$SHEAF_RUNS" --mode "$$SHEAF_MODE_ARG" \
+  --warn "$$SHEAF_WARN" --jobs "$$SHEAF_JOBS" $${SHEAF_BUDGET:+--budget "$$SHEAF_BUDGET"} $${SHEAF_DRY:+--dry-run} \
+  $(if $(FORCE),--force) $${SHEAF_REGEN:+--regenerate "$$SHEAF_REGEN" --cascade "$$SHEAF_CASCADE" --note "$$SHEAF_NOTE"} \
+  $${SHEAF_CLEAR_NOTE:+--clear-note} $${SHEAF_ONLY_GIVEN:+--only "$$SHEAF_ONLY"} $(PROMPT_FLAGS) -- $(CALL_FLAGS)
+
 # One run per document at a time: the recipe's shell opens runs/<doc>/.lock as descriptor 9 and
 # `sheaf-run lock` takes a flock on it (waiting, and saying so, while another make doc or regen
 # holds it); every process of the run inherits it, so it dies with them. Then: prepare the run,
 # build the sections (-k: a failure never stops the others) with make running in the run
-# directory, merge the current mode's sections whatever happened, and fail when the document is
-# not ready. DRY=1 only says what would be asked.
+# directory, the continuity pass, merge the run's document whatever happened (merge-doc --run),
+# say where it is and run NOTIFY (sheaf-run finish), and fail when the document is not ready.
+# DRY=1 only says what would be asked.
 doc: $(SHEAF_TOOLS)
 	@test -n "$$SHEAF_PLAN" || { echo "sheaf: usage: make doc PLAN=pipelines/prd/plan.json [J=8] [MODE=…] [PROVIDER=…] [MODEL=…]" >&2; exit 2; }
 	@SHEAF_CWD="$$(pwd)"; export SHEAF_CWD; \
 	SHEAF_BIN="$$(cd "$$SHEAF_BIN" 2>/dev/null && pwd)" || { echo "sheaf: no tools in $(SHEAF_BIN): run make build, or set SHEAF_BIN" >&2; exit 2; }; \
-	export SHEAF_BIN; \
-	if [ -n "$$SHEAF_DRY" ]; then \
-	  exec "$$SHEAF_BIN/sheaf-run" prepare --dry-run --plan "$$SHEAF_PLAN" --runs "$$SHEAF_RUNS" --mode "$$SHEAF_MODE_ARG" $(if $(FORCE),--force) $(PROMPT_FLAGS) \
-	    $${SHEAF_REGEN:+--regenerate "$$SHEAF_REGEN" --cascade "$$SHEAF_CASCADE" --note "$$SHEAF_NOTE"} \
-	    $${SHEAF_ONLY_GIVEN:+--only "$$SHEAF_ONLY"}; \
-	fi; \
+	export SHEAF_BIN; [ -n "$$SHEAF_DRY" ] && exec $(SHEAF_PREPARE); \
 	run=$$("$$SHEAF_BIN/sheaf-run" where --plan "$$SHEAF_PLAN" --runs "$$SHEAF_RUNS") || exit 2; \
 	exec 9>>"$$run/.lock" && "$$SHEAF_BIN/sheaf-run" lock --run "$$run" --fd 9 || exit 2; \
-	doc=$$("$$SHEAF_BIN/sheaf-run" prepare --plan "$$SHEAF_PLAN" --runs "$$SHEAF_RUNS" --mode "$$SHEAF_MODE_ARG" $(if $(FORCE),--force) $(PROMPT_FLAGS) \
-	    $${SHEAF_REGEN:+--regenerate "$$SHEAF_REGEN" --cascade "$$SHEAF_CASCADE" --note "$$SHEAF_NOTE"} \
-	    $${SHEAF_CLEAR_NOTE:+--clear-note} $${SHEAF_ONLY_GIVEN:+--only "$$SHEAF_ONLY"}) || exit 2; \
-	SHEAF_RUN="$$SHEAF_RUNS/$$doc"; export SHEAF_RUN; \
-	live=; \
-	if [ -t 2 ] && [ -z "$$SHEAF_NO_LIVE" ]; then \
+	doc=$$($(SHEAF_PREPARE)) || exit 2; SHEAF_RUN="$$SHEAF_RUNS/$$doc"; export SHEAF_RUN; \
+	live=; if [ -t 2 ] && [ -z "$$SHEAF_NO_LIVE" ]; then \
 	  SHEAF_NO_PROGRESS=1 SHEAF_LIVE=1; export SHEAF_NO_PROGRESS SHEAF_LIVE; \
 	  "$$SHEAF_BIN/sheaf-run" watch --run "$$SHEAF_RUN" >&2 9>&- & live=$$!; \
 	  trap 'kill $$live 2>/dev/null' EXIT; trap 'kill $$live 2>/dev/null; exit 130' INT TERM HUP; \
 	fi; \
-	targets=sheaf-sections; \
-	if [ -n "$$SHEAF_ONLY_GIVEN" ]; then \
-	  targets=; for id in $$(printf '%s' "$$SHEAF_ONLY" | tr ',\t\n' '   '); do targets="$$targets sections/$$id.json"; done; \
-	fi; \
-	$(MAKE) --no-print-directory -k -j$(J) -C "$$SHEAF_RUN" -f "$$(cd "$(SHEAF_DIR)" && pwd)/section.mk" $$targets; \
-	built=$$?; \
+	$(SHEAF_RUN_MAKE) $$("$$SHEAF_BIN/sheaf-run" info --run "$$SHEAF_RUN" targets); built=$$?; \
 	if [ -n "$$live" ]; then sleep 0.3; kill $$live 2>/dev/null; wait $$live 2>/dev/null; echo >&2; fi; \
-	if [ -z "$$SHEAF_ONLY_GIVEN" ]; then \
-	  "$$SHEAF_BIN/sheaf-run" revise --run "$$SHEAF_RUN" \
-	  | "$$SHEAF_BIN/build-prompt" $(PROMPT_FLAGS) \
-	  | "$$SHEAF_BIN/call-llm" -j "$$SHEAF_JOBS" --events-file "$$SHEAF_RUN/events.ndjson" --shared-limit "$$SHEAF_RUN/rate" \
-	      --budget-file "$$SHEAF_RUN/budget.json" $${SHEAF_BUDGET:+--budget "$$SHEAF_BUDGET"} $(CALL_FLAGS) \
-	  | "$$SHEAF_BIN/validate-format" --warn "$$SHEAF_WARN" $(VALIDATE_FLAGS) \
-	  | "$$SHEAF_BIN/sheaf-run" revise --run "$$SHEAF_RUN" --save || built=1; \
-	else \
-	  "$$SHEAF_BIN/sheaf-run" revise --run "$$SHEAF_RUN" --prune; \
-	fi; \
-	set -- "$$SHEAF_RUN/plan.ndjson"; \
-	for id in $$("$$SHEAF_BIN/sheaf-run" info --run "$$SHEAF_RUN" sections); do \
-	  [ -e "$$SHEAF_RUN/sections/$$id.json" ] && set -- "$$@" "$$SHEAF_RUN/sections/$$id.json"; \
-	  [ -e "$$SHEAF_RUN/sections/$$id.json" ] && [ -e "$$SHEAF_RUN/revised/$$id.json" ] && set -- "$$@" "$$SHEAF_RUN/revised/$$id.json"; \
-	done; \
-	"$$SHEAF_BIN/merge-doc" -o "$$SHEAF_RUN/$$doc.md" --summary "$$SHEAF_RUN/summary.json" --events-file "$$SHEAF_RUN/events.ndjson" $${SHEAF_NOTES:+--include-hidden} "$$@"; \
-	merged=$$?; \
-	echo "sheaf: document $$SHEAF_RUN/$$doc.md · summary $$SHEAF_RUN/summary.json · make status DOC=$$doc"; \
-	[ -e "$$SHEAF_RUN/followups.md" ] && echo "sheaf: questions for the author in $$SHEAF_RUN/followups.md"; \
-	"$$SHEAF_BIN/sheaf-run" approve --list --run "$$SHEAF_RUN" | sed 's/^/sheaf: /'; \
-	if [ -n "$$SHEAF_NOTIFY" ]; then \
-	  SHEAF_DOC="$$doc" SHEAF_DOCUMENT="$$SHEAF_RUN/$$doc.md" SHEAF_SUMMARY="$$SHEAF_RUN/summary.json" \
-	  SHEAF_DOC_STATUS="$$(sed -n 's/^{[^{]*"status":"\([a-z]*\)".*/\1/p' "$$SHEAF_RUN/summary.json")" \
-	  sh -c "$$SHEAF_NOTIFY" 9>&- || echo "sheaf: NOTIFY failed" >&2; \
-	fi; \
+	$(SHEAF_RUN_MAKE) sheaf-revise || built=1; \
+	"$$SHEAF_BIN/merge-doc" --run "$$SHEAF_RUN" $${SHEAF_NOTES:+--include-hidden}; merged=$$?; \
+	"$$SHEAF_BIN/sheaf-run" finish --run "$$SHEAF_RUN" --notify "$$SHEAF_NOTIFY" 9>&-; \
 	[ $$built = 0 ] && [ $$merged = 0 ]
+
+# make in the run directory, on section.mk (the sections' pipelines and the continuity pass).
+SHEAF_RUN_MAKE = $(MAKE) --no-print-directory -k -j$(J) -C "$$SHEAF_RUN" -f "$$(cd "$(SHEAF_DIR)" && pwd)/section.mk"
 
 # Regenerate one section (with NOTE kept as its instructions until CLEAR_NOTE=1) and, unless
 # CASCADE=no, every section that uses it (or those CASCADE=a,b names), asking the provider again
@@ -169,7 +144,7 @@ regen: $(SHEAF_TOOLS)
 
 status: $(SHEAF_TOOLS)
 	@test -n "$$SHEAF_DOC_ARG" || { echo "sheaf: usage: make status DOC=prd" >&2; exit 2; }
-	@"$$SHEAF_BIN/sheaf-run" status --run "$$SHEAF_RUNS/$$SHEAF_DOC_ARG" $(PROMPT_FLAGS)
+	@"$$SHEAF_BIN/sheaf-run" status --run "$$SHEAF_RUNS/$$SHEAF_DOC_ARG" $(PROMPT_FLAGS) -- $(CALL_FLAGS)
 
 watch: $(SHEAF_TOOLS)
 	@test -n "$$SHEAF_DOC_ARG" || { echo "sheaf: usage: make watch DOC=prd" >&2; exit 2; }

@@ -3,20 +3,19 @@ import Foundation
 /// The `progress` event of one section of a staged run, at one phase of its pipeline (`PREP` in
 /// `sheaf-run deps`, `AI_CALL` and `PARSE` in call-llm, `SAVE` and `DONE` in `sheaf-run save`),
 /// with the document's counts and an ETA that follows the stages: the sections left in each
-/// stage run `J` at a time (`SHEAF_JOBS`), one stage after another, at the mean time a section
+/// stage run `J` at a time (the ledger's `jobs`), one stage after another, at the mean time a section
 /// has taken so far.
 public enum RunProgress {
   /// The phases, in order.
   public static let phases = ["INIT", "PREP", "AI_CALL", "PARSE", "SAVE", "DONE"]
 
-  /// `runs/<doc>/progress.json`: each section's stage (written by `prepare`), the ids done and
-  /// the seconds they took (kept by `sheaf-run save`): what every event needs, read in one go,
+  /// Starts the ledger of a run (`progress.json`): the stage of each section, the sections
+  /// already done, and how many run at once (`jobs`, make's J). Every event reads it in one go,
   /// so that an event costs the size of that file, not a read of every section.
-  public static func ledgerPath(_ runPath: String) -> String { runPath + "/progress.json" }
-
-  /// Starts the ledger of a run: the stage of each section, and the sections already done.
-  public static func start(runPath: String, stages: [(id: String, stage: Int)], done: [String]) {
-    LockedFile.update(ledgerPath(runPath), exclusive: true) { _ in
+  public static func start(
+    run: RunLayout, stages: [(id: String, stage: Int)], done: [String], jobs: Int
+  ) {
+    LockedFile.update(run.progress, exclusive: true) { _ in
       let ledger = JSON.object()
       let stageOf = JSON.object()
       for (id, stage) in stages { stageOf[id] = JSON(stage) }
@@ -24,13 +23,14 @@ public enum RunProgress {
       ledger["done"] = .array(done.map { JSON($0) })
       ledger["seconds"] = JSON(0)
       ledger["timed"] = JSON(0)
+      ledger["jobs"] = JSON(jobs)
       return ledger
     }
   }
 
   /// Records that section `id` ended (`completed` or not), and how long it took.
-  public static func finish(runPath: String, id: String, completed: Bool, seconds: Double?) {
-    LockedFile.update(ledgerPath(runPath), exclusive: true) { ledger in
+  public static func finish(run: RunLayout, id: String, completed: Bool, seconds: Double?) {
+    LockedFile.update(run.progress, exclusive: true) { ledger in
       guard let ledger, ledger["stage_of"] != nil else { return nil }
       var done = Set(ledger["done"]?.array?.compactMap(\.string) ?? [])
       // Done means finished, as the status counts it: completed, failed or skipped.
@@ -44,16 +44,16 @@ public enum RunProgress {
     }
   }
 
-  /// The event for section `id` at `phase`, for the run in `runPath`.
-  public static func event(runPath: String, id: String, phase: String, doc: String?) -> JSON {
+  /// The event for section `id` at `phase`, for the run `run`.
+  public static func event(run: RunLayout, id: String, phase: String, doc: String?) -> JSON {
     var ledger: JSON?
-    LockedFile.update(ledgerPath(runPath), exclusive: false) { current in
+    LockedFile.update(run.progress, exclusive: false) { current in
       ledger = current?.copy()
       return nil
     }
     let stageOf = ledger?["stage_of"]?.members ?? []
     let done = Set(ledger?["done"]?.array?.compactMap(\.string) ?? [])
-    let jobs = max(1, Int(ProcessInfo.processInfo.environment["SHEAF_JOBS"] ?? "") ?? 4)
+    let jobs = max(1, ledger?["jobs"]?.int ?? 4)
     var left: [Int: Int] = [:]
     for (section, stage) in stageOf where !done.contains(section) {
       left[stage.int ?? 1, default: 0] += 1

@@ -748,14 +748,13 @@ public final class CallEngine {
 
   // MARK: - Re-asks
 
-  /// A staged run's `progress` event for a section (under make, where `--sections` names the
-  /// run's sections folder).
+  /// A staged run's `progress` event for a section (`--run`); summaries and revisions are not
+  /// sections of the document and have none.
   private func progress(_ job: Job, phase: String) {
-    guard let sections = options.sectionsDirectory, options.eventsFile != nil || options.events
+    guard let run = options.run, options.eventsFile != nil || options.events,
+      job.record.json["summary_of"] == nil
     else { return }
-    let runPath = (sections as NSString).deletingLastPathComponent
-    try? output.event(
-      RunProgress.event(runPath: runPath, id: job.id, phase: phase, doc: job.record.doc))
+    try? output.event(RunProgress.event(run: run, id: job.id, phase: phase, doc: job.record.doc))
   }
 
   /// An answer (new, or from the cache) is judged by the format's rules.

@@ -5,12 +5,33 @@ import SheafCore
 public struct CallOptions {
   /// Record files (empty: standard input).
   public var inputs: [String] = []
-  /// `--provider`, else `SHEAF_PROVIDER`.
-  public var provider: String?
-  /// `--model`, else `SHEAF_MODEL`.
-  public var model: String?
-  /// `--base-url`, else `SHEAF_BASE_URL`.
-  public var baseURL: String?
+  /// The request settings given on the command line (`--provider`, `--model`, `--base-url`,
+  /// `--seed`), with a run's stored ones under them: they win over `SHEAF_*` and the plan.
+  public var given: JSON?
+  /// A staged run (`--run`): its events, rate limit, budget ledger, sections and progress.
+  public var run: RunLayout?
+
+  /// `--provider`: a given setting.
+  public var provider: String? {
+    get { given?["provider"]?.string }
+    set { setGiven("provider", newValue) }
+  }
+  /// `--model`: a given setting.
+  public var model: String? {
+    get { given?["model"]?.string }
+    set { setGiven("model", newValue) }
+  }
+  /// `--base-url`: a given setting.
+  public var baseURL: String? {
+    get { given?["base_url"]?.string }
+    set { setGiven("base_url", newValue) }
+  }
+
+  private mutating func setGiven(_ key: String, _ value: String?) {
+    let settings = given ?? JSON.object()
+    settings[key] = value.map { JSON($0) }
+    given = settings
+  }
   /// `--api-key-env`: the variable the key comes from (default: the provider's own).
   public var apiKeyVariable: String?
   /// Requests in flight at once.
@@ -76,6 +97,26 @@ public struct CallOptions {
 
   /// Options with the defaults.
   public init() {}
+
+  /// Takes a staged run's files and stored settings: its events, shared rate limit, budget
+  /// ledger and sections; its budget, rules that only warn and request settings where none is
+  /// given here.
+  public mutating func take(run layout: RunLayout) {
+    run = layout
+    eventsFile = layout.events
+    rateDirectory = layout.rate
+    budgetFile = layout.budget
+    sectionsDirectory = layout.sections
+    let settings = layout.settings
+    if budget == nil { budget = settings.budget }
+    if warn.isEmpty { warn = Set(settings.warn) }
+    if let stored = settings.request {
+      let merged = stored.copy()
+      for (key, value) in given?.members ?? [] { merged[key] = value.copy() }
+      given = merged
+      if let seed = merged["seed"]?.int { self.seed = UInt64(truncatingIfNeeded: seed) }
+    }
+  }
 }
 
 /// The settings of one record, resolved: flags, then `SHEAF_*`, then the record's `llm`.
@@ -108,10 +149,8 @@ struct ResolvedCall {
     let json = record.json
     let llm = json["llm"]
     let env = options.environment
-    func setting(_ flag: String?, _ variable: String, _ key: String) -> String? {
-      if let flag, !flag.isEmpty { return flag }
-      if let value = env[variable], !value.isEmpty { return value }
-      return llm?[key]?.string
+    func setting(_ key: String) -> String? {
+      RequestSettings.value(key, given: options.given, environment: env, llm: llm)
     }
     guard let list = json["messages"]?.array, !list.isEmpty else {
       throw SheafError(
@@ -127,7 +166,7 @@ struct ResolvedCall {
       messages.append(Message(role: role, content: content))
     }
 
-    guard let providerName = setting(options.provider, "SHEAF_PROVIDER", "provider") else {
+    guard let providerName = setting("provider") else {
       throw SheafError(
         .input, "no provider for section '\(record.id ?? "?")'",
         hint:
@@ -141,7 +180,7 @@ struct ResolvedCall {
         hint: "fix llm.provider in the plan, or pass --provider")
     }
     let model =
-      setting(options.model, "SHEAF_MODEL", "model")
+      setting("model")
       ?? (provider.usesNetwork ? nil : OfflineProvider.defaultModel)
     guard let model else {
       throw SheafError(
@@ -150,13 +189,15 @@ struct ResolvedCall {
     }
     let baseURL =
       provider.usesNetwork
-      ? setting(options.baseURL, "SHEAF_BASE_URL", "base_url")
+      ? setting("base_url")
         ?? provider.defaultBaseURL(environment: env) : "offline"
     let keyVariable = provider.usesNetwork ? options.apiKeyVariable ?? provider.keyVariable : nil
     let apiKey = keyVariable.flatMap { env[$0] }.flatMap { $0.isEmpty ? nil : $0 }
     // A key goes only to the provider's own host or to a base URL the user chose (a flag, the
     // environment): a plan naming another host gets a refusal, before anything is sent.
-    let userChose = [options.baseURL, env["SHEAF_BASE_URL"]].contains { !($0 ?? "").isEmpty }
+    let userChose = [options.given?["base_url"]?.string, env["SHEAF_BASE_URL"]].contains {
+      !($0 ?? "").isEmpty
+    }
     if !userChose, let keyVariable, apiKey != nil, let planned = llm?["base_url"]?.string,
       !BaseURLPolicy.sameOrigin(planned, provider.defaultBaseURL(environment: env))
     {

@@ -1,6 +1,6 @@
-import CCmark
 import Foundation
 import SheafCore
+import SheafMarkdown
 
 /// The formats merge-doc writes.
 public enum DocumentFormat: String, CaseIterable, Sendable {
@@ -256,16 +256,7 @@ public final class DocumentMerger {
 
   /// CommonMark to HTML through cmark, safe mode (raw HTML and dangerous links removed).
   static func markdownToHTML(_ markdown: String) -> String {
-    var markdown = markdown
-    return markdown.withUTF8 { bytes in
-      guard let base = bytes.baseAddress else { return "" }
-      let rendered = base.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
-        cmark_markdown_to_html($0, bytes.count, sheaf_cmark_opt_default())
-      }
-      guard let rendered else { return "" }
-      defer { free(rendered) }
-      return String(cString: rendered)
-    }
+    MarkdownDocument(markdown)?.html ?? ""
   }
 
   /// The whole document as one JSON object: doc, title, status, sections, summary.

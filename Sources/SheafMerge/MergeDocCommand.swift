@@ -1,3 +1,4 @@
+import Foundation
 import SheafCore
 import SheafPrompt
 
@@ -52,5 +53,32 @@ public enum MergeDocCommand {
     }
     if !quiet { Diagnostics.say(tool, merger.statusLine) }
     return merger.status == .ready ? .completed : .someFailed
+  }
+
+  /// What a run's document is merged from (its plan's records, then for each planned section its
+  /// stored record and, when it has one, its revision, which replaces it), and the document id.
+  /// - Throws: `ToolFailure` when the run has no plan.
+  public static func runInputs(_ layout: RunLayout) throws -> (inputs: [String], doc: String) {
+    guard let data = FileManager.default.contents(atPath: layout.plan) else {
+      throw ToolFailure.usage("\(layout.root): no run here (run `make doc PLAN=…` first)")
+    }
+    var inputs = [layout.plan]
+    var doc: String?
+    for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+      guard let record = try? JSON.parse(String(line)), !Event.isEvent(record),
+        let id = record["id"]?.string, Slug.isValid(id)
+      else { continue }
+      doc = doc ?? record["doc"]?.string
+      let stored = layout.record(id)
+      guard FileManager.default.fileExists(atPath: stored) else { continue }
+      inputs.append(stored)
+      if FileManager.default.fileExists(atPath: layout.revisedRecord(id)) {
+        inputs.append(layout.revisedRecord(id))
+      }
+    }
+    guard let doc, Slug.isValid(doc) else {
+      throw ToolFailure.usage("\(layout.plan): no planned section names its document")
+    }
+    return (inputs, doc)
   }
 }

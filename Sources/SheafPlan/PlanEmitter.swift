@@ -75,7 +75,12 @@ public enum PlanEmitter {
   /// The text holds nothing but
   /// validated slugs and names: paths (the plan, the run, the tools) reach the recipe from the
   /// environment at run time, so nothing a plan says is ever make or shell syntax.
-  public static func makefile(_ graph: SectionGraph, sections: [PlannedSection]) -> String {
+  ///
+  /// `summarize` names the sections whose pipeline starts with the summary step (their prompt
+  /// has a budget): `SHEAF_SUMMARIZE`.
+  public static func makefile(
+    _ graph: SectionGraph, sections: [PlannedSection], summarize: [String] = []
+  ) -> String {
     let plan = graph.plan
     let ids = sections.map(\.section.id)
     let stages = Array(Set(sections.map(\.stage))).sorted()
@@ -90,6 +95,7 @@ public enum PlanEmitter {
       SHEAF_STAGES := \(stages.map(String.init).joined(separator: " "))
 
       """
+    if !summarize.isEmpty { out += "SHEAF_SUMMARIZE := \(summarize.joined(separator: " "))\n" }
     var byStage: [Int: [String]] = [:]
     for planned in sections { byStage[planned.stage, default: []].append(planned.section.id) }
     for stage in stages {

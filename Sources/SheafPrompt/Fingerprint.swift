@@ -7,8 +7,8 @@ import SheafCore
 ///
 /// build-prompt puts it on each record (`fingerprint`); the run keeps it with the section's
 /// result, and a section is stale when the fingerprint it would get now differs from the one it
-/// was built with. The hash is FNV-1a over 128 bits (two 64-bit lanes): it tells content apart,
-/// it is not a signature.
+/// was built with. The hash is SHA-256 (its first 32 hex digits), the one hash of sheaf: the
+/// request key is made with it too.
 ///
 /// ```
 /// "fingerprint": {"value": "…", "prompt": "…", "llm": "…", "format": "…", "inputs": "…",
@@ -17,16 +17,18 @@ import SheafCore
 ///   "context": {"proposed_solution": "…", "open_questions": null}}
 /// ```
 public enum Fingerprint {
-  /// The 128-bit FNV-1a hash of `text`, as 32 hex digits.
+  /// The SHA-256 of `text`, as its first 32 hex digits.
   public static func hash(_ text: String) -> String {
-    var low: UInt64 = 0xcbf2_9ce4_8422_2325
-    var high: UInt64 = 0x6c62_272e_07bb_0142
-    for byte in text.utf8 {
-      low = (low ^ UInt64(byte)) &* 0x100_0000_01b3
-      high = (high ^ UInt64(byte)) &* 0x100_0000_01b3
-      high = high &+ (low >> 29)
-    }
-    return String(format: "%016llx%016llx", high, low)
+    String(SHA256.hex(text).prefix(32))
+  }
+
+  /// What shapes the request and judges the answer, besides the prompt: the request settings as
+  /// call-llm resolves them (`RequestSettings.effective`) and the rules that only warn.
+  public struct Settings {
+    /// The effective request settings.
+    public var request: JSON
+    /// The rules that only warn.
+    public var warn: [String]
   }
 
   /// The record keys that are the section's own (what `section.*` shows a template, apart from
@@ -42,15 +44,17 @@ public enum Fingerprint {
   /// rendering.
   static func make(
     _ json: JSON, templateFiles: [String], context: [String: String?], outline: [String],
-    options: String, environment: [String: String], prompt: String?
+    options: String, settings: Settings, prompt: String?
   ) -> JSON {
     let fingerprint = JSON.object()
     fingerprint["value"] = .null
     if let prompt { fingerprint["prompt"] = JSON(hash(prompt)) }
-    fingerprint["llm"] = JSON(hash(effectiveLLM(json["llm"], environment: environment).compactText))
+    fingerprint["llm"] = JSON(hash(settings.request.compactText))
     // The format, and the rules that only warn (WARN=), are the rules that judge the answer.
     fingerprint["format"] = JSON(
-      hash((json["format"]?.compactText ?? "null") + "\u{0}" + (environment["SHEAF_WARN"] ?? "")))
+      hash(
+        (json["format"]?.compactText ?? "null") + "\u{0}"
+          + settings.warn.sorted().joined(separator: ",")))
     let document = JSON.object()
     document["doc"] = json["doc"]?.copy()
     document["doc_title"] = json["doc_title"]?.copy()
@@ -94,22 +98,6 @@ public enum Fingerprint {
     }
     fileHashes[path] = value
     return value
-  }
-
-  /// The model settings as call-llm will resolve them under make: the record's `llm` with
-  /// `SHEAF_PROVIDER`, `SHEAF_MODEL` and `SHEAF_BASE_URL` over it.
-  static func effectiveLLM(_ llm: JSON?, environment: [String: String]) -> JSON {
-    // Only what shapes the request: a price, a timeout or a retry count changes no answer.
-    let settings = JSON.object()
-    for key in ["provider", "model", "base_url"] + ProviderNames.requestKeys {
-      if let value = llm?[key] { settings[key] = value.copy() }
-    }
-    for (key, variable) in [
-      ("provider", "SHEAF_PROVIDER"), ("model", "SHEAF_MODEL"), ("base_url", "SHEAF_BASE_URL"),
-    ] {
-      if let value = environment[variable], !value.isEmpty { settings[key] = JSON(value) }
-    }
-    return settings
   }
 
   /// Why a section built with `stored` is stale now (`current`), in words; empty when it is not.

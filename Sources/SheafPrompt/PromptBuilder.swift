@@ -24,12 +24,16 @@ public struct PromptOptions {
   /// Which other sections a prompt names (`--outline`): every one (`all`), only those of the
   /// selection (`selected`: plan-sections `--only`), or none.
   public var outline = "all"
-  /// Where summaries of earlier sections are kept (`--summaries`): with `summarize`, context
-  /// that does not fit the budget is given as summaries before any is dropped.
+  /// Where summaries of earlier sections are kept (`--summaries`, a run's `summaries/`): context
+  /// that does not fit the budget is given as the summaries found there before any is dropped.
   public var summariesDir: String?
-  /// Asks the model for a summary: a pending record with `messages` in, the answered record out
-  /// (build-prompt gives call-llm's engine).
-  public var summarize: ((JSON) -> JSON)?
+  /// Write the summary requests the records need (`--summary-requests`) instead of the records.
+  public var summaryRequests = false
+  /// The request settings given on the command line (the run's copy of call-llm's flags), for
+  /// the fingerprint: they win over `SHEAF_*` and the plan, as in call-llm.
+  public var request: JSON?
+  /// The rules that only warn (the run's WARN), part of the format the answer is judged by.
+  public var warn: [String] = []
   /// The environment (`SHEAF_PROVIDER`, `SHEAF_MODEL`, `SHEAF_BASE_URL` shape the fingerprint).
   public var environment: [String: String] = ProcessInfo.processInfo.environment
 
@@ -54,12 +58,16 @@ public final class PromptBuilder {
   public init(options: PromptOptions) {
     self.options = options
     library = TemplateLibrary(promptDirs: options.promptDirs)
-    if let dir = options.summariesDir, let ask = options.summarize {
-      summaries = ContextSummaries(directory: dir, environment: options.environment, ask: ask)
+    if let dir = options.summariesDir {
+      summaries = ContextSummaries(
+        directory: dir, environment: options.environment, given: options.request)
     }
   }
 
   private var summaries: ContextSummaries?
+  /// The summary requests the records built so far need (`--summary-requests`), once each.
+  public private(set) var pendingSummaries: [JSON] = []
+  private var pendingKeys: Set<String> = []
 
   /// Remembers the sections of an `outline` event (plan-sections writes one before the records).
   public func observe(event: JSON) {
@@ -152,13 +160,25 @@ public final class PromptBuilder {
           continue
         }
         let request = summaryRequest(json, entry: entry, folders: folders, data: data)
-        switch request.flatMap({
-          summaries.summary(id: entryID, title: entry["title"] as? String ?? entryID, request: $0)
-        }) {
-        case .success(let text):
+        switch request.map({ summaries.lookup($0) }) {
+        case .success(.found(let text)):
           context[index]["content"] = text
           context[index]["summarized"] = true
           summarized.append(entryID)
+        case .success(.missing(let request, let key)) where options.summaryRequests:
+          // Asked for by the summary step; counted here at its longest, as it will be.
+          if pendingKeys.insert(key).inserted { pendingSummaries.append(request) }
+          context[index]["content"] = String(
+            repeating: "word ", count: ContextSummaries.words(json))
+          context[index]["summarized"] = true
+          summarized.append(entryID)
+        case .success(.missing):
+          context[index]["unsummarizable"] = true
+          Diagnostics.say(
+            "build-prompt",
+            "warning: section '\(id)': no summary of '\(entryID)' in \(summaries.directory) (the summary step did not make it); its text stays in full, cut only if the prompt still does not fit"
+          )
+          continue
         case .failure(let error):
           context[index]["unsummarizable"] = true
           Diagnostics.say(
@@ -210,8 +230,7 @@ public final class PromptBuilder {
     // sections' titles, the templates.
     json["fingerprint"] = Fingerprint.make(
       json, templateFiles: templateFiles, context: used, outline: outlineTitles,
-      options: optionsKey, environment: options.environment,
-      prompt: json["messages"]?.compactText)
+      options: optionsKey, settings: settingsFor(json), prompt: json["messages"]?.compactText)
     return json
   }
 
@@ -241,7 +260,8 @@ public final class PromptBuilder {
     let text = Self.tidy(template.template.render(values, library: MustacheLibrary()))
     let request = JSON.object()
     request["doc"] = json["doc"]?.copy()
-    request["id"] = JSON(id)
+    // Its own id: its events are not the summarized section's.
+    request["id"] = JSON("\(id)~summary")
     request["title"] = JSON("Summary of \(title)")
     request["description"] = JSON("What happens in \(title), for the sections that follow it.")
     request["summary_of"] = JSON(id)
@@ -366,7 +386,16 @@ public final class PromptBuilder {
     return Fingerprint.make(
       json, templateFiles: templates.files, context: usedContent(json, context),
       outline: outlineTitles(json, context: context), options: optionsKey,
-      environment: options.environment, prompt: nil)
+      settings: settingsFor(json), prompt: nil)
+  }
+
+  /// What shapes the request and judges the answer, for the fingerprint: the request settings
+  /// as call-llm resolves them (`RequestSettings`), and the rules that only warn.
+  func settingsFor(_ json: JSON) -> Fingerprint.Settings {
+    Fingerprint.Settings(
+      request: RequestSettings.effective(
+        llm: json["llm"], given: options.request, environment: options.environment),
+      warn: options.warn)
   }
 
   /// What of the options shapes a prompt, for the fingerprint.

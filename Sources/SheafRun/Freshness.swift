@@ -14,10 +14,12 @@ public final class Freshness {
 
   /// A check of `run` with build-prompt's options (`--prompts`, `--set`, `--lax`,
   /// `--max-input-tokens` as the run's PROMPT_FLAGS give them).
-  public init(run: RunDirectory, prompts: PromptOptions = PromptOptions()) {
+  public init(run: RunDirectory, prompts: PromptOptions) {
     self.run = run
     var options = prompts
-    options.contextDir = run.sectionsPath
+    options.contextDir = run.layout.sections
+    options.summariesDir = run.layout.summaries
+    options.summaryRequests = false
     builder = PromptBuilder(options: options)
   }
 
@@ -149,8 +151,7 @@ public struct Forecast {
   /// word range.
   public init(
     verdicts: [(id: String, verdict: Freshness.Verdict, current: JSON?, planned: JSON)],
-    run: RunDirectory,
-    prices: PriceList, environment: [String: String] = ProcessInfo.processInfo.environment
+    run: RunDirectory, prices: PriceList, options: PromptOptions
   ) {
     var building = Set<String>()
     // Prompts not rendered (a big run) are estimated at the mean of those that were.
@@ -171,12 +172,10 @@ public struct Forecast {
         last ?? planned["llm"]?["max_tokens"]?.int
         ?? format?["max_words"]?.int.map { $0 * 4 / 3 } ?? 800
       let llm = planned["llm"]
-      let provider =
-        environment["SHEAF_PROVIDER"].flatMap { $0.isEmpty ? nil : $0 }
-        ?? llm?["provider"]?.string
-      let model =
-        environment["SHEAF_MODEL"].flatMap { $0.isEmpty ? nil : $0 }
-        ?? llm?["model"]?.string
+      let provider = RequestSettings.value(
+        "provider", given: options.request, environment: options.environment, llm: llm)
+      let model = RequestSettings.value(
+        "model", given: options.request, environment: options.environment, llm: llm)
       let price = prices.price(llm: llm, provider: provider, model: model)
       items.append(
         Item(

@@ -12,17 +12,10 @@ import SheafPrompt
 /// nothing new asks nothing; the sections' own records are never changed (nothing that uses them
 /// goes stale). `followups` (questions for the author) are written to `followups.md`.
 public enum Revision {
-  /// The folder of revised records.
-  static func folder(_ run: RunDirectory) -> String { "\(run.path)/revised" }
-
-  static func revisedPath(_ run: RunDirectory, _ id: String) -> String {
-    "\(folder(run))/\(id).json"
-  }
-
   /// Removes a section's revision, its record and its text.
   static func removeRevision(_ run: RunDirectory, _ id: String) {
-    unlink(revisedPath(run, id))
-    unlink("\(folder(run))/\(id).md")
+    unlink(run.layout.revisedRecord(id))
+    unlink(run.layout.revisedMarkdown(id))
   }
 
   /// One section's edits, gathered from every reviewing section.
@@ -83,9 +76,9 @@ public enum Revision {
 
     let writer = RecordWriter()
     try FileManager.default.createDirectory(
-      atPath: folder(run), withIntermediateDirectories: true)
+      atPath: run.layout.revised, withIntermediateDirectories: true)
     // Revisions of sections that have no edits now are gone.
-    for name in (try? FileManager.default.contentsOfDirectory(atPath: folder(run))) ?? []
+    for name in (try? FileManager.default.contentsOfDirectory(atPath: run.layout.revised)) ?? []
     where name.hasSuffix(".json") {
       let id = String(name.dropLast(5))
       if work[id] == nil {
@@ -115,7 +108,7 @@ public enum Revision {
       let base = (stored["content"]?.string ?? "").trimmed
       let editsJSON = JSON.array(job.edits.map { $0.copy() })
       let key = String(Fingerprint.hash(base + "\u{0}" + editsJSON.compactText).prefix(16))
-      if let revised = RunDirectory.readJSON(revisedPath(run, id)),
+      if let revised = RunDirectory.readJSON(run.layout.revisedRecord(id)),
         revised["revision"]?["key"]?.string == key, revised["revision"]?["complete"]?.bool == true
       {
         continue
@@ -208,14 +201,14 @@ public enum Revision {
       }
     }
     revised["revision"] = revision
-    try AtomicFile.write(revised.compactText + "\n", to: revisedPath(run, id))
-    try AtomicFile.write(text + "\n", to: "\(folder(run))/\(id).md")
+    try AtomicFile.write(revised.compactText + "\n", to: run.layout.revisedRecord(id))
+    try AtomicFile.write(text + "\n", to: run.layout.revisedMarkdown(id))
   }
 
   private static func writeFollowups(
     run: RunDirectory, _ followups: [(from: String, text: String)]
   ) throws {
-    let path = "\(run.path)/followups.md"
+    let path = run.layout.followups
     guard !followups.isEmpty else {
       unlink(path)
       return

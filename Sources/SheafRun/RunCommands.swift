@@ -5,274 +5,6 @@ import SheafPrompt
 
 /// The run-directory steps of a staged run (`pipelines/sheaf.mk` calls them).
 public enum RunCommands {
-  // MARK: - prepare
-
-  /// What `prepare` is asked to do.
-  public struct PrepareOptions {
-    /// The plan, and the root of the run directories.
-    public var planPath: String
-    public var runs: String
-    /// The plan's mode (`nil`: its default).
-    public var mode: String?
-    /// Regenerate over people's edits.
-    public var force = false
-    /// Regenerate this section, and with `cascade`: `yes` (what uses it), `no`, or chosen ids.
-    public var regenerate: String?
-    public var cascade = "yes"
-    /// A note for the regenerated section, kept as its instructions until cleared (`nil`: keep
-    /// the note it has).
-    public var note: String?
-    public var clearNote = false
-    /// Say what would be asked, and its estimated cost; change nothing.
-    public var dryRun = false
-    /// Let the plan read files outside its folder.
-    public var allowOutside = false
-    /// build-prompt's options as the run gives them (PROMPT_FLAGS), so fingerprints match.
-    public var prompts = PromptOptions()
-    /// Prices, for the estimate.
-    public var prices = PriceList()
-    /// `ONLY=a,b`: the sections to build (checked here: known ids, not none).
-    public var only: [String]?
-
-    /// Options for a plan and a root of run directories.
-    public init(planPath: String, runs: String) {
-      self.planPath = planPath
-      self.runs = runs
-    }
-  }
-
-  /// Gets a run ready: finishes what a killed run left half-saved, writes `run.json`,
-  /// `plan.ndjson` and `sections.mk`, adopts people's edits, and clears what must be built again:
-  /// sections that did not complete, sections whose fingerprint would change (each said with its
-  /// reason, the old result kept as a version), and the sections a regeneration asks for.
-  ///
-  /// Returns the document id.
-  /// - Throws: `ToolFailure` for a bad plan, an unknown section, or a `.md` that is not UTF-8.
-  public static func prepare(_ options: PrepareOptions, tool: String) throws -> String {
-    let plan = try PlanReader.read(
-      path: options.planPath, allowOutside: options.allowOutside || PlanPaths.allowOutside())
-    let graph: SectionGraph
-    do {
-      graph = try SectionGraph(plan: plan, mode: options.mode)
-    } catch let problems as PlanProblems {
-      throw ToolFailure.usage(
-        problems.lines.map { "\(plan.source): \($0)" }.joined(separator: "\n"))
-    }
-    let run = RunDirectory(path: "\(options.runs)/\(plan.id)")
-    let dry = options.dryRun
-    func change(_ work: () throws -> Void) rethrows { if !dry { try work() } }
-    try change {
-      do {
-        try FileManager.default.createDirectory(
-          atPath: run.sectionsPath, withIntermediateDirectories: true)
-      } catch {
-        throw ToolFailure.usage(
-          "\(run.sectionsPath): cannot create the run directory: \(SystemReason.of(error))")
-      }
-      for id in run.recover() {
-        Diagnostics.say(
-          tool, "\(id): finished saving it (the last run stopped between its two files)")
-      }
-      run.clearInterrupted()
-      run.clearPaused()
-      run.resetRateLimits()
-    }
-    let ids = graph.sections.map(\.section.id)
-    func names(_ list: [String]) -> String { list.isEmpty ? "none" : list.joined(separator: ", ") }
-    if let only = options.only {
-      // Checked before anything is changed: the selection is make text (section ids only).
-      guard !only.isEmpty else {
-        throw ToolFailure.usage("ONLY: the selection is empty (give section ids: ONLY=a,b)")
-      }
-      for id in only where !ids.contains(id) {
-        let hint = PlanReader.closest(to: id, in: ids).map { " (did you mean '\($0)'?)" } ?? ""
-        throw ToolFailure.usage("ONLY: unknown section '\(id)'\(hint)")
-      }
-    }
-
-    var lines = [PlanEmitter.outlineEvent(graph)]
-    for planned in graph.sections { lines.append(PlanEmitter.record(for: planned, in: graph)) }
-    try change {
-      // Where this run's events start, so status and watch read this run's only.
-      let eventsStart =
-        (try? FileManager.default.attributesOfItem(atPath: run.eventsPath)[.size] as? NSNumber)?
-        .int64Value ?? 0
-      let state = JSON.object()
-      state["plan"] = JSON(absolutePath(options.planPath))
-      state["mode"] = graph.mode.map { JSON($0) } ?? .null
-      state["events_offset"] = JSON(Int(eventsStart))
-      // The provider settings the run was given, so that `status` judges sections as the next
-      // `make doc` with the same settings will.
-      let prompt = options.prompts
-      state["prompt_options"] = .object([
-        "prompts": .array(prompt.promptDirs.map { JSON($0) }),
-        "set": prompt.set.map { JSON($0) } ?? .null, "lax": JSON(prompt.lax),
-        "max_input_tokens": prompt.maxInputTokens.map { JSON($0) } ?? .null,
-        "outline": JSON(prompt.outline),
-      ])
-      let environment = options.prompts.environment
-      for variable in RunDirectory.settingVariables {
-        if let value = environment[variable], !value.isEmpty { state[variable] = JSON(value) }
-      }
-      try AtomicFile.write(state.compactText + "\n", to: run.statePath)
-      try AtomicFile.write(lines.map { $0.compactText + "\n" }.joined(), to: run.planPath)
-      try AtomicFile.write(
-        PlanEmitter.makefile(graph, sections: graph.sections), to: "\(run.path)/sections.mk")
-      // What the plan holds for review now (a section's stored record says what it was built as).
-      try run.setReviewed(
-        graph.sections.map(\.section).filter { section in
-          section.extra.contains { $0.key == "review" && $0.value.bool == true }
-        }.map(\.id))
-    }
-
-    // Sections to build again whatever their fingerprint: cleared only after every section has
-    // been judged against what is stored now (a cleared one would read as gone to its users).
-    var regenerated: [String] = []
-    // A record that does not parse is rebuilt, never mistaken for a person's edit.
-    for id in ids {
-      if case .damaged = run.stored(id) {
-        Diagnostics.say(
-          tool, "\(id): \(run.recordPath(id)) is damaged (not one JSON record); it is rebuilt")
-        regenerated.append(id)
-      }
-    }
-    // A person's edit: kept as the section's record; what uses it is stale through its content.
-    for planned in graph.sections where try run.hasFreshEdit(planned.section.id) {
-      let id = planned.section.id
-      if options.force {
-        Diagnostics.say(tool, "\(id): FORCE=1, so your edit of \(id).md will be regenerated over")
-        regenerated.append(id)
-        continue
-      }
-      let record = PlanEmitter.record(for: planned, in: graph)
-      record["status"] = JSON(SectionStatus.completed.rawValue)
-      record["content"] = JSON((try run.markdown(id) ?? "").trimmed)
-      record["source"] = JSON("human")
-      try change {
-        try run.archive(id)
-        try AtomicFile.write(record.compactText + "\n", to: run.recordPath(id))
-      }
-      Diagnostics.say(tool, "\(id): your edit is kept (source: human)")
-    }
-
-    if let section = options.regenerate {
-      guard ids.contains(section) else {
-        let hint = PlanReader.closest(to: section, in: ids).map { " (did you mean '\($0)'?)" } ?? ""
-        throw ToolFailure.usage("SECTION: unknown section '\(section)'\(hint)")
-      }
-      let users = graph.affected(by: section).map(\.section.id)
-      let chosen: [String]
-      switch options.cascade.lowercased() {
-      case "yes", "true", "1", "": chosen = users
-      case "no", "false", "0": chosen = []
-      default:
-        chosen = commaSeparated([options.cascade])
-        for id in chosen where !users.contains(id) {
-          throw ToolFailure.usage(
-            "CASCADE: '\(id)' does not use '\(section)' (the sections that do: \(names(users)))")
-        }
-      }
-      Diagnostics.say(
-        tool,
-        "regenerating \(section)"
-          + (chosen.isEmpty
-            ? " only" : " and \(names(chosen))")
-          + (users.isEmpty ? "" : " (the sections that use it: \(names(users)))"))
-      try change {
-        if options.clearNote {
-          try run.setNote(section, nil)
-        } else if let note = options.note, !note.trimmed.isEmpty {
-          try run.setNote(section, note)
-        }
-      }
-      // The sections that use it and were not chosen keep their text, for this run.
-      try change { try run.setKept(users.filter { !chosen.contains($0) }) }
-      for id in [section] + chosen {
-        if run.isHuman(id) && !options.force {
-          Diagnostics.say(tool, "\(id): kept, a person wrote it (FORCE=1 regenerates it)")
-        } else {
-          regenerated.append(id)
-        }
-      }
-    }
-
-    // Built from exactly what it would be built from now: every section is judged against the
-    // sections as they are stored, before anything is cleared.
-    if options.regenerate == nil { try change { try run.setKept([]) } }
-    // Only what the regeneration names is asked again over the cache; what follows from it is
-    // asked only when its request changed.
-    try change { try run.setRefresh(options.regenerate == nil ? [] : regenerated) }
-    let freshness = Freshness(run: run, prompts: options.prompts)
-    var verdicts = freshness.verdicts(lines, render: dry)
-    for index in verdicts.indices where regenerated.contains(verdicts[index].id) {
-      verdicts[index].verdict = .toBuild("regenerated")
-    }
-    // ONLY=a,b: the selection and what it needs are built; the rest is left as it is.
-    if let only = options.only {
-      var uses: [String: [String]] = [:]
-      for planned in graph.sections {
-        uses[planned.section.id] = planned.section.dependsOn + planned.section.context
-      }
-      var selected = Set(only)
-      var pending = only
-      while let next = pending.popLast() {
-        for used in uses[next] ?? [] where selected.insert(used).inserted { pending.append(used) }
-      }
-      verdicts = verdicts.filter { selected.contains($0.id) }
-    }
-    var staleByReason: [(reason: String, ids: [String])] = []
-    for (id, verdict, _, _) in verdicts {
-      if case .stale(let reasons) = verdict {
-        let reason = reasons.joined(separator: "; ")
-        if let index = staleByReason.firstIndex(where: { $0.reason == reason }) {
-          staleByReason[index].ids.append(id)
-        } else {
-          staleByReason.append((reason, [id]))
-        }
-      } else if !regenerated.contains(id) {
-        continue
-      }
-      try change {
-        try run.archive(id)
-        run.clear(id)
-      }
-    }
-    // Each reason once: a few sections by name, many counted.
-    for (reason, stale) in staleByReason {
-      let who =
-        stale.count <= 3
-        ? stale.joined(separator: ", ")
-        : "\(stale.count) sections (\(stale.prefix(3).joined(separator: ", ")), …)"
-      Diagnostics.say(
-        tool, "\(who): stale (\(reason)); \(stale.count == 1 ? "it is" : "they are") built again")
-    }
-    // What did not complete is asked for again.
-    for (id, verdict, _, _) in verdicts {
-      if case .toBuild = verdict { change { run.clear(id) } }
-    }
-    if dry {
-      let forecast = Forecast(verdicts: verdicts, run: run, prices: options.prices)
-      try RecordWriter().writeText(Self.describe(forecast))
-      return plan.id
-    }
-    let done = ids.filter { run.record($0) != nil }.count
-    // The progress ledger: each section's stage, and what is done before the run starts.
-    RunProgress.start(
-      runPath: run.path, stages: graph.sections.map { ($0.section.id, $0.stage) },
-      done: ids.filter { id in
-        run.record(id)?["status"]?.string.map { ["completed", "failed", "skipped"].contains($0) }
-          ?? false
-      })
-    try EventLog.append(
-      Event.make(
-        .progress, doc: plan.id,
-        fields: [
-          "phase": JSON("INIT"), "items_total": JSON(ids.count), "items_processed": JSON(done),
-        ]),
-      to: run.eventsPath)
-    return plan.id
-  }
-
   /// The next run's requests in words: one line each, then the total.
   static func describe(_ forecast: Forecast) -> String {
     var out = ""
@@ -313,6 +45,13 @@ public enum RunCommands {
       try RecordWriter().writeText(ids.map { $0 + "\n" }.joined())
       return .completed
     }
+    if key == "targets" {
+      // ONLY= as prepare checked it (known section ids), else every section.
+      let only = run.state?["only"]?.array?.compactMap(\.string).filter(Slug.isValid)
+      let targets = only.map { $0.map { "sections/\($0).json" } } ?? ["sheaf-sections"]
+      try RecordWriter().writeText(targets.joined(separator: " ") + "\n")
+      return .completed
+    }
     guard let state = run.state else {
       throw ToolFailure.usage("\(run.path): no run here (run `make doc PLAN=…` first)")
     }
@@ -350,11 +89,11 @@ public enum RunCommands {
   {
     guard fcntl(fd, F_GETFD) >= 0 else {
       throw ToolFailure.usage(
-        "lock: descriptor \(fd) is not open (open it on \(run.lockPath) first: exec \(fd)>>FILE)")
+        "lock: descriptor \(fd) is not open (open it on \(run.layout.lock) first: exec \(fd)>>FILE)")
     }
     if flock(fd, LOCK_EX | LOCK_NB) != 0 {
       var buffer = [UInt8](repeating: 0, count: 200)
-      let reader = open(run.lockPath, O_RDONLY | O_CLOEXEC)
+      let reader = open(run.layout.lock, O_RDONLY | O_CLOEXEC)
       let count = reader >= 0 ? max(0, read(reader, &buffer, buffer.count)) : 0
       if reader >= 0 { close(reader) }
       let holder = String(decoding: buffer[0..<count], as: UTF8.self).trimmed
@@ -366,7 +105,7 @@ public enum RunCommands {
       while flock(fd, LOCK_EX) != 0 {
         guard errno == EINTR else {
           throw ToolFailure.usage(
-            "\(run.lockPath): cannot lock: \(String(cString: strerror(errno)))")
+            "\(run.layout.lock): cannot lock: \(String(cString: strerror(errno)))")
         }
       }
       Diagnostics.say(tool, "\(run.path): the other run has finished; going on")
@@ -516,7 +255,7 @@ public enum RunCommands {
           record.error = SheafError(
             .awaitingReview, "waits for a person to approve '\(waiting)'", retryable: true,
             hint:
-              "read \(run.sectionsPath)/\(waiting).md, then sheaf-run approve --run \(run.path) \(waiting) (or edit it) and make doc again"
+              "read \(run.layout.sections)/\(waiting).md, then sheaf-run approve --run \(run.path) \(waiting) (or edit it) and make doc again"
           )
         }
         if record.status == nil || record.status == .pending,
@@ -527,8 +266,8 @@ public enum RunCommands {
         }
         if record.status == nil || record.status == .pending, let id = record.id {
           try? EventLog.append(
-            RunProgress.event(runPath: run.path, id: id, phase: "PREP", doc: record.doc),
-            to: run.eventsPath)
+            RunProgress.event(run: run.layout, id: id, phase: "PREP", doc: record.doc),
+            to: run.layout.events)
         }
         try writer.write(record.json)
       }
@@ -588,21 +327,21 @@ public enum RunCommands {
         // A person's section passed through: its files stay exactly as the person left them.
         let now = Date()
         try? FileManager.default.setAttributes(
-          [.modificationDate: now], ofItemAtPath: run.recordPath(id))
+          [.modificationDate: now], ofItemAtPath: run.layout.record(id))
         Diagnostics.say(tool, "✎ \(id) (kept, a person wrote it)")
         saved += 1
         return
       }
       try? EventLog.append(
-        RunProgress.event(runPath: run.path, id: id, phase: "SAVE", doc: record.doc),
-        to: run.eventsPath)
+        RunProgress.event(run: run.layout, id: id, phase: "SAVE", doc: record.doc),
+        to: run.layout.events)
       try run.save(record.json)
       RunProgress.finish(
-        runPath: run.path, id: id, completed: record.status == .completed,
+        run: run.layout, id: id, completed: record.status == .completed,
         seconds: record.json["timing"]?["seconds"]?.double)
       try? EventLog.append(
-        RunProgress.event(runPath: run.path, id: id, phase: "DONE", doc: record.doc),
-        to: run.eventsPath)
+        RunProgress.event(run: run.layout, id: id, phase: "DONE", doc: record.doc),
+        to: run.layout.events)
       saved += 1
       let json = record.json
       if record.status == .cancelled && !run.wasPaused { run.markInterrupted() }
@@ -630,7 +369,7 @@ public enum RunCommands {
             try EventLog.append(
               Event.make(
                 .sectionFailed, doc: record.doc, fields: ["id": JSON(id), "error": error.json]),
-              to: run.eventsPath)
+              to: run.layout.events)
           } catch let failure as ToolFailure {
             Diagnostics.say(tool, "warning: \(failure.message)")
           }

@@ -10,45 +10,29 @@ import SheafPrompt
 public struct RunDirectory {
   /// The folder, `runs/<doc>`.
   public let path: String
+  /// Every file of the run, named once.
+  public let layout: RunLayout
 
   /// The run directory at `path`.
   public init(path: String) {
     self.path = path
+    layout = RunLayout(path)
   }
-
-  /// `sections/`.
-  public var sectionsPath: String { "\(path)/sections" }
-  /// `events.ndjson`.
-  public var eventsPath: String { "\(path)/events.ndjson" }
-  /// `plan.ndjson`.
-  public var planPath: String { "\(path)/plan.ndjson" }
-  /// `run.json`: the plan's path and the mode of the last run, and the offset of its first event.
-  public var statePath: String { "\(path)/run.json" }
-  /// Present while a run that was interrupted has not been started again.
-  var interruptedPath: String { "\(path)/.interrupted" }
-  /// The lock a run holds while it works on this document.
-  public var lockPath: String { "\(path)/.lock" }
-  /// `notes/<id>.txt`: the instructions `make regen NOTE=` gave a section, kept until cleared.
-  var notesPath: String { "\(path)/notes" }
-  /// `versions/<id>/<n>.json` and `.md`: the earlier results of a section.
-  var versionsPath: String { "\(path)/versions" }
-
-  func notePath(_ id: String) -> String { "\(notesPath)/\(id).txt" }
 
   /// The note kept for a section, if any.
   public func note(_ id: String) -> String? {
-    FileManager.default.contents(atPath: notePath(id)).map { String(decoding: $0, as: UTF8.self) }
+    FileManager.default.contents(atPath: layout.note(id)).map { String(decoding: $0, as: UTF8.self) }
       .flatMap { $0.trimmed.isEmpty ? nil : $0.trimmed }
   }
 
   /// Keeps `text` as the section's note (`nil` clears it).
   public func setNote(_ id: String, _ text: String?) throws {
     guard let text, !text.trimmed.isEmpty else {
-      unlink(notePath(id))
+      unlink(layout.note(id))
       return
     }
-    try FileManager.default.createDirectory(atPath: notesPath, withIntermediateDirectories: true)
-    try AtomicFile.write(text.trimmed + "\n", to: notePath(id))
+    try FileManager.default.createDirectory(atPath: layout.notes, withIntermediateDirectories: true)
+    try AtomicFile.write(text.trimmed + "\n", to: layout.note(id))
   }
 
   /// The planned record with the section's kept note as (part of) its instructions.
@@ -61,90 +45,62 @@ public struct RunDirectory {
     return record
   }
 
-  /// The environment variables that choose the provider under make, kept in `run.json`.
-  public static let settingVariables = ["SHEAF_PROVIDER", "SHEAF_MODEL", "SHEAF_BASE_URL"]
-
   /// The JSON object in the file at `path`, if it reads and parses.
-  static func readJSON(_ path: String) -> JSON? {
-    FileManager.default.contents(atPath: path).flatMap { data in
-      try? data.withUnsafeBytes { try JSON.parse($0) }
-    }
-  }
+  static func readJSON(_ path: String) -> JSON? { JSON.readObject(path) }
 
   /// `run.json` as the last `prepare` wrote it, if there is one.
-  public var state: JSON? { Self.readJSON(statePath) }
+  public var state: JSON? { Self.readJSON(layout.state) }
 
-  /// The environment with the last run's provider settings where it has none of its own.
-  public func environmentWithRunSettings(_ environment: [String: String]) -> [String: String] {
-    guard let state else { return environment }
-    var merged = environment
-    for variable in Self.settingVariables where (merged[variable] ?? "").isEmpty {
-      if let value = state[variable]?.string { merged[variable] = value }
-    }
-    return merged
-  }
-
-  /// build-prompt's options as the last run gave them (its PROMPT_FLAGS), when `given` has none.
-  public func promptOptions(_ given: PromptOptions) -> PromptOptions {
-    guard given.promptDirs.isEmpty, given.set == nil, !given.lax, given.maxInputTokens == nil,
-      given.outline == "all", let saved = state?["prompt_options"]
-    else { return given }
-    var options = given
-    options.promptDirs = saved["prompts"]?.array?.compactMap(\.string) ?? []
-    options.set = saved["set"]?.string
-    options.lax = saved["lax"]?.bool ?? false
-    options.maxInputTokens = saved["max_input_tokens"]?.int
-    options.outline = saved["outline"]?.string ?? "all"
+  /// build-prompt's options for this run: `given` flags (a PROMPT_FLAGS given now), else the ones
+  /// the last run stored; with the request settings (`request`: a CALL_FLAGS given now, else the
+  /// stored ones) and the rules that only warn.
+  public func promptOptions(given: PromptFlags, request: JSON? = nil) -> PromptOptions {
+    var options = PromptOptions.forRun(layout, given: given)
+    if let request { options.request = request }
     return options
   }
-
-  /// `rate/`: the limits the call-llm processes of one run share.
-  public var ratePath: String { "\(path)/rate" }
 
   /// Forgets the last run's shared rate limits and its spending.
   ///
   /// A new run starts at full speed (no lowered concurrency, no cool-down) and with nothing
   /// spent. Called under the run's lock, when no other run is under way.
   func resetRateLimits() {
-    unlink("\(path)/budget.json")  // the budget is the run's: a new make doc starts at zero
-    for name in (try? FileManager.default.contentsOfDirectory(atPath: ratePath)) ?? []
+    unlink(layout.budget)  // the budget is the run's: a new make doc starts at zero
+    for name in (try? FileManager.default.contentsOfDirectory(atPath: layout.rate)) ?? []
     where name.hasSuffix(".json") {
-      unlink("\(ratePath)/\(name)")
+      unlink(layout.rate + "/" + name)
     }
   }
 
-  /// `keep`: the sections a regeneration chose not to redo (CASCADE=no, or not named in
-  /// CASCADE=a,b), for this run: they keep their text even though what they use changed.
-  var keepPath: String { "\(path)/keep" }
-
-  /// The sections this run keeps as they are.
+  /// The sections this run keeps as they are: a regeneration chose not to redo them (CASCADE=no,
+  /// or not named in CASCADE=a,b); they keep their text even though what they use changed.
   public func kept() -> Set<String> {
-    guard let data = FileManager.default.contents(atPath: keepPath) else { return [] }
+    guard let data = FileManager.default.contents(atPath: layout.keep) else { return [] }
     return Set(String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init))
   }
 
   /// Sets the sections this run keeps as they are (none: the file goes).
   func setKept(_ ids: [String]) throws {
     guard !ids.isEmpty else {
-      unlink(keepPath)
+      unlink(layout.keep)
       return
     }
-    try AtomicFile.write(ids.map { $0 + "\n" }.joined(), to: keepPath)
+    try AtomicFile.write(ids.map { $0 + "\n" }.joined(), to: layout.keep)
   }
 
   /// Sets the sections this run asks for again over the cache (`refresh`, read by section.mk).
   func setRefresh(_ ids: [String]) throws {
     guard !ids.isEmpty else {
-      unlink("\(path)/refresh")
+      unlink(layout.refresh)
       return
     }
-    try AtomicFile.write(ids.joined(separator: " ") + "\n", to: "\(path)/refresh")
+    try AtomicFile.write(ids.joined(separator: " ") + "\n", to: layout.refresh)
   }
 
   /// The versions kept of a section, oldest first: their numbers.
   public func versions(_ id: String) -> [Int] {
     let names =
-      (try? FileManager.default.contentsOfDirectory(atPath: "\(versionsPath)/\(id)")) ?? []
+      (try? FileManager.default.contentsOfDirectory(atPath: layout.versions(id))) ?? []
     return names.compactMap { name in
       name.hasSuffix(".json") ? Int(name.dropLast(".json".count)) : nil
     }.sorted()
@@ -152,7 +108,7 @@ public struct RunDirectory {
 
   /// The record of version `number` of a section.
   public func version(_ id: String, _ number: Int) -> JSON? {
-    Self.readJSON("\(versionsPath)/\(id)/\(number).json")
+    Self.readJSON(layout.version(id, number))
   }
 
   /// Keeps the section's current completed result (record and text) as its next version.
@@ -161,7 +117,7 @@ public struct RunDirectory {
   public func archive(_ id: String) throws {
     guard let record = record(id), record["status"]?.string == SectionStatus.completed.rawValue
     else { return }
-    let folder = "\(versionsPath)/\(id)"
+    let folder = layout.versions(id)
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
     let number = (versions(id).last ?? 0) + 1
     // The record's own text (the .md may hold a person's newer edit, which is not this version).
@@ -171,10 +127,6 @@ public struct RunDirectory {
     try AtomicFile.write(record.compactText + "\n", to: "\(folder)/\(number).json")
   }
 
-  func recordPath(_ id: String) -> String { "\(sectionsPath)/\(id).json" }
-  func markdownPath(_ id: String) -> String { "\(sectionsPath)/\(id).md" }
-  /// The new `.md` of a pair being saved: renamed into place after the `.json`.
-  func pendingMarkdownPath(_ id: String) -> String { "\(sectionsPath)/.\(id).md.new" }
 
   /// What is stored for a section.
   public enum Stored {
@@ -188,7 +140,7 @@ public struct RunDirectory {
 
   /// The stored record of a section.
   public func stored(_ id: String) -> Stored {
-    guard let data = FileManager.default.contents(atPath: recordPath(id)) else { return .missing }
+    guard let data = FileManager.default.contents(atPath: layout.record(id)) else { return .missing }
     guard let json = try? data.withUnsafeBytes({ try JSON.parse($0) }), json.kind == .object else {
       return .damaged
     }
@@ -204,10 +156,10 @@ public struct RunDirectory {
   /// The section's Markdown file, if there is one.
   /// - Throws: `ToolFailure` naming the file when it is not UTF-8 text.
   public func markdown(_ id: String) throws -> String? {
-    guard let data = FileManager.default.contents(atPath: markdownPath(id)) else { return nil }
+    guard let data = FileManager.default.contents(atPath: layout.markdown(id)) else { return nil }
     guard let text = String(data: data, encoding: .utf8) else {
       throw ToolFailure.usage(
-        "\(markdownPath(id)): not UTF-8 text; save it as UTF-8 (your edit is left as it is)")
+        "\(layout.markdown(id)): not UTF-8 text; save it as UTF-8 (your edit is left as it is)")
     }
     return text
   }
@@ -234,18 +186,15 @@ public struct RunDirectory {
   /// The hash an approval is bound to: the section's text, trimmed.
   static func approvalKey(_ text: String) -> String { Fingerprint.hash(text.trimmed) }
 
-  var reviewPath: String { "\(path)/review" }
-  var approvalsPath: String { "\(path)/approved" }
-
   /// Sets the sections the plan holds for review (written by `prepare`, one id a line).
   func setReviewed(_ ids: [String]) throws {
-    try AtomicFile.write(ids.map { $0 + "\n" }.joined(), to: reviewPath)
+    try AtomicFile.write(ids.map { $0 + "\n" }.joined(), to: layout.review)
   }
 
   /// The sections the plan holds for review: from the run's `review` file, or, in a run no
   /// `prepare` wrote, `nil` (each record's own `review` then says).
   var reviewed: Set<String>? {
-    FileManager.default.contents(atPath: reviewPath).map {
+    FileManager.default.contents(atPath: layout.review).map {
       Set(String(decoding: $0, as: UTF8.self).split(separator: "\n").map(String.init))
     }
   }
@@ -278,7 +227,7 @@ public struct RunDirectory {
         record["source"]?.string != "human", (try? run.hasFreshEdit(id)) != true
       else { return false }
       let text = record["content"]?.string ?? ""
-      let approval = RunDirectory.readJSON("\(run.approvalsPath)/\(id).json")
+      let approval = RunDirectory.readJSON(run.layout.approval(id))
       return approval?["content"]?.string != RunDirectory.approvalKey(text)
     }
   }
@@ -300,8 +249,8 @@ public struct RunDirectory {
     approval["content"] = JSON(Self.approvalKey(record["content"]?.string ?? ""))
     approval["at"] = JSON(ISO8601DateFormatter().string(from: Date()))
     try FileManager.default.createDirectory(
-      atPath: approvalsPath, withIntermediateDirectories: true)
-    try AtomicFile.write(approval.compactText + "\n", to: "\(approvalsPath)/\(id).json")
+      atPath: layout.approved, withIntermediateDirectories: true)
+    try AtomicFile.write(approval.compactText + "\n", to: layout.approval(id))
   }
 
   /// The sections waiting for a person, each with the planned sections it holds (those that use
@@ -354,7 +303,7 @@ public struct RunDirectory {
       entry.holds.isEmpty ? entry.id : "\(entry.id) (holds \(Self.shortList(entry.holds)))"
     }
     let ids = waiting.map(\.id).joined(separator: " ")
-    let file = waiting.count == 1 ? markdownPath(waiting[0].id) : "\(sectionsPath)/<id>.md"
+    let file = waiting.count == 1 ? layout.markdown(waiting[0].id) : layout.markdown("<id>")
     return
       "waiting for review: \(parts.joined(separator: "; ")) · read \(file), then sheaf-run approve --run \(path) \(ids) (or edit it) and make doc again"
   }
@@ -371,7 +320,7 @@ public struct RunDirectory {
 
   /// Every line of `plan.ndjson`: the `outline` event, then the planned records.
   public func plannedLines() -> [JSON] {
-    guard let data = FileManager.default.contents(atPath: planPath) else { return [] }
+    guard let data = FileManager.default.contents(atPath: layout.plan) else { return [] }
     var lines: [JSON] = []
     data.withUnsafeBytes { bytes in
       var start = 0
@@ -398,7 +347,7 @@ public struct RunDirectory {
     guard let id = record["id"]?.string, Slug.isValid(id) else {
       throw ToolFailure(.malformedInput, "a record to save needs an id that is a slug")
     }
-    try FileManager.default.createDirectory(atPath: sectionsPath, withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(atPath: layout.sections, withIntermediateDirectories: true)
     let completed = record["status"]?.string == SectionStatus.completed.rawValue
     let content = completed ? record["content"]?.string : nil
     // A result replaces a different one (another text, or no text: a section skipped after its
@@ -411,21 +360,21 @@ public struct RunDirectory {
       (version(id, last)?["content"]?.string ?? "").trimmed == content.trimmed
     {
       // Put aside as stale and built again to the same text: not a version of its own.
-      unlink("\(versionsPath)/\(id)/\(last).json")
-      unlink("\(versionsPath)/\(id)/\(last).md")
+      unlink(layout.version(id, last))
+      unlink(layout.versionMarkdown(id, last))
     }
     if let content {
-      try AtomicFile.write(content.trimmed + "\n", to: pendingMarkdownPath(id), rename: false)
+      try AtomicFile.write(content.trimmed + "\n", to: layout.pendingMarkdown(id), rename: false)
     }
-    try AtomicFile.write(record.compactText + "\n", to: recordPath(id))
+    try AtomicFile.write(record.compactText + "\n", to: layout.record(id))
     if content != nil {
-      guard rename(pendingMarkdownPath(id), markdownPath(id)) == 0 else {
+      guard rename(layout.pendingMarkdown(id), layout.markdown(id)) == 0 else {
         throw ToolFailure.usage(
-          "\(markdownPath(id)): cannot write: \(String(cString: strerror(errno)))")
+          "\(layout.markdown(id)): cannot write: \(String(cString: strerror(errno)))")
       }
-      AtomicFile.syncDirectory(of: markdownPath(id))
+      AtomicFile.syncDirectory(of: layout.markdown(id))
     } else {
-      unlink(markdownPath(id))
+      unlink(layout.markdown(id))
     }
   }
 
@@ -433,9 +382,9 @@ public struct RunDirectory {
   public func clear(_ id: String) {
     // The .md first: a kill in between leaves a record with no .md, which `recover` writes back,
     // never a lone .md, which would read as a person's edit.
-    unlink(markdownPath(id))
-    unlink(pendingMarkdownPath(id))
-    unlink(recordPath(id))
+    unlink(layout.markdown(id))
+    unlink(layout.pendingMarkdown(id))
+    unlink(layout.record(id))
   }
 
   /// Finishes or undoes what a killed writer left: a pending `.md` whose `.json` made it is
@@ -446,9 +395,9 @@ public struct RunDirectory {
   @discardableResult
   public func recover() -> [String] {
     var finished: [String] = []
-    for name in (try? FileManager.default.contentsOfDirectory(atPath: sectionsPath)) ?? []
+    for name in (try? FileManager.default.contentsOfDirectory(atPath: layout.sections)) ?? []
     where name.hasPrefix(".") {
-      let path = "\(sectionsPath)/\(name)"
+      let path = "\(layout.sections)/\(name)"
       if name.hasSuffix(".md.new") {
         let id = String(name.dropFirst().dropLast(".md.new".count))
         let pending = FileManager.default.contents(atPath: path).map {
@@ -457,7 +406,7 @@ public struct RunDirectory {
         if Slug.isValid(id), let record = record(id),
           record["status"]?.string == SectionStatus.completed.rawValue,
           let pending, pending.trimmed == (record["content"]?.string ?? "").trimmed,
-          rename(path, markdownPath(id)) == 0
+          rename(path, layout.markdown(id)) == 0
         {
           finished.append(id)
           continue
@@ -469,13 +418,13 @@ public struct RunDirectory {
     }
     // A completed model's record whose .md is missing (a kill before its rename, or between the
     // unlinks of `clear`): the .md is written again from the record.
-    for name in (try? FileManager.default.contentsOfDirectory(atPath: sectionsPath)) ?? []
+    for name in (try? FileManager.default.contentsOfDirectory(atPath: layout.sections)) ?? []
     where name.hasSuffix(".json") && !name.hasPrefix(".") {
       let id = String(name.dropLast(".json".count))
-      guard Slug.isValid(id), !FileManager.default.fileExists(atPath: markdownPath(id)),
+      guard Slug.isValid(id), !FileManager.default.fileExists(atPath: layout.markdown(id)),
         let record = record(id), record["status"]?.string == SectionStatus.completed.rawValue,
         record["source"]?.string != "human", let content = record["content"]?.string,
-        (try? AtomicFile.write(content.trimmed + "\n", to: markdownPath(id))) != nil
+        (try? AtomicFile.write(content.trimmed + "\n", to: layout.markdown(id))) != nil
       else { continue }
       finished.append(id)
     }
@@ -485,27 +434,24 @@ public struct RunDirectory {
   /// Marks the run interrupted: sections not started yet are not started (`sheaf-run deps`
   /// cancels them) until the next `make doc` clears it.
   func markInterrupted() {
-    let fd = open(interruptedPath, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+    let fd = open(layout.interrupted, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
     if fd >= 0 { close(fd) }
   }
 
   /// Whether the run was interrupted since it started.
-  var wasInterrupted: Bool { FileManager.default.fileExists(atPath: interruptedPath) }
+  var wasInterrupted: Bool { FileManager.default.fileExists(atPath: layout.interrupted) }
 
   /// Clears the interrupted mark (a new run starts).
-  func clearInterrupted() { unlink(interruptedPath) }
-
-  /// Present while the run is paused (`sheaf-run pause`): sections running finish, none starts.
-  var pausedPath: String { "\(path)/.paused" }
+  func clearInterrupted() { unlink(layout.interrupted) }
 
   /// Pauses the run until the next `make doc`.
   public func markPaused() throws {
-    try AtomicFile.write(Event.timestamp() + "\n", to: pausedPath)
+    try AtomicFile.write(Event.timestamp() + "\n", to: layout.paused)
   }
 
   /// Whether the run is paused.
-  var wasPaused: Bool { FileManager.default.fileExists(atPath: pausedPath) }
+  var wasPaused: Bool { FileManager.default.fileExists(atPath: layout.paused) }
 
   /// Resumes: the next run starts sections again.
-  func clearPaused() { unlink(pausedPath) }
+  func clearPaused() { unlink(layout.paused) }
 }

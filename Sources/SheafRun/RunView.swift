@@ -29,7 +29,7 @@ public final class RunView {
     // Only this run's events: they start where run.json says.
     if let offset = run.state?["events_offset"]?.int, offset > 0 {
       let size =
-        (try? FileManager.default.attributesOfItem(atPath: run.eventsPath)[.size] as? NSNumber)?
+        (try? FileManager.default.attributesOfItem(atPath: run.layout.events)[.size] as? NSNumber)?
         .uint64Value ?? 0
       if UInt64(offset) <= size { eventsOffset = UInt64(offset) }
     }
@@ -52,7 +52,7 @@ public final class RunView {
   /// Reads the events appended since the last call; returns them.
   @discardableResult
   public func readEvents(collect: Bool = true) -> [JSON] {
-    guard let handle = FileHandle(forReadingAtPath: run.eventsPath) else { return [] }
+    guard let handle = FileHandle(forReadingAtPath: run.layout.events) else { return [] }
     defer { try? handle.close() }
     try? handle.seek(toOffset: eventsOffset)
     var events: [JSON] = []
@@ -318,25 +318,24 @@ public final class RunView {
 extension RunCommands {
   /// Prints the state of a run.
   public static func status(
-    run: RunDirectory, prompts: PromptOptions = PromptOptions(), prices: PriceList = PriceList()
+    run: RunDirectory, prompts: PromptFlags = PromptFlags(), request: JSON? = nil,
+    prices: PriceList = PriceList()
   ) throws -> ExitStatus {
-    guard FileManager.default.fileExists(atPath: run.planPath) else {
+    guard FileManager.default.fileExists(atPath: run.layout.plan) else {
       throw ToolFailure.usage("\(run.path): no run here (run `make doc PLAN=…` first)")
     }
     let view = RunView(run: run)
     // The truth about each section: judged against what it would be built from now, with the
     // provider settings of the last run unless this environment gives its own.
-    var options = run.promptOptions(prompts)
-    options.environment = run.environmentWithRunSettings(options.environment)
+    let options = run.promptOptions(given: prompts, request: request)
     let verdicts = Freshness(run: run, prompts: options).verdicts(run.plannedLines())
     for (id, verdict, _, _) in verdicts { view.verdicts[id] = verdict }
-    view.forecast = Forecast(
-      verdicts: verdicts, run: run, prices: prices, environment: options.environment)
+    view.forecast = Forecast(verdicts: verdicts, run: run, prices: prices, options: options)
     view.readEvents(collect: false)
     if view.tornLines > 0 {
       Diagnostics.say(
         "sheaf-run",
-        "warning: \(run.eventsPath): skipped \(view.tornLines) line\(view.tornLines == 1 ? "" : "s") that \(view.tornLines == 1 ? "is" : "are") not JSON (a writer stopped mid-line)"
+        "warning: \(run.layout.events): skipped \(view.tornLines) line\(view.tornLines == 1 ? "" : "s") that \(view.tornLines == 1 ? "is" : "are") not JSON (a writer stopped mid-line)"
       )
     }
     try RecordWriter().writeText(view.render(streaming: false))
@@ -355,7 +354,7 @@ extension RunCommands {
     let writer = RecordWriter()
     let start = Date()
     // Wait for the run to exist (watch may start before make has prepared it).
-    while !FileManager.default.fileExists(atPath: run.planPath) {
+    while !FileManager.default.fileExists(atPath: run.layout.plan) {
       if let timeout, Date().timeIntervalSince(start) > timeout {
         throw ToolFailure.usage("\(run.path): no run appeared")
       }

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import SheafCore
-import SheafLLM
 import SheafPrompt
 
 /// `build-prompt`: planned records in, records with `messages` out.
@@ -33,18 +32,24 @@ struct BuildPrompt: FilterCommand {
 
       A name the data does not have fails the record (error type template, naming file, line \
       and name); --lax renders it empty. A template that does not parse fails the records that \
-      use it (type template, naming file and line); the others go on. With \
-      a budget (--max-input-tokens or llm.max_input_tokens) and --summaries DIR, the oldest \
-      context is first given as a summary the model writes (the set's _summary.mustache, else \
-      the default set's; at most summary_words words, default 120), made once per section \
-      content, kept in DIR and reused, and listed in context_summarized. Without --summaries, \
-      or when even the summaries do not fit, the oldest context is emptied, titles kept, and \
-      listed in context_truncated. If even the bare prompt is too big \
-      the record fails with context_length.
+      use it (type template, naming file and line); the others go on. With a budget \
+      (--max-input-tokens or llm.max_input_tokens) and --summaries DIR, the oldest context is \
+      first given as the summary kept in DIR, and listed in context_summarized. Summaries are \
+      records of their own: --summary-requests writes, instead of the records, the requests \
+      for the summaries they need and DIR lacks (the set's _summary.mustache, else the default \
+      set's; at most summary_words words, default 120), for call-llm | validate-format | \
+      sheaf-run summaries --save, which keeps each in DIR once per section content. Context \
+      with no summary, or that even the summaries do not fit, is emptied, titles kept, and \
+      listed in context_truncated. If even the bare prompt is too big the record fails with \
+      context_length.
+
+      --run DIR is a staged run's directory: the context from DIR/sections, summaries from \
+      DIR/summaries, and the prompt options, request settings and rules that only warn that \
+      the run stored (run.json) unless flags are given here.
 
       EXAMPLES
         plan-sections plan.json | build-prompt | call-llm | merge-doc > doc.md
-        plan-sections --only goals p.json | build-prompt --context runs/prd/sections
+        plan-sections --only goals p.json | build-prompt --run runs/prd
         ... | build-prompt --prompts my-prompts --set prd --max-input-tokens 6000
         ... | build-prompt | jq -r '.messages[1].content'
 
@@ -55,15 +60,7 @@ struct BuildPrompt: FilterCommand {
   @Argument(help: "Record files (NDJSON); '-' or none: standard input.")
   var inputs: [String] = []
 
-  @Option(
-    name: .customLong("prompts"),
-    help: ArgumentHelp("A folder of prompt sets, searched first (repeatable).", valueName: "dir"))
-  var promptDirs: [String] = []
-
-  @Option(
-    help: ArgumentHelp(
-      "The prompt set (default: the record's prompt_set, else its doc).", valueName: "name"))
-  var set: String?
+  @OptionGroup var prompt: PromptFlags
 
   @Option(
     help: ArgumentHelp(
@@ -71,56 +68,36 @@ struct BuildPrompt: FilterCommand {
   )
   var context: String?
 
-  @Flag(help: "Render names the data does not have as empty instead of failing the record.")
-  var lax = false
-
-  @Option(
-    name: .customLong("max-input-tokens"),
-    help: ArgumentHelp("A budget for the prompt (about 4 characters a token).", valueName: "n"))
-  var maxInputTokens: Int?
-
   @Option(
     help: ArgumentHelp(
-      "Which other sections a prompt names: all, selected (those plan-sections --only chose) or none.",
-      valueName: "all|selected|none"))
-  var outline = "all"
-
-  @Option(
-    help: ArgumentHelp(
-      "A folder for summaries of earlier sections (a run's summaries/): context over the budget is given as summaries the model makes, once each, before any is dropped.",
+      "A folder of summaries of earlier sections (a run's summaries/): context over the budget is given as the summaries kept there before any is dropped.",
       valueName: "dir"))
   var summaries: String?
 
-  @Option(
-    name: .customLong("shared-limit"),
-    help: ArgumentHelp(
-      "As call-llm's: the run's shared rate limit, for summary requests.", valueName: "dir"))
-  var sharedLimit: String?
-
-  @Option(
-    name: .customLong("budget-file"),
-    help: ArgumentHelp(
-      "As call-llm's: the run's spending ledger, which summary requests count in.",
-      valueName: "file"))
-  var budgetFile: String?
+  @Flag(
+    name: .customLong("summary-requests"),
+    help: "Write the summary requests the records need (not yet in --summaries), not the records.")
+  var summaryRequests = false
 
   @Option(
     help: ArgumentHelp(
-      "As call-llm's: no summary request starts once spending would pass it (USD).",
-      valueName: "usd"))
-  var budget: Double?
+      "A staged run's directory: its sections, summaries and stored settings.", valueName: "dir"))
+  var run: String?
 
   func validate() throws {
-    if let maxInputTokens, maxInputTokens < 1 {
-      throw ValidationError("--max-input-tokens must be 1 or more")
-    }
-    guard ["all", "selected", "none"].contains(outline) else {
-      throw ValidationError("--outline must be all, selected or none (got '\(outline)')")
+    if summaryRequests && summaries == nil && run == nil {
+      throw ValidationError("--summary-requests needs --summaries DIR or --run DIR")
     }
   }
 
   mutating func execute() throws -> ExitStatus {
-    for (flag, dir) in [("--context", context)] + promptDirs.map { ("--prompts", Optional($0)) } {
+    var options = prompt.options
+    if let run {
+      let layout = RunLayout(run)
+      try layout.check()
+      options = PromptOptions.forRun(layout, given: prompt)
+    }
+    for (flag, dir) in [("--context", context)] + prompt.promptDirs.map({ ("--prompts", $0) }) {
       guard let dir else { continue }
       var isDirectory: ObjCBool = false
       guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory),
@@ -129,25 +106,9 @@ struct BuildPrompt: FilterCommand {
         throw ToolFailure.usage("\(flag) \(dir): no such folder")
       }
     }
-    var options = PromptOptions()
-    options.promptDirs = promptDirs
-    options.set = set
-    options.contextDir = context
-    options.lax = lax
-    options.maxInputTokens = maxInputTokens
-    options.outline = outline
-    if let summaries {
-      options.summariesDir = summaries
-      let environment = options.environment
-      var call = CallOptions()
-      call.environment = environment
-      call.rateDirectory = sharedLimit
-      call.budgetFile = budgetFile
-      call.budget = budget
-      call.prices = try PriceList.load(flag: nil, environment: environment)
-      let settings = call
-      options.summarize = { request in CallEngine.answer(request, options: settings) }
-    }
+    if let context { options.contextDir = context }
+    if let summaries { options.summariesDir = summaries }
+    options.summaryRequests = summaryRequests
     return try BuildPromptCommand.run(inputs: inputs, options: options)
   }
 }

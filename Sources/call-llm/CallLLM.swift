@@ -65,7 +65,7 @@ struct CallLLM: FilterCommand {
         ... | call-llm --cache-only > replay.ndjson
         ... | call-llm --refresh goals_objectives --log calls.ndjson
         ... | call-llm --repair-attempts 3 | validate-format
-        ... | call-llm --shared-limit runs/prd/rate --sections runs/prd/sections
+        ... | call-llm --run runs/prd
 
       \(ExitStatus.helpText)
       """,
@@ -74,17 +74,13 @@ struct CallLLM: FilterCommand {
   @Argument(help: "Record files (NDJSON); '-' or none: standard input.")
   var inputs: [String] = []
 
-  @Option(help: ArgumentHelp("openai, anthropic, ollama or offline.", valueName: "name"))
-  var provider: String?
-
-  @Option(help: ArgumentHelp("The model.", valueName: "name"))
-  var model: String?
+  @OptionGroup var request: RequestFlags
 
   @Option(
-    name: .customLong("base-url"),
     help: ArgumentHelp(
-      "The provider's base URL (for example http://localhost:8000/v1).", valueName: "url"))
-  var baseURL: String?
+      "A staged run's directory: its events, shared rate limit, budget ledger, sections and stored settings.",
+      valueName: "dir"))
+  var run: String?
 
   @Option(
     name: .customLong("api-key-env"),
@@ -141,9 +137,6 @@ struct CallLLM: FilterCommand {
     name: .customLong("retry-max"),
     help: ArgumentHelp("Longest wait between attempts, in seconds.", valueName: "s"))
   var retryMax: Double = 60
-
-  @Option(help: ArgumentHelp("Seed for backoff jitter and the offline provider.", valueName: "n"))
-  var seed: UInt64 = 0
 
   @Option(help: ArgumentHelp("The response cache folder.", valueName: "dir"))
   var cache: String?
@@ -233,7 +226,7 @@ struct CallLLM: FilterCommand {
   var maxEventBytes: Int = StreamLimits.defaultMaxEventBytes
 
   func validate() throws {
-    if let provider, !ProviderRegistry.names.contains(provider) {
+    if let provider = request.provider, !ProviderRegistry.names.contains(provider) {
       throw ValidationError(
         "unknown provider '\(provider)' (known: \(ProviderRegistry.names.joined(separator: ", ")))")
     }
@@ -273,9 +266,7 @@ struct CallLLM: FilterCommand {
     PlanReader.registerCheck()
     var options = CallOptions()
     options.inputs = inputs
-    options.provider = provider
-    options.model = model
-    options.baseURL = baseURL
+    options.given = request.given
     options.apiKeyVariable = apiKeyEnv
     options.jobs = j
     options.keepOrder = keepOrder
@@ -288,7 +279,7 @@ struct CallLLM: FilterCommand {
     options.retries = retries
     options.retryBase = retryBase
     options.retryMax = retryMax
-    options.seed = seed
+    options.seed = request.seed ?? 0
     options.cacheDirectory = cache
     options.noCache = noCache
     options.refresh = Set(commaSeparated(refresh))
@@ -305,6 +296,11 @@ struct CallLLM: FilterCommand {
     options.prices = try PriceList.load(flag: prices, environment: options.environment)
     options.budget = budget
     options.budgetFile = budgetFile
+    if let run {
+      let layout = RunLayout(run)
+      try layout.check()
+      options.take(run: layout)
+    }
     if let apiKeyEnv { Secrets.register(variable: apiKeyEnv) }
     StreamLimits.maxEventBytes = maxEventBytes
     return try CallEngine(options: options, tool: Self.toolName).run()

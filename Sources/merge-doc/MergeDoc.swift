@@ -23,6 +23,7 @@ struct MergeDoc: FilterCommand {
 
       EXAMPLES
         plan-sections p.json | build-prompt | call-llm | validate-format | merge-doc
+        merge-doc --run runs/prd
         merge-doc -o prd.md --summary summary.json runs/prd/sections/*.json
         merge-doc --format html -o prd.html runs/prd/sections/*.json
         merge-doc -q --summary /dev/stdout -o /dev/null < records.ndjson | jq .totals
@@ -66,14 +67,36 @@ struct MergeDoc: FilterCommand {
       "Append a complete event (status and counts) to this file.", valueName: "path"))
   var eventsFile: String?
 
+  @Option(
+    help: ArgumentHelp(
+      "A staged run's directory: merge its plan's sections (a revised section in place of its own), into <doc>.md, summary.json and events.ndjson there unless -o, --summary or --events-file say otherwise.",
+      valueName: "dir"))
+  var run: String?
+
   func validate() throws {
+    if run != nil && !inputs.isEmpty {
+      throw ValidationError("give --run or record files, not both")
+    }
     guard DocumentFormat(rawValue: format) != nil else {
       throw ValidationError("--format must be one of markdown, html, json (got '\(format)')")
     }
   }
 
   mutating func execute() throws -> ExitStatus {
-    try MergeDocCommand.run(
+    var inputs = inputs
+    var output = output
+    var summary = summary
+    var eventsFile = eventsFile
+    if let run {
+      let layout = RunLayout(run)
+      try layout.check()
+      let merge = try MergeDocCommand.runInputs(layout)
+      inputs = merge.inputs
+      output = output ?? layout.document(merge.doc)
+      summary = summary ?? layout.summary
+      eventsFile = eventsFile ?? layout.events
+    }
+    return try MergeDocCommand.run(
       inputs: inputs, format: DocumentFormat(rawValue: format) ?? .markdown, output: output,
       summaryPath: summary, omitMissing: omitMissing, quiet: quiet, tool: Self.toolName,
       eventsFile: eventsFile, includeHidden: includeHidden)

@@ -13,56 +13,33 @@ struct SheafRun: FilterCommand {
       "The run-directory steps of a staged run (runs/<doc>/), as pipelines/sheaf.mk uses them.",
     discussion: """
       make doc PLAN=pipelines/prd/plan.json J=8 runs, for each section, the pipeline
-        plan-sections --only ID | sheaf-run deps | build-prompt --context runs/<doc>/sections
-        | call-llm --events-file runs/<doc>/events.ndjson | validate-format | sheaf-run save
+        plan-sections --only ID plan.json | sheaf-run deps --run R | build-prompt --run R
+        | sheaf-run fresh --run R | call-llm --run R | validate-format --run R
+        | sheaf-run save --run R                                         (R: runs/<doc>)
       and these steps around it. Use `sheaf-run status` and `sheaf-run watch` yourself.
 
       \(ExitStatus.helpText)
       """,
     version: SheafVersion.current,
     subcommands: [
-      Init.self, Prepare.self, Where.self, Lock.self, Deps.self, Fresh.self, Save.self, Keep.self,
-      Status.self,
-      Watch.self, Pause.self, Info.self, Versions.self, Restore.self, Approve.self, Revise.self,
-      DraftPlan.self,
+      Init.self, Prepare.self, Where.self, Lock.self, Deps.self, Fresh.self, Save.self,
+      Summaries.self, Finish.self, Status.self, Watch.self, Pause.self, Info.self, Versions.self,
+      Restore.self, Approve.self, Revise.self, DraftPlan.self,
     ])
 
   mutating func execute() throws -> ExitStatus {
     throw ToolFailure.usage(
-      "name a step: init, prepare, where, lock, deps, fresh, save, keep, status, watch, pause, info, versions, restore, approve, revise or draft"
+      "name a step: init, prepare, where, lock, deps, fresh, save, summaries, finish, status, watch, pause, info, versions, restore, approve, revise or draft"
     )
   }
 
-  /// build-prompt's flags that shape a prompt (a run's PROMPT_FLAGS), so that a fingerprint
-  /// computed here is the one build-prompt computes.
-  struct PromptFlags: ParsableArguments {
-    @Option(
-      name: .customLong("prompts"),
-      help: ArgumentHelp("As build-prompt's --prompts (repeatable).", valueName: "dir"))
-    var promptDirs: [String] = []
-    @Option(help: ArgumentHelp("As build-prompt's --set.", valueName: "name")) var set: String?
-    @Flag(help: "As build-prompt's --lax.") var lax = false
-    @Option(
-      name: .customLong("max-input-tokens"),
-      help: ArgumentHelp("As build-prompt's --max-input-tokens.", valueName: "n"))
-    var maxInputTokens: Int?
-    @Option(help: ArgumentHelp("As build-prompt's --outline.", valueName: "all|selected|none"))
-    var outline = "all"
+  /// The prices file, for estimates.
+  struct PriceFlag: ParsableArguments {
     @Option(
       help: ArgumentHelp(
         "Prices per million tokens by model (else SHEAF_PRICES), for estimates.",
         valueName: "file"))
     var prices: String?
-
-    var options: PromptOptions {
-      var options = PromptOptions()
-      options.promptDirs = promptDirs
-      options.set = set
-      options.lax = lax
-      options.maxInputTokens = maxInputTokens
-      options.outline = outline
-      return options
-    }
 
     func priceList() throws -> PriceList {
       try PriceList.load(flag: prices, environment: ProcessInfo.processInfo.environment)
@@ -101,11 +78,33 @@ struct SheafRun: FilterCommand {
       help: "Let the plan read files outside its folder (or SHEAF_ALLOW_OUTSIDE=1).")
     var allowOutside = false
     @OptionGroup var prompt: PromptFlags
+    @OptionGroup var price: PriceFlag
     @Option(
       help: ArgumentHelp(
         "Check the sections ONLY= selects (comma-separated ids; an empty list is an error).",
         valueName: "ids"))
     var only: String?
+    @Option(help: ArgumentHelp("Rules that only warn (WARN=), stored for the run.", valueName: "rules"))
+    var warn: String = ""
+    @Option(help: ArgumentHelp("The run's budget (BUDGET=), stored for the run.", valueName: "usd"))
+    var budget: Double?
+    @Option(help: ArgumentHelp("Sections at once (J=), for the ETA.", valueName: "n"))
+    var jobs: Int = 4
+    @Argument(
+      parsing: .postTerminator,
+      help: ArgumentHelp(
+        "After --: call-llm's flags (CALL_FLAGS); those that choose who answers are stored for the run.",
+        valueName: "call-llm flags"))
+    var callFlags: [String] = []
+
+    func validate() throws {
+      if let budget, !(budget >= 0) {
+        throw ValidationError("--budget must be 0 or more USD (got \(budget))")
+      }
+      guard (1...1024).contains(jobs) else {
+        throw ValidationError("--jobs must be from 1 to 1024 (got \(jobs))")
+      }
+    }
 
     mutating func execute() throws -> ExitStatus {
       let mode =
@@ -120,9 +119,13 @@ struct SheafRun: FilterCommand {
       options.clearNote = clearNote
       options.dryRun = dryRun
       options.allowOutside = allowOutside
-      options.prompts = prompt.options
-      options.prices = try prompt.priceList()
+      options.prompts = prompt
+      options.prices = try price.priceList()
       options.only = only.map { commaSeparated([$0]) }
+      options.request = try RequestFlags.among(callFlags).given
+      options.warn = commaSeparated([warn])
+      options.budget = budget
+      options.jobs = jobs
       let doc = try RunCommands.prepare(options, tool: SheafRun.toolName)
       if !dryRun { try RecordWriter().writeText(doc + "\n") }
       return .completed
@@ -210,7 +213,7 @@ struct SheafRun: FilterCommand {
     @Option(help: ArgumentHelp("The run directory.", valueName: "dir")) var run: String
     mutating func execute() throws -> ExitStatus {
       let directory = RunDirectory(path: run)
-      guard FileManager.default.fileExists(atPath: directory.planPath) else {
+      guard FileManager.default.fileExists(atPath: directory.layout.plan) else {
         throw ToolFailure.usage("\(run): no run here (run `make doc PLAN=…` first)")
       }
       try directory.markPaused()
@@ -390,27 +393,54 @@ struct SheafRun: FilterCommand {
     }
   }
 
-  struct Keep: FilterCommand {
+  struct Summaries: FilterCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Exit 0 when a person wrote the section (and SHEAF_FORCE is not 1), else 1.")
+      abstract:
+        "Keep answered summary requests (build-prompt --summary-requests) in the run's summaries/.",
+      discussion: """
+        A section whose prompt is over its budget (max_input_tokens) is given the oldest \
+        context as summaries. They are records of their own, made before the section by
+        plan-sections --only ID | sheaf-run deps --run R | build-prompt --run R \
+        --summary-requests | call-llm --run R | validate-format --run R | sheaf-run summaries \
+        --run R --save: each is asked once per content, logged in events.ndjson and counted in \
+        cost and budget like any request.
+        """)
     @Option(help: ArgumentHelp("The run directory.", valueName: "dir")) var run: String
-    @Argument(help: "The section id.") var id: String
+    @Flag(help: "Keep the answered summary requests read from standard input.") var save = false
     mutating func execute() throws -> ExitStatus {
-      let force = ProcessInfo.processInfo.environment["SHEAF_FORCE"] == "1"
-      return !force && RunDirectory(path: run).isHuman(id) ? .completed : .someFailed
+      guard save else { throw ToolFailure.usage("summaries: give --save") }
+      return try RunCommands.saveSummaries(run: RunDirectory(path: run), tool: SheafRun.toolName)
+    }
+  }
+
+  struct Finish: FilterCommand {
+    static let configuration = CommandConfiguration(
+      abstract:
+        "The end of a make doc: say where the document and summary are, what waits for review, and run NOTIFY with the document's status.",
+      discussion: """
+        NOTIFY (a shell command) runs with SHEAF_DOC, SHEAF_DOC_STATUS (ready, partial, failed, \
+        cancelled), SHEAF_DOCUMENT and SHEAF_SUMMARY in its environment; its failure is said \
+        and changes nothing.
+        """)
+    @Option(help: ArgumentHelp("The run directory.", valueName: "dir")) var run: String
+    @Option(help: ArgumentHelp("A shell command to run at the end.", valueName: "command"))
+    var notify: String?
+    mutating func execute() throws -> ExitStatus {
+      try RunCommands.finish(
+        run: RunDirectory(path: run), notify: notify, tool: SheafRun.toolName)
     }
   }
 
   struct Info: FilterCommand {
     static let configuration = CommandConfiguration(
       abstract:
-        "Print the plan path or the mode of the run's last `make doc` (for make regen), or the record files of its mode's sections (sections)."
+        "Print the plan path or the mode of the run's last `make doc` (for make regen), its mode's section ids (sections), or what make builds (targets: every section, or ONLY='s)."
     )
     @Option(help: ArgumentHelp("The run directory.", valueName: "dir")) var run: String
-    @Argument(help: "plan, mode or sections.") var key: String
+    @Argument(help: "plan, mode, sections or targets.") var key: String
     mutating func execute() throws -> ExitStatus {
-      guard ["plan", "mode", "sections"].contains(key) else {
-        throw ToolFailure.usage("info: name plan, mode or sections (got '\(key)')")
+      guard ["plan", "mode", "sections", "targets"].contains(key) else {
+        throw ToolFailure.usage("info: name plan, mode, sections or targets (got '\(key)')")
       }
       return try RunCommands.info(run: RunDirectory(path: run), key: key)
     }
@@ -422,9 +452,18 @@ struct SheafRun: FilterCommand {
     )
     @Option(help: ArgumentHelp("The run directory.", valueName: "dir")) var run: String
     @OptionGroup var prompt: PromptFlags
+    @OptionGroup var price: PriceFlag
+    @Argument(
+      parsing: .postTerminator,
+      help: ArgumentHelp(
+        "After --: call-llm's flags (CALL_FLAGS) to judge the sections by (default: the run's).",
+        valueName: "call-llm flags"))
+    var callFlags: [String] = []
     mutating func execute() throws -> ExitStatus {
-      try RunCommands.status(
-        run: RunDirectory(path: run), prompts: prompt.options, prices: try prompt.priceList())
+      let request = callFlags.isEmpty ? nil : try RequestFlags.among(callFlags).given ?? JSON.object()
+      return try RunCommands.status(
+        run: RunDirectory(path: run), prompts: prompt, request: request,
+        prices: try price.priceList())
     }
   }
 

@@ -38,6 +38,7 @@ struct ValidateFormat: FilterCommand {
       EXAMPLES
         plan-sections p.json | build-prompt | call-llm | validate-format | merge-doc
         ... | validate-format --warn max_words,forbid_phrases
+        ... | validate-format --run runs/prd
         ... | validate-format | jq -c 'select(.status=="failed") | {id, violations}'
 
       \(ExitStatus.helpText)
@@ -59,9 +60,22 @@ struct ValidateFormat: FilterCommand {
       valueName: "dir"))
   var sections: String?
 
+  @Option(
+    help: ArgumentHelp(
+      "A staged run's directory: compare with its sections, and take the rules that only warn it stored (WARN=) unless --warn is given.",
+      valueName: "dir"))
+  var run: String?
+
   mutating func execute() throws -> ExitStatus {
     PlanReader.registerCheck()
-    let rules = Set(commaSeparated(warn))
+    var rules = Set(commaSeparated(warn))
+    var sections = self.sections
+    if let run {
+      let layout = RunLayout(run)
+      try layout.check()
+      sections = sections ?? layout.sections
+      if rules.isEmpty { rules = Set(layout.settings.warn) }
+    }
     return try ValidateFormatCommand.run(inputs: inputs, warn: rules, sections: sections)
   }
 }
