@@ -1,6 +1,6 @@
-import CCmark
 import Foundation
 import SheafCore
+import SheafMarkdown
 import SheafValidate
 import Yams
 
@@ -124,33 +124,21 @@ enum MarkdownOutline {
 
   /// The document's top-level blocks with their lines (1-based).
   static func topLevelBlocks(_ markdown: String) -> [Block] {
-    var source = markdown
-    let document = source.withUTF8 { bytes in
-      bytes.withMemoryRebound(to: CChar.self) {
-        cmark_parse_document($0.baseAddress, $0.count, sheaf_cmark_opt_default())
-      }
-    }
-    guard let document else { return [] }
-    defer { cmark_node_free(document) }
-    var blocks: [Block] = []
-    var node = cmark_node_first_child(document)
-    while let current = node {
-      let type = cmark_node_get_type(current)
+    guard let document = MarkdownDocument(markdown) else { return [] }
+    return document.node.children.map { node in
       var block = Block(
-        headingLevel: nil, text: "", startLine: Int(cmark_node_get_start_line(current)),
-        endLine: Int(cmark_node_get_end_line(current)), isSheafFence: false, literal: "")
-      if type == CMARK_NODE_HEADING {
-        block.headingLevel = Int(cmark_node_get_heading_level(current))
-        block.text = MarkdownShape.text(of: current).trimmingCharacters(in: .whitespaces)
-      } else if type == CMARK_NODE_CODE_BLOCK {
-        let info = cmark_node_get_fence_info(current).map { String(cString: $0) } ?? ""
+        headingLevel: nil, text: "", startLine: node.startLine, endLine: node.endLine,
+        isSheafFence: false, literal: "")
+      if node.kind == .heading {
+        block.headingLevel = node.headingLevel
+        block.text = MarkdownShape.text(of: node).trimmingCharacters(in: .whitespaces)
+      } else if node.kind == .codeBlock {
+        let info = node.fenceInfo ?? ""
         block.isSheafFence = info.trimmingCharacters(in: .whitespaces) == "sheaf"
-        block.literal = cmark_node_get_literal(current).map { String(cString: $0) } ?? ""
+        block.literal = node.literal ?? ""
       }
-      blocks.append(block)
-      node = cmark_node_next(current)
+      return block
     }
-    return blocks
   }
 
   private static func trimBlankLines(_ lines: [String]) -> String {

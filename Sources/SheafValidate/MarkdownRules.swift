@@ -1,6 +1,6 @@
-import CCmark
 import Foundation
 import SheafCore
+import SheafMarkdown
 
 /// What cmark sees in an answer: its prose words and its headings.
 public struct MarkdownShape {
@@ -14,61 +14,36 @@ public struct MarkdownShape {
   var prose = ""
 
   init(_ markdown: String) {
-    var text = markdown
-    let document = text.withUTF8 { bytes in
-      bytes.withMemoryRebound(to: CChar.self) {
-        cmark_parse_document($0.baseAddress, $0.count, sheaf_cmark_opt_default())
-      }
-    }
-    guard let document else { return }
-    defer { cmark_node_free(document) }
-    if let first = cmark_node_first_child(document),
-      cmark_node_get_type(first) == CMARK_NODE_HEADING
-    {
+    guard let document = MarkdownDocument(markdown) else { return }
+    if let first = document.node.firstChild, first.kind == .heading {
       leadingHeading = Self.text(of: first)
     }
-    let iterator = cmark_iter_new(document)
-    defer { cmark_iter_free(iterator) }
+    var headings: [(level: Int, text: String, line: Int)] = []
+    var words = 0
     var proseParts: [String] = []
-    while true {
-      let event = cmark_iter_next(iterator)
-      if event == CMARK_EVENT_DONE { break }
-      guard event == CMARK_EVENT_ENTER, let node = cmark_iter_get_node(iterator) else { continue }
-      let type = cmark_node_get_type(node)
-      if type == CMARK_NODE_HEADING {
-        headings.append(
-          (
-            Int(cmark_node_get_heading_level(node)), Self.text(of: node),
-            Int(cmark_node_get_start_line(node))
-          ))
-      } else if type == CMARK_NODE_TEXT || type == CMARK_NODE_CODE,
-        let literal = cmark_node_get_literal(node)
-      {
-        let part = String(cString: literal)
-        proseParts.append(part)
-        words += Self.countWords(part)
-      } else if type == CMARK_NODE_SOFTBREAK || type == CMARK_NODE_LINEBREAK {
+    document.node.forEachEntered { node in
+      let kind = node.kind
+      if kind == .heading {
+        headings.append((node.headingLevel, Self.text(of: node), node.startLine))
+      } else if kind == .text || kind == .code, let literal = node.literal {
+        proseParts.append(literal)
+        words += Self.countWords(literal)
+      } else if kind == .softBreak || kind == .lineBreak {
         proseParts.append("\n")
-      } else if type == CMARK_NODE_PARAGRAPH || type == CMARK_NODE_HEADING {
+      } else if kind == .paragraph || kind == .heading {
         proseParts.append("\n")
       }
     }
+    self.headings = headings
+    self.words = words
     prose = proseParts.joined(separator: " ")
   }
 
   /// The text inside a node (a heading's words).
-  public static func text(of node: OpaquePointer) -> String {
+  public static func text(of node: MarkdownNode) -> String {
     var parts: [String] = []
-    let iterator = cmark_iter_new(node)
-    defer { cmark_iter_free(iterator) }
-    while true {
-      let event = cmark_iter_next(iterator)
-      if event == CMARK_EVENT_DONE { break }
-      if event == CMARK_EVENT_ENTER, let child = cmark_iter_get_node(iterator),
-        let literal = cmark_node_get_literal(child)
-      {
-        parts.append(String(cString: literal))
-      }
+    node.forEachEntered { child in
+      if let literal = child.literal { parts.append(literal) }
     }
     return parts.joined().trimmed
   }

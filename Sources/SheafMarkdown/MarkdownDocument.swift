@@ -1,0 +1,137 @@
+import CCmark
+import Foundation
+
+/// A CommonMark document parsed by cmark, owning cmark's node tree: the tree is freed when the
+/// document goes, and the nodes it hands out keep it alive.
+///
+/// Not `Sendable`: cmark's tree is not safe to share between threads.
+public final class MarkdownDocument {
+  /// cmark's document node, the root of the tree this object owns.
+  private let root: OpaquePointer
+
+  /// Parses `markdown` with cmark's default options; `nil` when cmark cannot (out of memory).
+  public init?(_ markdown: String) {
+    var text = markdown
+    let root = text.withUTF8 { bytes in
+      bytes.withMemoryRebound(to: CChar.self) {
+        cmark_parse_document($0.baseAddress, $0.count, sheaf_cmark_opt_default())
+      }
+    }
+    guard let root else { return nil }
+    self.root = root
+  }
+
+  deinit {
+    cmark_node_free(root)
+  }
+
+  /// The document node, whose children are the top-level blocks.
+  public var node: MarkdownNode { MarkdownNode(root, in: self) }
+
+  /// The document as HTML, in cmark's safe mode (raw HTML and dangerous links left out).
+  public var html: String {
+    guard let rendered = cmark_render_html(root, sheaf_cmark_opt_default()) else { return "" }
+    defer { free(rendered) }
+    return String(cString: rendered)
+  }
+}
+
+@available(*, unavailable)
+extension MarkdownDocument: Sendable {}
+
+/// A node of a `MarkdownDocument` (the document, a block or an inline), which it keeps alive.
+public struct MarkdownNode {
+  /// What a node is, as cmark names it.
+  public enum Kind {
+    case document, blockQuote, list, item, codeBlock, htmlBlock, customBlock, paragraph, heading
+    case thematicBreak, text, softBreak, lineBreak, code, htmlInline, customInline, emphasis
+    case strong, link, image, unknown
+  }
+
+  /// cmark's node, valid while `document` lives.
+  private let pointer: OpaquePointer
+  /// The document the node belongs to.
+  private let document: MarkdownDocument
+
+  /// The node at `pointer` in `document`'s tree.
+  init(_ pointer: OpaquePointer, in document: MarkdownDocument) {
+    self.pointer = pointer
+    self.document = document
+  }
+
+  /// What the node is.
+  public var kind: Kind {
+    switch cmark_node_get_type(pointer) {
+    case CMARK_NODE_DOCUMENT: .document
+    case CMARK_NODE_BLOCK_QUOTE: .blockQuote
+    case CMARK_NODE_LIST: .list
+    case CMARK_NODE_ITEM: .item
+    case CMARK_NODE_CODE_BLOCK: .codeBlock
+    case CMARK_NODE_HTML_BLOCK: .htmlBlock
+    case CMARK_NODE_CUSTOM_BLOCK: .customBlock
+    case CMARK_NODE_PARAGRAPH: .paragraph
+    case CMARK_NODE_HEADING: .heading
+    case CMARK_NODE_THEMATIC_BREAK: .thematicBreak
+    case CMARK_NODE_TEXT: .text
+    case CMARK_NODE_SOFTBREAK: .softBreak
+    case CMARK_NODE_LINEBREAK: .lineBreak
+    case CMARK_NODE_CODE: .code
+    case CMARK_NODE_HTML_INLINE: .htmlInline
+    case CMARK_NODE_CUSTOM_INLINE: .customInline
+    case CMARK_NODE_EMPH: .emphasis
+    case CMARK_NODE_STRONG: .strong
+    case CMARK_NODE_LINK: .link
+    case CMARK_NODE_IMAGE: .image
+    default: .unknown
+    }
+  }
+
+  /// A heading's level (1 to 6); 0 for other nodes.
+  public var headingLevel: Int { Int(cmark_node_get_heading_level(pointer)) }
+
+  /// The line the node starts on (1-based).
+  public var startLine: Int { Int(cmark_node_get_start_line(pointer)) }
+
+  /// The line the node ends on (1-based).
+  public var endLine: Int { Int(cmark_node_get_end_line(pointer)) }
+
+  /// The text of a text, code, code block or HTML node; `nil` for other nodes.
+  public var literal: String? { cmark_node_get_literal(pointer).map { String(cString: $0) } }
+
+  /// A code block's info string (what follows the opening fence); `nil` for other nodes.
+  public var fenceInfo: String? { cmark_node_get_fence_info(pointer).map { String(cString: $0) } }
+
+  /// The node's first child, if it has children.
+  public var firstChild: MarkdownNode? {
+    cmark_node_first_child(pointer).map { MarkdownNode($0, in: document) }
+  }
+
+  /// The node after this one under the same parent.
+  public var next: MarkdownNode? {
+    cmark_node_next(pointer).map { MarkdownNode($0, in: document) }
+  }
+
+  /// The node's children, in order.
+  public var children: [MarkdownNode] {
+    var children: [MarkdownNode] = []
+    var child = firstChild
+    while let current = child {
+      children.append(current)
+      child = current.next
+    }
+    return children
+  }
+
+  /// Calls `body` with this node and each node inside it, in document order, as it is entered.
+  public func forEachEntered(_ body: (MarkdownNode) -> Void) {
+    let iterator = cmark_iter_new(pointer)
+    defer { cmark_iter_free(iterator) }
+    while true {
+      let event = cmark_iter_next(iterator)
+      if event == CMARK_EVENT_DONE { break }
+      if event == CMARK_EVENT_ENTER, let node = cmark_iter_get_node(iterator) {
+        body(MarkdownNode(node, in: document))
+      }
+    }
+  }
+}
