@@ -156,16 +156,10 @@ watch: $(SHEAF_TOOLS)
 # draft` writes them (the kind's prompt set and inputs, the brief as an input) and lists them.
 outline: $(SHEAF_TOOLS)
 	@test -n "$$SHEAF_BRIEF" -a -n "$$SHEAF_OUT" || { echo "sheaf: usage: make outline BRIEF=brief.md OUT=plan.json [KIND=report|prd|book|blog] [SECTIONS=n] [CANDIDATES=k]" >&2; exit 2; }
-	@test -r "$$SHEAF_BRIEF" || { echo "sheaf: BRIEF=$$SHEAF_BRIEF: no such file" >&2; exit 2; }
 	@kind="$${SHEAF_KIND:-report}"; k="$${SHEAF_CANDIDATES:-1}"; \
-	case "$$k" in ''|*[!0-9]*) echo "sheaf: CANDIDATES=$$k: give a number from 1 to 9" >&2; exit 2;; esac; \
-	[ "$$k" -ge 1 ] && [ "$$k" -le 9 ] || { echo "sheaf: CANDIDATES=$$k: give a number from 1 to 9" >&2; exit 2; }; \
-	case "$$SHEAF_SECTIONS" in *[!0-9]*) echo "sheaf: SECTIONS=$$SHEAF_SECTIONS: give a number" >&2; exit 2;; esac; \
-	case "$$kind" in *[!a-z]*|'') echo "sheaf: KIND=$$kind: use report, prd, book or blog" >&2; exit 2;; esac; \
-	guide="$(SHEAF_DIR)/outline/kinds/$$kind.md"; \
-	test -r "$$guide" || { echo "sheaf: KIND=$$kind: use report, prd, book or blog" >&2; exit 2; }; \
 	SHEAF_BIN="$$(cd "$$SHEAF_BIN" 2>/dev/null && pwd)" || { echo "sheaf: no tools in $(SHEAF_BIN): run make build, or set SHEAF_BIN" >&2; exit 2; }; \
-	"$$SHEAF_BIN/sheaf-run" draft --check --out "$$SHEAF_OUT" --candidates $$k $(if $(FORCE),--force) || exit 2; \
+	guide=$$("$$SHEAF_BIN/sheaf-run" draft --check --out "$$SHEAF_OUT" --brief "$$SHEAF_BRIEF" --kind "$$kind" --kinds "$(SHEAF_DIR)/outline/kinds.json" \
+	  --sections "$$SHEAF_SECTIONS" --candidates "$$k" $(if $(FORCE),--force)) || exit 2; \
 	i=1; while [ $$i -le $$k ]; do \
 	  "$$SHEAF_BIN/plan-sections" "$(SHEAF_DIR)/outline/plan.json" --input brief=@"$$SHEAF_BRIEF" --input kind="$$kind" \
 	    --input guide=@"$$guide" --input sections="$$SHEAF_SECTIONS" --input candidate=$$i --input candidates=$$k || exit 2; \

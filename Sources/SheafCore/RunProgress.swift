@@ -9,9 +9,11 @@ public enum RunProgress {
   /// The phases, in order.
   public static let phases = ["INIT", "PREP", "AI_CALL", "PARSE", "SAVE", "DONE"]
 
-  /// Starts the ledger of a run (`progress.json`): the stage of each section, the sections
-  /// already done, and how many run at once (`jobs`, make's J). Every event reads it in one go,
-  /// so that an event costs the size of that file, not a read of every section.
+  /// Starts the ledger of a run (`progress.json`).
+  ///
+  /// It holds the stage of each section, the sections already done, and how many run at once
+  /// (`jobs`, make's J). Every event reads it in one go, so that an event costs the size of that
+  /// file, not a read of every section.
   public static func start(
     run: RunLayout, stages: [(id: String, stage: Int)], done: [String], jobs: Int
   ) {

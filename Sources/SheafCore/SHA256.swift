@@ -1,6 +1,8 @@
-/// SHA-256 (FIPS 180-4) in Swift: the one hash of sheaf, for the request key (the response
-/// cache's address), the fingerprint of what a section is built from, and the offline provider's
-/// seed. No C library is needed, so every tool can compute it.
+/// SHA-256 (FIPS 180-4) in Swift: the one hash of sheaf.
+///
+/// It makes the request key (the response cache's address), the fingerprint of what a section is
+/// built from, and the offline provider's seed. No C library is needed, so every tool can
+/// compute it.
 public struct SHA256 {
   private var state: [UInt32] = [
     0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab,
@@ -53,7 +55,9 @@ public struct SHA256 {
       buffer.removeAll(keepingCapacity: true)
     }
     while buffer.count < 56 { buffer.append(0) }
-    for shift in stride(from: 56, through: 0, by: -8) { buffer.append(UInt8(truncatingIfNeeded: bits >> UInt64(shift))) }
+    for shift in stride(from: 56, through: 0, by: -8) {
+      buffer.append(UInt8(truncatingIfNeeded: bits >> UInt64(shift)))
+    }
     compress()
     let digits = Array("0123456789abcdef".utf8)
     var hex: [UInt8] = []

@@ -90,7 +90,8 @@ extension PromptOptions {
   /// run's request settings and rules that only warn; its `sections/` and `summaries/`.
   public static func forRun(_ layout: RunLayout, given: PromptFlags) -> PromptOptions {
     let settings = layout.settings
-    var options = given.isEmpty ? PromptFlags(stored: settings.promptOptions).options : given.options
+    var options =
+      given.isEmpty ? PromptFlags(stored: settings.promptOptions).options : given.options
     options.contextDir = layout.sections
     options.summariesDir = layout.summaries
     options.request = settings.request

@@ -222,6 +222,55 @@ public enum Draft {
 
   nonisolated(unsafe) private static var notedBrief = Set<String>()
 
+  /// What `make outline` was given, as typed (checked by `check`).
+  public struct Request {
+    /// The brief, the kind, the sections wanted (empty: the model chooses) and the candidates.
+    public var brief: String
+    public var kind: String
+    public var sections: String
+    public var candidates: String
+    /// The kinds file: the kind's guide is `kinds/<kind>.md` beside it.
+    public var kinds: String
+
+    /// A request as typed.
+    public init(brief: String, kind: String, sections: String, candidates: String, kinds: String) {
+      self.brief = brief
+      self.kind = kind
+      self.sections = sections
+      self.candidates = candidates
+      self.kinds = kinds
+    }
+
+    /// The guide the model reads for the kind.
+    public var guide: String {
+      ((kinds as NSString).deletingLastPathComponent as NSString).appendingPathComponent(
+        "kinds/\(kind).md")
+    }
+  }
+
+  /// Checks what `make outline` was given, before anything is asked: the brief is readable, the
+  /// kind has a guide, SECTIONS and CANDIDATES are numbers; returns the candidates.
+  /// - Throws: `ToolFailure` naming the variable and what to give.
+  public static func check(_ request: Request) throws -> Int {
+    guard FileManager.default.isReadableFile(atPath: request.brief) else {
+      throw ToolFailure.usage("BRIEF=\(request.brief): no such file")
+    }
+    guard let count = Int(request.candidates), (1...9).contains(count),
+      request.candidates.allSatisfy(\.isASCIIDigit)
+    else {
+      throw ToolFailure.usage("CANDIDATES=\(request.candidates): give a number from 1 to 9")
+    }
+    guard request.sections.allSatisfy(\.isASCIIDigit) else {
+      throw ToolFailure.usage("SECTIONS=\(request.sections): give a number")
+    }
+    guard !request.kind.isEmpty, request.kind.allSatisfy({ $0.isASCII && $0.isLowercase }),
+      FileManager.default.isReadableFile(atPath: request.guide)
+    else {
+      throw ToolFailure.usage("KIND=\(request.kind): use report, prd, book or blog")
+    }
+    return count
+  }
+
   /// Fails, before anything is asked, when a plan file the run would write exists.
   /// - Throws: `ToolFailure` naming it.
   public static func check(out: String, candidates: Int, force: Bool) throws {
@@ -251,4 +300,9 @@ public enum Draft {
       """
     return (try? JSON.parse(text)) ?? JSON.object()
   }
+}
+
+extension Character {
+  /// 0-9.
+  var isASCIIDigit: Bool { ("0"..."9").contains(self) }
 }

@@ -22,8 +22,7 @@ extension RunCommands {
   /// what waits for review; then `notify`, run by `/bin/sh -c` with the document's status in its
   /// environment.
   /// - Throws: `ToolFailure` when the run has no plan or the output is closed.
-  public static func finish(run: RunDirectory, notify: String?, tool: String) throws -> ExitStatus
-  {
+  public static func finish(run: RunDirectory, notify: String?, tool: String) throws -> ExitStatus {
     guard let doc = run.plannedRecords().first?["doc"]?.string, Slug.isValid(doc) else {
       throw ToolFailure.usage("\(run.path): no run here (run `make doc PLAN=…` first)")
     }

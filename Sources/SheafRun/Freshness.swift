@@ -19,9 +19,13 @@ public final class Freshness {
     var options = prompts
     options.contextDir = run.layout.sections
     options.summariesDir = run.layout.summaries
-    options.summaryRequests = false
+    // A summary not made yet is one more request to come, not a warning.
+    options.summaryRequests = true
     builder = PromptBuilder(options: options)
   }
+
+  /// The summary requests the prompts rendered so far need (for a forecast).
+  public var pendingSummaries: [JSON] { builder.pendingSummaries }
 
   /// How many prompts a forecast renders at most; the rest are estimated from their mean.
   static let renderLimit = 200
@@ -151,7 +155,7 @@ public struct Forecast {
   /// word range.
   public init(
     verdicts: [(id: String, verdict: Freshness.Verdict, current: JSON?, planned: JSON)],
-    run: RunDirectory, prices: PriceList, options: PromptOptions
+    run: RunDirectory, prices: PriceList, options: PromptOptions, summaries: [JSON] = []
   ) {
     var building = Set<String>()
     // Prompts not rendered (a big run) are estimated at the mean of those that were.
@@ -180,6 +184,28 @@ public struct Forecast {
       items.append(
         Item(
           id: id, reason: verdict.reason, inputTokens: input, outputTokens: output,
+          cost: price?.cost(input: input, output: output)))
+    }
+    // The summaries those prompts need first: requests of their own.
+    for request in summaries {
+      let size =
+        request["messages"]?.array?.compactMap { $0["content"]?.string?.utf8.count }
+        .reduce(0, +) ?? 0
+      let input = (size + 3) / 4
+      let output = request["llm"]?["max_tokens"]?.int ?? 256
+      let llm = request["llm"]
+      let price = prices.price(
+        llm: llm,
+        provider: RequestSettings.value(
+          "provider", given: options.request, environment: options.environment, llm: llm),
+        model: RequestSettings.value(
+          "model", given: options.request, environment: options.environment, llm: llm))
+      items.append(
+        Item(
+          id: request["id"]?.string ?? "?",
+          reason:
+            "a summary of \(request["summary_of"]?.string ?? "?") for a prompt over its budget",
+          inputTokens: input, outputTokens: output,
           cost: price?.cost(input: input, output: output)))
     }
     // What uses a section that will be built, directly or not.

@@ -76,12 +76,13 @@ extension RunCommands {
     // Only what the regeneration names is asked again over the cache; what follows from it is
     // asked only when its request changed.
     try step.change { try run.setRefresh(options.regenerate == nil ? [] : regenerated) }
-    let verdicts = step.judge(lines, regenerated: regenerated)
+    let freshness = Freshness(run: run, prompts: step.promptOptions)
+    let verdicts = step.judge(lines, regenerated: regenerated, freshness: freshness)
     try step.clearStale(verdicts, regenerated: regenerated)
     if options.dryRun {
-      let promptOptions = run.promptOptions(given: options.prompts, request: options.request)
       let forecast = Forecast(
-        verdicts: verdicts, run: run, prices: options.prices, options: promptOptions)
+        verdicts: verdicts, run: run, prices: options.prices, options: step.promptOptions,
+        summaries: freshness.pendingSummaries)
       try RecordWriter().writeText(Self.describe(forecast))
       return plan.id
     }
@@ -180,6 +181,11 @@ struct PrepareStep {
       }.map(\.id))
   }
 
+  /// build-prompt's options as this run gives them.
+  var promptOptions: PromptOptions {
+    run.promptOptions(given: options.prompts, request: storedRequest())
+  }
+
   /// The request settings of this run: call-llm's flags, else the environment's `SHEAF_*` (so
   /// that `status` later judges as this run did, whatever its own environment).
   func storedRequest() -> JSON {
@@ -210,8 +216,10 @@ struct PrepareStep {
     }
   }
 
-  /// A person's edit is kept as the section's record (what uses it is stale through its
-  /// content); with FORCE=1 it is regenerated over. Returns the sections regenerated so.
+  /// A person's edit is kept as the section's record.
+  ///
+  /// What uses it is stale through its content; with FORCE=1 it is regenerated over. Returns the
+  /// sections regenerated so.
   func adoptEdits() throws -> [String] {
     var regenerated: [String] = []
     for planned in graph.sections where try run.hasFreshEdit(planned.section.id) {
@@ -234,8 +242,10 @@ struct PrepareStep {
     return regenerated
   }
 
-  /// `make regen SECTION=`: the section and the users CASCADE chooses (the others keep their
-  /// text for this run), its note kept or cleared. Returns the sections to build again.
+  /// `make regen SECTION=`: the section and the users CASCADE chooses.
+  ///
+  /// The others keep their text for this run; the section's note is kept or cleared. Returns the
+  /// sections to build again.
   func chooseRegeneration(_ section: String) throws -> [String] {
     guard ids.contains(section) else {
       let hint = PlanReader.closest(to: section, in: ids).map { " (did you mean '\($0)'?)" } ?? ""
@@ -276,12 +286,10 @@ struct PrepareStep {
 
   /// Every section judged against the sections as they are stored (nothing cleared yet); under
   /// ONLY=, the selection and what it needs.
-  func judge(_ lines: [JSON], regenerated: [String]) -> [(
+  func judge(_ lines: [JSON], regenerated: [String], freshness: Freshness) -> [(
     id: String, verdict: Freshness.Verdict, current: JSON?, planned: JSON
   )] {
-    let promptOptions = run.promptOptions(given: options.prompts, request: storedRequest())
-    var verdicts = Freshness(run: run, prompts: promptOptions).verdicts(
-      lines, render: options.dryRun)
+    var verdicts = freshness.verdicts(lines, render: options.dryRun)
     for index in verdicts.indices where regenerated.contains(verdicts[index].id) {
       verdicts[index].verdict = .toBuild("regenerated")
     }

@@ -89,7 +89,8 @@ public enum RunCommands {
   {
     guard fcntl(fd, F_GETFD) >= 0 else {
       throw ToolFailure.usage(
-        "lock: descriptor \(fd) is not open (open it on \(run.layout.lock) first: exec \(fd)>>FILE)")
+        "lock: descriptor \(fd) is not open (open it on \(run.layout.lock) first: exec \(fd)>>FILE)"
+      )
     }
     if flock(fd, LOCK_EX | LOCK_NB) != 0 {
       var buffer = [UInt8](repeating: 0, count: 200)

@@ -21,8 +21,10 @@ public struct RunDirectory {
 
   /// The note kept for a section, if any.
   public func note(_ id: String) -> String? {
-    FileManager.default.contents(atPath: layout.note(id)).map { String(decoding: $0, as: UTF8.self) }
-      .flatMap { $0.trimmed.isEmpty ? nil : $0.trimmed }
+    FileManager.default.contents(atPath: layout.note(id)).map {
+      String(decoding: $0, as: UTF8.self)
+    }
+    .flatMap { $0.trimmed.isEmpty ? nil : $0.trimmed }
   }
 
   /// Keeps `text` as the section's note (`nil` clears it).
@@ -127,7 +129,6 @@ public struct RunDirectory {
     try AtomicFile.write(record.compactText + "\n", to: "\(folder)/\(number).json")
   }
 
-
   /// What is stored for a section.
   public enum Stored {
     /// No record.
@@ -140,7 +141,9 @@ public struct RunDirectory {
 
   /// The stored record of a section.
   public func stored(_ id: String) -> Stored {
-    guard let data = FileManager.default.contents(atPath: layout.record(id)) else { return .missing }
+    guard let data = FileManager.default.contents(atPath: layout.record(id)) else {
+      return .missing
+    }
     guard let json = try? data.withUnsafeBytes({ try JSON.parse($0) }), json.kind == .object else {
       return .damaged
     }
@@ -347,7 +350,8 @@ public struct RunDirectory {
     guard let id = record["id"]?.string, Slug.isValid(id) else {
       throw ToolFailure(.malformedInput, "a record to save needs an id that is a slug")
     }
-    try FileManager.default.createDirectory(atPath: layout.sections, withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(
+      atPath: layout.sections, withIntermediateDirectories: true)
     let completed = record["status"]?.string == SectionStatus.completed.rawValue
     let content = completed ? record["content"]?.string : nil
     // A result replaces a different one (another text, or no text: a section skipped after its

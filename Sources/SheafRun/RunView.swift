@@ -328,9 +328,12 @@ extension RunCommands {
     // The truth about each section: judged against what it would be built from now, with the
     // provider settings of the last run unless this environment gives its own.
     let options = run.promptOptions(given: prompts, request: request)
-    let verdicts = Freshness(run: run, prompts: options).verdicts(run.plannedLines())
+    let freshness = Freshness(run: run, prompts: options)
+    let verdicts = freshness.verdicts(run.plannedLines())
     for (id, verdict, _, _) in verdicts { view.verdicts[id] = verdict }
-    view.forecast = Forecast(verdicts: verdicts, run: run, prices: prices, options: options)
+    view.forecast = Forecast(
+      verdicts: verdicts, run: run, prices: prices, options: options,
+      summaries: freshness.pendingSummaries)
     view.readEvents(collect: false)
     if view.tornLines > 0 {
       Diagnostics.say(

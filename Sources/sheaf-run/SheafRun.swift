@@ -84,7 +84,8 @@ struct SheafRun: FilterCommand {
         "Check the sections ONLY= selects (comma-separated ids; an empty list is an error).",
         valueName: "ids"))
     var only: String?
-    @Option(help: ArgumentHelp("Rules that only warn (WARN=), stored for the run.", valueName: "rules"))
+    @Option(
+      help: ArgumentHelp("Rules that only warn (WARN=), stored for the run.", valueName: "rules"))
     var warn: String = ""
     @Option(help: ArgumentHelp("The run's budget (BUDGET=), stored for the run.", valueName: "usd"))
     var budget: Double?
@@ -347,14 +348,27 @@ struct SheafRun: FilterCommand {
     @Flag(help: "Replace plan files that exist.") var force = false
     @Option(
       help: ArgumentHelp(
-        "With --check: how many plans the run will write.", valueName: "k"))
-    var candidates = 1
-    @Flag(help: "Only fail (exit 2) when a file the run would write exists; read nothing.")
+        "With --check: how many plans the run will write (1 to 9).", valueName: "k"))
+    var candidates = "1"
+    @Option(
+      help: ArgumentHelp(
+        "With --check: how many sections to ask for (a number; empty: the model chooses).",
+        valueName: "n"))
+    var sections = ""
+    @Flag(
+      help:
+        "Only check what make outline was given (BRIEF, KIND, SECTIONS, CANDIDATES) and that no file it would write exists; print the kind's guide; read nothing else."
+    )
     var check = false
     mutating func execute() throws -> ExitStatus {
       let force = force || ProcessInfo.processInfo.environment["SHEAF_FORCE"] == "1"
       if check {
-        try Draft.check(out: out, candidates: max(1, candidates), force: force)
+        let request = Draft.Request(
+          brief: brief ?? "", kind: kind ?? "report", sections: sections, candidates: candidates,
+          kinds: kinds ?? "kinds.json")
+        let count = try Draft.check(request)
+        try Draft.check(out: out, candidates: count, force: force)
+        try RecordWriter().writeText(request.guide + "\n")
         return .completed
       }
       var options = Draft.Options(out: out)
@@ -460,7 +474,8 @@ struct SheafRun: FilterCommand {
         valueName: "call-llm flags"))
     var callFlags: [String] = []
     mutating func execute() throws -> ExitStatus {
-      let request = callFlags.isEmpty ? nil : try RequestFlags.among(callFlags).given ?? JSON.object()
+      let request =
+        callFlags.isEmpty ? nil : try RequestFlags.among(callFlags).given ?? JSON.object()
       return try RunCommands.status(
         run: RunDirectory(path: run), prompts: prompt, request: request,
         prices: try price.priceList())

@@ -163,6 +163,17 @@ struct LongDocumentTests {
     )
     .filter { $0.hasSuffix(".json") }
     #expect(files.count == summaries.count)
+    // Every summary request is a record of its own in the run's log, with its answer.
+    let events = try String(contentsOfFile: "\(scratch)/runs/book/events.ndjson", encoding: .utf8)
+      .split(separator: "\n").compactMap { line in
+        try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+      }
+    func logged(_ name: String) -> [String] {
+      events.filter { $0["event"] as? String == name }.compactMap { $0["id"] as? String }
+        .filter { $0.hasSuffix("~summary") }
+    }
+    #expect(logged("section_start").count == summaries.count)
+    #expect(Set(logged("section_complete")).count == summaries.count)
 
     // Every prompt within the budget, with every earlier chapter as text or summary.
     for number in 2...24 {

@@ -145,6 +145,44 @@ struct RebuildTests {
     #expect(try stub.requests() == before)
   }
 
+  @Test func aModelGivenInCallFlagsIsPartOfWhatASectionIsBuiltFrom() throws {
+    try copyPRD()
+    let stub = try Stub()
+    #expect(try makeDoc(stub).status == 0)
+    let other = "CALL_FLAGS='--model other --cache \(scratch)/cache --retries 0'"
+    // Status judges by the flags given now: every section would be asked of another model.
+    let status = try Harness.run(
+      "make --no-print-directory -f pipelines/sheaf.mk SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= RUNS='\(scratch)/runs' status DOC=prd \(other)"
+    )
+    #expect(status.status == 0, "\(status.err)")
+    let stale = status.out.split(separator: "\n").filter { $0.contains("stale: the llm settings") }
+    #expect(stale.count == 12, "\(status.out)")
+    #expect(status.out.contains("next make doc: 12 requests"), "\(status.out)")
+    // Without them, the run's own settings: nothing is stale.
+    let same = try Harness.run(
+      "make --no-print-directory -f pipelines/sheaf.mk SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= RUNS='\(scratch)/runs' status DOC=prd"
+    )
+    #expect(same.out.contains("next make doc: 0 requests"), "\(same.out)")
+    // make doc with the other model asks for every section, once; then nothing.
+    var before = try stub.requests()
+    let run = try Harness.run(
+      "make --no-print-directory -f pipelines/sheaf.mk SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= RUNS='\(scratch)/runs' "
+        + "PROVIDER=openai MODEL=stub BASE_URL='\(stub.url("words=300"))' J=4 \(other) doc PLAN='\(plan)'"
+    )
+    #expect(run.status == 0, "\(run.err)")
+    #expect(try asked(stub, since: before) == Self.all)
+    #expect(try stub.requests() - before == 12)
+    let record = try String(contentsOfFile: sections + "/appendix.json", encoding: .utf8)
+    #expect(record.contains(#""model":"other""#), "\(record)")
+    before = try stub.requests()
+    #expect(
+      try Harness.run(
+        "make --no-print-directory -f pipelines/sheaf.mk SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= RUNS='\(scratch)/runs' "
+          + "PROVIDER=openai MODEL=stub BASE_URL='\(stub.url("words=300"))' J=4 \(other) doc PLAN='\(plan)'"
+      ).status == 0)
+    #expect(try stub.requests() == before)
+  }
+
   @Test func aContextSectionThatFailedAndCompletesLaterRedoesItsUsers() throws {
     try copyPRD()
     let stub = try Stub()

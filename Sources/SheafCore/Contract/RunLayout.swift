@@ -31,14 +31,18 @@ public struct RunLayout: Sendable, Equatable {
       holds:
         "the last run's plan path, mode, settings (prompt options, request settings, warn, budget, jobs), event offset"
     ),
-    Entry(name: "sections/<id>.json", holds: "the latest record of each section (written atomically)"),
+    Entry(
+      name: "sections/<id>.json", holds: "the latest record of each section (written atomically)"),
     Entry(name: "sections/<id>.md", holds: "its content, for people: a person may edit it"),
     Entry(name: "events.ndjson", holds: "append-only log of every event of every run"),
-    Entry(name: "progress.json", holds: "each section's stage, the sections done and their seconds"),
+    Entry(
+      name: "progress.json", holds: "each section's stage, the sections done and their seconds"),
     Entry(name: "<doc>.md", holds: "the merged document (merge-doc)"),
     Entry(name: "summary.json", holds: "the document's status, sections and totals (merge-doc)"),
-    Entry(name: "notes/<id>.txt", holds: "regeneration notes (make regen NOTE=), kept until cleared"),
-    Entry(name: "versions/<id>/<n>.json", holds: "results a rebuild replaced, restorable (and .md)"),
+    Entry(
+      name: "notes/<id>.txt", holds: "regeneration notes (make regen NOTE=), kept until cleared"),
+    Entry(
+      name: "versions/<id>/<n>.json", holds: "results a rebuild replaced, restorable (and .md)"),
     Entry(name: "refresh", holds: "the sections this run asks again over the cache (regen)"),
     Entry(name: "keep", holds: "the sections a regeneration chose not to redo (CASCADE=)"),
     Entry(name: "summaries/", holds: "context summaries, made once per content"),

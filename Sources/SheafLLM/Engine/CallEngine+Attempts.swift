@@ -1,0 +1,258 @@
+import Foundation
+import SheafCore
+import SheafValidate
+
+extension CallEngine {
+  // MARK: - Attempts
+
+  func startAttempts() throws {
+    scheduler.tick()
+    heldByShared = false
+    while !interrupted, let job = scheduler.next() {
+      if let transportFailure {
+        scheduler.ended()
+        try fail(job, transportFailure)
+        continue
+      }
+      if let deadlineAt = job.deadlineAt, clock.now >= deadlineAt {
+        scheduler.ended()
+        try fail(job, deadlineError(job))
+        continue
+      }
+      if budget == nil, let limit = job.resolved.maxCost {
+        budget = Budget(limit: limit, path: options.budgetFile)
+      }
+      if let budget, let refusal = reserve(job, in: budget) {
+        scheduler.ended()
+        try fail(job, refusal, status: refusal.type == .quota ? .skipped : .failed)
+        continue
+      }
+      if let shared, job.resolved.provider.usesNetwork {
+        // The other call-llm processes of the run: their 429 cool-down and concurrency.
+        guard let slot = shared.acquire(job.resolved.rateKey) else {
+          budget?.settle(id: job.id, cost: 0)
+          scheduler.putBack(job)
+          heldByShared = true
+          break
+        }
+        job.slot = slot
+      }
+      try startAttempt(job)
+    }
+  }
+
+  /// The level to ask a JSON section at next, when this attempt was a 400 that names what asks
+  /// for the structure (`response_format`, `json_schema`, `format`, `tool`); `nil` otherwise.
+  func refusedStructure(
+    _ job: Job, _ attempt: Attempt, end: TransferEnd?, abort: SheafError?
+  ) -> StructuredOutput? {
+    guard job.call.brief.wantsJSON, abort == nil, attempt.transfer?.status == 400,
+      job.call.settings.structured != .promptOnly
+    else { return nil }
+    let body = String(decoding: attempt.errorBody, as: UTF8.self).lowercased()
+    let names = #"(response_format|json_schema|json_object|\bformat\b|\btools?\b|tool_choice)"#
+    guard body.range(of: names, options: .regularExpression) != nil else { return nil }
+    return job.call.settings.structured == .native ? .jsonMode : .promptOnly
+  }
+
+  /// Reserves a request's estimated cost under the budget (its prompt, and `max_tokens` or 1,000
+  /// tokens of answer); the error when it may not start.
+  func reserve(_ job: Job, in budget: Budget) -> SheafError? {
+    guard job.resolved.provider.usesNetwork else { return nil }
+    guard let price = job.resolved.price else {
+      return SheafError(
+        .plan,
+        "a budget of $\(budget.limit) is set, but no price is known for model '\(job.resolved.call.settings.model)'",
+        hint:
+          "set llm.price in the plan, or pass a prices file (--prices, SHEAF_PRICES, make PRICES=)")
+    }
+    let input = job.call.messages.map { OfflineProvider.estimateTokens($0.content) }.reduce(0, +)
+    let output =
+      job.call.settings.parameter("max_tokens")?.int
+      ?? job.call.settings.parameter("max_completion_tokens")?.int ?? 1000
+    return budget.reserve(price.cost(input: input, output: output), id: job.id)
+  }
+
+  func deadlineError(_ job: Job) -> SheafError {
+    let limit = job.resolved.deadline ?? 0
+    let limitText = limit == limit.rounded() ? String(Int(limit)) : String(limit)
+    return SheafError(
+      .timeout,
+      "deadline: section '\(job.id)' used its \(limitText) s (llm.deadline_s) over \(job.attempts) attempt\(job.attempts == 1 ? "" : "s")",
+      hint: "raise llm.deadline_s in the plan, or lower retries and repair_attempts")
+  }
+
+  func startAttempt(_ job: Job) throws {
+    let now = clock.now
+    job.attempts += 1
+    job.streamed = ""
+    job.tries += 1
+    if job.attempts == 1 {
+      job.startedAt = Date()
+      job.firstStart = now
+      job.deadlineAt = job.resolved.deadline.map { now + $0 }
+    }
+    job.record.status = .processing
+    let attempt = Attempt(job: job, engine: self, now: now)
+    job.current = attempt
+    try output.event(
+      .sectionStart, doc: job.record.doc, ["id": JSON(job.id), "attempt": JSON(job.attempts)])
+    if job.attempts == 1 { progress(job, phase: "AI_CALL") }
+    let provider = job.resolved.provider
+    if job.call.brief.wantsJSON {
+      // A continuation continues text: it is asked for by the prompt alone.
+      job.call.settings.structured = max(
+        structuredLevels[job.resolved.baseURL] ?? .native,
+        job.prefix.isEmpty ? .native : .promptOnly)
+    }
+    let transport = provider.usesNetwork ? http : offline
+    let request = provider.request(
+      job.call, baseURL: job.resolved.baseURL, apiKey: job.resolved.apiKey)
+    do {
+      attempt.transfer = try transport.start(request, sink: attempt)
+      attempt.transport = transport
+      active.append(attempt)
+    } catch let failure as TransportFailure {
+      scheduler.ended()
+      job.releaseSlot()
+      budget?.settle(id: job.id, cost: 0)
+      job.current = nil
+      try fail(job, SheafError(.internal, failure.message))
+    }
+  }
+
+  /// Moves every transfer along and judges those that ended.
+  func performTransfers() throws {
+    guard transportFailure == nil else { return }
+    for transport in [http, offline] {
+      let ended: [(Transfer, TransferEnd)]
+      do {
+        ended = try transport.perform()
+      } catch let failure as TransportFailure {
+        try transportBroke(failure)
+        return
+      }
+      for (transfer, end) in ended {
+        guard let attempt = active.first(where: { $0.transfer === transfer }) else { continue }
+        try finish(attempt, end: end, abort: nil)
+      }
+    }
+  }
+
+  func checkTimeouts() throws {
+    let now = clock.now
+    for attempt in active {
+      if let deadlineAt = attempt.job.deadlineAt, now >= deadlineAt {
+        if let transfer = attempt.transfer { attempt.transport?.stop(transfer) }
+        try finish(attempt, end: nil, abort: deadlineError(attempt.job))
+        continue
+      }
+      guard attempt.transport === http,
+        let error = Rules.timeout(
+          now: now, attemptStart: attempt.start, firstByte: attempt.firstByte,
+          lastByte: attempt.lastByte,
+          total: attempt.job.resolved.totalTimeout, firstByteLimit: options.firstByteTimeout,
+          idleLimit: options.idleTimeout)
+      else { continue }
+      if let transfer = attempt.transfer { attempt.transport?.stop(transfer) }
+      try finish(attempt, end: nil, abort: error)
+    }
+  }
+
+  /// An attempt ended: an answer, a retry, or a failure.
+  func finish(_ attempt: Attempt, end: TransferEnd?, abort: SheafError?) throws {
+    active.removeAll { $0 === attempt }
+    scheduler.ended()
+    let job = attempt.job
+    job.releaseSlot()
+    budget?.settle(id: job.id, cost: attemptCost(job, attempt))
+    job.current = nil
+    let seconds = clock.now - attempt.start
+    if abort == nil, attempt.streamError == nil, end == .complete,
+      attempt.transfer.map({ $0.status < 300 }) ?? true
+    {
+      attempt.finishStream()
+    }
+    let resolved = job.resolved
+    if let lower = refusedStructure(job, attempt, end: end, abort: abort) {
+      // The server refused how the structure was asked for: asked again a level lower, for every
+      // JSON section to this base URL, and said once; it costs no retry.
+      let base = resolved.baseURL
+      let level = max(structuredLevels[base] ?? .native, lower)
+      if level != structuredLevels[base] {
+        Diagnostics.say(
+          tool,
+          "\(base) refused \(job.call.settings.structured.words) (HTTP 400); JSON sections to it use \(level.words) from now on"
+        )
+      }
+      structuredLevels[base] = level
+      job.tries -= 1
+      job.record.status = .queued
+      scheduler.retry(job, after: 0)
+      return
+    }
+    let deadlineFired = abort != nil && job.deadlineAt.map { clock.now >= $0 } == true
+    let verdict = Rules.verdict(
+      attempt.report(end: end, abort: abort), provider: resolved.provider,
+      baseURL: resolved.baseURL,
+      model: resolved.call.settings.model, attempt: job.tries,
+      maxAttempts: deadlineFired ? job.tries : resolved.maxAttempts)
+    let error: SheafError?
+    if case .failed(let failure, _) = verdict { error = failure } else { error = nil }
+    logAttempt(attempt, seconds: seconds, error: error)
+    switch verdict {
+    case .answer:
+      addUsage(job, attempt)
+      shared?.answered(resolved.rateKey)
+      let reason = attempt.finishReason.map {
+        FormatValidator.truncatedReasons.contains($0) ? "length" : $0
+      }
+      var added = attempt.think.content
+      if resolved.provider.wrapsSchema(job.call) { added = StructuredSchema.unwrap(added) }
+      let answer = CachedAnswer(
+        content: Self.joined(job.prefix, added, prefilled: job.prefilled),
+        reasoning: attempt.think.reasoning.isEmpty ? nil : attempt.think.reasoning.trimmed,
+        provider: resolved.call.settings.provider, model: resolved.call.settings.model,
+        usage: totalUsage(job), finishReason: reason)
+      try judge(job, answer: answer, attempt: attempt)
+    case .failed(let error, let retry):
+      // One delay per failure (the jitter draws from a seeded generator), capped at --retry-max.
+      let delay = retryPolicy.delay(afterAttempt: job.tries, retryAfter: error.retryAfterS)
+      if error.type == .rateLimited {
+        scheduler.rateLimited(retryAfter: error.retryAfterS.map { min($0, options.retryMax) })
+        shared?.rateLimited(resolved.rateKey, for: max(delay, 1))
+      }
+      let waitsPastDeadline = job.deadlineAt.map { clock.now + delay >= $0 }
+      if retry && !interrupted && waitsPastDeadline == true {
+        try fail(job, deadlineError(job), attempt: attempt)
+      } else if retry && !interrupted {
+        job.record.status = .queued
+        scheduler.retry(job, after: delay)
+      } else {
+        try fail(job, error, attempt: attempt)
+      }
+    }
+  }
+
+  /// The transport itself failed: every record in flight, waiting or queued is written as
+  /// failed (nothing is lost), and so is every record read after.
+  func transportBroke(_ failure: TransportFailure) throws {
+    let error = SheafError(
+      .internal, failure.message, hint: "run the same command again: completed answers are cached")
+    transportFailure = error
+    try failEverything(error)
+  }
+
+  func failEverything(_ error: SheafError) throws {
+    for attempt in active {
+      if let transfer = attempt.transfer { attempt.transport?.stop(transfer) }
+      attempt.transfer = nil
+      scheduler.ended()
+      budget?.settle(id: attempt.job.id, cost: attemptCost(attempt.job, attempt))
+    }
+    let unfinished = (active.map(\.job) + scheduler.takeAll()).sorted { $0.index < $1.index }
+    active = []
+    for job in unfinished { try fail(job, error, attempt: job.current) }
+  }
+
+}

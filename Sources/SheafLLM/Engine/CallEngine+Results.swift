@@ -1,0 +1,96 @@
+import Foundation
+import SheafCore
+import SheafValidate
+
+extension CallEngine {
+  // MARK: - Results
+
+  /// A chunk of answer text, for the events.
+  ///
+  /// For a JSON section the event also carries `data`, the best-effort value of the answer so
+  /// far (its cut tail repaired), at most ten times a second, so a viewer can show items as they
+  /// arrive.
+  func chunk(_ job: Job, _ text: String) {
+    guard job.call.brief.wantsJSON, options.events || options.eventsFile != nil else {
+      try? output.event(.chunk, doc: job.record.doc, ["id": JSON(job.id), "text": JSON(text)])
+      return
+    }
+    job.streamed += text
+    let now = clock.now
+    var partial: JSON?
+    if now - job.lastPartial >= 0.1 {
+      job.lastPartial = now
+      partial = try? JSONRepair.parse(job.streamed).value
+      if job.resolved.provider.wrapsSchema(job.call), let wrapped = partial?["value"] {
+        partial = wrapped
+      }
+    }
+    if let partial {
+      try? output.event(
+        .chunk, doc: job.record.doc, ["id": JSON(job.id), "text": JSON(text), "data": partial])
+    } else {
+      try? output.event(.chunk, doc: job.record.doc, ["id": JSON(job.id), "text": JSON(text)])
+    }
+  }
+
+  /// Counts an answered attempt's tokens into its section's usage (every request is paid for,
+  /// the rejected answers of re-asks too).
+  func addUsage(_ job: Job, _ attempt: Attempt) {
+    let estimated =
+      !job.resolved.provider.usesNetwork || attempt.inputTokens == nil
+      || attempt.outputTokens == nil
+    job.usage.input +=
+      attempt.inputTokens
+      ?? job.call.messages.map { OfflineProvider.estimateTokens($0.content) }.reduce(0, +)
+    job.usage.output +=
+      attempt.outputTokens ?? OfflineProvider.estimateTokens(attempt.think.content)
+    job.usage.cached += attempt.cachedRead
+    job.usage.written += attempt.cacheWritten
+    job.usage.estimated = job.usage.estimated || estimated
+    job.usage.counted = true
+  }
+
+  func totalUsage(_ job: Job) -> JSON {
+    let usage = JSON.object([
+      "input_tokens": JSON(job.usage.input), "output_tokens": JSON(job.usage.output),
+    ])
+    if job.usage.cached > 0 { usage["cached_input_tokens"] = JSON(job.usage.cached) }
+    if job.usage.written > 0 { usage["cache_write_tokens"] = JSON(job.usage.written) }
+    if job.usage.estimated { usage["estimated"] = JSON(true) }
+    return usage
+  }
+
+  /// What `usage` cost at the record's price, if one is known.
+  func cost(_ job: Job, usage: JSON?) -> Double? {
+    // Estimated tokens (the offline provider, a server that reports none) make no cost.
+    guard let price = job.resolved.price, let usage, usage["estimated"]?.bool != true else {
+      return nil
+    }
+    return price.cost(
+      input: usage["input_tokens"]?.int ?? 0, output: usage["output_tokens"]?.int ?? 0,
+      cached: usage["cached_input_tokens"]?.int ?? 0)
+  }
+
+  /// What one attempt cost (for the budget).
+  func attemptCost(_ job: Job, _ attempt: Attempt) -> Double {
+    guard let price = job.resolved.price, attempt.inputTokens != nil || attempt.outputTokens != nil
+    else { return 0 }
+    return price.cost(
+      input: attempt.inputTokens ?? 0, output: attempt.outputTokens ?? 0,
+      cached: attempt.cachedRead)
+  }
+
+  /// A continued answer: what came before and what the model added.
+  ///
+  /// A model that continues its own message (`prefilled`) adds exactly what follows. Otherwise
+  /// the new part is kept as it starts (a newline before a heading or a list item stays), and a
+  /// space is put between two words only.
+  static func joined(_ prefix: String, _ added: String, prefilled: Bool) -> String {
+    guard !prefix.isEmpty else { return added.trimmed }
+    if prefilled { return (prefix + added).trimmed }
+    guard let first = added.first, let last = prefix.last else { return (prefix + added).trimmed }
+    let needsSpace = !first.isWhitespace && !last.isWhitespace && !".,;:!?)]}".contains(first)
+    return (prefix + (needsSpace ? " " : "") + added).trimmed
+  }
+
+}
