@@ -37,41 +37,7 @@ public enum Revision {
     // Paused or interrupted: nothing new starts (the next make doc revises).
     if run.wasPaused || run.wasInterrupted { return .completed }
     let planned = run.plannedRecords()
-    let byID = Dictionary(
-      planned.compactMap { record in record["id"]?.string.map { ($0, record) } },
-      uniquingKeysWith: { first, _ in first })
-    var work: [String: Work] = [:]
-    var followups: [(from: String, text: String)] = []
-    for reviewer in planned {
-      guard let reviewerID = reviewer["id"]?.string, reviewer["revises"]?.bool == true,
-        let record = run.record(reviewerID),
-        record["status"]?.string == SectionStatus.completed.rawValue
-      else { continue }
-      let data =
-        record["data"]
-        ?? (record["content"]?.string).flatMap { text in
-          try? JSON.parse(text)
-        }
-      let allowed = Set(
-        ["depends_on", "context"].flatMap { reviewer[$0]?.array?.compactMap(\.string) ?? [] })
-      for (index, edit) in (data?["edits"]?.array ?? []).enumerated() {
-        guard let target = edit["chapter"]?.string ?? edit["section"]?.string else { continue }
-        guard allowed.contains(target), byID[target] != nil else {
-          Diagnostics.say(
-            tool,
-            "warning: \(reviewerID): edit \(index + 1) names '\(target)', which is not among the sections it read; left alone"
-          )
-          continue
-        }
-        work[target, default: Work(id: target)].edits.append(edit)
-        if !(work[target]?.from.contains(reviewerID) ?? true) {
-          work[target]?.from.append(reviewerID)
-        }
-      }
-      for question in data?["followups"]?.array?.compactMap(\.string) ?? [] {
-        followups.append((reviewerID, question))
-      }
-    }
+    let (work, followups) = gather(run: run, planned: planned, tool: tool)
     if !prune { try writeFollowups(run: run, followups) }
 
     let writer = RecordWriter()
@@ -117,25 +83,7 @@ public enum Revision {
         removeRevision(run, id)
         continue
       }
-      var text = base
-      var applied = 0
-      var instructions: [String] = []
-      for edit in job.edits {
-        let reason = edit["reason"]?.string.map { " (\($0))" } ?? ""
-        if let passage = edit["passage"]?.string, !passage.isEmpty,
-          let replacement = edit["replacement"]?.string
-        {
-          if text.contains(passage) {
-            text = text.replacingOccurrences(of: passage, with: replacement)
-            applied += 1
-          } else {
-            instructions.append("Replace \"\(passage)\" with \"\(replacement)\"\(reason).")
-          }
-        }
-        if let instruction = edit["instruction"]?.string, !instruction.trimmed.isEmpty {
-          instructions.append(instruction.trimmed + reason)
-        }
-      }
+      let (text, applied, instructions) = apply(job.edits, to: base)
       let revision = JSON.object()
       revision["from"] = .array(job.from.map { JSON($0) })
       revision["key"] = JSON(key)
@@ -156,6 +104,76 @@ public enum Revision {
       try writer.write(request)
     }
     return .completed
+  }
+
+  /// Every reviewing section's edits, by the section they name (only sections it read), and
+  /// its questions for the author.
+  static func gather(run: RunDirectory, planned: [JSON], tool: String) -> (
+    [String: Work], [(from: String, text: String)]
+  ) {
+    let byID = Dictionary(
+      planned.compactMap { record in record["id"]?.string.map { ($0, record) } },
+      uniquingKeysWith: { first, _ in first })
+    var work: [String: Work] = [:]
+    var followups: [(from: String, text: String)] = []
+    for reviewer in planned {
+      guard let reviewerID = reviewer["id"]?.string, reviewer["revises"]?.bool == true,
+        let record = run.record(reviewerID),
+        record["status"]?.string == SectionStatus.completed.rawValue
+      else { continue }
+      let data =
+        record["data"]
+        ?? (record["content"]?.string).flatMap { text in
+          try? JSON.parse(text)
+        }
+      let allowed = Set(
+        ["depends_on", "context"].flatMap { reviewer[$0]?.array?.compactMap(\.string) ?? [] })
+      for (index, edit) in (data?["edits"]?.array ?? []).enumerated() {
+        guard let target = edit["chapter"]?.string ?? edit["section"]?.string else { continue }
+        guard allowed.contains(target), byID[target] != nil else {
+          Diagnostics.say(
+            tool,
+            "warning: \(reviewerID): edit \(index + 1) names '\(target)', which is not among the sections it read; left alone"
+          )
+          continue
+        }
+        work[target, default: Work(id: target)].edits.append(edit)
+        if !(work[target]?.from.contains(reviewerID) ?? true) {
+          work[target]?.from.append(reviewerID)
+        }
+      }
+      for question in data?["followups"]?.array?.compactMap(\.string) ?? [] {
+        followups.append((reviewerID, question))
+      }
+    }
+    return (work, followups)
+  }
+
+  /// The exact replacements whose passage is in the text, made; the rest (and every
+  /// instruction) as instructions for a revision request.
+  static func apply(_ edits: [JSON], to base: String) -> (
+    text: String, applied: Int, instructions: [String]
+  ) {
+    var text = base
+    var applied = 0
+    var instructions: [String] = []
+    for edit in edits {
+      let reason = edit["reason"]?.string.map { " (\($0))" } ?? ""
+      if let passage = edit["passage"]?.string, !passage.isEmpty,
+        let replacement = edit["replacement"]?.string
+      {
+        if text.contains(passage) {
+          text = text.replacingOccurrences(of: passage, with: replacement)
+          applied += 1
+        } else {
+          instructions.append("Replace \"\(passage)\" with \"\(replacement)\"\(reason).")
+        }
+      }
+      if let instruction = edit["instruction"]?.string, !instruction.trimmed.isEmpty {
+        instructions.append(instruction.trimmed + reason)
+      }
+    }
+    return (text, applied, instructions)
   }
 
   /// Keeps each answered revision (or, when the request failed, the text with its exact
