@@ -129,9 +129,11 @@ bench: build
 include pipelines/sheaf.mk
 
 # One formatter: .swift-format (swift-argument-parser's rules, 100 columns). `make format` fixes
-# what it can; `make lint` (part of `make test`, so CI enforces it) fails on any finding.
+# what it can; `make lint` (part of `make test`, so CI enforces it) fails on any finding, and on
+# a source file over 500 lines or a function over 120 (Tests/Tools/check_sizes.py).
 lint:
 	$(SWIFT) format lint --strict --recursive --parallel Sources Tests Package.swift
+	python3 Tests/Tools/check_sizes.py
 
 format:
 	$(SWIFT) format --in-place --recursive --parallel Sources Tests Package.swift

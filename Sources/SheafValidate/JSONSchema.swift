@@ -19,7 +19,7 @@ public final class JSONSchema {
   private let rootBase: String
   /// Schemas by absolute `$id` (without fragment) and by `uri#anchor`.
   private var ids: [String: JSON] = [:]
-  private var patterns: [String: NSRegularExpression] = [:]
+  var patterns: [String: NSRegularExpression] = [:]
   private let assertFormats: Bool
 
   /// The keywords a violation's `rule` can be (so `--warn schema` covers them all).
@@ -149,7 +149,6 @@ public final class JSONSchema {
       return
     }
 
-    let kind = instance.kind
     if let type = schema["type"] {
       let types = type.string.map { [$0] } ?? type.array?.compactMap(\.string) ?? []
       if !types.contains(where: { matches(instance, type: $0) }) {
@@ -169,190 +168,226 @@ public final class JSONSchema {
         &violations, path, "const", "must be \(constant.compactText) (got \(Self.brief(instance)))")
     }
 
-    if kind == .number, let value = instance.double {
-      let text = instance.numberLiteral ?? String(value)
-      if let minimum = schema["minimum"]?.double, value < minimum {
+    switch instance.kind {
+    case .number:
+      checkNumber(instance, schema, path: path, into: &violations)
+    case .string:
+      checkString(instance, schema, path: path, into: &violations)
+    case .array:
+      checkArray(instance, schema, base: base, path: path, depth: depth, into: &violations)
+    case .object:
+      checkObject(instance, schema, base: base, path: path, depth: depth, into: &violations)
+    default:
+      break
+    }
+    checkCombinators(instance, schema, base: base, path: path, depth: depth, into: &violations)
+  }
+
+  /// `minimum`, `maximum`, their exclusive forms and `multipleOf`.
+  private func checkNumber(
+    _ instance: JSON, _ schema: JSON, path: String, into violations: inout [Violation]
+  ) {
+    guard let value = instance.double else { return }
+    let text = instance.numberLiteral ?? String(value)
+    if let minimum = schema["minimum"]?.double, value < minimum {
+      fail(
+        &violations, path, "minimum",
+        "\(text) is less than the minimum \(Self.number(schema["minimum"]))")
+    }
+    if let maximum = schema["maximum"]?.double, value > maximum {
+      fail(
+        &violations, path, "maximum",
+        "\(text) is more than the maximum \(Self.number(schema["maximum"]))")
+    }
+    if let bound = schema["exclusiveMinimum"]?.double, value <= bound {
+      fail(
+        &violations, path, "exclusiveMinimum",
+        "\(text) must be more than \(Self.number(schema["exclusiveMinimum"]))")
+    }
+    if let bound = schema["exclusiveMaximum"]?.double, value >= bound {
+      fail(
+        &violations, path, "exclusiveMaximum",
+        "\(text) must be less than \(Self.number(schema["exclusiveMaximum"]))")
+    }
+    if let divisor = schema["multipleOf"]?.double, divisor > 0 {
+      let quotient = value / divisor
+      if quotient.isFinite && abs(quotient - quotient.rounded()) > 1e-9 * max(1, abs(quotient)) {
         fail(
-          &violations, path, "minimum",
-          "\(text) is less than the minimum \(Self.number(schema["minimum"]))")
-      }
-      if let maximum = schema["maximum"]?.double, value > maximum {
-        fail(
-          &violations, path, "maximum",
-          "\(text) is more than the maximum \(Self.number(schema["maximum"]))")
-      }
-      if let bound = schema["exclusiveMinimum"]?.double, value <= bound {
-        fail(
-          &violations, path, "exclusiveMinimum",
-          "\(text) must be more than \(Self.number(schema["exclusiveMinimum"]))")
-      }
-      if let bound = schema["exclusiveMaximum"]?.double, value >= bound {
-        fail(
-          &violations, path, "exclusiveMaximum",
-          "\(text) must be less than \(Self.number(schema["exclusiveMaximum"]))")
-      }
-      if let divisor = schema["multipleOf"]?.double, divisor > 0 {
-        let quotient = value / divisor
-        if quotient.isFinite && abs(quotient - quotient.rounded()) > 1e-9 * max(1, abs(quotient)) {
-          fail(
-            &violations, path, "multipleOf",
-            "\(text) is not a multiple of \(Self.number(schema["multipleOf"]))")
-        }
+          &violations, path, "multipleOf",
+          "\(text) is not a multiple of \(Self.number(schema["multipleOf"]))")
       }
     }
+  }
 
-    if kind == .string, let string = instance.string {
-      let length = string.unicodeScalars.count
-      if let minimum = schema["minLength"]?.int, length < minimum {
+  /// `minLength`, `maxLength`, `pattern` and (with `assert_formats`) `format`.
+  private func checkString(
+    _ instance: JSON, _ schema: JSON, path: String, into violations: inout [Violation]
+  ) {
+    guard let string = instance.string else { return }
+    let length = string.unicodeScalars.count
+    if let minimum = schema["minLength"]?.int, length < minimum {
+      fail(
+        &violations, path, "minLength",
+        "is \(length) characters long; at least \(minimum) required")
+    }
+    if let maximum = schema["maxLength"]?.int, length > maximum {
+      fail(
+        &violations, path, "maxLength", "is \(length) characters long; at most \(maximum) allowed"
+      )
+    }
+    if let pattern = schema["pattern"]?.string, let regex = regex(pattern) {
+      let range = NSRange(string.startIndex..., in: string)
+      if regex.firstMatch(in: string, range: range) == nil {
         fail(
-          &violations, path, "minLength",
-          "is \(length) characters long; at least \(minimum) required")
-      }
-      if let maximum = schema["maxLength"]?.int, length > maximum {
-        fail(
-          &violations, path, "maxLength", "is \(length) characters long; at most \(maximum) allowed"
-        )
-      }
-      if let pattern = schema["pattern"]?.string, let regex = regex(pattern) {
-        let range = NSRange(string.startIndex..., in: string)
-        if regex.firstMatch(in: string, range: range) == nil {
-          fail(
-            &violations, path, "pattern",
-            "\(Self.brief(instance)) does not match the pattern \(pattern)")
-        }
-      }
-      if assertFormats, let format = schema["format"]?.string, !Self.matches(string, format: format)
-      {
-        fail(&violations, path, "format", "\(Self.brief(instance)) is not a valid \(format)")
+          &violations, path, "pattern",
+          "\(Self.brief(instance)) does not match the pattern \(pattern)")
       }
     }
+    if assertFormats, let format = schema["format"]?.string, !Self.matches(string, format: format) {
+      fail(&violations, path, "format", "\(Self.brief(instance)) is not a valid \(format)")
+    }
+  }
 
-    if kind == .array, let items = instance.array {
-      var checkedPrefix = 0
-      if let prefix = schema["prefixItems"]?.array {
-        for (index, item) in items.enumerated() where index < prefix.count {
+  /// `prefixItems`, `items`, `additionalItems`, `minItems`, `maxItems`, `uniqueItems`, `contains`.
+  private func checkArray(
+    _ instance: JSON, _ schema: JSON, base: String, path: String, depth: Int,
+    into violations: inout [Violation]
+  ) {
+    guard let items = instance.array else { return }
+    var checkedPrefix = 0
+    if let prefix = schema["prefixItems"]?.array {
+      for (index, item) in items.enumerated() where index < prefix.count {
+        check(
+          item, prefix[index], base: base, path: "\(path)[\(index)]", depth: depth + 1,
+          into: &violations)
+      }
+      checkedPrefix = prefix.count
+      if let rest = schema["items"], rest.kind != .array {
+        for (index, item) in items.enumerated() where index >= checkedPrefix {
           check(
-            item, prefix[index], base: base, path: "\(path)[\(index)]", depth: depth + 1,
+            item, rest, base: base, path: "\(path)[\(index)]", depth: depth + 1, into: &violations
+          )
+        }
+      }
+    } else if let tuple = schema["items"]?.array {
+      for (index, item) in items.enumerated() where index < tuple.count {
+        check(
+          item, tuple[index], base: base, path: "\(path)[\(index)]", depth: depth + 1,
+          into: &violations)
+      }
+      if let additional = schema["additionalItems"] {
+        for (index, item) in items.enumerated() where index >= tuple.count {
+          check(
+            item, additional, base: base, path: "\(path)[\(index)]", depth: depth + 1,
             into: &violations)
         }
-        checkedPrefix = prefix.count
-        if let rest = schema["items"], rest.kind != .array {
-          for (index, item) in items.enumerated() where index >= checkedPrefix {
-            check(
-              item, rest, base: base, path: "\(path)[\(index)]", depth: depth + 1, into: &violations
-            )
-          }
-        }
-      } else if let tuple = schema["items"]?.array {
-        for (index, item) in items.enumerated() where index < tuple.count {
-          check(
-            item, tuple[index], base: base, path: "\(path)[\(index)]", depth: depth + 1,
-            into: &violations)
-        }
-        if let additional = schema["additionalItems"] {
-          for (index, item) in items.enumerated() where index >= tuple.count {
-            check(
-              item, additional, base: base, path: "\(path)[\(index)]", depth: depth + 1,
-              into: &violations)
-          }
-        }
-      } else if let each = schema["items"] {
-        for (index, item) in items.enumerated() {
-          check(
-            item, each, base: base, path: "\(path)[\(index)]", depth: depth + 1, into: &violations)
-        }
       }
-      let count = items.count
-      if let minimum = schema["minItems"]?.int, count < minimum {
-        fail(
-          &violations, path, "minItems",
-          "has \(count) item\(count == 1 ? "" : "s"); at least \(minimum) required")
-      }
-      if let maximum = schema["maxItems"]?.int, count > maximum {
-        fail(
-          &violations, path, "maxItems",
-          "has \(count) item\(count == 1 ? "" : "s"); at most \(maximum) allowed")
-      }
-      if schema["uniqueItems"]?.bool == true {
-        search: for i in 0..<count {
-          for j in (i + 1)..<max(i + 1, count) where items[i].isEqual(to: items[j]) {
-            fail(
-              &violations, path, "uniqueItems",
-              "items \(i) and \(j) are equal; items must be unique")
-            break search
-          }
-        }
-      }
-      if let contains = schema["contains"],
-        !items.contains(where: { valid($0, contains, base: base, depth: depth + 1) })
-      {
-        fail(&violations, path, "contains", "no item matches the 'contains' schema")
+    } else if let each = schema["items"] {
+      for (index, item) in items.enumerated() {
+        check(
+          item, each, base: base, path: "\(path)[\(index)]", depth: depth + 1, into: &violations)
       }
     }
-
-    if kind == .object {
-      let members = instance.members
-      let properties = schema["properties"]
-      let patternProperties = schema["patternProperties"]?.members ?? []
-      for (key, value) in members {
-        let childPath = Self.childPath(path, key)
-        var matched = false
-        if let property = properties?[key] {
-          matched = true
-          check(value, property, base: base, path: childPath, depth: depth + 1, into: &violations)
-        }
-        for (pattern, subschema) in patternProperties {
-          guard let regex = regex(pattern),
-            regex.firstMatch(in: key, range: NSRange(key.startIndex..., in: key)) != nil
-          else { continue }
-          matched = true
-          check(value, subschema, base: base, path: childPath, depth: depth + 1, into: &violations)
-        }
-        if !matched, let additional = schema["additionalProperties"] {
-          if additional.bool == false {
-            fail(&violations, path, "additionalProperties", "property '\(key)' is not allowed")
-          } else {
-            check(
-              value, additional, base: base, path: childPath, depth: depth + 1, into: &violations)
-          }
-        }
-        if let names = schema["propertyNames"],
-          !valid(JSON(key), names, base: base, depth: depth + 1)
-        {
+    let count = items.count
+    if let minimum = schema["minItems"]?.int, count < minimum {
+      fail(
+        &violations, path, "minItems",
+        "has \(count) item\(count == 1 ? "" : "s"); at least \(minimum) required")
+    }
+    if let maximum = schema["maxItems"]?.int, count > maximum {
+      fail(
+        &violations, path, "maxItems",
+        "has \(count) item\(count == 1 ? "" : "s"); at most \(maximum) allowed")
+    }
+    if schema["uniqueItems"]?.bool == true {
+      search: for i in 0..<count {
+        for j in (i + 1)..<max(i + 1, count) where items[i].isEqual(to: items[j]) {
           fail(
-            &violations, path, "propertyNames",
-            "property name '\(key)' is not allowed by 'propertyNames'")
+            &violations, path, "uniqueItems",
+            "items \(i) and \(j) are equal; items must be unique")
+          break search
         }
       }
-      for name in schema["required"]?.array?.compactMap(\.string) ?? [] where instance[name] == nil
-      {
-        fail(&violations, path, "required", "missing required property '\(name)'")
+    }
+    if let contains = schema["contains"],
+      !items.contains(where: { valid($0, contains, base: base, depth: depth + 1) })
+    {
+      fail(&violations, path, "contains", "no item matches the 'contains' schema")
+    }
+  }
+
+  /// `properties`, `patternProperties`, `additionalProperties`, `propertyNames`, `required`,
+  /// `minProperties`, `maxProperties` and the dependencies.
+  private func checkObject(
+    _ instance: JSON, _ schema: JSON, base: String, path: String, depth: Int,
+    into violations: inout [Violation]
+  ) {
+    let members = instance.members
+    let properties = schema["properties"]
+    let patternProperties = schema["patternProperties"]?.members ?? []
+    for (key, value) in members {
+      let childPath = Self.childPath(path, key)
+      var matched = false
+      if let property = properties?[key] {
+        matched = true
+        check(value, property, base: base, path: childPath, depth: depth + 1, into: &violations)
       }
-      let count = members.count
-      if let minimum = schema["minProperties"]?.int, count < minimum {
-        fail(
-          &violations, path, "minProperties",
-          "has \(count) properties; at least \(minimum) required")
+      for (pattern, subschema) in patternProperties {
+        guard let regex = regex(pattern),
+          regex.firstMatch(in: key, range: NSRange(key.startIndex..., in: key)) != nil
+        else { continue }
+        matched = true
+        check(value, subschema, base: base, path: childPath, depth: depth + 1, into: &violations)
       }
-      if let maximum = schema["maxProperties"]?.int, count > maximum {
-        fail(
-          &violations, path, "maxProperties", "has \(count) properties; at most \(maximum) allowed")
-      }
-      let dependencies =
-        (schema["dependencies"]?.members ?? []) + (schema["dependentRequired"]?.members ?? [])
-        + (schema["dependentSchemas"]?.members ?? [])
-      for (name, dependency) in dependencies where instance[name] != nil {
-        if let needed = dependency.array {
-          for other in needed.compactMap(\.string) where instance[other] == nil {
-            fail(
-              &violations, path, "dependencies", "property '\(name)' requires property '\(other)'")
-          }
+      if !matched, let additional = schema["additionalProperties"] {
+        if additional.bool == false {
+          fail(&violations, path, "additionalProperties", "property '\(key)' is not allowed")
         } else {
-          check(instance, dependency, base: base, path: path, depth: depth + 1, into: &violations)
+          check(
+            value, additional, base: base, path: childPath, depth: depth + 1, into: &violations)
         }
       }
+      if let names = schema["propertyNames"],
+        !valid(JSON(key), names, base: base, depth: depth + 1)
+      {
+        fail(
+          &violations, path, "propertyNames",
+          "property name '\(key)' is not allowed by 'propertyNames'")
+      }
     }
+    for name in schema["required"]?.array?.compactMap(\.string) ?? [] where instance[name] == nil {
+      fail(&violations, path, "required", "missing required property '\(name)'")
+    }
+    let count = members.count
+    if let minimum = schema["minProperties"]?.int, count < minimum {
+      fail(
+        &violations, path, "minProperties",
+        "has \(count) properties; at least \(minimum) required")
+    }
+    if let maximum = schema["maxProperties"]?.int, count > maximum {
+      fail(
+        &violations, path, "maxProperties", "has \(count) properties; at most \(maximum) allowed")
+    }
+    let dependencies =
+      (schema["dependencies"]?.members ?? []) + (schema["dependentRequired"]?.members ?? [])
+      + (schema["dependentSchemas"]?.members ?? [])
+    for (name, dependency) in dependencies where instance[name] != nil {
+      if let needed = dependency.array {
+        for other in needed.compactMap(\.string) where instance[other] == nil {
+          fail(
+            &violations, path, "dependencies", "property '\(name)' requires property '\(other)'")
+        }
+      } else {
+        check(instance, dependency, base: base, path: path, depth: depth + 1, into: &violations)
+      }
+    }
+  }
 
+  /// `allOf`, `anyOf`, `oneOf`, `not` and `if`/`then`/`else`.
+  private func checkCombinators(
+    _ instance: JSON, _ schema: JSON, base: String, path: String, depth: Int,
+    into violations: inout [Violation]
+  ) {
     for subschema in schema["allOf"]?.array ?? [] {
       check(instance, subschema, base: base, path: path, depth: depth + 1, into: &violations)
     }
@@ -415,68 +450,4 @@ public final class JSONSchema {
     return (current, document)
   }
 
-  private func matches(_ instance: JSON, type: String) -> Bool {
-    switch type {
-    case "integer":
-      guard instance.kind == .number else { return false }
-      if let literal = instance.numberLiteral, !literal.contains(where: { ".eE".contains($0) }) {
-        return true
-      }
-      return instance.double.map { $0.isFinite && $0 == $0.rounded() } ?? false
-    case "number": return instance.kind == .number
-    case "string": return instance.kind == .string
-    case "boolean": return instance.kind == .bool
-    case "null": return instance.kind == .null
-    case "object": return instance.kind == .object
-    case "array": return instance.kind == .array
-    default: return false
-    }
-  }
-
-  /// Whether `text` is a valid `format` (the ones sheaf checks; others pass).
-  static func matches(_ text: String, format: String) -> Bool {
-    let patterns = [
-      "date": #"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"#,
-      "date-time":
-        #"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt ]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$"#,
-      "email": #"^[^@\s]+@[^@\s]+\.[^@\s]+$"#,
-      "uri": #"^[A-Za-z][A-Za-z0-9+.-]*:[^\s]+$"#,
-      "uuid": #"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"#,
-    ]
-    guard let pattern = patterns[format] else { return true }
-    return text.range(of: pattern, options: .regularExpression) != nil
-  }
-
-  private func regex(_ pattern: String) -> NSRegularExpression? {
-    if let cached = patterns[pattern] { return cached }
-    let compiled = try? NSRegularExpression(pattern: pattern)
-    patterns[pattern] = compiled
-    return compiled
-  }
-
-  private static func typeName(_ value: JSON) -> String {
-    switch value.kind {
-    case .number:
-      return value.int != nil && !(value.numberLiteral?.contains(".") ?? false)
-        ? "integer" : "number"
-    case .bool: return "boolean"
-    default: return value.kind.rawValue
-    }
-  }
-
-  private static func brief(_ value: JSON) -> String {
-    let text = value.compactText
-    return text.count > 60 ? String(text.prefix(57)) + "…" : text
-  }
-
-  private static func number(_ value: JSON?) -> String { value?.numberLiteral ?? "?" }
-
-  /// `$.a`, `$["odd key"]`.
-  static func childPath(_ path: String, _ key: String) -> String {
-    let simple =
-      !key.isEmpty
-      && key.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || $0 == "_" }
-      && !(key.first?.isNumber ?? true)
-    return simple ? "\(path).\(key)" : "\(path)[\(JSON(key).compactText)]"
-  }
 }

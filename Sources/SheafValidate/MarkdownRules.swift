@@ -181,6 +181,27 @@ enum MarkdownRules {
     warnings += fixes
     let text = repaired ?? content
     let outline = MarkdownShape(text)
+    lengthRules(outline, format: format, violations: &violations, warnings: &warnings)
+    violations += headingRules(outline, format: format, title: title)
+    violations += phraseRules(outline, format: format)
+    if let ratio = format?["max_duplicate_ratio"]?.double, let earlier {
+      if let (overlap, with) = earlier.overlap(text, excluding: id), overlap > ratio {
+        violations.append(
+          Violation(
+            rule: "duplicate",
+            message:
+              "\(Int((overlap * 100).rounded()))% of this answer repeats section '\(with)' (at most \(Int((ratio * 100).rounded()))% allowed); cover only this section's ground"
+          ))
+      }
+    }
+    return (violations, warnings, repaired)
+  }
+
+  /// `min_words` and `max_words`: a miss within `length_tolerance` is a warning.
+  static func lengthRules(
+    _ outline: MarkdownShape, format: JSON?, violations: inout [Violation],
+    warnings: inout [Violation]
+  ) {
     let low = format?["min_words"]?.int
     let high = format?["max_words"]?.int
     let tolerance = format?["length_tolerance"]?.double ?? defaultLengthTolerance
@@ -203,6 +224,13 @@ enum MarkdownRules {
         violations.append(Violation(rule: rule, message: message))
       }
     }
+  }
+
+  /// `required_headings` (with `headings_in_order`), `max_heading_level`, `forbid_leading_title`.
+  static func headingRules(_ outline: MarkdownShape, format: JSON?, title: String?)
+    -> [Violation]
+  {
+    var violations: [Violation] = []
     if let required = format?["required_headings"]?.array?.compactMap(\.string), !required.isEmpty {
       var position = 0
       let inOrder = format?["headings_in_order"]?.bool ?? false
@@ -251,6 +279,12 @@ enum MarkdownRules {
             "do not start with a heading that repeats the section title '\(title)'; start with the first sentence"
         ))
     }
+    return violations
+  }
+
+  /// `forbid_phrases` (a default list of preambles and sign-offs) and `placeholders`.
+  static func phraseRules(_ outline: MarkdownShape, format: JSON?) -> [Violation] {
+    var violations: [Violation] = []
     var phrases = defaultPhrases
     if let given = format?["forbid_phrases"] {
       if let list = given.array { phrases = list.compactMap(\.string).map { $0.lowercased() } }
@@ -276,17 +310,7 @@ enum MarkdownRules {
           ))
       }
     }
-    if let ratio = format?["max_duplicate_ratio"]?.double, let earlier {
-      if let (overlap, with) = earlier.overlap(text, excluding: id), overlap > ratio {
-        violations.append(
-          Violation(
-            rule: "duplicate",
-            message:
-              "\(Int((overlap * 100).rounded()))% of this answer repeats section '\(with)' (at most \(Int((ratio * 100).rounded()))% allowed); cover only this section's ground"
-          ))
-      }
-    }
-    return (violations, warnings, repaired)
+    return violations
   }
 }
 
