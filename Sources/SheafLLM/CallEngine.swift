@@ -122,10 +122,7 @@ public final class CallEngine {
     for attempt in active where attempt.transport === http {
       wake = min(
         wake,
-        Rules.nextTimeout(
-          attemptStart: attempt.start, firstByte: attempt.firstByte, lastByte: attempt.lastByte,
-          total: attempt.job.resolved.totalTimeout, firstByteLimit: options.firstByteTimeout,
-          idleLimit: options.idleTimeout))
+        Rules.nextTimeout(timing(attempt, now: now)))
     }
     for attempt in active { if let due = attempt.job.deadlineAt { wake = min(wake, due) } }
     if let due = scheduler.nextWake, !(heldByShared && due <= now) { wake = min(wake, due) }

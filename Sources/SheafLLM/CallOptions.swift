@@ -139,6 +139,11 @@ struct ResolvedCall {
   var price: Price?
   /// The budget the plan sets (`llm.max_cost`), in USD.
   var maxCost: Double?
+  /// The slowest a stream may be and still outlive the attempt's total timeout
+  /// (`llm.min_tokens_per_s`, default 1; 0: the total timeout always cuts).
+  var minTokensPerS = 1.0
+  /// Whether the record is a staged run's (`--run`): hints name make's variables.
+  var staged = false
 
   /// What the run's shared rate limit is kept per: the provider and its base URL.
   var rateKey: String { "\(call.settings.provider) \(baseURL)" }
@@ -209,10 +214,9 @@ struct ResolvedCall {
       )
     }
 
-    var parameters: [(key: String, value: String)] = []
-    for key in LLMSettings.requestKeys {
-      if let value = llm?[key], !value.isNull { parameters.append((key, value.compactText)) }
-    }
+    let parameters = RequestSettings.requestParameters(
+      llm: llm, given: options.given, environment: env
+    ).map { (key: $0.key, value: $0.value.compactText) }
     let settings = LLMSettings(
       provider: providerName, model: model, baseURL: baseURL, parameters: parameters)
 
@@ -232,9 +236,15 @@ struct ResolvedCall {
     }
     let requestKey = SHA256.hex(canonical.compactText)
 
-    let retries = min(100, max(0, options.retries ?? llm?["retries"]?.int ?? 2))
+    // Flags, then make's TIMEOUT= and RETRIES= (SHEAF_TIMEOUT, SHEAF_RETRIES), then the plan.
+    let retries = min(
+      100,
+      max(0, options.retries ?? env["SHEAF_RETRIES"].flatMap(Int.init) ?? llm?["retries"]?.int ?? 2)
+    )
     let repairs = min(10, max(0, options.repairAttempts ?? llm?["repair_attempts"]?.int ?? 2))
-    let total = options.totalTimeout ?? llm?["timeout_s"]?.double ?? 600
+    let total =
+      options.totalTimeout ?? env["SHEAF_TIMEOUT"].flatMap(Double.init) ?? llm?["timeout_s"]?.double
+      ?? 600
     var targetWords: ClosedRange<Int>?
     if let format = json["format"], let low = format["min_words"]?.int,
       let high = format["max_words"]?.int, low <= high
@@ -255,7 +265,8 @@ struct ResolvedCall {
       deadline: llm?["deadline_s"]?.double.flatMap { $0 > 0 ? $0 : nil },
       maxTokensLimit: llm?["max_tokens_limit"]?.int,
       price: options.prices.price(llm: llm, provider: providerName, model: model),
-      maxCost: llm?["max_cost"]?.double)
+      maxCost: llm?["max_cost"]?.double,
+      minTokensPerS: max(0, llm?["min_tokens_per_s"]?.double ?? 1.0), staged: options.run != nil)
   }
 }
 

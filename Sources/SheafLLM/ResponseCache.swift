@@ -15,6 +15,9 @@ public struct CachedAnswer {
   public var usage: JSON?
   /// The provider's stop reason.
   public var finishReason: String?
+  /// How it was asked for: `seconds`, `first_token_s`, `attempts`, `repairs` (shown again when
+  /// the answer is replayed from the cache).
+  public var asked: JSON? = nil
 }
 
 /// Completed answers, content-addressed by `request_key`, one file each
@@ -51,7 +54,7 @@ public struct ResponseCache {
     return CachedAnswer(
       content: content, reasoning: json["reasoning"]?.string,
       provider: json["provider"]?.string ?? "", model: json["model"]?.string ?? "",
-      usage: json["usage"], finishReason: json["finish_reason"]?.string)
+      usage: json["usage"], finishReason: json["finish_reason"]?.string, asked: json["asked"])
   }
 
   /// Stores an answer.
@@ -72,6 +75,7 @@ public struct ResponseCache {
     if let reasoning = answer.reasoning { entry["reasoning"] = JSON(reasoning) }
     if let usage = answer.usage { entry["usage"] = usage.copy() }
     if let reason = answer.finishReason { entry["finish_reason"] = JSON(reason) }
+    if let asked = answer.asked { entry["asked"] = asked.copy() }
     entry["created_at"] = JSON(Event.timestamp())
     try AtomicFile.write(entry.compactText + "\n", to: path(key))
   }

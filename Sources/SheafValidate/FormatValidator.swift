@@ -26,11 +26,22 @@ public final class FormatValidator {
   /// (call-llm and validate-format: `plan`, plan-sections' own checks) before any record.
   nonisolated(unsafe) public static var checks: [String: (JSON) -> [String]] = [:]
 
-  /// The reasons stopped at the token limit, as providers name them.
-  public static let truncatedReasons: Set<String> = ["length", "max_tokens", "MAX_TOKENS"]
+  /// The reasons an answer was cut short: the token limit, as providers name it, and `timeout`
+  /// (call-llm kept what arrived before time ran out).
+  public static let truncatedReasons: Set<String> = [
+    "length", "max_tokens", "MAX_TOKENS", "timeout",
+  ]
 
-  /// The violation of an answer cut at the token limit.
+  /// The violation of an answer cut at the token limit (or when its time ran out).
   public static func truncated(_ json: JSON) -> Violation {
+    if json["finish_reason"]?.string == "timeout" {
+      let limit = json["llm"]?["timeout_s"]?.double
+      return Violation(
+        rule: "truncated",
+        message:
+          "the answer was cut off when its time ran out\(limit.map { " (timeout_s \(Int($0)))" } ?? "") before it was finished"
+      )
+    }
     let limit =
       json["llm"]?["max_tokens"]?.int ?? json["llm"]?["max_completion_tokens"]?.int
     return Violation(
@@ -173,7 +184,7 @@ public final class FormatValidator {
         SheafError(
           .validation, summary, retryable: true,
           hint: truncated
-            ? "raise max_tokens (or llm.max_tokens_limit, to let a re-ask ask for more room)"
+            ? "raise max_tokens (make doc … MAX_TOKENS=n, call-llm --max-tokens n; llm.max_tokens_limit lets a re-ask ask for more room; a slow model: TIMEOUT=), or keep the cut answer with WARN=truncated"
             : "run it again: call-llm re-asks with the violations as feedback (llm.repair_attempts)"
         ).json
     }

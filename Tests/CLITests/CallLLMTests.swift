@@ -92,7 +92,6 @@ struct CallLLMTests {
   @Test(arguments: [
     ("ttfb=3", "--first-byte-timeout 0.5", "first-byte timeout"),
     ("stall=3,tps=50", "--idle-timeout 0.5", "idle timeout"),
-    ("tps=4,words=40", "--timeout 1", "total timeout"),
   ])
   func eachTimeoutSaysWhich(_ knobs: String, _ flag: String, _ words: String) throws {
     let stub = try Stub()
@@ -104,6 +103,27 @@ struct CallLLMTests {
     #expect(error["type"] as? String == "timeout")
     #expect((error["message"] as? String)?.hasPrefix(words) == true, "\(error)")
     #expect(result.status == 1)
+  }
+
+  @Test func aTotalTimeoutKeepsWhatArrivedAsAnAnswerCutShort() throws {
+    // Two words a second under a floor of three: the stream is cut at its 1.5 s, its words
+    // kept and counted, and validate-format says it was cut when its time ran out.
+    let stub = try Stub()
+    let input =
+      #"{"id":"s","title":"S","status":"pending","llm":{"min_tokens_per_s":3},"messages":[{"role":"user","content":"Write."}]}"#
+    let result = try run(
+      "--provider openai --model m --retries 0 --repair-attempts 0 --timeout 1.5 --base-url \(stub.url("tps=2,words=40"))",
+      input: Data((input + "\n").utf8))
+    let record = try #require(objects(result.out).first)
+    #expect(record["finish_reason"] as? String == "timeout", "\(record)")
+    #expect(!(record["content"] as? String ?? "").isEmpty)
+    #expect(((record["usage"] as? [String: Any])?["output_tokens"] as? Int ?? 0) > 0)
+    #expect(result.err.contains("are kept as an answer cut short"), "\(result.err)")
+    let checked = try Harness.run("validate-format", stdin: Data(result.out.utf8))
+    let judged = try #require(objects(checked.out).first)
+    #expect(judged["status"] as? String == "failed")
+    let message = text((judged["error"] as? [String: Any])?["message"])
+    #expect(message.contains("cut off when its time ran out"), "\(message)")
   }
 
   @Test func aBodyThatStopsMidStreamIsRetried() throws {
@@ -168,7 +188,8 @@ struct CallLLMTests {
     #expect(try stub.requests() == 5, "a cached answer is never asked for again")
     #expect(
       objects(second.out).allSatisfy {
-        $0["cache"] as? String == "hit" && $0["attempts"] as? Int == 0
+        // Replayed, with how it was asked for: one request, not none.
+        $0["cache"] as? String == "hit" && $0["attempts"] as? Int == 1
       })
     let replay = try run("\(flags) --cache-only --keep-order", input: records(5))
     let original = objects(first.out).sorted {

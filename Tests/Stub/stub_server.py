@@ -239,7 +239,10 @@ async def respond(kind, knobs, body, headers, writer):
             count = int(limit)
             stop_reason = {"openai": "length", "anthropic": "max_tokens", "ollama": "length"}[kind]
     last_user = next((m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), "")
-    seed = 0 if "same" in knobs else int(hashlib.sha256(last_user.encode()).hexdigest()[:8], 16)
+    # A continuation (an assistant turn before the last user turn) goes on with other words, as a
+    # model that continues does: the seed takes in what was answered so far.
+    answered = "".join(m.get("content", "") for m in messages if m.get("role") == "assistant")
+    seed = 0 if "same" in knobs else int(hashlib.sha256((last_user + answered).encode()).hexdigest()[:8], 16)
     tokens = [] if "empty" in knobs else [word + " " for word in words_for(seed, count)]
     if "json" in knobs:
         # A JSON array of objects, a token at a time: `[`, `{"n": 1, "word": "the"}`, `, ` …

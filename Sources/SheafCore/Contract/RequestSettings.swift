@@ -26,8 +26,35 @@ public enum RequestSettings {
     return llm?[key]?.string
   }
 
+  /// `max_tokens` as given (`--max-tokens`, else `SHEAF_MAX_TOKENS`, make's MAX_TOKENS=), over
+  /// the plan's; `nil` when neither gives one.
+  public static func maxTokens(given: JSON?, environment: [String: String]) -> Int? {
+    if let value = given?["max_tokens"]?.int, value > 0 { return value }
+    if let text = environment["SHEAF_MAX_TOKENS"], let value = Int(text), value > 0 {
+      return value
+    }
+    return nil
+  }
+
+  /// The request keys of `llm` as they reach the request: the plan's, with a given `max_tokens`
+  /// over its own.
+  public static func requestParameters(llm: JSON?, given: JSON?, environment: [String: String])
+    -> [(key: String, value: JSON)]
+  {
+    var parameters: [(key: String, value: JSON)] = []
+    for key in ProviderNames.requestKeys {
+      if let value = llm?[key], !value.isNull { parameters.append((key, value)) }
+    }
+    if let tokens = maxTokens(given: given, environment: environment) {
+      parameters.removeAll { $0.key == "max_tokens" }
+      parameters.append(("max_tokens", JSON(tokens)))
+    }
+    return parameters
+  }
+
   /// What shapes an answer, resolved: `provider`, `model`, `base_url` where one is chosen, the
-  /// `llm` keys that reach the request (never prices, timeouts or retries), and a given `seed`.
+  /// `llm` keys that reach the request (never prices, timeouts or retries) with a given
+  /// `max_tokens`, and a given `seed`.
   public static func effective(llm: JSON?, given: JSON?, environment: [String: String]) -> JSON {
     let settings = JSON.object()
     for (key, _) in chosen {
@@ -35,11 +62,30 @@ public enum RequestSettings {
         settings[key] = JSON(value)
       }
     }
-    for key in ProviderNames.requestKeys {
-      if let value = llm?[key] { settings[key] = value.copy() }
+    for (key, value) in requestParameters(llm: llm, given: given, environment: environment) {
+      settings[key] = value.copy()
     }
     if let seed = given?["seed"], !seed.isNull { settings["seed_given"] = seed.copy() }
     return settings
+  }
+
+  /// The settings make passes as `SHEAF_*` that must be numbers (MAX_TOKENS=, TIMEOUT=,
+  /// RETRIES=): the first that is not, in words.
+  public static func environmentProblem(_ environment: [String: String]) -> String? {
+    for (variable, name, whole) in [
+      ("SHEAF_MAX_TOKENS", "MAX_TOKENS", true), ("SHEAF_TIMEOUT", "TIMEOUT", false),
+      ("SHEAF_RETRIES", "RETRIES", true),
+    ] {
+      guard let text = environment[variable], !text.isEmpty else { continue }
+      let fine =
+        whole
+        ? Int(text).map { $0 >= (name == "RETRIES" ? 0 : 1) && $0 <= 10_000_000 } ?? false
+        : Double(text).map { $0 > 0 && $0.isFinite } ?? false
+      if !fine {
+        return "\(name)=\(text): give \(whole ? "a whole number" : "seconds") (\(variable))"
+      }
+    }
+    return nil
   }
 }
 
@@ -66,8 +112,23 @@ public struct RequestFlags: ParsableArguments {
   @Option(help: ArgumentHelp("Seed for backoff jitter and the offline provider.", valueName: "n"))
   public var seed: UInt64?
 
+  /// `--max-tokens`.
+  @Option(
+    name: .customLong("max-tokens"),
+    help: ArgumentHelp(
+      "Cap every answer at this many tokens, over llm.max_tokens (else SHEAF_MAX_TOKENS).",
+      valueName: "n"))
+  public var maxTokens: Int?
+
   /// Flags as given.
   public init() {}
+
+  /// - Throws: `ValidationError` for a `--max-tokens` under 1.
+  public func validate() throws {
+    if let maxTokens, maxTokens < 1 {
+      throw ValidationError("--max-tokens must be 1 or more (got \(maxTokens))")
+    }
+  }
 
   /// The settings given, as `RequestSettings` takes them (`provider`, `model`, `base_url`,
   /// `seed`), or `nil` when none is.
@@ -77,6 +138,7 @@ public struct RequestFlags: ParsableArguments {
     if let model, !model.isEmpty { json["model"] = JSON(model) }
     if let baseURL, !baseURL.isEmpty { json["base_url"] = JSON(baseURL) }
     if let seed { json["seed"] = JSON(Int(truncatingIfNeeded: seed)) }
+    if let maxTokens { json["max_tokens"] = JSON(maxTokens) }
     return json.members.isEmpty ? nil : json
   }
 

@@ -25,6 +25,13 @@ final class Attempt: TransferSink {
   var pieceCount = 0
   var transfer: Transfer?
   var transport: Transport?
+  /// When the answer's recent pieces arrived (the last `rateWindow` seconds), for its rate.
+  var tokenTimes: [Double] = []
+  /// Whether the first-byte wait was extended because the server was busy with this run.
+  var waitedForBusyServer = false
+
+  /// The window a stream's rate is measured over, in seconds.
+  static let rateWindow = 10.0
 
   init(job: Job, engine: CallEngine, now: Double) {
     self.job = job
@@ -74,7 +81,13 @@ final class Attempt: TransferSink {
     pieceCount += 1
     switch piece {
     case .text(let text):
-      if firstToken == nil { firstToken = engine.clock.now }
+      let now = engine.clock.now
+      if firstToken == nil { firstToken = now }
+      tokenTimes.append(now)
+      if tokenTimes.count > 4096 || (tokenTimes.first ?? now) < now - Self.rateWindow {
+        tokenTimes.removeAll { $0 < now - Self.rateWindow }
+      }
+      engine.streaming(job)
       let shown = think.feed(text)
       if !shown.isEmpty { engine.chunk(job, shown) }
     case .reasoning(let text):
@@ -93,6 +106,20 @@ final class Attempt: TransferSink {
       return false
     }
     return true
+  }
+
+  /// Pieces a second over the last `rateWindow` seconds (or since the first, when sooner);
+  /// `nil` before two seconds of answer.
+  func rate(now: Double) -> Double? {
+    guard let firstToken, now - firstToken >= 2 else { return nil }
+    let window = min(Self.rateWindow, now - firstToken)
+    return Double(tokenTimes.filter { $0 >= now - window }.count) / window
+  }
+
+  /// Whether the answer is still coming at `floor` pieces a second or more.
+  func isHealthy(now: Double, floor: Double) -> Bool {
+    guard floor > 0, let rate = rate(now: now) else { return false }
+    return rate >= floor && now - lastByte < Self.rateWindow
   }
 
   /// Ends the stream: what the decoder held back, and the think filter.

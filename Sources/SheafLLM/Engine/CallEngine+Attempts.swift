@@ -147,16 +147,45 @@ extension CallEngine {
         try finish(attempt, end: nil, abort: deadlineError(attempt.job))
         continue
       }
-      guard attempt.transport === http,
-        let error = Rules.timeout(
-          now: now, attemptStart: attempt.start, firstByte: attempt.firstByte,
-          lastByte: attempt.lastByte,
-          total: attempt.job.resolved.totalTimeout, firstByteLimit: options.firstByteTimeout,
-          idleLimit: options.idleTimeout)
-      else { continue }
+      let timing = timing(attempt, now: now)
+      if timing.serverBusy && attempt.firstByte == nil { attempt.waitedForBusyServer = true }
+      guard attempt.transport === http, var error = Rules.timeout(timing) else { continue }
+      if attempt.waitedForBusyServer && attempt.firstByte == nil {
+        error.message +=
+          " (the server was answering this run's other requests meanwhile: more sections at once than it has slots?)"
+        error.hint =
+          "keep J at or below the server's slots (llama.cpp --parallel N, OLLAMA_NUM_PARALLEL), or raise the first-byte timeout"
+      }
       if let transfer = attempt.transfer { attempt.transport?.stop(transfer) }
       try finish(attempt, end: nil, abort: error)
     }
+  }
+
+  /// The clocks of an attempt at `now`, with what is known of its stream and its server.
+  func timing(_ attempt: Attempt, now: Double) -> Rules.Timing {
+    let resolved = attempt.job.resolved
+    var timing = Rules.Timing(
+      now: now, attemptStart: attempt.start, firstByte: attempt.firstByte,
+      lastByte: attempt.lastByte, total: resolved.totalTimeout,
+      firstByteLimit: options.firstByteTimeout, idleLimit: options.idleTimeout)
+    timing.healthy = attempt.isHealthy(now: now, floor: resolved.minTokensPerS)
+    timing.staged = resolved.staged
+    if attempt.firstByte == nil {
+      // Busy with this run: another request to the same server is streaming, here or in another
+      // process of the run.
+      let here = active.contains {
+        $0 !== attempt && $0.job.resolved.rateKey == resolved.rateKey && $0.firstByte != nil
+          && now - $0.lastByte < options.idleTimeout
+      }
+      let elsewhere = shared?.sinceStreaming(resolved.rateKey).map { $0 < options.idleTimeout }
+      timing.serverBusy = here || elsewhere == true
+    }
+    return timing
+  }
+
+  /// A response to the job's server is streaming (for the run's other requests waiting on it).
+  func streaming(_ job: Job) {
+    shared?.streaming(job.resolved.rateKey)
   }
 
   /// An attempt ended: an answer, a retry, or a failure.
@@ -191,6 +220,23 @@ extension CallEngine {
       scheduler.retry(job, after: 0)
       return
     }
+    if let abort, abort.type == .timeout, !interrupted,
+      abort.message.hasPrefix("total timeout") || abort.message.hasPrefix("deadline"),
+      !attempt.think.content.trimmed.isEmpty
+    {
+      // Time ran out while the answer was coming: what arrived is kept, paid for and judged as
+      // an answer cut short (continued, or re-asked with its feedback), never thrown away.
+      attempt.finishStream()
+      logAttempt(attempt, seconds: seconds, error: abort)
+      addUsage(job, attempt)
+      shared?.answered(resolved.rateKey)
+      Diagnostics.say(
+        tool,
+        "\(job.id): \(abort.message); the \(attempt.think.content.split(whereSeparator: \.isWhitespace).count) words that arrived are kept as an answer cut short"
+      )
+      try judge(job, answer: cutAnswer(job, attempt, reason: "timeout"), attempt: attempt)
+      return
+    }
     let deadlineFired = abort != nil && job.deadlineAt.map { clock.now >= $0 } == true
     let verdict = Rules.verdict(
       attempt.report(end: end, abort: abort), provider: resolved.provider,
@@ -207,15 +253,10 @@ extension CallEngine {
       let reason = attempt.finishReason.map {
         FormatValidator.truncatedReasons.contains($0) ? "length" : $0
       }
-      var added = attempt.think.content
-      if resolved.provider.wrapsSchema(job.call) { added = StructuredSchema.unwrap(added) }
-      let answer = CachedAnswer(
-        content: Self.joined(job.prefix, added, prefilled: job.prefilled),
-        reasoning: attempt.think.reasoning.isEmpty ? nil : attempt.think.reasoning.trimmed,
-        provider: resolved.call.settings.provider, model: resolved.call.settings.model,
-        usage: totalUsage(job), finishReason: reason)
-      try judge(job, answer: answer, attempt: attempt)
+      try judge(job, answer: cutAnswer(job, attempt, reason: reason), attempt: attempt)
     case .failed(let error, let retry):
+      // Tokens that streamed are paid for, even when the attempt fails.
+      if attempt.firstToken != nil || attempt.outputTokens != nil { addUsage(job, attempt) }
       // One delay per failure (the jitter draws from a seeded generator), capped at --retry-max.
       let delay = retryPolicy.delay(afterAttempt: job.tries, retryAfter: error.retryAfterS)
       if error.type == .rateLimited {
@@ -232,6 +273,21 @@ extension CallEngine {
         try fail(job, error, attempt: attempt)
       }
     }
+  }
+
+  /// The answer an attempt gave (joined to what came before, when it continues one).
+  func cutAnswer(_ job: Job, _ attempt: Attempt, reason: String?) -> CachedAnswer {
+    let resolved = job.resolved
+    var added = attempt.think.content
+    if resolved.provider.wrapsSchema(job.call) { added = StructuredSchema.unwrap(added) }
+    // The text as it arrived, its last line break or space kept, for a continuation to join.
+    job.raw =
+      job.prefix.isEmpty ? added : Self.joinedRaw(job.prefix, added, prefilled: job.prefilled)
+    return CachedAnswer(
+      content: Self.joined(job.prefix, added, prefilled: job.prefilled),
+      reasoning: attempt.think.reasoning.isEmpty ? nil : attempt.think.reasoning.trimmed,
+      provider: resolved.call.settings.provider, model: resolved.call.settings.model,
+      usage: totalUsage(job), finishReason: reason)
   }
 
   /// The transport itself failed: every record in flight, waiting or queued is written as

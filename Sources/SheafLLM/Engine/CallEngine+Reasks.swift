@@ -34,11 +34,15 @@ extension CallEngine {
     }
     job.lastAnswer = nil
     validator.remember(candidate)
-    if attempt != nil || job.attempts > 0, let cache {
-      // The final answer goes under the record's own request: a later run replays it (and a
-      // rejected one is the start of that run's re-asks).
-      do { try cache.put(job.resolved.requestKey, answer) } catch let failure as ToolFailure {
-        Diagnostics.say(tool, failure.message)
+    var answer = answer
+    if attempt != nil || job.attempts > 0 {
+      answer.asked = asked(job, attempt: attempt)
+      if let cache {
+        // The final answer goes under the record's own request: a later run replays it (and a
+        // rejected one is the start of that run's re-asks).
+        do { try cache.put(job.resolved.requestKey, answer) } catch let failure as ToolFailure {
+          Diagnostics.say(tool, failure.message)
+        }
       }
     }
     try complete(job, answer: answer, attempt: attempt)
@@ -65,28 +69,39 @@ extension CallEngine {
       let key =
         settings.parameter("max_completion_tokens") != nil ? "max_completion_tokens" : "max_tokens"
       let current = settings.parameter(key)?.int ?? job.usage.output
-      if let limit = job.resolved.maxTokensLimit, current < limit {
-        // Asked again with more room, the prompt as it was.
+      let wantsJSON = job.call.brief.wantsJSON
+      // A JSON section may grow to four times its room unless the plan says how far.
+      let limit = job.resolved.maxTokensLimit ?? (wantsJSON ? current * 4 : nil)
+      let byTime = answer.finishReason == "timeout"
+      if !byTime, let limit, current < limit {
+        // Asked again with more room, the prompt as it was (a JSON section under its schema).
         next.settings = settings.setting(key, JSON(min(limit, max(current * 2, 1))))
         next.messages = job.askMessages
         job.prefix = ""
         job.prefilled = false
+        job.raw = nil
         kind = "more_tokens"
+      } else if wantsJSON {
+        return false  // a JSON answer is never continued without its schema
       } else if !answer.content.isEmpty {
         // Continued from where it stopped: the partial answer as the assistant's turn (a model
         // that thinks first cannot continue its own message: it is asked to continue).
         let prefill =
           job.resolved.provider.continuesAssistant && settings.parameter("thinking_budget") == nil
-        next.messages = job.askMessages + [Message(role: "assistant", content: answer.content)]
+        // A prefill may not end in whitespace (Anthropic refuses it): the model adds its own.
+        let raw = job.raw ?? answer.content
+        let sofar =
+          prefill ? String(raw.reversed().drop(while: \.isWhitespace).reversed()) : raw
+        next.messages = job.askMessages + [Message(role: "assistant", content: sofar)]
         if !prefill {
           next.messages.append(
             Message(
               role: "user",
               content:
-                "Your answer was cut off at the length limit. Continue exactly where it stopped, without repeating anything and without any remark."
+                "Your answer was cut off. Continue exactly where it stopped, mid-sentence if it stopped mid-sentence: do not repeat anything, do not start again, and add no remark."
             ))
         }
-        job.prefix = answer.content
+        job.prefix = sofar
         job.prefilled = prefill
         kind = "continue"
       } else {
@@ -101,6 +116,7 @@ extension CallEngine {
       job.askMessages = next.messages
       job.prefix = ""
       job.prefilled = false
+      job.raw = nil
       kind = "feedback"
     }
     let entry = JSON.object()
@@ -141,6 +157,17 @@ extension CallEngine {
     return timing
   }
 
+  /// How an answer was asked for, kept with it in the cache.
+  func asked(_ job: Job, attempt: Attempt?) -> JSON {
+    let timing = timingJSON(job, attempt: attempt)
+    let asked = JSON.object()
+    asked["seconds"] = timing["seconds"]?.copy()
+    asked["first_token_s"] = timing["first_token_s"]?.copy()
+    asked["attempts"] = JSON(job.attempts)
+    if !job.repairs.isEmpty { asked["repairs"] = .array(job.repairs.map { $0.copy() }) }
+    return asked
+  }
+
   func complete(_ job: Job, answer: CachedAnswer, attempt: Attempt?) throws {
     let record = job.record.json
     let fromCache = job.attempts == 0
@@ -155,6 +182,13 @@ extension CallEngine {
     record["timing"] = timingJSON(job, attempt: attempt)
     record["attempts"] = JSON(job.attempts)
     if !job.repairs.isEmpty { record["repairs"] = .array(job.repairs) }
+    if fromCache, let asked = answer.asked {
+      // Replayed: how it was asked for when it was, not the nothing of the replay.
+      record["timing"]?["seconds"] = asked["seconds"]?.copy()
+      record["timing"]?["first_token_s"] = asked["first_token_s"]?.copy()
+      record["attempts"] = asked["attempts"]?.copy()
+      record["repairs"] = asked["repairs"]?.copy()
+    }
     record["cache"] = JSON(fromCache ? "hit" : "miss")
     record["request_key"] = JSON(job.resolved.requestKey)
     record["finish_reason"] = answer.finishReason.map { JSON($0) }
@@ -173,8 +207,9 @@ extension CallEngine {
     _ job: Job, _ error: SheafError, attempt: Attempt? = nil, status: SectionStatus? = nil
   ) throws {
     job.releaseSlot()
-    if let last = job.lastAnswer, let cache {
+    if var last = job.lastAnswer, let cache {
       // An answer that was being re-asked was paid for: the next run starts from it.
+      last.asked = asked(job, attempt: attempt)
       try? cache.put(job.resolved.requestKey, last)
       job.lastAnswer = nil
     }

@@ -80,17 +80,46 @@ extension CallEngine {
       cached: attempt.cachedRead)
   }
 
-  /// A continued answer: what came before and what the model added.
-  ///
-  /// A model that continues its own message (`prefilled`) adds exactly what follows. Otherwise
-  /// the new part is kept as it starts (a newline before a heading or a list item stays), and a
-  /// space is put between two words only.
+  /// A continued answer: what came before and what the model added, trimmed.
   static func joined(_ prefix: String, _ added: String, prefilled: Bool) -> String {
     guard !prefix.isEmpty else { return added.trimmed }
-    if prefilled { return (prefix + added).trimmed }
-    guard let first = added.first, let last = prefix.last else { return (prefix + added).trimmed }
-    let needsSpace = !first.isWhitespace && !last.isWhitespace && !".,;:!?)]}".contains(first)
-    return (prefix + (needsSpace ? " " : "") + added).trimmed
+    return joinedRaw(prefix, added, prefilled: prefilled).trimmed
   }
 
+  /// A continued answer as it arrived.
+  ///
+  /// A model that continues its own message (`prefilled`) adds exactly what follows. Otherwise
+  /// the joint keeps its whitespace and line breaks (the prefix's own last space or newline, the
+  /// new part's first), what the new part repeats of the end of the old is dropped, a new part
+  /// that starts the whole answer again replaces it, and a space is put between two words only.
+  static func joinedRaw(_ prefix: String, _ added: String, prefilled: Bool) -> String {
+    if prefilled { return prefix + added }
+    let start = prefix.trimmed.prefix(80)
+    if start.count >= 20, added.trimmed.hasPrefix(start) { return added }
+    let rest = Self.withoutOverlap(prefix, added)
+    guard let first = rest.first, let last = prefix.last else { return prefix + rest }
+    if first.isWhitespace || last.isWhitespace { return prefix + rest }
+    let needsSpace = !".,;:!?)]}".contains(first)
+    return prefix + (needsSpace ? " " : "") + rest
+  }
+
+  /// `added` without what it repeats of the end of `prefix` (at least 12 characters, compared
+  /// with runs of whitespace as one space).
+  static func withoutOverlap(_ prefix: String, _ added: String) -> String {
+    let head = Array(added.drop(while: \.isWhitespace))
+    let tail = Array(prefix.suffix(400))
+    func squeezed(_ characters: ArraySlice<Character>) -> String {
+      String(characters).split(whereSeparator: \.isWhitespace).joined(separator: " ")
+    }
+    for length in stride(from: min(head.count, tail.count), through: 12, by: -1) {
+      let end = squeezed(tail[(tail.count - length)...])
+      guard !end.isEmpty, squeezed(head[..<length]) == end else { continue }
+      // Only whole words: the repeat ends where a word ends.
+      if length < head.count, !head[length].isWhitespace, !".,;:!?)]}".contains(head[length]) {
+        continue
+      }
+      return String(head[length...])
+    }
+    return added
+  }
 }

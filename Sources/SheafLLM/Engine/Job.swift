@@ -18,6 +18,8 @@ final class Job {
   var repairs: [JSON] = []
   /// The answer so far, when a truncated answer is being continued.
   var prefix = ""
+  /// The last answer as it arrived (untrimmed): what a continuation joins to.
+  var raw: String?
   /// Whether the continuation is the model continuing its own message (Anthropic's prefill).
   var prefilled = false
   /// The messages of the current ask, before any continuation turns.

@@ -86,6 +86,28 @@ final class SharedRateLimit {
     }
   }
 
+  private var lastMark: [String: Double] = [:]
+
+  /// A response to `key` is streaming: the server is busy with this run (marked at most once a
+  /// second per process, as the modification time of a small file).
+  func streaming(_ key: String) {
+    let now = Self.wallNow
+    guard now - (lastMark[key] ?? 0) >= 1 else { return }
+    lastMark[key] = now
+    let fd = open(base(key) + ".busy", O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { return }
+    _ = futimens(fd, nil)
+    close(fd)
+  }
+
+  /// Seconds since a response to `key` last streamed in any process of the run (`nil`: never).
+  func sinceStreaming(_ key: String) -> Double? {
+    var info = stat()
+    guard stat(base(key) + ".busy", &info) == 0 else { return nil }
+    let modified = Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9
+    return max(0, Self.wallNow - modified)
+  }
+
   /// How many slots are held now, by any process.
   private func slotsInUse(_ key: String) -> Int {
     var busy = 0

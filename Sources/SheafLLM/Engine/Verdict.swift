@@ -41,43 +41,72 @@ enum Verdict: Equatable {
 /// The engine's rules, as pure functions of what happened: which timeout fired, and what an
 /// attempt's end means (every error-type decision is here).
 enum Rules {
-  /// The timeout that has fired for an attempt at `now`, if any: the whole attempt, the first
-  /// byte, or a stall once bytes flow.
+  /// The clocks of one attempt, and what is known about its stream and its server.
+  struct Timing {
+    var now: Double
+    var attemptStart: Double
+    var firstByte: Double?
+    var lastByte: Double
+    var total: Double
+    var firstByteLimit: Double
+    var idleLimit: Double
+    /// The answer is still coming at the section's floor (`llm.min_tokens_per_s`): the total
+    /// timeout does not cut it (up to `streamCap` times the total).
+    var healthy = false
+    /// The server is answering this run's other requests: the first byte may wait for a slot
+    /// (up to the total timeout).
+    var serverBusy = false
+    /// A staged run's record: hints name make's variables.
+    var staged = false
+
+    static let streamCap = 10.0
+  }
+
+  /// The timeout that has fired for an attempt, if any: the whole attempt, the first byte, or a
+  /// stall once bytes flow.
   ///
-  /// A limit fires when it is reached, so the moment
-  /// `nextTimeout` gives is the moment it fires.
-  static func timeout(
-    now: Double, attemptStart: Double, firstByte: Double?, lastByte: Double, total: Double,
-    firstByteLimit: Double,
-    idleLimit: Double
-  ) -> SheafError? {
-    let elapsed = now - attemptStart
-    if elapsed >= total {
+  /// A limit fires when it is reached, so the moment `nextTimeout` gives is the moment it fires.
+  /// A stream still producing at the section's floor outlives the total timeout; a first byte
+  /// waits while the server is busy with the run's other requests.
+  static func timeout(_ t: Timing) -> SheafError? {
+    let elapsed = t.now - t.attemptStart
+    if elapsed >= t.total && !(t.healthy && elapsed < t.total * Timing.streamCap) {
       return SheafError(
-        .timeout, "total timeout: the attempt took more than \(seconds(total)) s", retryable: true,
-        hint: "raise llm.timeout_s in the plan or pass --timeout")
+        .timeout, "total timeout: the attempt took more than \(seconds(t.total)) s",
+        retryable: true,
+        hint: t.staged
+          ? "raise TIMEOUT= (make doc … TIMEOUT=\(seconds(t.total * 4))) or llm.timeout_s in the plan"
+          : "raise llm.timeout_s in the plan or pass --timeout")
     }
-    if firstByte == nil && elapsed >= firstByteLimit {
+    if t.firstByte == nil && elapsed >= t.firstByteLimit
+      && !(t.serverBusy && elapsed < max(t.total, t.firstByteLimit))
+    {
       return SheafError(
-        .timeout, "first-byte timeout: no response within \(seconds(firstByteLimit)) s",
-        retryable: true, hint: "the server is slow to start; raise --first-byte-timeout")
+        .timeout, "first-byte timeout: no response within \(seconds(t.firstByteLimit)) s",
+        retryable: true,
+        hint: t.staged
+          ? "the server is slow to start: raise it with CALL_FLAGS=--first-byte-timeout=\(seconds(t.firstByteLimit * 2)), and keep J at or below the server's slots"
+          : "the server is slow to start; raise --first-byte-timeout")
     }
-    if firstByte != nil && now - lastByte >= idleLimit {
+    if t.firstByte != nil && t.now - t.lastByte >= t.idleLimit {
       return SheafError(
-        .timeout, "idle timeout: the stream stalled (no bytes for \(seconds(idleLimit)) s)",
-        retryable: true, hint: "the server stopped sending; raise --idle-timeout if it is just slow"
+        .timeout, "idle timeout: the stream stalled (no bytes for \(seconds(t.idleLimit)) s)",
+        retryable: true,
+        hint: t.staged
+          ? "the server stopped sending; raise CALL_FLAGS=--idle-timeout=… if it is just slow"
+          : "the server stopped sending; raise --idle-timeout if it is just slow"
       )
     }
     return nil
   }
 
-  /// The moment the next timeout of an attempt would fire.
-  static func nextTimeout(
-    attemptStart: Double, firstByte: Double?, lastByte: Double, total: Double,
-    firstByteLimit: Double, idleLimit: Double
-  ) -> Double {
-    min(
-      attemptStart + total, firstByte == nil ? attemptStart + firstByteLimit : lastByte + idleLimit)
+  /// The moment the next timeout of an attempt would fire (or it must be looked at again: a
+  /// healthy stream past its total, a first byte waiting on a busy server, every second).
+  static func nextTimeout(_ t: Timing) -> Double {
+    let idle = t.firstByte == nil ? t.attemptStart + t.firstByteLimit : t.lastByte + t.idleLimit
+    var next = min(t.attemptStart + t.total, idle)
+    if next <= t.now && (t.healthy || t.serverBusy) { next = t.now + 1 }
+    return max(next, t.now)
   }
 
   /// What an attempt's end means.
