@@ -17,7 +17,8 @@
 # folder), ONLY=a,b (build those sections and what they need), DRY=1 (say what would be asked
 # and its estimated cost, do nothing), PRICES=file (or
 # SHEAF_PRICES), BUDGET=usd (no request starts once the run's spending would pass it), WARN=rules
-# (rules that only warn), NOTES=1 (keep sections marked in_document: false in the document),
+# (rules that only warn; remembered by the run until given again), MAX_TOKENS=n, TIMEOUT=s,
+# RETRIES=n (caps for every request; MAX_TOKENS is remembered like WARN), NOTES=1 (keep sections marked in_document: false in the document),
 # NOTIFY='command' (run when a make doc ends, with SHEAF_DOC,
 # SHEAF_DOC_STATUS, SHEAF_DOCUMENT and SHEAF_SUMMARY in its environment), CALL_FLAGS,
 # PROMPT_FLAGS, VALIDATE_FLAGS.
@@ -33,6 +34,8 @@
 # there (a NOTE with `$(shell …)` would run). The recipes read the SHEAF_* copies instead.
 # ONLY= given (even empty) or not at all: told apart before `unexport` defines it.
 export SHEAF_ONLY_GIVEN := $(if $(filter undefined,$(origin ONLY)),,1)
+# WARN= given (even empty) or not: the run remembers the last one given.
+export SHEAF_WARN_GIVEN := $(if $(filter undefined,$(origin WARN)),,1)
 export SHEAF_ONLY := $(value ONLY)
 # Defaults first: `unexport` below defines a variable that is not set yet (as empty).
 RUNS ?= runs
@@ -84,6 +87,17 @@ export SHEAF_PRICES := $(value PRICES)
 endif
 export SHEAF_WARN := $(value WARN)
 export SHEAF_JOBS := $(J)
+# Caps from the command line: MAX_TOKENS (part of what a section is built from, remembered by
+# the run), TIMEOUT (seconds an attempt) and RETRIES; call-llm reads them as SHEAF_*.
+ifneq ($(value MAX_TOKENS),)
+export SHEAF_MAX_TOKENS := $(value MAX_TOKENS)
+endif
+ifneq ($(value TIMEOUT),)
+export SHEAF_TIMEOUT := $(value TIMEOUT)
+endif
+ifneq ($(value RETRIES),)
+export SHEAF_RETRIES := $(value RETRIES)
+endif
 export SHEAF_NOTIFY := $(value NOTIFY)
 export SHEAF_BUDGET := $(value BUDGET)
 ifneq ($(DRY),)
@@ -98,7 +112,7 @@ endif
 # The prepare step, written once (make doc and DRY=1): the plan, the settings the run stores for
 # every tool (PROMPT_FLAGS, WARN, BUDGET, J, and call-llm's flags after --), the regeneration.
 SHEAF_PREPARE = "$$SHEAF_BIN/sheaf-run" prepare --plan "$$SHEAF_PLAN" --runs "$$SHEAF_RUNS" --mode "$$SHEAF_MODE_ARG" \
-  --warn "$$SHEAF_WARN" --jobs "$$SHEAF_JOBS" $${SHEAF_BUDGET:+--budget "$$SHEAF_BUDGET"} $${SHEAF_DRY:+--dry-run} \
+  $${SHEAF_WARN_GIVEN:+--warn "$$SHEAF_WARN"} --jobs "$$SHEAF_JOBS" $${SHEAF_BUDGET:+--budget "$$SHEAF_BUDGET"} $${SHEAF_DRY:+--dry-run} \
   $(if $(FORCE),--force) $${SHEAF_REGEN:+--regenerate "$$SHEAF_REGEN" --cascade "$$SHEAF_CASCADE" --note "$$SHEAF_NOTE"} \
   $${SHEAF_CLEAR_NOTE:+--clear-note} $${SHEAF_ONLY_GIVEN:+--only "$$SHEAF_ONLY"} $(PROMPT_FLAGS) -- $(CALL_FLAGS)
 
@@ -107,7 +121,8 @@ SHEAF_PREPARE = "$$SHEAF_BIN/sheaf-run" prepare --plan "$$SHEAF_PLAN" --runs "$$
 # holds it); every process of the run inherits it, so it dies with them. Then: prepare the run,
 # build the sections (-k: a failure never stops the others) with make running in the run
 # directory, the continuity pass, merge the run's document whatever happened (merge-doc --run),
-# say where it is and run NOTIFY (sheaf-run finish), and fail when the document is not ready.
+# say where it is and run NOTIFY (sheaf-run finish), and fail when the document is not ready
+# (with ONLY=: when a section asked for did not complete).
 # DRY=1 only says what would be asked.
 doc: $(SHEAF_TOOLS)
 	@test -n "$$SHEAF_PLAN" || { echo "sheaf: usage: make doc PLAN=pipelines/prd/plan.json [J=8] [MODE=…] [PROVIDER=…] [MODEL=…]" >&2; exit 2; }
@@ -125,9 +140,8 @@ doc: $(SHEAF_TOOLS)
 	$(SHEAF_RUN_MAKE) $$("$$SHEAF_BIN/sheaf-run" info --run "$$SHEAF_RUN" targets); built=$$?; \
 	if [ -n "$$live" ]; then sleep 0.3; kill $$live 2>/dev/null; wait $$live 2>/dev/null; echo >&2; fi; \
 	$(SHEAF_RUN_MAKE) sheaf-revise || built=1; \
-	"$$SHEAF_BIN/merge-doc" --run "$$SHEAF_RUN" $${SHEAF_NOTES:+--include-hidden}; merged=$$?; \
-	"$$SHEAF_BIN/sheaf-run" finish --run "$$SHEAF_RUN" --notify "$$SHEAF_NOTIFY" 9>&-; \
-	[ $$built = 0 ] && [ $$merged = 0 ]
+	"$$SHEAF_BIN/merge-doc" --run "$$SHEAF_RUN" $${SHEAF_NOTES:+--include-hidden}; [ $$? -le 1 ] || built=1; \
+	"$$SHEAF_BIN/sheaf-run" finish --run "$$SHEAF_RUN" --notify "$$SHEAF_NOTIFY" 9>&- && [ $$built = 0 ]
 
 # make in the run directory, on section.mk (the sections' pipelines and the continuity pass).
 SHEAF_RUN_MAKE = $(MAKE) --no-print-directory -k -j$(J) -C "$$SHEAF_RUN" -f "$$(cd "$(SHEAF_DIR)" && pwd)/section.mk"

@@ -34,6 +34,8 @@ public final class CallEngine {
   var structuredLevels: [String: StructuredOutput] = [:]
   /// Whether a start waits for the run's shared rate limit.
   var heldByShared = false
+  /// Whether a server that lost a prompt (its input tokens far below the estimate) was said.
+  var warnedPromptLost = false
 
   /// An engine for these options.
   ///

@@ -88,6 +88,7 @@ enum PlanTypes {
     ("reasoning_effort", .oneOf(["minimal", "low", "medium", "high"])),
     ("thinking_budget", .int(1024...Int.max)),
     ("context_window", .int(1...Int.max)),
+    ("min_tokens_per_s", .number(0...1_000_000)),
     ("extra", .object),
   ]
 
@@ -104,6 +105,7 @@ enum PlanTypes {
     ("forbid_phrases", .falseOrStrings),
     ("placeholders", .bool),
     ("max_duplicate_ratio", .number(0...1)),
+    ("max_echo_ratio", .number(0...1)),
     ("unwrap_fence", .bool),
     ("length_tolerance", .number(0...1)),
     ("assert_formats", .bool),

@@ -48,12 +48,55 @@ public struct PromptFlags: ParsableArguments {
     }
   }
 
-  /// Whether no flag was given (a run's stored options then apply).
+  /// The flags as a plain value.
+  public var settings: PromptSettings {
+    PromptSettings(
+      promptDirs: promptDirs, set: set, lax: lax, maxInputTokens: maxInputTokens, outline: outline)
+  }
+}
+
+/// build-prompt's prompt-shaping settings as a value: as flags gave them, or as a run stored them
+/// in `run.json` (`prompt_options`).
+public struct PromptSettings {
+  /// `--prompts`.
+  public var promptDirs: [String] = []
+  /// `--set`.
+  public var set: String?
+  /// `--lax`.
+  public var lax = false
+  /// `--max-input-tokens`.
+  public var maxInputTokens: Int?
+  /// `--outline`.
+  public var outline = "all"
+
+  /// Settings as given.
+  public init(
+    promptDirs: [String] = [], set: String? = nil, lax: Bool = false, maxInputTokens: Int? = nil,
+    outline: String = "all"
+  ) {
+    self.promptDirs = promptDirs
+    self.set = set
+    self.lax = lax
+    self.maxInputTokens = maxInputTokens
+    self.outline = outline
+  }
+
+  /// The settings a run keeps in `run.json`.
+  public init(stored: JSON?) {
+    guard let stored else { return }
+    promptDirs = stored["prompts"]?.array?.compactMap(\.string) ?? []
+    set = stored["set"]?.string
+    lax = stored["lax"]?.bool ?? false
+    maxInputTokens = stored["max_input_tokens"]?.int
+    outline = stored["outline"]?.string ?? "all"
+  }
+
+  /// Whether none was given (a run's stored options then apply).
   public var isEmpty: Bool {
     promptDirs.isEmpty && set == nil && !lax && maxInputTokens == nil && outline == "all"
   }
 
-  /// The options these flags give.
+  /// The options these settings give.
   public var options: PromptOptions {
     var options = PromptOptions()
     options.promptDirs = promptDirs
@@ -64,7 +107,7 @@ public struct PromptFlags: ParsableArguments {
     return options
   }
 
-  /// The flags as `run.json` keeps them (`prompt_options`).
+  /// The settings as `run.json` keeps them (`prompt_options`).
   public var stored: JSON {
     .object([
       "prompts": .array(promptDirs.map { JSON($0) }),
@@ -73,25 +116,15 @@ public struct PromptFlags: ParsableArguments {
       "outline": JSON(outline),
     ])
   }
-
-  /// The flags a run keeps in `run.json`.
-  public init(stored: JSON?) {
-    guard let stored else { return }
-    promptDirs = stored["prompts"]?.array?.compactMap(\.string) ?? []
-    set = stored["set"]?.string
-    lax = stored["lax"]?.bool ?? false
-    maxInputTokens = stored["max_input_tokens"]?.int
-    outline = stored["outline"]?.string ?? "all"
-  }
 }
 
 extension PromptOptions {
   /// The options of a run: `given` flags when there are any, else the ones the run stored; the
   /// run's request settings and rules that only warn; its `sections/` and `summaries/`.
-  public static func forRun(_ layout: RunLayout, given: PromptFlags) -> PromptOptions {
+  public static func forRun(_ layout: RunLayout, given: PromptSettings) -> PromptOptions {
     let settings = layout.settings
     var options =
-      given.isEmpty ? PromptFlags(stored: settings.promptOptions).options : given.options
+      given.isEmpty ? PromptSettings(stored: settings.promptOptions).options : given.options
     options.contextDir = layout.sections
     options.summariesDir = layout.summaries
     options.request = settings.request

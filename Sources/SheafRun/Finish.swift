@@ -33,9 +33,28 @@ extension RunCommands {
       out += "sheaf: questions for the author in \(run.layout.followups)\n"
     }
     if let line = run.reviewLine() { out += "sheaf: \(line)\n" }
-    try RecordWriter().writeText(out)
-    guard let notify, !notify.trimmed.isEmpty else { return .completed }
     let status = JSON.readObject(run.layout.summary)?["status"]?.string ?? "failed"
+    // ONLY=a,b: what was asked decides; the rest of the document is said, not failed.
+    var done = status == "ready"
+    if let only = run.state?["only"]?.array?.compactMap(\.string), !only.isEmpty {
+      let missing = only.filter {
+        run.record($0)?["status"]?.string != SectionStatus.completed.rawValue
+      }
+      done = missing.isEmpty
+      if done && status != "ready" {
+        out +=
+          "sheaf: ONLY= built \(RunDirectory.shortList(only)); the rest of the document is not ready (\(status)): make doc builds it\n"
+      }
+    }
+    try RecordWriter().writeText(out)
+    defer { _ = notify.map { runNotify($0, run: run, doc: doc, status: status) } }
+    return done ? .completed : .someFailed
+  }
+
+  /// Runs NOTIFY with the document's status in its environment.
+  static func runNotify(_ notify: String, run: RunDirectory, doc: String, status: String) {
+    guard !notify.trimmed.isEmpty else { return }
+    let document = run.layout.document(doc)
     var environment = ProcessInfo.processInfo.environment
     environment["SHEAF_DOC"] = doc
     environment["SHEAF_DOC_STATUS"] = status
@@ -44,7 +63,6 @@ extension RunCommands {
     if Self.shell(notify, environment: environment) != 0 {
       Diagnostics.say("sheaf", "NOTIFY failed")
     }
-    return .completed
   }
 
   /// Runs `command` with `/bin/sh -c` and waits; its exit status (127 when it cannot start).

@@ -25,11 +25,11 @@ extension RunCommands {
     /// Let the plan read files outside its folder.
     public var allowOutside = false
     /// build-prompt's flags as the run gives them (PROMPT_FLAGS), stored for every tool.
-    public var prompts = PromptFlags()
+    public var prompts = PromptSettings()
     /// The request settings call-llm's flags give (CALL_FLAGS), stored for every tool.
     public var request: JSON?
-    /// The rules that only warn (WARN=), stored for every tool.
-    public var warn: [String] = []
+    /// The rules that only warn (WARN=), stored for every tool; `nil`: the ones the run stored.
+    public var warn: [String]?
     /// The run's budget in USD (BUDGET=), stored for call-llm.
     public var budget: Double?
     /// Sections at once (J=), for the ETA.
@@ -163,9 +163,9 @@ struct PrepareStep {
     state["events_offset"] = JSON(Int(eventsStart))
     // The settings the run was given, stored once: build-prompt, call-llm, validate-format and
     // status read them from here, so every fingerprint is the one the next make doc computes.
-    state["prompt_options"] = options.prompts.stored
+    state["prompt_options"] = promptFlags.stored
     state["request"] = storedRequest()
-    state["warn"] = JSON(options.warn.joined(separator: ","))
+    state["warn"] = JSON(warn.joined(separator: ","))
     state["budget"] = options.budget.map { JSON($0) } ?? .null
     state["jobs"] = JSON(options.jobs)
     state["only"] = options.only.map { .array($0.map { JSON($0) }) } ?? .null
@@ -183,18 +183,35 @@ struct PrepareStep {
 
   /// build-prompt's options as this run gives them.
   var promptOptions: PromptOptions {
-    run.promptOptions(given: options.prompts, request: storedRequest())
+    run.promptOptions(given: promptFlags, request: storedRequest())
   }
 
-  /// The request settings of this run: call-llm's flags, else the environment's `SHEAF_*` (so
-  /// that `status` later judges as this run did, whatever its own environment).
+  /// What the run remembers from before (`run.json`, read before this run writes it).
+  let remembered: RunSettings
+
+  init(run: RunDirectory, options: RunCommands.PrepareOptions, graph: SectionGraph, tool: String) {
+    self.run = run
+    self.options = options
+    self.graph = graph
+    self.tool = tool
+    remembered = run.layout.settings
+  }
+
+  /// PROMPT_FLAGS as given, else as the run remembers them.
+  var promptFlags: PromptSettings {
+    options.prompts.isEmpty ? PromptSettings(stored: remembered.promptOptions) : options.prompts
+  }
+
+  /// WARN as given, else as the run remembers it.
+  var warn: [String] { options.warn ?? remembered.warn }
+
+  /// The request settings of this run, remembered until given again.
+  ///
+  /// What the last run stored, under the environment's `SHEAF_*` (PROVIDER=, MODEL=, BASE_URL=,
+  /// MAX_TOKENS=), under call-llm's flags (CALL_FLAGS): `status` later judges as this run did,
+  /// whatever its own environment.
   func storedRequest() -> JSON {
-    let stored = options.request?.copy() ?? JSON.object()
-    let environment = ProcessInfo.processInfo.environment
-    for (key, variable) in RequestSettings.chosen where stored[key] == nil {
-      if let value = environment[variable], !value.isEmpty { stored[key] = JSON(value) }
-    }
-    return stored
+    RunDirectory.request(remembered: remembered.request, given: options.request)
   }
 
   /// The sections whose prompt has a budget (`--max-input-tokens`, `llm.max_input_tokens`):

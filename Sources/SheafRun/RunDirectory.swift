@@ -53,12 +53,29 @@ public struct RunDirectory {
   /// `run.json` as the last `prepare` wrote it, if there is one.
   public var state: JSON? { Self.readJSON(layout.state) }
 
+  /// The request settings in effect: what a run `remembered`, under the environment's `SHEAF_*`
+  /// (PROVIDER=, MODEL=, BASE_URL=, MAX_TOKENS=), under call-llm's flags as `given` (CALL_FLAGS).
+  public static func request(
+    remembered: JSON?, given: JSON?,
+    environment: [String: String] = ProcessInfo.processInfo.environment
+  ) -> JSON {
+    let stored = remembered?.copy() ?? JSON.object()
+    for (key, variable) in RequestSettings.chosen {
+      if let value = environment[variable], !value.isEmpty { stored[key] = JSON(value) }
+    }
+    if let text = environment["SHEAF_MAX_TOKENS"], let tokens = Int(text), tokens > 0 {
+      stored["max_tokens"] = JSON(tokens)
+    }
+    for (key, value) in given?.members ?? [] { stored[key] = value.copy() }
+    return stored
+  }
+
   /// build-prompt's options for this run: `given` flags (a PROMPT_FLAGS given now), else the ones
   /// the last run stored; with the request settings (`request`: a CALL_FLAGS given now, else the
   /// stored ones) and the rules that only warn.
-  public func promptOptions(given: PromptFlags, request: JSON? = nil) -> PromptOptions {
+  public func promptOptions(given: PromptSettings, request: JSON? = nil) -> PromptOptions {
     var options = PromptOptions.forRun(layout, given: given)
-    if let request { options.request = request }
+    options.request = Self.request(remembered: options.request, given: request)
     return options
   }
 

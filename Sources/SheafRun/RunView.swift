@@ -318,7 +318,7 @@ public final class RunView {
 extension RunCommands {
   /// Prints the state of a run.
   public static func status(
-    run: RunDirectory, prompts: PromptFlags = PromptFlags(), request: JSON? = nil,
+    run: RunDirectory, prompts: PromptSettings = PromptSettings(), request: JSON? = nil,
     prices: PriceList = PriceList()
   ) throws -> ExitStatus {
     guard FileManager.default.fileExists(atPath: run.layout.plan) else {

@@ -65,7 +65,10 @@ public final class FormatValidator {
     let truncated =
       json["finish_reason"]?.string.map { Self.truncatedReasons.contains($0) } ?? false
     guard let format = json["format"] else {
-      return truncated ? conclude(json, violations: [Self.truncated(json)], warnings: []) : json
+      // No format, no rules of one; but an answer cut short or echoing its prompt is no answer.
+      let echo = EchoRule.violation(content, record: json, format: nil)
+      let found = (truncated ? [Self.truncated(json)] : []) + (echo.map { [$0] } ?? [])
+      return found.isEmpty ? json : conclude(json, violations: found, warnings: [])
     }
     let id = record.id
     var spec: JSON? = format.kind == .object ? format : nil
@@ -115,6 +118,9 @@ public final class FormatValidator {
       let (found, fixed, repaired) = MarkdownRules.check(
         content, format: spec, title: record.title, earlier: earlier, id: id)
       violations += found
+      if let echo = EchoRule.violation(repaired ?? content, record: json, format: spec) {
+        violations.append(echo)
+      }
       warnings += fixed
       if let repaired {
         json["content"] = JSON(repaired.trimmed)
@@ -172,7 +178,11 @@ public final class FormatValidator {
     let warnings = fixed + violations.filter { warns($0.rule) }
     let errors = violations.filter { !warns($0.rule) }
     json["violations"] = .array(errors.map(\.json))
-    if !warnings.isEmpty { json["warnings"] = .array(warnings.map(\.json)) }
+    // call-llm's own warnings (a server that lost the prompt) stay.
+    let kept = (json["warnings"]?.array ?? []).filter { $0["rule"]?.string == "input_tokens" }
+    if !warnings.isEmpty || !kept.isEmpty {
+      json["warnings"] = .array(kept.map { $0.copy() } + warnings.map(\.json))
+    }
     if !errors.isEmpty {
       var summary =
         "\(errors.count) violation\(errors.count == 1 ? "" : "s"): "

@@ -91,11 +91,11 @@ struct BuildPrompt: FilterCommand {
   }
 
   mutating func execute() throws -> ExitStatus {
-    var options = prompt.options
+    var options = prompt.settings.options
     if let run {
       let layout = RunLayout(run)
       try layout.check()
-      options = PromptOptions.forRun(layout, given: prompt)
+      options = PromptOptions.forRun(layout, given: prompt.settings)
     }
     for (flag, dir) in [("--context", context)] + prompt.promptDirs.map({ ("--prompts", $0) }) {
       guard let dir else { continue }

@@ -257,6 +257,9 @@ struct CallLLM: FilterCommand {
     if let budget, !(budget >= 0) {
       throw ValidationError("--budget must be 0 or more USD (got \(budget))")
     }
+    if let problem = RequestSettings.environmentProblem(ProcessInfo.processInfo.environment) {
+      throw ValidationError(problem)
+    }
     if maxEventBytes < 1024 {
       throw ValidationError("--max-event-bytes must be 1024 or more (got \(maxEventBytes))")
     }

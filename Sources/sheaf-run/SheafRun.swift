@@ -85,8 +85,10 @@ struct SheafRun: FilterCommand {
         valueName: "ids"))
     var only: String?
     @Option(
-      help: ArgumentHelp("Rules that only warn (WARN=), stored for the run.", valueName: "rules"))
-    var warn: String = ""
+      help: ArgumentHelp(
+        "Rules that only warn (WARN=), stored for the run (default: the ones the run stored).",
+        valueName: "rules"))
+    var warn: String?
     @Option(help: ArgumentHelp("The run's budget (BUDGET=), stored for the run.", valueName: "usd"))
     var budget: Double?
     @Option(help: ArgumentHelp("Sections at once (J=), for the ETA.", valueName: "n"))
@@ -99,6 +101,9 @@ struct SheafRun: FilterCommand {
     var callFlags: [String] = []
 
     func validate() throws {
+      if let problem = RequestSettings.environmentProblem(ProcessInfo.processInfo.environment) {
+        throw ValidationError(problem)
+      }
       if let budget, !(budget >= 0) {
         throw ValidationError("--budget must be 0 or more USD (got \(budget))")
       }
@@ -120,11 +125,11 @@ struct SheafRun: FilterCommand {
       options.clearNote = clearNote
       options.dryRun = dryRun
       options.allowOutside = allowOutside
-      options.prompts = prompt
+      options.prompts = prompt.settings
       options.prices = try price.priceList()
       options.only = only.map { commaSeparated([$0]) }
       options.request = try RequestFlags.among(callFlags).given
-      options.warn = commaSeparated([warn])
+      if let given: String = warn { options.warn = commaSeparated([given]) }
       options.budget = budget
       options.jobs = jobs
       let doc = try RunCommands.prepare(options, tool: SheafRun.toolName)
@@ -346,7 +351,7 @@ struct SheafRun: FilterCommand {
       let request =
         callFlags.isEmpty ? nil : try RequestFlags.among(callFlags).given ?? JSON.object()
       return try RunCommands.status(
-        run: RunDirectory(path: run), prompts: prompt, request: request,
+        run: RunDirectory(path: run), prompts: prompt.settings, request: request,
         prices: try price.priceList())
     }
   }

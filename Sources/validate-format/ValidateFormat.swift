@@ -29,11 +29,16 @@ struct ValidateFormat: FilterCommand {
       prefixItems; assert_formats: true checks date, date-time, email, uri, uuid; each \
       violation's rule is the keyword, and --warn schema covers them all).
 
+      Whatever the format (and with none): an answer cut short (finish_reason length, or \
+      timeout: call-llm kept what arrived before its time ran out) is a truncated violation, \
+      and one whose word 5-grams are mostly its own prompt's (max_echo_ratio, default 0.5; 1 \
+      turns it off) is an echo violation.
+
       Each record gets violations ([{rule, message, path}], empty when valid), data (JSON), \
       repaired, and, when a rule is broken, status failed with an error of type validation. \
       call-llm runs the same checks and re-asks with the violations as feedback \
       (llm.repair_attempts), so what reaches validate-format has had its chances. Records \
-      that are not completed, or have no format, pass through unchanged, as do events.
+      that are not completed pass through unchanged, as do events.
 
       EXAMPLES
         plan-sections p.json | build-prompt | call-llm | validate-format | merge-doc

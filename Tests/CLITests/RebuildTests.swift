@@ -373,7 +373,9 @@ struct RebuildTests {
     try copyPRD()
     let stub = try Stub()
     let run = try makeDoc(stub, "ONLY=goals_objectives")
-    #expect(run.status != 0, "the document is not ready: only two sections exist")
+    // What was asked completed: success, and the rest of the document is said not ready.
+    #expect(run.status == 0, "\(run.err)")
+    #expect(run.out.contains("the rest of the document is not ready (partial)"), "\(run.out)")
     #expect(try asked(stub, since: 0) == ["Problem Statement", "Goals and Objectives"])
     let empty = try makeDoc(stub, "ONLY=")
     #expect(empty.status != 0)

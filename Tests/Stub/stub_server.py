@@ -40,6 +40,8 @@ Knobs (comma-separated):
                   (json_schema, json_object, joined by +), as servers without structured output do
   json=1          answer a JSON array of `count` objects ({"n", "word"}), a token at a time
   same=1          the same words for every request (answers that repeat each other)
+  echo=1          answer with the words of the system prompt, over and over (a weak model)
+  prompt_tokens=N report N input tokens whatever the prompt (a chat template that drops it)
   credit=1        answer 400 "Your credit balance is too low…" (Anthropic's words)
   slowfor=TEXT:S  wait S seconds before answering a request whose last user message contains TEXT
   echo_key=CODE   answer CODE with an error message that quotes the key the request carried
@@ -248,6 +250,12 @@ async def respond(kind, knobs, body, headers, writer):
         # A JSON array of objects, a token at a time: `[`, `{"n": 1, "word": "the"}`, `, ` …
         tokens = ["["] + [piece for i, w in enumerate(words_for(seed, count))
                           for piece in ([", "] if i else []) + ['{"n": ', str(i + 1), ', "word": "', w, '"}']] + ["]"]
+    if "echo" in knobs:
+        # A weak model that answers with its own system prompt, again and again.
+        system = body.get("system") if isinstance(body.get("system"), str) else next(
+            (m.get("content", "") for m in messages if m.get("role") == "system"), "")
+        said = (system or "echo").split()
+        tokens = [said[i % len(said)] + " " for i in range(count)]
     first_user_message = next((m.get("content", "") for m in messages if m.get("role") == "user"), "")
     for rule in SCRIPT:
         if rule.get("match", "\0") in first_user_message:
@@ -262,6 +270,8 @@ async def respond(kind, knobs, body, headers, writer):
     cut, cut_k = first_n(knobs["cut"]) if "cut" in knobs else (None, None)
     stall, stall_k = first_n(knobs["stall"]) if "stall" in knobs else (None, None)
     prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
+    if "prompt_tokens" in knobs:
+        prompt_tokens = int(knobs["prompt_tokens"])
     if "whole" in knobs:
         return await whole(kind, model, tokens, prompt_tokens, stop_reason, "reasoning" in knobs, writer)
 

@@ -157,6 +157,26 @@ extension CallEngine {
     return timing
   }
 
+  /// A server that counts far fewer input tokens than the prompt holds has lost most of it (a
+  /// broken chat template): the warning, said once per process too.
+  func promptLost(_ job: Job, usage: JSON?) -> Violation? {
+    guard job.resolved.provider.usesNetwork, usage?["estimated"]?.bool != true,
+      let counted = usage?["input_tokens"]?.int
+    else { return nil }
+    let estimate = job.resolved.call.messages.map {
+      OfflineProvider.estimateTokens($0.content)
+    }.reduce(0, +)
+    // Every request of the section is in the count; the first alone holds the prompt.
+    guard estimate >= 100, counted * 5 < estimate else { return nil }
+    let message =
+      "the server counted \(counted) input tokens for a prompt of about \(estimate): it may be dropping the messages (a chat template that does not fit the model; llama.cpp: --jinja, or --no-jinja --chat-template NAME)"
+    if !warnedPromptLost {
+      warnedPromptLost = true
+      Diagnostics.say(tool, "warning: \(job.id): \(message)")
+    }
+    return Violation(rule: "input_tokens", message: message)
+  }
+
   /// How an answer was asked for, kept with it in the cache.
   func asked(_ job: Job, attempt: Attempt?) -> JSON {
     let timing = timingJSON(job, attempt: attempt)
@@ -190,6 +210,10 @@ extension CallEngine {
       record["repairs"] = asked["repairs"]?.copy()
     }
     record["cache"] = JSON(fromCache ? "hit" : "miss")
+    if let warning = promptLost(job, usage: record["usage"]) {
+      let warnings = record["warnings"]?.array ?? []
+      record["warnings"] = .array(warnings + [warning.json])
+    }
     record["request_key"] = JSON(job.resolved.requestKey)
     record["finish_reason"] = answer.finishReason.map { JSON($0) }
     record["source"] = JSON("llm")
