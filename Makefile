@@ -24,7 +24,7 @@ SHARE := $(DESTDIR)$(PREFIX)/share/sheaf
 INSTALL_BIN := .build/dist/release
 EXAMPLES := prd book blog episode report outline
 
-.PHONY: all deps test-deps build dist debug test demo install uninstall bench clean lint format
+.PHONY: all deps test-deps build dist debug test test-local-model demo install uninstall bench clean lint format
 
 all: build
 
@@ -124,6 +124,11 @@ demo: build
 
 bench: build
 	python3 bench/bench.py
+
+# sheaf against a real local model: llama.cpp's server and a small GGUF model from PyPI (see
+# Tests/Tools/local_model.py); not part of make test.
+test-local-model: build
+	python3 Tests/Tools/local_model.py
 
 # Staged runs: make doc, regen, status, watch.
 include pipelines/sheaf.mk

@@ -36,6 +36,8 @@ public final class CallEngine {
   var heldByShared = false
   /// Whether a server that lost a prompt (its input tokens far below the estimate) was said.
   var warnedPromptLost = false
+  /// When a response last streamed from each server (by rate key), in this process.
+  var lastStream: [String: Double] = [:]
 
   /// An engine for these options.
   ///

@@ -238,7 +238,7 @@ public final class DocumentMerger {
       if section.status == .completed {
         // A JSON table is written as HTML itself: cmark has no tables.
         if let data = section.data, section.render == nil || renderData == nil,
-          let table = JSONMarkdown.htmlTable(data)
+          let table = JSONMarkdown.html(data, markdown: Self.markdownToHTML)
         {
           out += table
         } else {

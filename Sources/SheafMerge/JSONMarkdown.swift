@@ -9,6 +9,14 @@ public enum JSONMarkdown {
     if let rows = value.array, !rows.isEmpty, rows.allSatisfy(isFlatObject) {
       return table(rows)
     }
+    if let blocks = blocks(value) {
+      return blocks.map { block in
+        switch block {
+        case .list(let members): return list(members, indent: 0).joined(separator: "\n")
+        case .table(let key, let rows): return "**\(label(key))**\n\n" + table(rows)
+        }
+      }.joined(separator: "\n\n")
+    }
     switch value.kind {
     case .object, .array:
       return value.count == 0 ? "—" : list(value, indent: 0).joined(separator: "\n")
@@ -16,13 +24,62 @@ public enum JSONMarkdown {
     }
   }
 
+  /// A part of an object that holds tables: its other members as a list, or one member that is
+  /// an array of flat objects, as a table under its label.
+  enum Block {
+    case list(JSON)
+    case table(String, [JSON])
+  }
+
+  /// An object with a member that is an array of flat objects (`{"metrics": [{…}, {…}]}`), in
+  /// blocks, in order; `nil` for any other value.
+  static func blocks(_ value: JSON) -> [Block]? {
+    guard value.kind == .object,
+      value.members.contains(where: { isTable($0.value) })
+    else { return nil }
+    var blocks: [Block] = []
+    var plain = JSON.object()
+    for (key, member) in value.members {
+      if isTable(member), let rows = member.array {
+        if plain.count > 0 { blocks.append(.list(plain)) }
+        plain = JSON.object()
+        blocks.append(.table(key, rows))
+      } else {
+        plain[key] = member.copy()
+      }
+    }
+    if plain.count > 0 { blocks.append(.list(plain)) }
+    return blocks
+  }
+
+  private static func isTable(_ value: JSON) -> Bool {
+    guard let rows = value.array, !rows.isEmpty else { return false }
+    return rows.allSatisfy(isFlatObject)
+  }
+
+  /// A JSON section as HTML where it holds tables (cmark has none): the tables written as HTML,
+  /// the rest through `markdown`; `nil` when it holds no table.
+  public static func html(_ value: JSON, markdown: (String) -> String) -> String? {
+    if let table = htmlTable(value) { return table }
+    guard let blocks = blocks(value) else { return nil }
+    return blocks.map { block in
+      switch block {
+      case .list(let members): return markdown(list(members, indent: 0).joined(separator: "\n"))
+      case .table(let key, let rows):
+        return "<p><strong>\(escape(label(key)))</strong></p>\n"
+          + (htmlTable(.array(rows.map { $0.copy() })) ?? "")
+      }
+    }.joined()
+  }
+
+  private static func escape(_ text: String) -> String {
+    text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+      .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+  }
+
   /// The table of an array of flat objects as HTML (cmark has no tables), else `nil`.
   public static func htmlTable(_ value: JSON) -> String? {
     guard let rows = value.array, !rows.isEmpty, rows.allSatisfy(isFlatObject) else { return nil }
-    func escape(_ text: String) -> String {
-      text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-        .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-    }
     var columns: [String] = []
     for row in rows {
       for (key, _) in row.members where !columns.contains(key) { columns.append(key) }

@@ -92,6 +92,10 @@ extension PromptBuilder {
     case (nil, let high?): section["target_words"] = "at most \(high)"
     default: section["target_words"] = Absent()
     }
+    // A JSON section: `section.json` (and its schema, as text) for the templates to say so.
+    let wantsJSON = FormatTypes.isJSON(format)
+    section["json"] = wantsJSON ? true : Absent()
+    section["schema"] = wantsJSON ? (format?["schema"]?.compactText ?? Absent()) : Absent()
     let outline = outlineEntries(json, context: context)
     let feedback: [[String: Any]] = (json["violations"]?.array ?? []).map { violation in
       [
@@ -102,9 +106,11 @@ extension PromptBuilder {
     let previous = feedback.isEmpty ? nil : json["content"]?.string
     return [
       "doc": doc, "section": section, "context": context, "outline": outline, "feedback": feedback,
-      "previous_answer": previous ?? Absent(), "has_context": !context.isEmpty,
-      "has_outline": !outline.isEmpty,
-      "has_feedback": !feedback.isEmpty,
+      "previous_answer": previous ?? Absent(),
+      // Present or absent, never the word false.
+      "has_context": context.isEmpty ? Absent() : true,
+      "has_outline": outline.isEmpty ? Absent() : true,
+      "has_feedback": feedback.isEmpty ? Absent() : true,
     ]
   }
 

@@ -164,12 +164,27 @@ public struct Forecast {
       return messages.compactMap { $0["content"]?.string?.utf8.count }.reduce(0, +)
     }
     let mean = sizes.isEmpty ? 4000 : sizes.reduce(0, +) / sizes.count
+    // The length a section's text will have once written, for the prompts of the sections that
+    // use it and have not seen it yet: the middle of its format's words, else its max_tokens (at
+    // most 800).
+    var written: [String: Int] = [:]
+    for (id, _, _, planned) in verdicts {
+      let format = planned["format"]
+      let words = format?["max_words"]?.int.map { high in
+        ((format?["min_words"]?.int ?? high / 2) + high) / 2
+      }
+      written[id] = words.map { $0 * 4 / 3 } ?? min(planned["llm"]?["max_tokens"]?.int ?? 800, 800)
+    }
     for (id, verdict, current, planned) in verdicts where verdict.builds {
       building.insert(id)
       let size =
         current?["messages"]?.array?.compactMap { $0["content"]?.string?.utf8.count }
         .reduce(0, +) ?? mean
-      let input = (size + 3) / 4
+      let unseen = ["depends_on", "context"].flatMap { planned[$0]?.array ?? [] }
+        .compactMap(\.string).filter { used in
+          run.record(used)?["status"]?.string != SectionStatus.completed.rawValue
+        }
+      let input = (size + 3) / 4 + unseen.compactMap { written[$0] }.reduce(0, +)
       let last = run.record(id)?["usage"]?["output_tokens"]?.int
       let format = planned["format"]
       let output =

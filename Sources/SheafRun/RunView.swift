@@ -294,7 +294,9 @@ public final class RunView {
     if let runStart {
       let end = isComplete ? (lastEvent ?? Date()) : Date()
       let elapsed = end.timeIntervalSince(runStart)
-      progress += " · elapsed \(Self.clock(elapsed))"
+      // Once it is over, the time is the last run's (a regeneration's, say), not the document's.
+      progress +=
+        isComplete ? " · last run \(Self.clock(elapsed))" : " · elapsed \(Self.clock(elapsed))"
       if !isComplete && doneThisRun > 0 && done < total {
         progress += " · ETA \(Self.clock(elapsed / Double(doneThisRun) * Double(total - done)))"
       }

@@ -21,7 +21,8 @@ struct BuildPrompt: FilterCommand {
       context (the depends_on and context sections that have content: id, title, content, \
       source, truncated), outline (the other sections' ids and titles: never their \
       descriptions or content), feedback (rule, message, path of the previous attempt's \
-      violations) and previous_answer. Absent optional values are false. Rendering is plain \
+      violations) and previous_answer; a JSON section has section.json and section.schema. \
+      Absent optional values render empty, never false. Rendering is plain \
       text; content is data and is never rendered again.
 
       Each record also gets template_files (the files that rendered it) and fingerprint: \

@@ -51,6 +51,33 @@ struct BuildPromptTests {
     }
   }
 
+  @Test func theDefaultSetAsksAJSONSectionForJSONAndBooleansNeverSayFalse() throws {
+    let json =
+      #"{"doc":"d","id":"a","title":"A","status":"pending","format":{"type":"json","schema":{"type":"array"}}}"#
+    let result = try Harness.run("build-prompt", stdin: Data((json + "\n").utf8))
+    let messages = try #require(objects(result.out).first?["messages"] as? [[String: Any]])
+    let user = messages[1]["content"] as? String ?? ""
+    #expect(user.contains("Answer with JSON only"), "\(user)")
+    #expect(user.contains(#"{"type":"array"}"#))
+    #expect(!user.contains("starting with its first sentence"), "no prose for a JSON section")
+    let prose = try Harness.run(
+      "build-prompt",
+      stdin: Data((#"{"doc":"d","id":"b","title":"B","status":"pending"}"# + "\n").utf8))
+    let plain = try #require(objects(prose.out).first?["messages"] as? [[String: Any]])
+    #expect((plain[1]["content"] as? String)?.contains("starting with its first sentence") == true)
+    // A flag that is not there renders as nothing, never as `false`.
+    let folder = "\(scratch)/flags"
+    try Harness.write("System.", to: "\(folder)/flags/shared_context.mustache")
+    try Harness.write(
+      "[{{has_feedback}}][{{has_context}}][{{has_outline}}]", to: "\(folder)/flags/default.mustache"
+    )
+    let flags = try Harness.run(
+      "build-prompt --prompts \(folder) --set flags",
+      stdin: Data((#"{"doc":"d","id":"c","title":"C","status":"pending"}"# + "\n").utf8))
+    let rendered = try #require(objects(flags.out).first?["messages"] as? [[String: Any]])
+    #expect(rendered[1]["content"] as? String == "[][][]", "\(flags.err)")
+  }
+
   @Test func contentIsInertData() throws {
     try completeEverySection()
     let result = try Harness.run(

@@ -112,6 +112,26 @@ struct SlowModelTests {
     #expect((saved["data"] as? [Any])?.count == 20)
   }
 
+  @Test func theForecastCountsTheTextOfSectionsNotWrittenYet() throws {
+    let dry = try make("doc PLAN=pipelines/prd/plan.json DRY=1")
+    #expect(dry.status == 0, "\(dry.err)")
+    func estimate(_ id: String) -> Int {
+      let line = dry.out.split(separator: "\n").first { $0.hasPrefix("would ask: \(id) ") } ?? ""
+      let match = line.range(of: #"~(\d+) in"#, options: .regularExpression)
+      return match.map { Int(line[$0].dropFirst().dropLast(3)) ?? 0 } ?? 0
+    }
+    let first = estimate("problem_statement")
+    let last = estimate("executive_summary")
+    #expect(first > 500, "\(dry.out)")
+    #expect(last > first * 4, "the summary reads every section: \(first) vs \(last)")
+    // After a run and a regeneration, the time shown is the last run's, said as such.
+    #expect(try make("doc PLAN=pipelines/prd/plan.json").status == 0)
+    #expect(try make("regen DOC=prd SECTION=appendix").status == 0)
+    let status = try make("status DOC=prd")
+    #expect(status.out.contains("· last run "), "\(status.out)")
+    #expect(!status.out.contains("· elapsed "))
+  }
+
   @Test func aServerThatLosesThePromptIsSaid() throws {
     let stub = try Stub()
     let input =

@@ -164,19 +164,19 @@ extension CallEngine {
   /// The clocks of an attempt at `now`, with what is known of its stream and its server.
   func timing(_ attempt: Attempt, now: Double) -> Rules.Timing {
     let resolved = attempt.job.resolved
+    // A local model reads a long prompt before it writes anything: the first byte may take a
+    // second per 25 estimated prompt tokens when that is longer than the limit.
+    let reading = Double(attempt.job.promptTokens) / 25
     var timing = Rules.Timing(
       now: now, attemptStart: attempt.start, firstByte: attempt.firstByte,
       lastByte: attempt.lastByte, total: resolved.totalTimeout,
-      firstByteLimit: options.firstByteTimeout, idleLimit: options.idleTimeout)
+      firstByteLimit: max(options.firstByteTimeout, reading), idleLimit: options.idleTimeout)
     timing.healthy = attempt.isHealthy(now: now, floor: resolved.minTokensPerS)
     timing.staged = resolved.staged
     if attempt.firstByte == nil {
       // Busy with this run: another request to the same server is streaming, here or in another
       // process of the run.
-      let here = active.contains {
-        $0 !== attempt && $0.job.resolved.rateKey == resolved.rateKey && $0.firstByte != nil
-          && now - $0.lastByte < options.idleTimeout
-      }
+      let here = lastStream[resolved.rateKey].map { now - $0 < options.idleTimeout } == true
       let elsewhere = shared?.sinceStreaming(resolved.rateKey).map { $0 < options.idleTimeout }
       timing.serverBusy = here || elsewhere == true
     }
@@ -185,6 +185,7 @@ extension CallEngine {
 
   /// A response to the job's server is streaming (for the run's other requests waiting on it).
   func streaming(_ job: Job) {
+    lastStream[job.resolved.rateKey] = clock.now
     shared?.streaming(job.resolved.rateKey)
   }
 

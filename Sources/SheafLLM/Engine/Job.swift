@@ -54,4 +54,9 @@ final class Job {
   }
 
   var id: String { resolved.call.id }
+
+  /// About how many tokens the current ask's messages take.
+  var promptTokens: Int {
+    call.messages.map { OfflineProvider.estimateTokens($0.content) }.reduce(0, +)
+  }
 }

@@ -306,6 +306,58 @@ struct EngineTests {
     #expect(elapsed >= 100 && elapsed < 101 + 3 * 101, "\(elapsed)")
   }
 
+  @Test func aFirstByteWaitsWhileTheServerStreamsTheRunsOtherRequests() throws {
+    // One slot: the second request gets no byte until the first ends at 12 s, past its 5 s
+    // first-byte limit; the server is busy with this run, so it waits, and both complete.
+    let result = try run(2, patch: Patch(firstByteTimeout: 5, totalTimeout: 60)) { clock in
+      ScriptedTransport(clock: clock) { number, _ in
+        number == 1
+          ? ScriptedTransport.Reply(
+            chunks: (0..<24).map { (Double($0) / 2, sse("word ")) } + [(12, sseEnd)],
+            endAfter: 12)
+          : answer(at: 12.5)
+      }
+    }
+    #expect(result.records.count == 2)
+    #expect(result.records.allSatisfy { $0["status"]?.string == "completed" }, "\(result.records)")
+    #expect(result.transport.requests.count == 2, "nothing asked twice")
+  }
+
+  @Test func aFirstByteThatNeverComesFromAnIdleServerStillTimesOut() throws {
+    let result = try run(retries: 0, patch: Patch(firstByteTimeout: 5, totalTimeout: 60)) {
+      clock in
+      ScriptedTransport(clock: clock) { _, _ in ScriptedTransport.Reply(end: nil) }
+    }
+    let error = try #require(result.records.first?["error"])
+    #expect(error["message"]?.string == "first-byte timeout: no response within 5 s")
+  }
+
+  @Test(arguments: [
+    // The prefix's own last space or newline is kept; a word-to-word joint gets one space.
+    (
+      "The plan has three parts.\n\n", "The second part",
+      "The plan has three parts.\n\nThe second part"
+    ),
+    ("By week", " twelve the pilot ends.", "By week twelve the pilot ends."),
+    ("By week", "twelve the pilot ends.", "By week twelve the pilot ends."),
+    ("It ends", ", then starts again.", "It ends, then starts again."),
+    // What the continuation repeats of the end is dropped, whole words only.
+    (
+      "The pilot runs in two depots until the end of March",
+      "until the end of March, and then in all of them.",
+      "The pilot runs in two depots until the end of March, and then in all of them."
+    ),
+    // A continuation that starts the whole answer again replaces it.
+    (
+      "The dispatch board shows every job of the day on one screen",
+      "The dispatch board shows every job of the day on one screen, sorted by time.",
+      "The dispatch board shows every job of the day on one screen, sorted by time."
+    ),
+  ])
+  func aContinuationJoinsWhereTheTextStopped(_ prefix: String, _ added: String, _ joined: String) {
+    #expect(CallEngine.joined(prefix, added, prefilled: false) == joined)
+  }
+
   @Test func aStreamUnderTheFloorIsCutAtTheTotalTimeoutAndKept() throws {
     // One word every three seconds: under the floor; cut at 10 s, its words kept and paid for,
     // and continued (not asked again from the start) by the re-asks.

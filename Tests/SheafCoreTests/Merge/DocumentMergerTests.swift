@@ -13,6 +13,20 @@ struct DocumentMergerTests {
     return merger
   }
 
+  @Test func anObjectHoldingRowsShowsThemAsATable() throws {
+    let record =
+      #"{"id":"m","title":"M","order":1,"status":"completed","content":"{}","format":{"type":"json"},"#
+      + #""data":{"metrics":[{"name":"on time","target":"95%"},{"name":"calls","target":"-20%"}],"owner":"ops"}}"#
+    let merger = try merged([record])
+    let markdown = merger.render(.markdown, omitMissing: false)
+    #expect(markdown.contains("**Metrics**\n\n| Name | Target |\n| --- | --- |\n| on time | 95% |"))
+    #expect(markdown.contains("- **Owner**: ops"))
+    #expect(!markdown.contains("- **Metrics**:"), "not nested bullets")
+    let html = merger.render(.html, omitMissing: false)
+    #expect(html.contains("<p><strong>Metrics</strong></p>\n<table>"))
+    #expect(html.contains("<td>on time</td><td>95%</td>"))
+  }
+
   @Test func statusRules() throws {
     let done = #"{"id":"a","order":1,"status":"completed","content":"x"}"#
     let failed = #"{"id":"b","order":2,"status":"failed","error":{"type":"network","message":"m"}}"#
