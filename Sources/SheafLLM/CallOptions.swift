@@ -144,9 +144,23 @@ struct ResolvedCall {
   var minTokensPerS = 1.0
   /// Whether the record is a staged run's (`--run`): hints name make's variables.
   var staged = false
+  /// The most bytes an answer (text and thinking) may take (`llm.max_answer_bytes`; default 32
+  /// bytes a token of `max_tokens`, at least 64 KiB; 8 MiB without `max_tokens`).
+  var maxAnswerBytes = 8 << 20
 
   /// What the run's shared rate limit is kept per: the provider and its base URL.
   var rateKey: String { "\(call.settings.provider) \(baseURL)" }
+
+  /// The cap on an answer's bytes: `llm.max_answer_bytes`, else 32 bytes a token of the
+  /// request's `max_tokens` (or `max_completion_tokens`, or `thinking_budget` with it) but at
+  /// least 64 KiB, else 8 MiB.
+  static func maxAnswerBytes(llm: JSON?, parameters: [(key: String, value: String)]) -> Int {
+    if let given = llm?["max_answer_bytes"]?.int, given > 0 { return given }
+    let tokens = ["max_tokens", "max_completion_tokens", "thinking_budget"].compactMap { key in
+      parameters.first { $0.key == key }.flatMap { Int($0.value) }
+    }.reduce(0, +)
+    return tokens > 0 ? max(64 << 10, tokens * 32) : 8 << 20
+  }
 
   /// Resolves a record's settings.
   /// - Throws: `SheafError` (type `input`) when the record cannot be sent.
@@ -234,6 +248,14 @@ struct ResolvedCall {
     if !provider.usesNetwork {
       canonical["offline_seed"] = JSON(Int(truncatingIfNeeded: options.seed))
     }
+    // A JSON section's request carries its schema (structured output, or the prompt's): two
+    // sections that differ only there are two requests. A Markdown format reaches no wire.
+    if FormatTypes.isJSON(json["format"]) {
+      let response = JSON.object()
+      response["json"] = JSON(true)
+      response["schema"] = json["format"]?["schema"]?.copy() ?? .null
+      canonical["response"] = response
+    }
     let requestKey = SHA256.hex(canonical.compactText)
 
     // Flags, then make's TIMEOUT= and RETRIES= (SHEAF_TIMEOUT, SHEAF_RETRIES), then the plan.
@@ -266,7 +288,8 @@ struct ResolvedCall {
       maxTokensLimit: llm?["max_tokens_limit"]?.int,
       price: options.prices.price(llm: llm, provider: providerName, model: model),
       maxCost: llm?["max_cost"]?.double,
-      minTokensPerS: max(0, llm?["min_tokens_per_s"]?.double ?? 1.0), staged: options.run != nil)
+      minTokensPerS: max(0, llm?["min_tokens_per_s"]?.double ?? 1.0), staged: options.run != nil,
+      maxAnswerBytes: Self.maxAnswerBytes(llm: llm, parameters: parameters))
   }
 }
 

@@ -69,12 +69,12 @@ public enum MergeDocCommand {
         let id = record["id"]?.string, Slug.isValid(id)
       else { continue }
       doc = doc ?? record["doc"]?.string
+      // Each file must be the section it is named after (a copied file is left out).
+      func holds(_ path: String) -> Bool { JSON.readObject(path)?["id"]?.string == id }
       let stored = layout.record(id)
-      guard FileManager.default.fileExists(atPath: stored) else { continue }
+      guard holds(stored) else { continue }
       inputs.append(stored)
-      if FileManager.default.fileExists(atPath: layout.revisedRecord(id)) {
-        inputs.append(layout.revisedRecord(id))
-      }
+      if holds(layout.revisedRecord(id)) { inputs.append(layout.revisedRecord(id)) }
     }
     guard let doc, Slug.isValid(doc) else {
       throw ToolFailure.usage("\(layout.plan): no planned section names its document")

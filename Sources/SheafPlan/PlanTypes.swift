@@ -89,6 +89,7 @@ enum PlanTypes {
     ("thinking_budget", .int(1024...Int.max)),
     ("context_window", .int(1...Int.max)),
     ("min_tokens_per_s", .number(0...1_000_000)),
+    ("max_answer_bytes", .int(1024...Int.max)),
     ("extra", .object),
   ]
 

@@ -48,7 +48,7 @@ public final class ContextSummaries {
     let key = String(Fingerprint.hash(messages + "\u{0}" + llm).prefix(16))
     let path = Self.path(directory: directory, id: id, key: key)
     if let text = known[path] { return .found(text) }
-    if let text = Self.read(path) {
+    if let text = Self.read(path, id: id, key: key) {
       known[path] = text
       return .found(text)
     }
@@ -85,8 +85,10 @@ public final class ContextSummaries {
     return true
   }
 
-  private static func read(_ path: String) -> String? {
-    guard let json = JSON.readObject(path), let text = json["summary"]?.string, !text.isEmpty
+  /// The summary kept at `path`, when the file is the one its name says (`id`, `key`).
+  private static func read(_ path: String, id: String, key: String) -> String? {
+    guard let json = JSON.readObject(path), json["id"]?.string == id, json["key"]?.string == key,
+      let text = json["summary"]?.string, !text.isEmpty
     else { return nil }
     return text
   }

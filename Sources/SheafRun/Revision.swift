@@ -75,6 +75,7 @@ public enum Revision {
       let editsJSON = JSON.array(job.edits.map { $0.copy() })
       let key = String(Fingerprint.hash(base + "\u{0}" + editsJSON.compactText).prefix(16))
       if let revised = RunDirectory.readJSON(run.layout.revisedRecord(id)),
+        revised["id"]?.string == id,
         revised["revision"]?["key"]?.string == key, revised["revision"]?["complete"]?.bool == true
       {
         continue

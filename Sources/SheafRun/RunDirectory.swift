@@ -126,8 +126,13 @@ public struct RunDirectory {
   }
 
   /// The record of version `number` of a section.
+  ///
+  /// A version file whose record is another section's (its `id`) is not a version of this one.
   public func version(_ id: String, _ number: Int) -> JSON? {
-    Self.readJSON(layout.version(id, number))
+    guard Slug.isValid(id), let record = Self.readJSON(layout.version(id, number)),
+      record["id"]?.string == id
+    else { return nil }
+    return record
   }
 
   /// Keeps the section's current completed result (record and text) as its next version.
@@ -161,7 +166,11 @@ public struct RunDirectory {
     guard let data = FileManager.default.contents(atPath: layout.record(id)) else {
       return .missing
     }
-    guard let json = try? data.withUnsafeBytes({ try JSON.parse($0) }), json.kind == .object else {
+    // A record is the section its file is named after: one that says otherwise (copied or
+    // written there by hand) is damaged, never taken for that other section.
+    guard let json = try? data.withUnsafeBytes({ try JSON.parse($0) }), json.kind == .object,
+      json["id"]?.string == id
+    else {
       return .damaged
     }
     return .record(json)

@@ -67,4 +67,40 @@ extension JSONSchema {
       && !(key.first?.isNumber ?? true)
     return simple ? "\(path).\(key)" : "\(path)[\(JSON(key).compactText)]"
   }
+
+  /// The first pair of equal items (the lowest first index, then the lowest second), in about
+  /// n log n: items are grouped by a canonical form (object keys sorted, numbers as values), and
+  /// only items of one group are compared.
+  static func firstEqualPair(_ items: [JSON]) -> (Int, Int)? {
+    var groups: [String: [Int]] = [:]
+    var best: (Int, Int)?
+    for (index, item) in items.enumerated() {
+      let key = canonical(item)
+      let earlier = groups[key, default: []]
+      if let first = earlier.first(where: { items[$0].isEqual(to: item) }),
+        best.map({ first < $0.0 }) ?? true
+      {
+        best = (first, index)
+      }
+      groups[key, default: []].append(index)
+    }
+    return best
+  }
+
+  /// A text that equal values share (and, rarely, a few unequal ones: `isEqual` decides).
+  static func canonical(_ value: JSON) -> String {
+    switch value.kind {
+    case .object:
+      let members = value.members.sorted { $0.key < $1.key }
+      return "{"
+        + members.map { JSON($0.key).compactText + ":" + canonical($0.value) }
+        .joined(separator: ",") + "}"
+    case .array:
+      return "[" + (value.array ?? []).map(canonical).joined(separator: ",") + "]"
+    case .number:
+      return "n" + String(value.double ?? 0)
+    default:
+      return value.compactText
+    }
+  }
 }

@@ -299,15 +299,8 @@ public final class JSONSchema {
         &violations, path, "maxItems",
         "has \(count) item\(count == 1 ? "" : "s"); at most \(maximum) allowed")
     }
-    if schema["uniqueItems"]?.bool == true {
-      search: for i in 0..<count {
-        for j in (i + 1)..<max(i + 1, count) where items[i].isEqual(to: items[j]) {
-          fail(
-            &violations, path, "uniqueItems",
-            "items \(i) and \(j) are equal; items must be unique")
-          break search
-        }
-      }
+    if schema["uniqueItems"]?.bool == true, let (i, j) = Self.firstEqualPair(items) {
+      fail(&violations, path, "uniqueItems", "items \(i) and \(j) are equal; items must be unique")
     }
     if let contains = schema["contains"],
       !items.contains(where: { valid($0, contains, base: base, depth: depth + 1) })

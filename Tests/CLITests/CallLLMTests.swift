@@ -126,6 +126,25 @@ struct CallLLMTests {
     #expect(message.contains("cut off when its time ran out"), "\(message)")
   }
 
+  @Test func anAnswerPastItsCapFailsAndTheEventsHoldNoMore() throws {
+    let stub = try Stub()
+    let events = cache + "-events.ndjson"
+    let input =
+      #"{"id":"s","title":"S","status":"pending","llm":{"max_answer_bytes":4096},"messages":[{"role":"user","content":"Write."}]}"#
+    let result = try run(
+      "--provider openai --model m --retries 0 --events-file \(events) --base-url \(stub.url("words=200000"))",
+      input: Data((input + "\n").utf8))
+    #expect(result.status == 1)
+    let record = try #require(objects(result.out).first)
+    let error = try #require(record["error"] as? [String: Any])
+    #expect(error["type"] as? String == "provider")
+    #expect(text(error["message"]).contains("passed 4096 bytes (llm.max_answer_bytes)"), "\(error)")
+    #expect(record["content"] == nil, "what came is dropped")
+    let streamed = objects(try String(contentsOfFile: events, encoding: .utf8))
+      .filter { $0["event"] as? String == "chunk" }.map { text($0["text"]) }.joined()
+    #expect(streamed.utf8.count <= 4096, "\(streamed.utf8.count)")
+  }
+
   @Test func aBodyThatStopsMidStreamIsRetried() throws {
     let stub = try Stub()
     let result = try run(

@@ -41,6 +41,27 @@ public enum Secrets {
     keys.sort { $0.value.count > $1.value.count }
   }
 
+  /// How many bytes at the end of `text` could be the start of a key (the longest end of it that
+  /// is a key's beginning): a stream holds them back until the next piece says whether a key
+  /// follows, so a key split across two pieces is masked as one.
+  public static func pendingKeyPrefix(_ text: String) -> Int {
+    pendingKeyPrefix(Array(text.utf8), keys: keys)
+  }
+
+  static func pendingKeyPrefix(_ bytes: [UInt8], keys: [(name: String, value: [UInt8])]) -> Int {
+    var longest = 0
+    for key in keys {
+      let most = min(key.value.count - 1, bytes.count)
+      guard most > longest else { continue }
+      for length in stride(from: most, to: longest, by: -1)
+      where bytes[(bytes.count - length)...].elementsEqual(key.value[..<length]) {
+        longest = length
+        break
+      }
+    }
+    return longest
+  }
+
   /// `text` with every key masked.
   public static func redact(_ text: String) -> String {
     redact(text, keys: keys)

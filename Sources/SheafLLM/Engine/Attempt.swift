@@ -30,6 +30,9 @@ final class Attempt: TransferSink {
   /// Whether the first-byte wait was extended because the server was busy with this run.
   var waitedForBusyServer = false
 
+  /// The answer's bytes so far (text and thinking), against `llm.max_answer_bytes`.
+  var answerBytes = 0
+
   /// The window a stream's rate is measured over, in seconds.
   static let rateWindow = 10.0
 
@@ -81,6 +84,7 @@ final class Attempt: TransferSink {
     pieceCount += 1
     switch piece {
     case .text(let text):
+      if overCap(text) { return false }
       let now = engine.clock.now
       if firstToken == nil { firstToken = now }
       tokenTimes.append(now)
@@ -91,6 +95,7 @@ final class Attempt: TransferSink {
       let shown = think.feed(text)
       if !shown.isEmpty { engine.chunk(job, shown) }
     case .reasoning(let text):
+      if overCap(text) { return false }
       if firstToken == nil { firstToken = engine.clock.now }
       think.addReasoning(text)
     case .usage(let input, let output):
@@ -105,6 +110,22 @@ final class Attempt: TransferSink {
       streamError = error
       return false
     }
+    return true
+  }
+
+  /// Whether `text` takes the answer past its cap: the stream is stopped and fails (what came is
+  /// dropped; a server that does not stop costs no more memory, events or disk).
+  func overCap(_ text: String) -> Bool {
+    answerBytes += text.utf8.count
+    let cap = job.resolved.maxAnswerBytes
+    guard answerBytes > cap else { return false }
+    streamError = SheafError(
+      .provider,
+      "the answer passed \(cap) bytes (llm.max_answer_bytes) and was stopped: the server does not stop",
+      retryable: false,
+      hint: job.resolved.staged
+        ? "cap the answer with MAX_TOKENS= (or llm.max_tokens), or raise llm.max_answer_bytes"
+        : "cap the answer with --max-tokens (or llm.max_tokens), or raise llm.max_answer_bytes")
     return true
   }
 

@@ -203,6 +203,7 @@ extension CallEngine {
     {
       attempt.finishStream()
     }
+    flushChunk(job)
     let resolved = job.resolved
     if let lower = refusedStructure(job, attempt, end: end, abort: abort) {
       // The server refused how the structure was asked for: asked again a level lower, for every

@@ -10,8 +10,24 @@ extension CallEngine {
   /// For a JSON section the event also carries `data`, the best-effort value of the answer so
   /// far (its cut tail repaired), at most ten times a second, so a viewer can show items as they
   /// arrive.
-  func chunk(_ job: Job, _ text: String) {
-    guard job.call.brief.wantsJSON, options.events || options.eventsFile != nil else {
+  func chunk(_ job: Job, _ piece: String) {
+    guard options.events || options.eventsFile != nil else { return }
+    // The end of the text that could begin a key waits for the next piece: a key split across
+    // two pieces is masked whole (the writer masks every line).
+    var text = job.heldChunk + piece
+    let held = Secrets.pendingKeyPrefix(text)
+    job.heldChunk = ""
+    if held > 0 {
+      var bytes = Array(text.utf8)
+      // Hold whole characters only.
+      var cut = bytes.count - held
+      while cut > 0, cut < bytes.count, bytes[cut] & 0xC0 == 0x80 { cut -= 1 }
+      job.heldChunk = String(decoding: bytes[cut...], as: UTF8.self)
+      bytes.removeSubrange(cut...)
+      text = String(decoding: bytes, as: UTF8.self)
+    }
+    guard !text.isEmpty else { return }
+    guard job.call.brief.wantsJSON else {
       try? output.event(.chunk, doc: job.record.doc, ["id": JSON(job.id), "text": JSON(text)])
       return
     }
@@ -31,6 +47,15 @@ extension CallEngine {
     } else {
       try? output.event(.chunk, doc: job.record.doc, ["id": JSON(job.id), "text": JSON(text)])
     }
+  }
+
+  /// What a stream held back at its end (a possible start of a key that was not one), as a last
+  /// chunk.
+  func flushChunk(_ job: Job) {
+    guard !job.heldChunk.isEmpty else { return }
+    let text = job.heldChunk
+    job.heldChunk = ""
+    try? output.event(.chunk, doc: job.record.doc, ["id": JSON(job.id), "text": JSON(text)])
   }
 
   /// Counts an answered attempt's tokens into its section's usage (every request is paid for,

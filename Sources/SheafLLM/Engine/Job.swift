@@ -28,6 +28,8 @@ final class Job {
   var lastAnswer: CachedAnswer?
   /// A JSON section's answer so far, and when its partial value was last sent.
   var streamed = ""
+  /// The end of the streamed text held back from the chunk events (it may begin a key).
+  var heldChunk = ""
   var lastPartial = -Double.infinity
   /// Tokens over every answered request.
   var usage = (input: 0, output: 0, cached: 0, written: 0, estimated: false, counted: false)

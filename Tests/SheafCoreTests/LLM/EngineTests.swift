@@ -139,6 +139,7 @@ func errorReply(_ status: Int, headers: [String: String] = [:], message: String 
 
 /// Settings a test changes from the defaults.
 struct Patch {
+  var events = false
   var retryBase: Double?
   var retryMax: Double?
   var firstByteTimeout: Double?
@@ -149,6 +150,7 @@ struct Patch {
   var offlineTPS: Double?
 
   func apply(to options: inout CallOptions) {
+    options.events = events
     if let retryBase { options.retryBase = retryBase }
     if let retryMax { options.retryMax = retryMax }
     if let firstByteTimeout { options.firstByteTimeout = firstByteTimeout }
@@ -169,7 +171,7 @@ struct EngineTests {
     transport: (FakeClock) -> ScriptedTransport
   ) throws -> (
     records: [JSON], status: SheafCore.ExitStatus, transport: ScriptedTransport, clock: FakeClock,
-    start: Double
+    start: Double, events: [JSON]
   ) {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent(
       "engine-\(UUID().uuidString).ndjson"
@@ -197,7 +199,10 @@ struct EngineTests {
       options: options, tool: "call-llm", clock: clock, http: scripted, sink: { written.append($0) }
     )
     let status = try engine.run()
-    return (written.filter { !Event.isEvent($0) }, status, scripted, clock, start)
+    return (
+      written.filter { !Event.isEvent($0) }, status, scripted, clock, start,
+      written.filter { Event.isEvent($0) }
+    )
   }
 
   @Test func anAnswerCompletesWithItsTextAndTiming() throws {
@@ -356,6 +361,28 @@ struct EngineTests {
   ])
   func aContinuationJoinsWhereTheTextStopped(_ prefix: String, _ added: String, _ joined: String) {
     #expect(CallEngine.joined(prefix, added, prefilled: false) == joined)
+  }
+
+  @Test func aKeySplitAcrossTwoPiecesReachesOneEventWhole() throws {
+    Secrets.register(
+      variable: "SPLIT_TEST_API_KEY", environment: ["SPLIT_TEST_API_KEY": "sk-split-0123456789"])
+    let result = try run(patch: Patch(events: true)) { clock in
+      ScriptedTransport(clock: clock) { _, _ in
+        ScriptedTransport.Reply(
+          chunks: [
+            (0, sse("The key is sk-spl")), (0.1, sse("it-0123")), (0.2, sse("456789 and more.")),
+            (0.3, sseEnd),
+          ], endAfter: 0.3)
+      }
+    }
+    #expect(result.records.first?["content"]?.string == "The key is sk-split-0123456789 and more.")
+    let chunks = result.events.filter { $0["event"]?.string == "chunk" }.compactMap {
+      $0["text"]?.string
+    }
+    #expect(chunks.joined() == "The key is sk-split-0123456789 and more.")
+    // The whole key is in one event (so the writer masks it); no event holds a part of it only.
+    #expect(chunks.contains { $0.contains("sk-split-0123456789") }, "\(chunks)")
+    #expect(!chunks.contains { $0.hasSuffix("sk-spl") || $0.hasSuffix("it-0123") }, "\(chunks)")
   }
 
   @Test func aStreamUnderTheFloorIsCutAtTheTotalTimeoutAndKept() throws {
