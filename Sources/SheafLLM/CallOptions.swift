@@ -151,6 +151,34 @@ struct ResolvedCall {
   /// What the run's shared rate limit is kept per: the provider and its base URL.
   var rateKey: String { "\(call.settings.provider) \(baseURL)" }
 
+  /// The cache key: everything that reaches the wire and shapes the answer, never the API key.
+  static func requestKey(
+    provider: any Provider, settings: LLMSettings, messages: [Message], format: JSON?, seed: UInt64
+  ) -> String {
+    let canonical = JSON.object()
+    canonical["provider"] = JSON(settings.provider)
+    canonical["base_url"] = JSON(settings.baseURL ?? "")
+    canonical["model"] = JSON(settings.model)
+    canonical["messages"] = ProviderErrors.messagesJSON(messages)
+    let parameterObject = JSON.object()
+    for (key, value) in settings.parameters.sorted(by: { $0.key < $1.key }) {
+      parameterObject[key] = try? JSON.parse(value)
+    }
+    canonical["parameters"] = parameterObject
+    if !provider.usesNetwork {
+      canonical["offline_seed"] = JSON(Int(truncatingIfNeeded: seed))
+    }
+    // A JSON section's request carries its schema (structured output, or the prompt's): two
+    // sections that differ only there are two requests. A Markdown format reaches no wire.
+    if FormatTypes.isJSON(format) {
+      let response = JSON.object()
+      response["json"] = JSON(true)
+      response["schema"] = format?["schema"]?.copy() ?? .null
+      canonical["response"] = response
+    }
+    return SHA256.hex(canonical.compactText)
+  }
+
   /// The cap on an answer's bytes: `llm.max_answer_bytes`, else 32 bytes a token of the
   /// request's `max_tokens` (or `max_completion_tokens`, or `thinking_budget` with it) but at
   /// least 64 KiB, else 8 MiB.
@@ -234,29 +262,9 @@ struct ResolvedCall {
     let settings = LLMSettings(
       provider: providerName, model: model, baseURL: baseURL, parameters: parameters)
 
-    // The cache key: everything that shapes the answer, never the key.
-    let canonical = JSON.object()
-    canonical["provider"] = JSON(providerName)
-    canonical["base_url"] = JSON(baseURL)
-    canonical["model"] = JSON(model)
-    canonical["messages"] = ProviderErrors.messagesJSON(messages)
-    let parameterObject = JSON.object()
-    for (key, value) in parameters.sorted(by: { $0.key < $1.key }) {
-      parameterObject[key] = try? JSON.parse(value)
-    }
-    canonical["parameters"] = parameterObject
-    if !provider.usesNetwork {
-      canonical["offline_seed"] = JSON(Int(truncatingIfNeeded: options.seed))
-    }
-    // A JSON section's request carries its schema (structured output, or the prompt's): two
-    // sections that differ only there are two requests. A Markdown format reaches no wire.
-    if FormatTypes.isJSON(json["format"]) {
-      let response = JSON.object()
-      response["json"] = JSON(true)
-      response["schema"] = json["format"]?["schema"]?.copy() ?? .null
-      canonical["response"] = response
-    }
-    let requestKey = SHA256.hex(canonical.compactText)
+    let requestKey = Self.requestKey(
+      provider: provider, settings: settings, messages: messages, format: json["format"],
+      seed: options.seed)
 
     // Flags, then make's TIMEOUT= and RETRIES= (SHEAF_TIMEOUT, SHEAF_RETRIES), then the plan.
     let retries = min(
