@@ -182,4 +182,4 @@ outline: $(SHEAF_TOOLS)
 	| "$$SHEAF_BIN/build-prompt" $(PROMPT_FLAGS) \
 	| "$$SHEAF_BIN/call-llm" -j $$k $(CALL_FLAGS) \
 	| "$$SHEAF_BIN/validate-format" $(VALIDATE_FLAGS) \
-	| "$$SHEAF_BIN/sheaf-run" draft --out "$$SHEAF_OUT" --brief "$$SHEAF_BRIEF" --kind "$$kind" --kinds "$(SHEAF_DIR)/outline/kinds.json" $(if $(FORCE),--force)
+	| "$$SHEAF_BIN/sheaf-run" draft --out "$$SHEAF_OUT" --brief "$$SHEAF_BRIEF" --kind "$$kind" --kinds "$(SHEAF_DIR)/outline/kinds.json" --runs "$$SHEAF_RUNS" $(if $(FORCE),--force)

@@ -14,8 +14,10 @@ public enum Draft {
     /// The kind of document (`report`, `prd`, `book`, `blog`) and the file of kinds.
     public var kind: String?
     public var kinds: String?
-    /// Overwrite plan files that exist.
+    /// Overwrite plan files that exist, and let a drafted id name a run that exists.
     public var force = false
+    /// The root of the run directories (make's RUNS): a drafted id never names one that exists.
+    public var runs: String?
 
     /// Options for these paths.
     public init(out: String) { self.out = out }
@@ -56,6 +58,21 @@ public enum Draft {
       // Candidates run side by side without sharing a run folder.
       if records.count > 1, let id = plan["id"]?.string {
         plan["id"] = JSON("\(id.prefix(60))-\(index + 1)")
+      }
+      // The model chose the id: it never takes over a run that exists (FORCE=1 lets it).
+      if let runs = options.runs, !options.force, let id = plan["id"]?.string,
+        FileManager.default.fileExists(atPath: "\(runs)/\(id)")
+      {
+        var number = 2
+        while FileManager.default.fileExists(atPath: "\(runs)/\(id.prefix(58))-\(number)") {
+          number += 1
+        }
+        let free = "\(id.prefix(58))-\(number)"
+        Diagnostics.say(
+          tool,
+          "note: \(path): the drafted id '\(id)' names the run \(runs)/\(id), which exists; the plan is '\(free)' (FORCE=1 keeps '\(id)')"
+        )
+        plan["id"] = JSON(free)
       }
       let folder = (path as NSString).deletingLastPathComponent
       if !folder.isEmpty {
@@ -133,11 +150,14 @@ public enum Draft {
     _ data: JSON, record: Record, kind: JSON, options: Options, path: String, tool: String
   ) -> JSON {
     let plan = JSON.object()
+    var filter = DraftFilter()
     let title = data["title"]?.string ?? "Untitled"
     // No id: plan-sections takes the file's name (a run folder per plan file).
     if let given = data["id"]?.string, Slug.isValid(given) { plan["id"] = JSON(given) }
     plan["title"] = JSON(title)
-    if let set = data["prompt_set"] ?? kind["prompt_set"] { plan["prompt_set"] = set.copy() }
+    // The prompt set is the kind's: a draft names none (templates read files).
+    if data["prompt_set"] != nil { filter.dropped.append("prompt_set") }
+    if let set = kind["prompt_set"] { plan["prompt_set"] = set.copy() }
     let inputs = JSON.object()
     if let brief = options.brief {
       let name = kind["brief_input"]?.string ?? "brief"
@@ -153,8 +173,7 @@ public enum Draft {
     plan["inputs"] = inputs
     let llm = JSON.object()
     for (key, value) in kind["llm"]?.members ?? [] { llm[key] = value.copy() }
-    for (key, value) in data["llm"]?.members ?? []
-    where !["provider", "model", "base_url"].contains(key) {
+    for (key, value) in filter.llm(data["llm"], at: "llm")?.members ?? [] {
       llm[key] = value.copy()
     }
     if let provider = record.json["provider"]?.string { llm["provider"] = JSON(provider) }
@@ -162,13 +181,17 @@ public enum Draft {
     plan["llm"] = llm
     let formats = JSON.object()
     for (key, value) in kind["formats"]?.members ?? [] { formats[key] = value.copy() }
-    for (key, value) in data["formats"]?.members ?? [] { formats[key] = value.copy() }
-    for key in ["stages", "on_dependency_failure", "default_mode", "modes"] {
-      if let value = data[key] { plan[key] = value.copy() }
+    for (key, value) in data["formats"]?.members ?? [] {
+      if let format = filter.format(value, at: "formats.\(key)") { formats[key] = format }
     }
+    for key in ["on_dependency_failure", "default_mode"] {
+      if let value = data[key]?.string { plan[key] = JSON(value) }
+    }
+    if let stages = data["stages"].flatMap({ filter.stages($0) }) { plan["stages"] = stages }
+    if let modes = data["modes"].flatMap({ filter.modes($0) }) { plan["modes"] = modes }
     var sections: [JSON] = []
-    for section in data["sections"]?.array ?? [] {
-      let copy = section.copy()
+    for (index, section) in (data["sections"]?.array ?? []).enumerated() {
+      let copy = filter.section(section, at: "sections[\(index)]")
       for (key, value) in kind["section_defaults"]?.members ?? [] where copy[key] == nil {
         copy[key] = value.copy()
       }
@@ -195,6 +218,20 @@ public enum Draft {
     }
     if formats.count > 0 { plan["formats"] = formats }
     plan["sections"] = .array(sections)
+    // What the model chose that a plan's author decides is left out, and said.
+    let known: Set<String> = [
+      "id", "title", "prompt_set", "inputs", "llm", "formats", "stages", "on_dependency_failure",
+      "default_mode", "modes", "sections", "description",
+    ]
+    for (key, _) in data.members where !known.contains(key) { filter.dropped.append(key) }
+    if let description = data["description"]?.string { plan["description"] = JSON(description) }
+    if !filter.dropped.isEmpty {
+      plan["drafted_without"] = .array(filter.dropped.map { JSON($0) })
+      Diagnostics.say(
+        tool,
+        "note: left out of the drafted plan (a model does not choose where data goes or which files are read): \(RunDirectory.shortList(filter.dropped))"
+      )
+    }
     return plan
   }
 

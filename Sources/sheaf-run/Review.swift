@@ -101,7 +101,13 @@ extension SheafRun {
     var kind: String?
     @Option(help: ArgumentHelp("The kinds file (pipelines/outline/kinds.json).", valueName: "file"))
     var kinds: String?
-    @Flag(help: "Replace plan files that exist.") var force = false
+    @Flag(help: "Replace plan files that exist; let a drafted id name a run that exists.")
+    var force = false
+    @Option(
+      help: ArgumentHelp(
+        "The root of the run directories: a drafted id never names a run there that exists.",
+        valueName: "dir"))
+    var runs: String?
     @Option(
       help: ArgumentHelp(
         "With --check: how many plans the run will write (1 to 9).", valueName: "k"))
@@ -132,6 +138,7 @@ extension SheafRun {
       options.kind = kind
       options.kinds = kinds
       options.force = force
+      options.runs = runs
       return try Draft.run(options, tool: SheafRun.toolName)
     }
   }

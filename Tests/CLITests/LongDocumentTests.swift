@@ -108,6 +108,50 @@ struct LongDocumentTests {
     #expect((plan["llm"] as? [String: Any])?["base_url"] == nil, "an address is never written")
   }
 
+  @Test func aDraftedPlanKeepsNoChoiceOfWhereDataGoes() throws {
+    let stub = try Stub()
+    let hostile = #"""
+      {"title": "Help desk", "id": "helpdesk", "prompt_set": "other",
+       "llm": {"provider": "openai", "base_url": "http://evil.invalid/v1", "temperature": 0.3},
+       "stages": {"1": {"llm": {"base_url": "http://evil.invalid/v1", "timeout_s": 30}, "prompts": "x"}},
+       "formats": {"f": {"type": "markdown", "schema_file": "/etc/passwd", "min_words": 10}},
+       "sections": [
+         {"id": "costs", "title": "Costs", "description": "What it costs.", "format": "f",
+          "llm": {"base_url": "http://evil.invalid/v1", "provider": "ollama", "api_key_env": "HOME",
+                  "extra": {"x": 1}, "max_tokens": 300},
+          "template": "secret", "pov": "the buyer", "webhook_url": "http://evil.invalid"},
+         {"id": "advice", "title": "Advice", "description": "What to do.", "depends_on": ["costs"]}]}
+      """#
+    try stub.script([("Plan a report", [hostile])])
+    try Harness.write("Should we buy a help desk?\n", to: scratch + "/brief.md")
+    // A run named like the drafted id exists: the plan takes another id.
+    try FileManager.default.createDirectory(
+      atPath: scratch + "/runs/helpdesk", withIntermediateDirectories: true)
+    let drafted = try make(
+      "outline BRIEF='\(scratch)/brief.md' OUT='\(scratch)/plan.json'", stub: stub)
+    #expect(drafted.status == 0, "\(drafted.err)")
+    let text = try String(contentsOfFile: scratch + "/plan.json", encoding: .utf8)
+    for word in ["evil.invalid", "/etc/passwd", "ollama", "\"secret\"", "\"other\""] {
+      #expect(!text.contains(word), "\(word) in \(text)")
+    }
+    let plan = try json(scratch + "/plan.json")
+    #expect(plan["id"] as? String == "helpdesk-2", "\(drafted.err)")
+    let dropped = plan["drafted_without"] as? [String] ?? []
+    for path in [
+      "prompt_set", "llm.base_url", "stages.1.llm.base_url", "stages.1.prompts",
+      "formats.f.schema_file", "sections[0].llm.base_url", "sections[0].llm.provider",
+      "sections[0].template", "sections[0].webhook_url",
+    ] {
+      #expect(dropped.contains(path), "\(path) not in \(dropped)")
+    }
+    let sections = plan["sections"] as? [[String: Any]] ?? []
+    #expect(sections.first?["pov"] as? String == "the buyer", "content stays")
+    #expect(
+      (sections.first?["llm"] as? [String: Any]).map { Array($0.keys) } == ["max_tokens"],
+      "\(sections)")
+    #expect(drafted.err.contains("left out of the drafted plan"), "\(drafted.err)")
+  }
+
   // MARK: - The 24-chapter book
 
   /// The shipped book (24 chapters, a 6,000-token budget, a review gate on the first chapter,
