@@ -1,7 +1,8 @@
 import SheafCore
 
-/// What a model drafts is data from a stranger: a drafted plan keeps only what a plan's author
-/// writes about content (ids, titles, descriptions, dependencies, stages, modes, formats, word
+/// What a model drafts is data from a stranger.
+///
+/// A drafted plan keeps only what a plan's author writes about content (ids, titles, descriptions, dependencies, stages, modes, formats, word
 /// counts and the settings that shape how an answer is written), at every level. Where a request
 /// is sent, who answers, keys, prompt sets, templates, file paths and anything merged into a
 /// request body are dropped, and each drop is named (`sections[2].llm.base_url`).
