@@ -18,7 +18,8 @@ SHEAF_BIN := $(RELEASE_BIN)
 # 0.5-2.5 s in swift build each time).
 SOURCES := Package.swift $(shell find Sources -type f 2>/dev/null)
 SHEAF_TOOLS := $(RELEASE_BIN)/sheaf-run
-SHARE := $(DESTDIR)$(PREFIX)/share/sheaf
+# Where make install writes, as a value (a quote or a `$(…)` in PREFIX is a path, not make text).
+export SHEAF_DEST := $(value DESTDIR)$(value PREFIX)
 # What make install installs: the tools linked against the Swift runtime as shared libraries,
 # which it copies once into $(PREFIX)/lib/sheaf (the tools look there, beside themselves).
 INSTALL_BIN := .build/dist/release
@@ -90,22 +91,22 @@ test: test-deps lint
 # driver (pipelines/sheaf.mk and section.mk), the prompt sets and the example plans, laid out as
 # in the checkout, so the driver finds the tools beside it (../../../bin) or on PATH.
 install: $(INSTALL_BIN)/sheaf-run
-	install -d "$(DESTDIR)$(PREFIX)/bin" "$(DESTDIR)$(PREFIX)/lib/sheaf" "$(SHARE)/pipelines" "$(SHARE)/prompts"
-	for t in $(TOOLS); do install -m 0755 -s $(INSTALL_BIN)/$$t "$(DESTDIR)$(PREFIX)/bin/$$t"; done
+	install -d "$$SHEAF_DEST/bin" "$$SHEAF_DEST/lib/sheaf" "$$SHEAF_DEST/share/sheaf/pipelines" "$$SHEAF_DEST/share/sheaf/prompts"
+	for t in $(TOOLS); do install -m 0755 -s $(INSTALL_BIN)/$$t "$$SHEAF_DEST/bin/$$t"; done
 	@runtime="$$($(SWIFT) -print-target-info | sed -n '/runtimeLibraryPaths/{n;s/.*"\(.*\)".*/\1/p;}')"; \
 	test -d "$$runtime" || { echo "sheaf: cannot find the Swift runtime libraries ($$runtime)" >&2; exit 2; }; \
 	for t in $(TOOLS); do LD_LIBRARY_PATH="$$runtime" ldd $(INSTALL_BIN)/$$t; done \
 	  | awk -v dir="$$runtime/" 'index($$3, dir) == 1 { print $$3 }' | sort -u > .build/runtime-libs; \
 	test -s .build/runtime-libs || { echo "sheaf: the tools in $(INSTALL_BIN) use no Swift runtime library from $$runtime" >&2; exit 2; }; \
-	while read -r lib; do install -m 0644 "$$lib" "$(DESTDIR)$(PREFIX)/lib/sheaf/" && strip --strip-unneeded "$(DESTDIR)$(PREFIX)/lib/sheaf/$${lib##*/}" || exit 1; done < .build/runtime-libs
-	install -m 0644 pipelines/sheaf.mk pipelines/section.mk pipelines/unexport.mk "$(SHARE)/pipelines/"
-	for e in $(EXAMPLES); do install -d "$(SHARE)/pipelines/$$e" && cp -R pipelines/$$e/. "$(SHARE)/pipelines/$$e/"; done
-	cp -R prompts/. "$(SHARE)/prompts/"
-	@echo "sheaf: installed in $(DESTDIR)$(PREFIX) (tools in bin/, driver, prompts and examples in share/sheaf/)"
+	while read -r lib; do install -m 0644 "$$lib" "$$SHEAF_DEST/lib/sheaf/" && strip --strip-unneeded "$$SHEAF_DEST/lib/sheaf/$${lib##*/}" || exit 1; done < .build/runtime-libs
+	install -m 0644 pipelines/sheaf.mk pipelines/section.mk pipelines/unexport.mk "$$SHEAF_DEST/share/sheaf/pipelines/"
+	for e in $(EXAMPLES); do install -d "$$SHEAF_DEST/share/sheaf/pipelines/$$e" && cp -R pipelines/$$e/. "$$SHEAF_DEST/share/sheaf/pipelines/$$e/"; done
+	cp -R prompts/. "$$SHEAF_DEST/share/sheaf/prompts/"
+	@echo "sheaf: installed in $$SHEAF_DEST (tools in bin/, driver, prompts and examples in share/sheaf/)"
 
 uninstall:
-	for t in $(TOOLS); do rm -f "$(DESTDIR)$(PREFIX)/bin/$$t"; done
-	rm -rf "$(SHARE)" "$(DESTDIR)$(PREFIX)/lib/sheaf"
+	for t in $(TOOLS); do rm -f "$$SHEAF_DEST/bin/$$t"; done
+	rm -rf "$$SHEAF_DEST/share/sheaf" "$$SHEAF_DEST/lib/sheaf"
 
 # The demo: the detailed PRD with the offline provider, paced so that streaming and the parallel
 # second stage can be seen, shown live; then where the document and summary are.

@@ -26,8 +26,8 @@ define sheaf_section
   | "$$SHEAF_BIN/sheaf-run" deps --run "$$SHEAF_RUN" \
   | "$$SHEAF_BIN/build-prompt" --run "$$SHEAF_RUN" \
   | "$$SHEAF_BIN/sheaf-run" fresh --run "$$SHEAF_RUN" \
-  | "$$SHEAF_BIN/call-llm" -j 1 --run "$$SHEAF_RUN" $(if $(filter $(1),$(SHEAF_REFRESH_IDS)),--refresh $(1)) $(CALL_FLAGS) \
-  | "$$SHEAF_BIN/validate-format" --run "$$SHEAF_RUN" $(VALIDATE_FLAGS) \
+  | "$$SHEAF_BIN/call-llm" -j 1 --run "$$SHEAF_RUN" $(if $(filter $(1),$(SHEAF_REFRESH_IDS)),--refresh $(1)) $$SHEAF_CALL_FLAGS \
+  | "$$SHEAF_BIN/validate-format" --run "$$SHEAF_RUN" $$SHEAF_VALIDATE_FLAGS \
   | "$$SHEAF_BIN/sheaf-run" save --run "$$SHEAF_RUN"
 endef
 
@@ -37,7 +37,7 @@ define sheaf_summaries
 { flock 8 && "$$SHEAF_BIN/plan-sections" $(if $(SHEAF_MODE),--mode $(SHEAF_MODE)) --only $(1) "$$SHEAF_PLAN" \
   | "$$SHEAF_BIN/sheaf-run" deps --run "$$SHEAF_RUN" \
   | "$$SHEAF_BIN/build-prompt" --run "$$SHEAF_RUN" --summary-requests \
-  | "$$SHEAF_BIN/call-llm" --run "$$SHEAF_RUN" $(CALL_FLAGS) \
+  | "$$SHEAF_BIN/call-llm" --run "$$SHEAF_RUN" $$SHEAF_CALL_FLAGS \
   | "$$SHEAF_BIN/validate-format" --run "$$SHEAF_RUN" \
   | "$$SHEAF_BIN/sheaf-run" summaries --run "$$SHEAF_RUN" --save; } 8>>"$$SHEAF_RUN/.summaries.lock"
 endef
@@ -48,8 +48,8 @@ endef
 sheaf-revise:
 	@cd "$$SHEAF_CWD" && "$$SHEAF_BIN/sheaf-run" revise --run "$$SHEAF_RUN" $${SHEAF_ONLY_GIVEN:+--prune} \
 	  | "$$SHEAF_BIN/build-prompt" --run "$$SHEAF_RUN" \
-	  | "$$SHEAF_BIN/call-llm" --run "$$SHEAF_RUN" $(CALL_FLAGS) \
-	  | "$$SHEAF_BIN/validate-format" --run "$$SHEAF_RUN" $(VALIDATE_FLAGS) \
+	  | "$$SHEAF_BIN/call-llm" --run "$$SHEAF_RUN" $$SHEAF_CALL_FLAGS \
+	  | "$$SHEAF_BIN/validate-format" --run "$$SHEAF_RUN" $$SHEAF_VALIDATE_FLAGS \
 	  | "$$SHEAF_BIN/sheaf-run" revise --run "$$SHEAF_RUN" --save
 
 # The sections a regeneration asks for again even when the cache has an answer (written by

@@ -66,7 +66,14 @@ export SHEAF_OUT := $(value OUT)
 export SHEAF_KIND := $(value KIND)
 export SHEAF_SECTIONS := $(value SECTIONS)
 export SHEAF_CANDIDATES := $(value CANDIDATES)
-export SHEAF_NOTES := $(value NOTES)
+# Flags are 1 or 0 (or not given), read as values: a flag never reaches a recipe as make text.
+SHEAF_BAD_FLAG := $(firstword $(foreach v,FORCE DRY ALLOW_OUTSIDE CLEAR_NOTE NOTES,$(if $(filter-out 0 1,$(value $(v))),$(v))))
+ifneq ($(SHEAF_BAD_FLAG),)
+$(error sheaf: $(SHEAF_BAD_FLAG)=$(value $(SHEAF_BAD_FLAG)): give 1 (or 0))
+endif
+ifeq ($(value NOTES),1)
+export SHEAF_NOTES := 1
+endif
 ifneq ($(value PROVIDER),)
 export SHEAF_PROVIDER := $(value PROVIDER)
 endif
@@ -76,17 +83,21 @@ endif
 ifneq ($(value BASE_URL),)
 export SHEAF_BASE_URL := $(value BASE_URL)
 endif
-ifneq ($(FORCE),)
+ifeq ($(value FORCE),1)
 export SHEAF_FORCE := 1
 endif
-ifneq ($(ALLOW_OUTSIDE),)
+ifeq ($(value ALLOW_OUTSIDE),1)
 export SHEAF_ALLOW_OUTSIDE := 1
 endif
 ifneq ($(value PRICES),)
 export SHEAF_PRICES := $(value PRICES)
 endif
 export SHEAF_WARN := $(value WARN)
-export SHEAF_JOBS := $(J)
+export SHEAF_JOBS := $(value J)
+# The tools' own flags, as values: split into words by the shell, never expanded by make.
+export SHEAF_CALL_FLAGS := $(value CALL_FLAGS)
+export SHEAF_PROMPT_FLAGS := $(value PROMPT_FLAGS)
+export SHEAF_VALIDATE_FLAGS := $(value VALIDATE_FLAGS)
 # Caps from the command line: MAX_TOKENS (part of what a section is built from, remembered by
 # the run), TIMEOUT (seconds an attempt) and RETRIES; call-llm reads them as SHEAF_*.
 ifneq ($(value MAX_TOKENS),)
@@ -100,10 +111,10 @@ export SHEAF_RETRIES := $(value RETRIES)
 endif
 export SHEAF_NOTIFY := $(value NOTIFY)
 export SHEAF_BUDGET := $(value BUDGET)
-ifneq ($(DRY),)
+ifeq ($(value DRY),1)
 export SHEAF_DRY := 1
 endif
-ifneq ($(CLEAR_NOTE),)
+ifeq ($(value CLEAR_NOTE),1)
 export SHEAF_CLEAR_NOTE := 1
 endif
 
@@ -113,8 +124,8 @@ endif
 # every tool (PROMPT_FLAGS, WARN, BUDGET, J, and call-llm's flags after --), the regeneration.
 SHEAF_PREPARE = "$$SHEAF_BIN/sheaf-run" prepare --plan "$$SHEAF_PLAN" --runs "$$SHEAF_RUNS" --mode "$$SHEAF_MODE_ARG" \
   $${SHEAF_WARN_GIVEN:+--warn "$$SHEAF_WARN"} --jobs "$$SHEAF_JOBS" $${SHEAF_BUDGET:+--budget "$$SHEAF_BUDGET"} $${SHEAF_DRY:+--dry-run} \
-  $(if $(FORCE),--force) $${SHEAF_REGEN:+--regenerate "$$SHEAF_REGEN" --cascade "$$SHEAF_CASCADE" --note "$$SHEAF_NOTE"} \
-  $${SHEAF_CLEAR_NOTE:+--clear-note} $${SHEAF_ONLY_GIVEN:+--only "$$SHEAF_ONLY"} $(PROMPT_FLAGS) -- $(CALL_FLAGS)
+  $${SHEAF_FORCE:+--force} $${SHEAF_REGEN:+--regenerate "$$SHEAF_REGEN" --cascade "$$SHEAF_CASCADE" --note "$$SHEAF_NOTE"} \
+  $${SHEAF_CLEAR_NOTE:+--clear-note} $${SHEAF_ONLY_GIVEN:+--only "$$SHEAF_ONLY"} $$SHEAF_PROMPT_FLAGS -- $$SHEAF_CALL_FLAGS
 
 # One run per document at a time: the recipe's shell opens runs/<doc>/.lock as descriptor 9 and
 # `sheaf-run lock` takes a flock on it (waiting, and saying so, while another make doc or regen
@@ -128,7 +139,8 @@ doc: $(SHEAF_TOOLS)
 	@test -n "$$SHEAF_PLAN" || { echo "sheaf: usage: make doc PLAN=pipelines/prd/plan.json [J=8] [MODE=…] [PROVIDER=…] [MODEL=…]" >&2; exit 2; }
 	@SHEAF_CWD="$$(pwd)"; export SHEAF_CWD; \
 	SHEAF_BIN="$$(cd "$$SHEAF_BIN" 2>/dev/null && pwd)" || { echo "sheaf: no tools in $(SHEAF_BIN): run make build, or set SHEAF_BIN" >&2; exit 2; }; \
-	export SHEAF_BIN; [ -n "$$SHEAF_DRY" ] && exec $(SHEAF_PREPARE); \
+	export SHEAF_BIN; case "$$SHEAF_JOBS" in ''|0|*[!0-9]*) echo "sheaf: J=$$SHEAF_JOBS: give the number of sections at once" >&2; exit 2;; esac; \
+	[ -n "$$SHEAF_DRY" ] && exec $(SHEAF_PREPARE); \
 	run=$$("$$SHEAF_BIN/sheaf-run" where --plan "$$SHEAF_PLAN" --runs "$$SHEAF_RUNS") || exit 2; \
 	exec 9>>"$$run/.lock" && "$$SHEAF_BIN/sheaf-run" lock --run "$$run" --fd 9 || exit 2; \
 	doc=$$($(SHEAF_PREPARE)) || exit 2; SHEAF_RUN="$$SHEAF_RUNS/$$doc"; export SHEAF_RUN; \
@@ -144,7 +156,7 @@ doc: $(SHEAF_TOOLS)
 	"$$SHEAF_BIN/sheaf-run" finish --run "$$SHEAF_RUN" --notify "$$SHEAF_NOTIFY" 9>&- && [ $$built = 0 ]
 
 # make in the run directory, on section.mk (the sections' pipelines and the continuity pass).
-SHEAF_RUN_MAKE = $(MAKE) --no-print-directory -k -j$(J) -C "$$SHEAF_RUN" -f "$$(cd "$(SHEAF_DIR)" && pwd)/section.mk"
+SHEAF_RUN_MAKE = $(MAKE) --no-print-directory -k -j"$$SHEAF_JOBS" -C "$$SHEAF_RUN" -f "$$(cd "$(SHEAF_DIR)" && pwd)/section.mk"
 
 # Regenerate one section (with NOTE kept as its instructions until CLEAR_NOTE=1) and, unless
 # CASCADE=no, every section that uses it (or those CASCADE=a,b names), asking the provider again
@@ -154,11 +166,11 @@ regen: $(SHEAF_TOOLS)
 	@test -n "$$SHEAF_DOC_ARG" -a -n "$$SHEAF_SECTION_ARG" || { echo "sheaf: usage: make regen DOC=prd SECTION=id [NOTE=\"…\"] [CASCADE=no|a,b] [DRY=1]" >&2; exit 2; }
 	@plan="$$("$$SHEAF_BIN/sheaf-run" info --run "$$SHEAF_RUNS/$$SHEAF_DOC_ARG" plan)" || exit 2; \
 	mode="$$("$$SHEAF_BIN/sheaf-run" info --run "$$SHEAF_RUNS/$$SHEAF_DOC_ARG" mode)"; \
-	PLAN="$$plan" MODE="$$mode" SHEAF_REGEN="$$SHEAF_SECTION_ARG" $(MAKE) --no-print-directory doc
+	PLAN="$$plan" MODE="$$mode" SHEAF_REGEN="$$SHEAF_SECTION_ARG" $(MAKE) --no-print-directory -f "$(firstword $(MAKEFILE_LIST))" doc
 
 status: $(SHEAF_TOOLS)
 	@test -n "$$SHEAF_DOC_ARG" || { echo "sheaf: usage: make status DOC=prd" >&2; exit 2; }
-	@"$$SHEAF_BIN/sheaf-run" status --run "$$SHEAF_RUNS/$$SHEAF_DOC_ARG" $(PROMPT_FLAGS) -- $(CALL_FLAGS)
+	@"$$SHEAF_BIN/sheaf-run" status --run "$$SHEAF_RUNS/$$SHEAF_DOC_ARG" $$SHEAF_PROMPT_FLAGS -- $$SHEAF_CALL_FLAGS
 
 watch: $(SHEAF_TOOLS)
 	@test -n "$$SHEAF_DOC_ARG" || { echo "sheaf: usage: make watch DOC=prd" >&2; exit 2; }
@@ -173,13 +185,13 @@ outline: $(SHEAF_TOOLS)
 	@kind="$${SHEAF_KIND:-report}"; k="$${SHEAF_CANDIDATES:-1}"; \
 	SHEAF_BIN="$$(cd "$$SHEAF_BIN" 2>/dev/null && pwd)" || { echo "sheaf: no tools in $(SHEAF_BIN): run make build, or set SHEAF_BIN" >&2; exit 2; }; \
 	guide=$$("$$SHEAF_BIN/sheaf-run" draft --check --out "$$SHEAF_OUT" --brief "$$SHEAF_BRIEF" --kind "$$kind" --kinds "$(SHEAF_DIR)/outline/kinds.json" \
-	  --sections "$$SHEAF_SECTIONS" --candidates "$$k" $(if $(FORCE),--force)) || exit 2; \
+	  --sections "$$SHEAF_SECTIONS" --candidates "$$k" $${SHEAF_FORCE:+--force}) || exit 2; \
 	i=1; while [ $$i -le $$k ]; do \
 	  "$$SHEAF_BIN/plan-sections" "$(SHEAF_DIR)/outline/plan.json" --input brief=@"$$SHEAF_BRIEF" --input kind="$$kind" \
 	    --input guide=@"$$guide" --input sections="$$SHEAF_SECTIONS" --input candidate=$$i --input candidates=$$k || exit 2; \
 	  i=$$((i + 1)); \
 	done \
-	| "$$SHEAF_BIN/build-prompt" $(PROMPT_FLAGS) \
-	| "$$SHEAF_BIN/call-llm" -j $$k $(CALL_FLAGS) \
-	| "$$SHEAF_BIN/validate-format" $(VALIDATE_FLAGS) \
-	| "$$SHEAF_BIN/sheaf-run" draft --out "$$SHEAF_OUT" --brief "$$SHEAF_BRIEF" --kind "$$kind" --kinds "$(SHEAF_DIR)/outline/kinds.json" --runs "$$SHEAF_RUNS" $(if $(FORCE),--force)
+	| "$$SHEAF_BIN/build-prompt" $$SHEAF_PROMPT_FLAGS \
+	| "$$SHEAF_BIN/call-llm" -j $$k $$SHEAF_CALL_FLAGS \
+	| "$$SHEAF_BIN/validate-format" $$SHEAF_VALIDATE_FLAGS \
+	| "$$SHEAF_BIN/sheaf-run" draft --out "$$SHEAF_OUT" --brief "$$SHEAF_BRIEF" --kind "$$kind" --kinds "$(SHEAF_DIR)/outline/kinds.json" --runs "$$SHEAF_RUNS" $${SHEAF_FORCE:+--force}

@@ -469,4 +469,62 @@ extension SafetyTests {
     #expect(try String(contentsOfFile: "\(sections)/conclusion.md", encoding: .utf8) == before)
     #expect(!again.err.contains("✓ conclusion"), "written back from the record, not asked again")
   }
+
+  @Test func everyMakeVariableIsAValue() throws {
+    let scratch = Harness.scratch("makevars")
+    let mark = "\(scratch)/PWNED"
+    let payload = "$(shell touch \(mark))"
+    let make =
+      "make --no-print-directory -f pipelines/sheaf.mk SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= "
+    let first = try Harness.run(
+      make
+        + "RUNS='\(scratch)/runs' CALL_FLAGS='--cache \(scratch)/cache' doc PLAN=pipelines/prd/plan.json"
+    )
+    #expect(first.status == 0, "\(first.err)")
+    try Harness.write("A brief.\n", to: "\(scratch)/brief.md")
+    let base: [String: String] = [
+      "doc": "RUNS='\(scratch)/runs' DRY=1 doc PLAN=pipelines/prd/plan.json",
+      "regen": "RUNS='\(scratch)/runs' DRY=1 regen DOC=prd SECTION=appendix",
+      "status": "RUNS='\(scratch)/runs' status DOC=prd",
+      "outline":
+        "RUNS='\(scratch)/runs' outline BRIEF='\(scratch)/brief.md' OUT='\(scratch)/o.json'",
+    ]
+    let variables: [(String, String)] = [
+      ("PLAN", "doc"), ("RUNS", "doc"), ("J", "doc"), ("MODE", "doc"), ("PROVIDER", "doc"),
+      ("MODEL", "doc"), ("BASE_URL", "doc"), ("FORCE", "doc"), ("ALLOW_OUTSIDE", "doc"),
+      ("ONLY", "doc"), ("DRY", "doc"), ("PRICES", "doc"), ("BUDGET", "doc"), ("WARN", "doc"),
+      ("MAX_TOKENS", "doc"), ("TIMEOUT", "doc"), ("RETRIES", "doc"), ("NOTES", "doc"),
+      ("NOTIFY", "doc"), ("CALL_FLAGS", "doc"), ("PROMPT_FLAGS", "doc"),
+      ("VALIDATE_FLAGS", "doc"), ("DOC", "regen"), ("SECTION", "regen"), ("NOTE", "regen"),
+      ("CASCADE", "regen"), ("CLEAR_NOTE", "regen"), ("DOC", "status"), ("BRIEF", "outline"),
+      ("OUT", "outline"), ("KIND", "outline"), ("SECTIONS", "outline"),
+      ("CANDIDATES", "outline"),
+    ]
+    for (variable, target) in variables {
+      _ = try Harness.run(make + (base[target] ?? "") + " \(variable)='\(payload)'")
+      #expect(!FileManager.default.fileExists(atPath: mark), "\(variable) ran as make text")
+      try? FileManager.default.removeItem(atPath: mark)
+    }
+    for variable in ["PREFIX", "DESTDIR"] {
+      _ = try Harness.run("make --no-print-directory -n uninstall \(variable)='\(payload)'")
+      #expect(!FileManager.default.fileExists(atPath: mark), "\(variable) ran as make text")
+    }
+    // The driver works however it is reached: from another folder, with make -f.
+    let driver = Harness.root.appendingPathComponent("pipelines/sheaf.mk").path
+    let elsewhere =
+      "cd '\(scratch)' && make --no-print-directory -f '\(driver)' SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= RUNS='\(scratch)/runs' "
+    let regen = try Harness.run(
+      elsewhere + "CALL_FLAGS='--cache \(scratch)/cache' regen DOC=prd SECTION=appendix CASCADE=no")
+    #expect(regen.status == 0, "\(regen.err)")
+    let status = try Harness.run(elsewhere + "status DOC=prd")
+    #expect(status.status == 0 && status.out.contains("appendix"), "\(status.err)")
+    let watch = try Harness.run(elsewhere + "watch DOC=prd")
+    #expect(watch.status == 0, "\(watch.err)")
+    // A flag is 1 or 0, a number a number: said before anything runs.
+    let flag = try Harness.run(make + (base["doc"] ?? "") + " FORCE=yes")
+    #expect(flag.status != 0 && flag.err.contains("FORCE=yes: give 1 (or 0)"), "\(flag.err)")
+    let jobs = try Harness.run(
+      make + "RUNS='\(scratch)/runs' doc PLAN=pipelines/prd/plan.json J=many")
+    #expect(jobs.status == 2 && jobs.err.contains("J=many: give the number"), "\(jobs.err)")
+  }
 }
