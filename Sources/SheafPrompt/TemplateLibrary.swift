@@ -43,11 +43,30 @@ public final class TemplateLibrary {
   public func candidates(set: String, planDir: String?) -> [String] {
     var folders: [String] = []
     for dir in promptDirs { folders += ["\(dir)/\(set)", dir] }
-    if let planDir, !planDir.isEmpty { folders += ["\(planDir)/prompts/\(set)", planDir] }
+    if let planDir, !planDir.isEmpty {
+      folders += ["\(planDir)/prompts/\(set)", planDir].filter { inside($0, planDir: planDir) }
+    }
     folders.append("prompts/\(set)")
     folders += Self.shippedRoots.map { "\($0)/\(set)" }
     var seen = Set<String>()
     return folders.filter { seen.insert($0).inserted }
+  }
+
+  /// Whether a folder under the plan's is really there: a symbolic link that leads out of the
+  /// plan's folder is not followed (said once), unless ALLOW_OUTSIDE=1 lets the plan read
+  /// outside it; `--prompts DIR`, given on the command line, is always taken.
+  private func inside(_ folder: String, planDir: String) -> Bool {
+    guard let real = PlanPaths.realPath(folder) else { return true }  // absent: nothing to read
+    guard let base = PlanPaths.realPath(planDir) else { return false }
+    if real == base || real.hasPrefix(base.hasSuffix("/") ? base : base + "/") { return true }
+    if PlanPaths.allowOutside() { return true }
+    if warned.insert("outside\u{0}" + folder).inserted {
+      Diagnostics.say(
+        "build-prompt",
+        "warning: \(folder) leads out of the plan's folder (a symbolic link to \(real)), so it is not used; pass --prompts \(real) (PROMPT_FLAGS) or ALLOW_OUTSIDE=1 to use it"
+      )
+    }
+    return false
   }
 
   /// The shipped `default` set's folders: where sheaf's own templates (`_summary`, `_revise`)

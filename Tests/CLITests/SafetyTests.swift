@@ -527,4 +527,24 @@ extension SafetyTests {
       make + "RUNS='\(scratch)/runs' doc PLAN=pipelines/prd/plan.json J=many")
     #expect(jobs.status == 2 && jobs.err.contains("J=many: give the number"), "\(jobs.err)")
   }
+
+  @Test func aPromptSetFolderLinkedOutOfThePlanFolderIsNotFollowed() throws {
+    let scratch = Harness.scratch("linked")
+    try Harness.write("OUTSIDE-SECRET {{doc.title}}", to: "\(scratch)/elsewhere/shared_context.mustache")
+    try Harness.write("Write {{section.title}}.", to: "\(scratch)/elsewhere/default.mustache")
+    try Harness.write(
+      #"{"id":"linked","title":"T","prompt_set":"mine","sections":[{"id":"a","title":"A"}]}"#,
+      to: "\(scratch)/plan/plan.json")
+    try FileManager.default.createDirectory(
+      atPath: "\(scratch)/plan/prompts", withIntermediateDirectories: true)
+    try FileManager.default.createSymbolicLink(
+      atPath: "\(scratch)/plan/prompts/mine", withDestinationPath: "\(scratch)/elsewhere")
+    let refused = try Harness.run("plan-sections '\(scratch)/plan/plan.json' | build-prompt")
+    #expect(!refused.out.contains("OUTSIDE-SECRET"), "\(refused.out)")
+    #expect(refused.err.contains("leads out of the plan's folder"), "\(refused.err)")
+    // Given on the command line, it is the user's choice.
+    let given = try Harness.run(
+      "plan-sections '\(scratch)/plan/plan.json' | build-prompt --prompts '\(scratch)/elsewhere/..' --set elsewhere")
+    #expect(given.out.contains("OUTSIDE-SECRET"), "\(given.err)")
+  }
 }
