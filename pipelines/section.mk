@@ -56,4 +56,8 @@ sheaf-revise:
 # `sheaf-run prepare`: section ids only).
 SHEAF_REFRESH_IDS := $(file < refresh)
 
+# A section's record is written by its own pipeline, cancelled ones too: make never deletes it
+# when the run is stopped.
+.PRECIOUS: sections/%.json
+
 include sections.mk

@@ -141,19 +141,27 @@ doc: $(SHEAF_TOOLS)
 	SHEAF_BIN="$$(cd "$$SHEAF_BIN" 2>/dev/null && pwd)" || { echo "sheaf: no tools in $(SHEAF_BIN): run make build, or set SHEAF_BIN" >&2; exit 2; }; \
 	export SHEAF_BIN; case "$$SHEAF_JOBS" in ''|0|*[!0-9]*) echo "sheaf: J=$$SHEAF_JOBS: give the number of sections at once" >&2; exit 2;; esac; \
 	[ -n "$$SHEAF_DRY" ] && exec $(SHEAF_PREPARE); \
-	run=$$("$$SHEAF_BIN/sheaf-run" where --plan "$$SHEAF_PLAN" --runs "$$SHEAF_RUNS") || exit 2; \
+	run=$$("$$SHEAF_BIN/sheaf-run" where --plan "$$SHEAF_PLAN" --runs "$$SHEAF_RUNS") || exit 2; $(SHEAF_TRAPS); \
 	exec 9>>"$$run/.lock" && "$$SHEAF_BIN/sheaf-run" lock --run "$$run" --fd 9 || exit 2; \
 	doc=$$($(SHEAF_PREPARE)) || exit 2; SHEAF_RUN="$$SHEAF_RUNS/$$doc"; export SHEAF_RUN; \
 	live=; if [ -t 2 ] && [ -z "$$SHEAF_NO_LIVE" ]; then \
 	  SHEAF_NO_PROGRESS=1 SHEAF_LIVE=1; export SHEAF_NO_PROGRESS SHEAF_LIVE; \
 	  "$$SHEAF_BIN/sheaf-run" watch --run "$$SHEAF_RUN" >&2 9>&- & live=$$!; \
-	  trap 'kill $$live 2>/dev/null' EXIT; trap 'kill $$live 2>/dev/null; exit 130' INT TERM HUP; \
+	  trap 'kill $$live 2>/dev/null' EXIT; \
 	fi; \
-	$(SHEAF_RUN_MAKE) $$("$$SHEAF_BIN/sheaf-run" info --run "$$SHEAF_RUN" targets); built=$$?; \
+	$(SHEAF_RUN_MAKE) $$("$$SHEAF_BIN/sheaf-run" info --run "$$SHEAF_RUN" targets) & made=$$!; \
+	wait $$made; built=$$?; while kill -0 $$made 2>/dev/null; do wait $$made; built=$$?; done; \
 	if [ -n "$$live" ]; then sleep 0.3; kill $$live 2>/dev/null; wait $$live 2>/dev/null; echo >&2; fi; \
-	$(SHEAF_RUN_MAKE) sheaf-revise || built=1; \
+	[ -n "$$stop" ] || $(SHEAF_RUN_MAKE) sheaf-revise || built=1; \
 	"$$SHEAF_BIN/merge-doc" --run "$$SHEAF_RUN" $${SHEAF_NOTES:+--include-hidden}; [ $$? -le 1 ] || built=1; \
-	"$$SHEAF_BIN/sheaf-run" finish --run "$$SHEAF_RUN" --notify "$$SHEAF_NOTIFY" 9>&- && [ $$built = 0 ]
+	"$$SHEAF_BIN/sheaf-run" finish --run "$$SHEAF_RUN" --notify "$$SHEAF_NOTIFY" 9>&- && [ $$built = 0 ] && [ -z "$$stop" ] || exit $${stop:-1}
+
+# Ctrl-C, SIGTERM or SIGHUP, to make alone or to the whole run: every process of the run is told
+# (the process group), the sections in flight are written cancelled, then the document is merged
+# and the run exits 130, 143 or 129. (The sections' make runs in the background and is waited
+# for, so that the signal is seen while it runs.)
+SHEAF_TRAPS = stop=; trap '[ -n "$$stop" ] || { stop=130; kill -INT 0; }' INT; \
+	trap '[ -n "$$stop" ] || { stop=143; kill -TERM 0; }' TERM; trap '[ -n "$$stop" ] || { stop=129; kill -HUP 0; }' HUP
 
 # make in the run directory, on section.mk (the sections' pipelines and the continuity pass).
 SHEAF_RUN_MAKE = $(MAKE) --no-print-directory -k -j"$$SHEAF_JOBS" -C "$$SHEAF_RUN" -f "$$(cd "$(SHEAF_DIR)" && pwd)/section.mk"

@@ -113,3 +113,6 @@ struct BuildPrompt: FilterCommand {
     return try BuildPromptCommand.run(inputs: inputs, options: options)
   }
 }
+
+// In a staged run it writes what call-llm cancels: it finishes its input when the run stops.
+extension BuildPrompt: FinishesInputOnSignal {}

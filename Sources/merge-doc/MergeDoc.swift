@@ -102,3 +102,6 @@ struct MergeDoc: FilterCommand {
       eventsFile: eventsFile, includeHidden: includeHidden)
   }
 }
+
+// In a staged run it writes what call-llm cancels: it finishes its input when the run stops.
+extension MergeDoc: FinishesInputOnSignal {}

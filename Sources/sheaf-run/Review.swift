@@ -143,3 +143,10 @@ extension SheafRun {
     }
   }
 }
+
+// In a staged run these write what call-llm cancels: they finish their input when it stops.
+extension SheafRun.Deps: FinishesInputOnSignal {}
+extension SheafRun.Save: FinishesInputOnSignal {}
+extension SheafRun.Fresh: FinishesInputOnSignal {}
+extension SheafRun.Summaries: FinishesInputOnSignal {}
+extension SheafRun.Revise: FinishesInputOnSignal {}

@@ -84,3 +84,6 @@ struct ValidateFormat: FilterCommand {
     return try ValidateFormatCommand.run(inputs: inputs, warn: rules, sections: sections)
   }
 }
+
+// In a staged run it writes what call-llm cancels: it finishes its input when the run stops.
+extension ValidateFormat: FinishesInputOnSignal {}

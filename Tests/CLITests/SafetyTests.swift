@@ -530,7 +530,8 @@ extension SafetyTests {
 
   @Test func aPromptSetFolderLinkedOutOfThePlanFolderIsNotFollowed() throws {
     let scratch = Harness.scratch("linked")
-    try Harness.write("OUTSIDE-SECRET {{doc.title}}", to: "\(scratch)/elsewhere/shared_context.mustache")
+    try Harness.write(
+      "OUTSIDE-SECRET {{doc.title}}", to: "\(scratch)/elsewhere/shared_context.mustache")
     try Harness.write("Write {{section.title}}.", to: "\(scratch)/elsewhere/default.mustache")
     try Harness.write(
       #"{"id":"linked","title":"T","prompt_set":"mine","sections":[{"id":"a","title":"A"}]}"#,
@@ -544,7 +545,40 @@ extension SafetyTests {
     #expect(refused.err.contains("leads out of the plan's folder"), "\(refused.err)")
     // Given on the command line, it is the user's choice.
     let given = try Harness.run(
-      "plan-sections '\(scratch)/plan/plan.json' | build-prompt --prompts '\(scratch)/elsewhere/..' --set elsewhere")
+      "plan-sections '\(scratch)/plan/plan.json' | build-prompt --prompts '\(scratch)/elsewhere/..' --set elsewhere"
+    )
     #expect(given.out.contains("OUTSIDE-SECRET"), "\(given.err)")
+  }
+
+  @Test(arguments: [("TERM", "make", 143), ("HUP", "group", 129)])
+  func aStopSignalEndsTheRunWithItsRecordsAndDocument(
+    _ signal: String, _ to: String, _ status: Int
+  ) throws {
+    let scratch = Harness.scratch("signal")
+    let runs = "\(scratch)/runs"
+    try Harness.write(
+      "exec make --no-print-directory -f pipelines/sheaf.mk SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= RUNS=\(runs) J=2 CALL_FLAGS='--no-cache --offline-delay 0.2 --offline-tps 40' doc PLAN=pipelines/prd/plan.json > \(scratch)/out 2>&1\n",
+      to: "\(scratch)/run.sh")
+    let target = to == "make" ? "$pid" : "-- -$pid"
+    try Harness.write(
+      "setsid bash \(scratch)/run.sh & pid=$!; for i in $(seq 100); do sleep 0.1; [ -e \(runs)/prd/events.ndjson ] && grep -q section_start \(runs)/prd/events.ndjson && break; done; sleep 1; kill -\(signal) \(target); wait $pid; echo \"exit $?\"; sleep 0.5; pgrep -f -- \(runs)/prd | wc -l\n",
+      to: "\(scratch)/check.sh")
+    let result = try Harness.run("bash \(scratch)/check.sh")
+    let lines = result.out.split(separator: "\n")
+    #expect(
+      lines.first == "exit \(status)",
+      "\(result.out) \((try? String(contentsOfFile: "\(scratch)/out", encoding: .utf8)) ?? "")")
+    #expect(lines.last == "0", "no process of the run goes on: \(result.out)")
+    let sections = try FileManager.default.contentsOfDirectory(atPath: "\(runs)/prd/sections")
+      .filter { $0.hasSuffix(".json") }
+    let statuses = try sections.map { name -> String in
+      let data = try Data(contentsOf: URL(fileURLWithPath: "\(runs)/prd/sections/\(name)"))
+      return (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["status"] as? String
+        ?? "?"
+    }
+    #expect(statuses.contains("cancelled"), "the section in flight is written: \(statuses)")
+    let summary = try String(contentsOfFile: "\(runs)/prd/summary.json", encoding: .utf8)
+    #expect(summary.contains(#""status":"cancelled""#))
+    #expect(FileManager.default.fileExists(atPath: "\(runs)/prd/prd.md"))
   }
 }

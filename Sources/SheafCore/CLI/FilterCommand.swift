@@ -9,6 +9,14 @@ public protocol FilterCommand: ParsableCommand {
   mutating func execute() throws -> ExitStatus
 }
 
+/// A tool that, in a pipeline, finishes its input when it is told to stop (Ctrl-C, SIGTERM,
+/// SIGHUP to the run's processes): what comes after call-llm must write the records call-llm
+/// cancels, so nothing is lost. It then exits with the signal's status.
+public protocol FinishesInputOnSignal {}
+
+/// The stop signal a filter put off until its input ended (0: none).
+nonisolated(unsafe) private var deferredSignal: Int32 = 0
+
 extension FilterCommand {
   /// Not used: `main()` calls `execute()`.
   public mutating func run() throws {
@@ -63,7 +71,15 @@ extension FilterCommand {
     } catch {
       argumentError(error)
     }
-    let status: ExitStatus
+    // Reading a pipe, a filter that writes what call-llm cancels finishes its input first; one
+    // reading a terminal stops at once (its input would never end).
+    if filter is FinishesInputOnSignal, isatty(STDIN_FILENO) == 0 {
+      let putOff: @convention(c) (Int32) -> Void = { number in
+        if deferredSignal == 0 { deferredSignal = number }
+      }
+      for number in [SIGINT, SIGTERM, SIGHUP] { signal(number, putOff) }
+    }
+    var status: ExitStatus
     do {
       status = try filter.execute()
     } catch let failure as ToolFailure {
@@ -75,6 +91,7 @@ extension FilterCommand {
       Diagnostics.say(toolName, SystemReason.line(for: error))
       status = .usage
     }
+    if deferredSignal != 0 { Foundation.exit(128 + deferredSignal) }
     Foundation.exit(status.rawValue)
   }
 }
