@@ -9,9 +9,10 @@ public protocol FilterCommand: ParsableCommand {
   mutating func execute() throws -> ExitStatus
 }
 
-/// A tool that, in a pipeline, finishes its input when it is told to stop (Ctrl-C, SIGTERM,
-/// SIGHUP to the run's processes): what comes after call-llm must write the records call-llm
-/// cancels, so nothing is lost. It then exits with the signal's status.
+/// A tool that, in a pipeline, finishes its input when it is told to stop.
+///
+/// Ctrl-C, SIGTERM or SIGHUP to the run's processes: what comes after call-llm must write the
+/// records call-llm cancels, so nothing is lost. It then exits with the signal's status.
 public protocol FinishesInputOnSignal {}
 
 /// The stop signal a filter put off until its input ended (0: none).
