@@ -338,6 +338,30 @@ def bench_scale():
             print(f"  {name:<34} {count:>6} {seconds:8.2f} {peak:8.1f} {per / base[name]:18.2f}x{note}")
 
 
+def bench_hostile_markdown():
+    """validate-format on 4 MB sections of pathological Markdown: peak memory as a multiple of the
+    input (target: 20x; cmark alone took about 230x on `*_` repeated) and seconds."""
+    os.makedirs(OUT, exist_ok=True)
+    print()
+    print("hostile markdown: validate-format on 4 MB of one pattern, peak memory against the input (target 20x)")
+    print(f"  {'pattern':<14} {'seconds':>8} {'peak MB':>8} {'x input':>8}")
+    for pattern in ["*_", "[", "<a", "\\*", "`", "a *b* ", "abcdefgh* ", "- a\n", "# h\n"]:
+        text = pattern * (4_000_000 // len(pattern))
+        path = os.path.join(OUT, "hostile.ndjson")
+        with open(path, "w") as f:
+            f.write(json.dumps({"id": "a", "status": "completed", "content": text,
+                                "format": {"type": "markdown", "min_words": 1}}) + "\n")
+        size = os.path.getsize(path)
+        with open(path, "rb") as stdin, open(os.devnull, "wb") as devnull:
+            start = time.perf_counter()
+            proc = subprocess.Popen([os.path.join(BIN, "validate-format")], stdin=stdin, stdout=devnull,
+                                    stderr=devnull)
+            _, _, usage = os.wait4(proc.pid, 0)
+            seconds = time.perf_counter() - start
+        peak = usage.ru_maxrss * 1024
+        print(f"  {pattern.encode('unicode_escape').decode():<14} {seconds:8.2f} {peak / 2**20:8.1f} {peak / size:7.1f}x")
+
+
 def bench_recheck():
     """`make doc` with nothing to do (every section up to date: the fingerprints are checked, no
     request is made), for the 12-section PRD and a 1,000-section plan, offline; median of 3 against
@@ -377,5 +401,7 @@ if __name__ == "__main__":
         bench_staged()
     if not only or "--only-scale" in only:
         bench_scale()
+    if not only or "--only-hostile" in only:
+        bench_hostile_markdown()
     if not only or "--only-recheck" in only:
         bench_recheck()

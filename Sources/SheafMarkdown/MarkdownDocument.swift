@@ -11,7 +11,7 @@ public final class MarkdownDocument {
 
   /// Parses `markdown` with cmark's default options; `nil` when cmark cannot (out of memory).
   public init?(_ markdown: String) {
-    var text = markdown
+    var text = Self.tamed(markdown)
     let root = text.withUTF8 { bytes in
       bytes.withMemoryRebound(to: CChar.self) {
         cmark_parse_document($0.baseAddress, $0.count, sheaf_cmark_opt_default())
@@ -23,6 +23,39 @@ public final class MarkdownDocument {
 
   deinit {
     cmark_node_free(root)
+  }
+
+  /// The inline markup characters cmark makes a node of each when they match nothing.
+  private static let markup: Set<UInt8> = Set("*_[]<>!\\`~&".utf8)
+
+  /// A long text that is mostly inline markup (`*_*_*_…`, a million `[`) costs cmark a node per
+  /// character: some 230 times its size. Such a text is parsed with that markup made plain
+  /// (spaces), outside fenced code, so memory stays a small multiple of the input and time
+  /// linear; any other text is parsed as it is.
+  static func tamed(_ markdown: String) -> String {
+    let bytes = Array(markdown.utf8)
+    guard bytes.count > 16_384 else { return markdown }
+    let count = bytes.reduce(0) { $0 + (markup.contains($1) ? 1 : 0) }
+    guard count * 8 > bytes.count else { return markdown }
+    var out = bytes
+    var fence: UInt8 = 0
+    var lineStart = 0
+    while lineStart < out.count {
+      var lineEnd = lineStart
+      while lineEnd < out.count, out[lineEnd] != 0x0A { lineEnd += 1 }
+      var first = lineStart
+      while first < lineEnd, first - lineStart < 4, out[first] == 0x20 { first += 1 }
+      let opens =
+        first + 2 < lineEnd && (out[first] == 0x60 || out[first] == 0x7E)
+        && out[first + 1] == out[first] && out[first + 2] == out[first]
+      if opens && (fence == 0 || fence == out[first]) {
+        fence = fence == 0 ? out[first] : 0
+      } else if fence == 0 {
+        for index in lineStart..<lineEnd where markup.contains(out[index]) { out[index] = 0x20 }
+      }
+      lineStart = lineEnd + 1
+    }
+    return String(decoding: out, as: UTF8.self)
   }
 
   /// The document node, whose children are the top-level blocks.
