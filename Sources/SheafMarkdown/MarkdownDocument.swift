@@ -28,8 +28,10 @@ public final class MarkdownDocument {
   /// The inline markup characters cmark makes a node of each when they match nothing.
   private static let markup: Set<UInt8> = Set("*_[]<>!\\`~&".utf8)
 
-  /// A long text that is mostly inline markup (`*_*_*_…`, a million `[`) costs cmark a node per
-  /// character: some 230 times its size. Such a text is parsed with that markup made plain
+  /// A long text that is mostly inline markup, parsed so that memory stays a small multiple of it.
+  ///
+  /// `*_*_*_…` or a million `[` cost cmark a node per character: some 230 times its size. Such a
+  /// text is parsed with that markup made plain
   /// (spaces), outside fenced code, so memory stays a small multiple of the input and time
   /// linear; any other text is parsed as it is.
   static func tamed(_ markdown: String) -> String {
