@@ -50,6 +50,13 @@ public enum JSONRepair {
         .replacingOccurrences(of: "\\\\", with: "\\")
       if let parsed = try? parse(unescaped) { return Result(value: parsed.value, repaired: true) }
     }
+    // A document whose quotes were written as HTML entities (`{&quot;a&quot;: 1}`).
+    if trimmed.contains("&quot;"), !trimmed.contains("\"") {
+      let unescaped = trimmed.replacingOccurrences(of: "&quot;", with: "\"")
+        .replacingOccurrences(of: "&#39;", with: "'").replacingOccurrences(of: "&lt;", with: "<")
+        .replacingOccurrences(of: "&gt;", with: ">").replacingOccurrences(of: "&amp;", with: "&")
+      if let parsed = try? parse(unescaped) { return Result(value: parsed.value, repaired: true) }
+    }
     guard let candidate = extract(text) else {
       throw Refusal(message: "the answer holds no JSON object or array; answer with the JSON only")
     }

@@ -136,4 +136,10 @@ struct JSONSchemaMessagesTests {
         #"$["a b"]: expected integer, got number"#
       ])
   }
+
+  @Test func aDocumentWhoseQuotesAreHTMLEntitiesIsRead() throws {
+    let result = try JSONRepair.parse("{&quot;a&quot;: [1, &quot;x &amp; y&quot;]}")
+    #expect(result.value.compactText == #"{"a":[1,"x & y"]}"#)
+    #expect(result.repaired)
+  }
 }
