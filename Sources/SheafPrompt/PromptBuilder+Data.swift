@@ -19,14 +19,42 @@ extension PromptBuilder {
 
   /// A section's title from the run's outline.
   func outlineTitle(_ id: String, doc: String?) -> String? {
-    outlines[doc ?? ""]?.array?.first { $0["id"]?.string == id }?["title"]?.string
+    let key = doc ?? ""
+    if let known = outlineTitleIndex[key] { return known[id] }
+    var titles: [String: String] = [:]
+    for entry in outlines[key]?.array ?? [] {
+      if let entryID = entry["id"]?.string, titles[entryID] == nil {
+        titles[entryID] = entry["title"]?.string
+      }
+    }
+    outlineTitleIndex[key] = titles
+    return titles[id]
   }
 
-  /// The other sections a prompt names (`id` and `title`), as the fingerprint sees them.
+  /// The other sections a prompt names, as the fingerprint sees them: the document's outline
+  /// (ids and titles, hashed once per outline) and the sections this prompt leaves out of it
+  /// (itself and those it shows in full), so that checking n sections costs n, not n².
   func outlineTitles(_ json: JSON, context: [[String: Any]]) -> [String] {
-    outlineEntries(json, context: context).map {
-      "\($0["id"] as? String ?? "")\u{1}\($0["title"] as? String ?? "")"
+    guard options.outline != "none" else { return [] }
+    let given = json["outline"] ?? outlines[json["doc"]?.string ?? ""]
+    guard let given else { return [] }
+    let selected = options.outline == "selected"
+    let key = ObjectIdentifier(given)
+    let hash: String
+    if let known = outlineHashes[key], known.selected == selected {
+      hash = known.hash
+    } else {
+      let entries = (given.array ?? []).compactMap { entry -> String? in
+        guard let id = entry["id"]?.string else { return nil }
+        if selected && entry["selected"]?.bool == false { return nil }
+        return "\(id)\u{1}\(entry["title"]?.string ?? id)"
+      }
+      hash = Fingerprint.hash(entries.joined(separator: "\u{0}"))
+      outlineHashes[key] = (given, selected, hash)
     }
+    var shown = Set(context.compactMap { $0["id"] as? String })
+    if let own = json["id"]?.string { shown.insert(own) }
+    return [hash] + shown.sorted()
   }
 
   /// The other sections of the run, except those whose content the prompt already shows: `id`,

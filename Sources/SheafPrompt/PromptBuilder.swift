@@ -52,6 +52,10 @@ public final class PromptBuilder {
   /// System messages already rendered, for templates that read only `doc` (the usual case: the
   /// same system message for every section of a document), by template and document.
   var systemMessages: [String: String] = [:]
+  /// Each outline's titles by section id, by document (made once per outline).
+  var outlineTitleIndex: [String: [String: String]] = [:]
+  /// The hash of each outline's ids and titles, by the outline (kept alive with it).
+  var outlineHashes: [ObjectIdentifier: (outline: JSON, selected: Bool, hash: String)] = [:]
 
   /// A builder with these options.
   public init(options: PromptOptions) {
@@ -74,6 +78,7 @@ public final class PromptBuilder {
       sections.kind == .array
     else { return }
     outlines[event["doc"]?.string ?? ""] = sections
+    outlineTitleIndex[event["doc"]?.string ?? ""] = nil
   }
 
   /// The record with `messages` (status `pending`), or failed with a `template` or

@@ -27,8 +27,23 @@ public final class Freshness {
   /// The summary requests the prompts rendered so far need (for a forecast).
   public var pendingSummaries: [JSON] { builder.pendingSummaries }
 
+  /// What a forecast reads of a planned record (its uses, format and settings): a run of 50,000
+  /// sections keeps these, not the whole records.
+  static func slim(_ record: JSON) -> JSON {
+    let kept = JSON.object()
+    for key in ["id", "depends_on", "context", "format", "llm"] {
+      if let value = record[key] { kept[key] = value }
+    }
+    return kept
+  }
+
   /// How many prompts a forecast renders at most; the rest are estimated from their mean.
-  static let renderLimit = 200
+  ///
+  /// A prompt names every other section (the outline), so a run of n sections renders about
+  /// 50,000 / n of them (3 to 200): the check stays linear in the plan's size.
+  static func renderLimit(sections: Int) -> Int {
+    max(3, min(200, 50_000 / max(1, sections)))
+  }
 
   /// Takes the run's `outline` event (from plan.ndjson), which shapes every prompt.
   public func observe(event: JSON) {
@@ -83,23 +98,45 @@ public final class Freshness {
     id: String, verdict: Verdict, current: JSON?, planned: JSON
   )] {
     var results: [(id: String, verdict: Verdict, current: JSON?, planned: JSON)] = []
+    var judge = judging(render: render, sections: lines.count)
+    for line in lines { if let result = judge(line) { results.append(result) } }
+    return results
+  }
+
+  /// The verdicts of a run's `plan.ndjson`, read a line at a time.
+  public func verdicts(of run: RunDirectory, render: Bool = true) -> [(
+    id: String, verdict: Verdict, current: JSON?, planned: JSON
+  )] {
+    let count = run.state?["sections"]?.int ?? 0
+    var results: [(id: String, verdict: Verdict, current: JSON?, planned: JSON)] = []
+    var judge = judging(render: render, sections: count)
+    run.forEachPlannedLine { line in if let result = judge(line) { results.append(result) } }
+    return results
+  }
+
+  /// A judge of one line after another (the `outline` event is observed, a record judged and,
+  /// when it will be built and the forecast needs it, rendered).
+  private func judging(render: Bool, sections: Int) -> (JSON) -> (
+    id: String, verdict: Verdict, current: JSON?, planned: JSON
+  )? {
     var renderedCount = 0
-    for line in lines {
+    let limit = Self.renderLimit(sections: sections)
+    return { line in
       if Event.isEvent(line) {
-        observe(event: line)
-        continue
+        self.observe(event: line)
+        return nil
       }
-      guard let id = line["id"]?.string else { continue }
+      guard let id = line["id"]?.string else { return nil }
       let (verdict, current) = self.verdict(line)
       // Only what will be built is rendered (its prompt gives the estimate).
       // A few hundred rendered prompts make a good estimate; a big run is not rendered whole.
-      let renders = render && verdict.builds && renderedCount < Self.renderLimit
+      let renders = render && verdict.builds && renderedCount < limit
       let rendered = current ?? (renders ? self.current(line) : nil)
       if renders { renderedCount += 1 }
-      results.append((id, verdict, rendered, line))
+      return (id, verdict, rendered, Self.slim(line))
     }
-    return results
   }
+
 }
 
 extension Freshness.Verdict {

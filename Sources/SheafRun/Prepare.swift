@@ -169,6 +169,7 @@ struct PrepareStep {
     state["budget"] = options.budget.map { JSON($0) } ?? .null
     state["jobs"] = JSON(options.jobs)
     state["only"] = options.only.map { .array($0.map { JSON($0) }) } ?? .null
+    state["sections"] = JSON(graph.sections.count)
     try AtomicFile.write(state.compactText + "\n", to: run.layout.state)
     try AtomicFile.write(lines.map { $0.compactText + "\n" }.joined(), to: run.layout.plan)
     try AtomicFile.write(

@@ -285,23 +285,26 @@ public struct RunDirectory {
   /// The sections waiting for a person, each with the planned sections it holds (those that use
   /// it, directly or through others), in plan order.
   public func waitingForReview() -> [(id: String, holds: [String])] {
-    let planned = plannedRecords()
+    let gate = ReviewGate(run: self)
+    // The plan holds nothing for review (the usual case): nothing to read.
+    if gate.reviewed?.isEmpty == true { return [] }
     var users: [String: [String]] = [:]
-    for record in planned {
-      guard let id = record["id"]?.string else { continue }
+    var order: [String] = []
+    var marked: [String] = []
+    forEachPlannedLine { record in
+      guard !Event.isEvent(record), let id = record["id"]?.string else { return }
+      order.append(id)
       for key in ["depends_on", "context"] {
         for used in record[key]?.array?.compactMap(\.string) ?? [] {
           users[used, default: []].append(id)
         }
       }
-    }
-    let gate = ReviewGate(run: self)
-    let order = planned.compactMap { $0["id"]?.string }
-    var result: [(id: String, holds: [String])] = []
-    for record in planned {
       // Only sections the plan marks for review are read.
-      guard let id = record["id"]?.string, gate.holds(id, record: record), gate.awaits(id)
-      else { continue }
+      if gate.holds(id, record: record) { marked.append(id) }
+    }
+    var result: [(id: String, holds: [String])] = []
+    for id in marked {
+      guard gate.awaits(id) else { continue }
       // Every section that uses it, directly or through others: each visited once.
       var held = Set<String>()
       var queue = users[id] ?? []
@@ -349,20 +352,26 @@ public struct RunDirectory {
 
   /// Every line of `plan.ndjson`: the `outline` event, then the planned records.
   public func plannedLines() -> [JSON] {
-    guard let data = FileManager.default.contents(atPath: layout.plan) else { return [] }
     var lines: [JSON] = []
+    forEachPlannedLine { lines.append($0) }
+    return lines
+  }
+
+  /// Each line of `plan.ndjson`, parsed one at a time (a plan of 50,000 sections is never held
+  /// whole).
+  public func forEachPlannedLine(_ body: (JSON) -> Void) {
+    guard let data = FileManager.default.contents(atPath: layout.plan) else { return }
     data.withUnsafeBytes { bytes in
       var start = 0
       for index in 0...bytes.count where index == bytes.count || bytes[index] == 0x0A {
         if index > start,
           let line = try? JSON.parse(UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
         {
-          lines.append(line)
+          body(line)
         }
         start = index + 1
       }
     }
-    return lines
   }
 
   /// Writes a record as `<id>.json`, and its content as `<id>.md` when it completed.

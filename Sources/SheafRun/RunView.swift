@@ -33,14 +33,16 @@ public final class RunView {
         .uint64Value ?? 0
       if UInt64(offset) <= size { eventsOffset = UInt64(offset) }
     }
-    let planned = run.plannedRecords()
-    doc = planned.first?["doc"]?.string
-    sections = planned.compactMap { record in
-      guard let id = record["id"]?.string else { return nil }
-      return (
-        id, record["title"]?.string ?? id, record["order"]?.int ?? 0, record["stage"]?.int ?? 1
-      )
-    }.sorted { $0.order < $1.order }
+    var doc: String?
+    var sections: [(id: String, title: String, order: Int, stage: Int)] = []
+    run.forEachPlannedLine { record in
+      guard !Event.isEvent(record), let id = record["id"]?.string else { return }
+      doc = doc ?? record["doc"]?.string
+      sections.append(
+        (id, record["title"]?.string ?? id, record["order"]?.int ?? 0, record["stage"]?.int ?? 1))
+    }
+    self.doc = doc
+    self.sections = sections.sorted { $0.order < $1.order }
   }
 
   private let formatter: ISO8601DateFormatter = {
@@ -109,8 +111,38 @@ public final class RunView {
     return false
   }
 
+  /// `2026-11-21T07:53:12.345Z`, as every event writes it, read without a date formatter (ICU's
+  /// takes most of a big run's status); `nil` for any other form.
+  static func date(_ text: String) -> Date? {
+    let bytes = Array(text.utf8)
+    guard bytes.count == 24, bytes[4] == 0x2D, bytes[10] == 0x54, bytes[19] == 0x2E,
+      bytes[23] == 0x5A
+    else { return nil }
+    func number(_ from: Int, _ count: Int) -> Int? {
+      var value = 0
+      for byte in bytes[from..<(from + count)] {
+        guard byte >= 0x30 && byte <= 0x39 else { return nil }
+        value = value * 10 + Int(byte - 0x30)
+      }
+      return value
+    }
+    guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
+      let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
+      let millis = number(20, 3), (1...12).contains(month)
+    else { return nil }
+    // Days from 1970-01-01 to the civil date (Howard Hinnant's algorithm).
+    let y = month <= 2 ? year - 1 : year
+    let era = (y >= 0 ? y : y - 399) / 400
+    let yoe = y - era * 400
+    let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+    let days = era * 146097 + doe - 719468
+    let seconds = Double(days * 86400 + hour * 3600 + minute * 60 + second) + Double(millis) / 1000
+    return Date(timeIntervalSince1970: seconds)
+  }
+
   private func apply(_ event: JSON) {
-    let ts = event["ts"]?.string.flatMap { formatter.date(from: $0) }
+    let ts = event["ts"]?.string.flatMap { Self.date($0) ?? formatter.date(from: $0) }
     if let ts { lastEvent = ts }
     let id = event["id"]?.string ?? ""
     switch event["event"]?.string {
@@ -331,7 +363,7 @@ extension RunCommands {
     // provider settings of the last run unless this environment gives its own.
     let options = run.promptOptions(given: prompts, request: request)
     let freshness = Freshness(run: run, prompts: options)
-    let verdicts = freshness.verdicts(run.plannedLines())
+    let verdicts = freshness.verdicts(of: run)
     for (id, verdict, _, _) in verdicts { view.verdicts[id] = verdict }
     view.forecast = Forecast(
       verdicts: verdicts, run: run, prices: prices, options: options,
