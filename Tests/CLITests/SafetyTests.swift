@@ -474,16 +474,17 @@ extension SafetyTests {
     let scratch = Harness.scratch("makevars")
     let mark = "\(scratch)/PWNED"
     let payload = "$(shell touch \(mark))"
+    // From the scratch folder, so that a value taken as a path (RUNS, OUT) lands there.
+    let root = Harness.root.path
     let make =
-      "make --no-print-directory -f pipelines/sheaf.mk SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= "
+      "cd '\(scratch)' && make --no-print-directory -f '\(root)/pipelines/sheaf.mk' SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= "
+    let prd = "\(root)/pipelines/prd/plan.json"
     let first = try Harness.run(
-      make
-        + "RUNS='\(scratch)/runs' CALL_FLAGS='--cache \(scratch)/cache' doc PLAN=pipelines/prd/plan.json"
-    )
+      make + "RUNS='\(scratch)/runs' CALL_FLAGS='--cache \(scratch)/cache' doc PLAN=\(prd)")
     #expect(first.status == 0, "\(first.err)")
     try Harness.write("A brief.\n", to: "\(scratch)/brief.md")
     let base: [String: String] = [
-      "doc": "RUNS='\(scratch)/runs' DRY=1 doc PLAN=pipelines/prd/plan.json",
+      "doc": "RUNS='\(scratch)/runs' DRY=1 doc PLAN=\(prd)",
       "regen": "RUNS='\(scratch)/runs' DRY=1 regen DOC=prd SECTION=appendix",
       "status": "RUNS='\(scratch)/runs' status DOC=prd",
       "outline":
@@ -506,7 +507,8 @@ extension SafetyTests {
       try? FileManager.default.removeItem(atPath: mark)
     }
     for variable in ["PREFIX", "DESTDIR"] {
-      _ = try Harness.run("make --no-print-directory -n uninstall \(variable)='\(payload)'")
+      _ = try Harness.run(
+        "make --no-print-directory -C '\(root)' -n uninstall \(variable)='\(payload)'")
       #expect(!FileManager.default.fileExists(atPath: mark), "\(variable) ran as make text")
     }
     // The driver works however it is reached: from another folder, with make -f.
@@ -524,7 +526,7 @@ extension SafetyTests {
     let flag = try Harness.run(make + (base["doc"] ?? "") + " FORCE=yes")
     #expect(flag.status != 0 && flag.err.contains("FORCE=yes: give 1 (or 0)"), "\(flag.err)")
     let jobs = try Harness.run(
-      make + "RUNS='\(scratch)/runs' doc PLAN=pipelines/prd/plan.json J=many")
+      make + "RUNS='\(scratch)/runs' doc PLAN=\(prd) J=many")
     #expect(jobs.status == 2 && jobs.err.contains("J=many: give the number"), "\(jobs.err)")
   }
 
