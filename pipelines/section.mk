@@ -18,10 +18,12 @@ include $(dir $(lastword $(MAKEFILE_LIST)))unexport.mk
 # one of them was rebuilt: `sheaf-run fresh` passes its stored result on when its fingerprint is
 # the one it was built with (the cascade stops). call-llm re-asks an answer that breaks its
 # format, shares the run's rate limit and budget, and logs every request in events.ndjson.
+# A recipe's shell outlives a stop signal (its tools get their own: call-llm cancels, the filters
+# after it finish their input), so make waits until every cancelled record is written.
 # A section whose prompt has a budget (SHEAF_SUMMARIZE) first has the summaries it needs made,
 # as records of their own, one summary pipeline at a time (flock on .summaries.lock).
 define sheaf_section
-@cd "$$SHEAF_CWD" && $(if $(filter $(1),$(SHEAF_SUMMARIZE)),$(call sheaf_summaries,$(1)) &&) \
+@trap '' INT TERM HUP; cd "$$SHEAF_CWD" && $(if $(filter $(1),$(SHEAF_SUMMARIZE)),$(call sheaf_summaries,$(1)) &&) \
   "$$SHEAF_BIN/plan-sections" $(if $(SHEAF_MODE),--mode $(SHEAF_MODE)) --only $(1) "$$SHEAF_PLAN" \
   | "$$SHEAF_BIN/sheaf-run" deps --run "$$SHEAF_RUN" \
   | "$$SHEAF_BIN/build-prompt" --run "$$SHEAF_RUN" \
@@ -46,7 +48,7 @@ endef
 # sections marked "revises": true applied here, the rest asked for as revision requests.
 .PHONY: sheaf-revise
 sheaf-revise:
-	@cd "$$SHEAF_CWD" && "$$SHEAF_BIN/sheaf-run" revise --run "$$SHEAF_RUN" $${SHEAF_ONLY_GIVEN:+--prune} \
+	@trap '' INT TERM HUP; cd "$$SHEAF_CWD" && "$$SHEAF_BIN/sheaf-run" revise --run "$$SHEAF_RUN" $${SHEAF_ONLY_GIVEN:+--prune} \
 	  | "$$SHEAF_BIN/build-prompt" --run "$$SHEAF_RUN" \
 	  | "$$SHEAF_BIN/call-llm" --run "$$SHEAF_RUN" $$SHEAF_CALL_FLAGS \
 	  | "$$SHEAF_BIN/validate-format" --run "$$SHEAF_RUN" $$SHEAF_VALIDATE_FLAGS \

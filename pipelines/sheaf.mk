@@ -159,8 +159,9 @@ doc: $(SHEAF_TOOLS)
 # Ctrl-C, SIGTERM or SIGHUP, to make alone or to the whole run: every process of the run is told
 # (the process group), the sections in flight are written cancelled, then the document is merged
 # and the run exits 130, 143 or 129. (The sections' make runs in the background and is waited
-# for, so that the signal is seen while it runs.)
-SHEAF_TRAPS = stop=; trap '[ -n "$$stop" ] || { stop=130; kill -INT 0; }' INT; \
+# for, so that the signal is seen while it runs; a background job ignores Ctrl-C, so that make
+# is told with SIGTERM to start no new section.)
+SHEAF_TRAPS = stop=; trap '[ -n "$$stop" ] || { stop=130; kill -INT 0; kill -TERM $$made 2>/dev/null; }' INT; \
 	trap '[ -n "$$stop" ] || { stop=143; kill -TERM 0; }' TERM; trap '[ -n "$$stop" ] || { stop=129; kill -HUP 0; }' HUP
 
 # make in the run directory, on section.mk (the sections' pipelines and the continuity pass).
