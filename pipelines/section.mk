@@ -39,7 +39,7 @@ define sheaf_summaries
 { flock 8 && "$$SHEAF_BIN/plan-sections" $(if $(SHEAF_MODE),--mode $(SHEAF_MODE)) --only $(1) "$$SHEAF_PLAN" \
   | "$$SHEAF_BIN/sheaf-run" deps --run "$$SHEAF_RUN" \
   | "$$SHEAF_BIN/build-prompt" --run "$$SHEAF_RUN" --summary-requests \
-  | "$$SHEAF_BIN/call-llm" --run "$$SHEAF_RUN" $$SHEAF_CALL_FLAGS \
+  | "$$SHEAF_BIN/call-llm" -j "$$SHEAF_JOBS" --run "$$SHEAF_RUN" $$SHEAF_CALL_FLAGS \
   | "$$SHEAF_BIN/validate-format" --run "$$SHEAF_RUN" \
   | "$$SHEAF_BIN/sheaf-run" summaries --run "$$SHEAF_RUN" --save; } 8>>"$$SHEAF_RUN/.summaries.lock"
 endef
@@ -50,7 +50,7 @@ endef
 sheaf-revise:
 	@trap '' INT TERM HUP; cd "$$SHEAF_CWD" && "$$SHEAF_BIN/sheaf-run" revise --run "$$SHEAF_RUN" $${SHEAF_ONLY_GIVEN:+--prune} \
 	  | "$$SHEAF_BIN/build-prompt" --run "$$SHEAF_RUN" \
-	  | "$$SHEAF_BIN/call-llm" --run "$$SHEAF_RUN" $$SHEAF_CALL_FLAGS \
+	  | "$$SHEAF_BIN/call-llm" -j "$$SHEAF_JOBS" --run "$$SHEAF_RUN" $$SHEAF_CALL_FLAGS \
 	  | "$$SHEAF_BIN/validate-format" --run "$$SHEAF_RUN" $$SHEAF_VALIDATE_FLAGS \
 	  | "$$SHEAF_BIN/sheaf-run" revise --run "$$SHEAF_RUN" --save
 
@@ -58,8 +58,8 @@ sheaf-revise:
 # `sheaf-run prepare`: section ids only).
 SHEAF_REFRESH_IDS := $(file < refresh)
 
+include sections.mk
+
 # A section's record is written by its own pipeline, cancelled ones too: make never deletes it
 # when the run is stopped.
-.PRECIOUS: sections/%.json
-
-include sections.mk
+.PRECIOUS: $(SHEAF_SECTION_FILES)

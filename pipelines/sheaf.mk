@@ -18,7 +18,8 @@
 # and its estimated cost, do nothing), PRICES=file (or
 # SHEAF_PRICES), BUDGET=usd (no request starts once the run's spending would pass it), WARN=rules
 # (rules that only warn; remembered by the run until given again), MAX_TOKENS=n, TIMEOUT=s,
-# RETRIES=n (caps for every request; MAX_TOKENS is remembered like WARN), NOTES=1 (keep sections marked in_document: false in the document),
+# RETRIES=n (caps for every request; MAX_TOKENS is remembered like WARN), FORGET=1 (forget the
+# settings earlier runs were given), NOTES=1 (keep sections marked in_document: false in the document),
 # NOTIFY='command' (run when a make doc ends, with SHEAF_DOC,
 # SHEAF_DOC_STATUS, SHEAF_DOCUMENT and SHEAF_SUMMARY in its environment), CALL_FLAGS,
 # PROMPT_FLAGS, VALIDATE_FLAGS.
@@ -67,12 +68,15 @@ export SHEAF_KIND := $(value KIND)
 export SHEAF_SECTIONS := $(value SECTIONS)
 export SHEAF_CANDIDATES := $(value CANDIDATES)
 # Flags are 1 or 0 (or not given), read as values: a flag never reaches a recipe as make text.
-SHEAF_BAD_FLAG := $(firstword $(foreach v,FORCE DRY ALLOW_OUTSIDE CLEAR_NOTE NOTES,$(if $(filter-out 0 1,$(value $(v))),$(v))))
+SHEAF_BAD_FLAG := $(firstword $(foreach v,FORCE DRY ALLOW_OUTSIDE CLEAR_NOTE NOTES FORGET,$(if $(filter-out 0 1,$(value $(v))),$(v))))
 ifneq ($(SHEAF_BAD_FLAG),)
 $(error sheaf: $(SHEAF_BAD_FLAG)=$(value $(SHEAF_BAD_FLAG)): give 1 (or 0))
 endif
 ifeq ($(value NOTES),1)
 export SHEAF_NOTES := 1
+endif
+ifeq ($(value FORGET),1)
+export SHEAF_FORGET := 1
 endif
 ifneq ($(value PROVIDER),)
 export SHEAF_PROVIDER := $(value PROVIDER)
@@ -125,7 +129,7 @@ endif
 SHEAF_PREPARE = "$$SHEAF_BIN/sheaf-run" prepare --plan "$$SHEAF_PLAN" --runs "$$SHEAF_RUNS" --mode "$$SHEAF_MODE_ARG" \
   $${SHEAF_WARN_GIVEN:+--warn "$$SHEAF_WARN"} --jobs "$$SHEAF_JOBS" $${SHEAF_BUDGET:+--budget "$$SHEAF_BUDGET"} $${SHEAF_DRY:+--dry-run} \
   $${SHEAF_FORCE:+--force} $${SHEAF_REGEN:+--regenerate "$$SHEAF_REGEN" --cascade "$$SHEAF_CASCADE" --note "$$SHEAF_NOTE"} \
-  $${SHEAF_CLEAR_NOTE:+--clear-note} $${SHEAF_ONLY_GIVEN:+--only "$$SHEAF_ONLY"} $$SHEAF_PROMPT_FLAGS -- $$SHEAF_CALL_FLAGS
+  $${SHEAF_CLEAR_NOTE:+--clear-note} $${SHEAF_FORGET:+--forget} $${SHEAF_ONLY_GIVEN:+--only "$$SHEAF_ONLY"} $$SHEAF_PROMPT_FLAGS -- $$SHEAF_CALL_FLAGS
 
 # One run per document at a time: the recipe's shell opens runs/<doc>/.lock as descriptor 9 and
 # `sheaf-run lock` takes a flock on it (waiting, and saying so, while another make doc or regen
@@ -144,25 +148,26 @@ doc: $(SHEAF_TOOLS)
 	run=$$("$$SHEAF_BIN/sheaf-run" where --plan "$$SHEAF_PLAN" --runs "$$SHEAF_RUNS") || exit 2; $(SHEAF_TRAPS); \
 	exec 9>>"$$run/.lock" && "$$SHEAF_BIN/sheaf-run" lock --run "$$run" --fd 9 || exit 2; \
 	doc=$$($(SHEAF_PREPARE)) || exit 2; SHEAF_RUN="$$SHEAF_RUNS/$$doc"; export SHEAF_RUN; \
-	live=; if [ -t 2 ] && [ -z "$$SHEAF_NO_LIVE" ]; then \
+	[ -z "$$stop" ] || exit $$stop; live=; if [ -t 2 ] && [ -z "$$SHEAF_NO_LIVE" ]; then \
 	  SHEAF_NO_PROGRESS=1 SHEAF_LIVE=1; export SHEAF_NO_PROGRESS SHEAF_LIVE; \
 	  "$$SHEAF_BIN/sheaf-run" watch --run "$$SHEAF_RUN" >&2 9>&- & live=$$!; \
 	  trap 'kill $$live 2>/dev/null' EXIT; \
 	fi; \
-	$(SHEAF_RUN_MAKE) $$("$$SHEAF_BIN/sheaf-run" info --run "$$SHEAF_RUN" targets) & made=$$!; \
+	setsid $(SHEAF_RUN_MAKE) $$("$$SHEAF_BIN/sheaf-run" info --run "$$SHEAF_RUN" targets) & made=$$!; \
 	wait $$made; built=$$?; while kill -0 $$made 2>/dev/null; do wait $$made; built=$$?; done; \
 	if [ -n "$$live" ]; then sleep 0.3; kill $$live 2>/dev/null; wait $$live 2>/dev/null; echo >&2; fi; \
 	[ -n "$$stop" ] || $(SHEAF_RUN_MAKE) sheaf-revise || built=1; \
 	"$$SHEAF_BIN/merge-doc" --run "$$SHEAF_RUN" $${SHEAF_NOTES:+--include-hidden}; [ $$? -le 1 ] || built=1; \
 	"$$SHEAF_BIN/sheaf-run" finish --run "$$SHEAF_RUN" --notify "$$SHEAF_NOTIFY" 9>&- && [ $$built = 0 ] && [ -z "$$stop" ] || exit $${stop:-1}
 
-# Ctrl-C, SIGTERM or SIGHUP, to make alone or to the whole run: every process of the run is told
-# (the process group), the sections in flight are written cancelled, then the document is merged
-# and the run exits 130, 143 or 129. (The sections' make runs in the background and is waited
-# for, so that the signal is seen while it runs; a background job ignores Ctrl-C, so that make
-# is told with SIGTERM to start no new section.)
-SHEAF_TRAPS = stop=; trap '[ -n "$$stop" ] || { stop=130; kill -INT 0; kill -TERM $$made 2>/dev/null; }' INT; \
-	trap '[ -n "$$stop" ] || { stop=143; kill -TERM 0; }' TERM; trap '[ -n "$$stop" ] || { stop=129; kill -HUP 0; }' HUP
+# Ctrl-C, SIGTERM or SIGHUP, to make alone or to the whole run: the sections' make runs in a
+# process group of its own (setsid), waited for in the background so that the signal is seen
+# while it runs, and that group alone is told (never the caller's: a CI script, a supervisor),
+# Ctrl-C as SIGTERM (a background job ignores SIGINT). The sections in flight are written
+# cancelled, then the document is merged and the run exits 130, 143 or 129.
+SHEAF_TRAPS = stop=; made=; trap '[ -n "$$stop" ] || { stop=130; [ -z "$$made" ] || kill -TERM -$$made; }' INT; \
+	trap '[ -n "$$stop" ] || { stop=143; [ -z "$$made" ] || kill -TERM -$$made; }' TERM; \
+	trap '[ -n "$$stop" ] || { stop=129; [ -z "$$made" ] || kill -HUP -$$made; }' HUP
 
 # make in the run directory, on section.mk (the sections' pipelines and the continuity pass).
 SHEAF_RUN_MAKE = $(MAKE) --no-print-directory -k -j"$$SHEAF_JOBS" -C "$$SHEAF_RUN" -f "$$(cd "$(SHEAF_DIR)" && pwd)/section.mk"
@@ -175,7 +180,7 @@ regen: $(SHEAF_TOOLS)
 	@test -n "$$SHEAF_DOC_ARG" -a -n "$$SHEAF_SECTION_ARG" || { echo "sheaf: usage: make regen DOC=prd SECTION=id [NOTE=\"…\"] [CASCADE=no|a,b] [DRY=1]" >&2; exit 2; }
 	@plan="$$("$$SHEAF_BIN/sheaf-run" info --run "$$SHEAF_RUNS/$$SHEAF_DOC_ARG" plan)" || exit 2; \
 	mode="$$("$$SHEAF_BIN/sheaf-run" info --run "$$SHEAF_RUNS/$$SHEAF_DOC_ARG" mode)"; \
-	PLAN="$$plan" MODE="$$mode" SHEAF_REGEN="$$SHEAF_SECTION_ARG" $(MAKE) --no-print-directory -f "$(firstword $(MAKEFILE_LIST))" doc
+	PLAN="$$plan" MODE="$$mode" SHEAF_REGEN="$$SHEAF_SECTION_ARG" exec $(MAKE) --no-print-directory -f "$(firstword $(MAKEFILE_LIST))" doc
 
 status: $(SHEAF_TOOLS)
 	@test -n "$$SHEAF_DOC_ARG" || { echo "sheaf: usage: make status DOC=prd" >&2; exit 2; }

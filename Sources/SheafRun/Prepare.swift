@@ -34,6 +34,8 @@ extension RunCommands {
     public var budget: Double?
     /// Sections at once (J=), for the ETA.
     public var jobs = 4
+    /// Forget the settings earlier runs were given (FORGET=1).
+    public var forget = false
     /// Prices, for the estimate.
     public var prices = PriceList()
     /// `ONLY=a,b`: the sections to build (checked here: known ids, not none).
@@ -184,7 +186,9 @@ struct PrepareStep {
 
   /// build-prompt's options as this run gives them.
   var promptOptions: PromptOptions {
-    run.promptOptions(given: promptFlags, request: storedRequest())
+    var options = run.promptOptions(given: promptFlags, request: storedRequest())
+    options.warn = warn  // as this run gives it (a dry run writes no run.json)
+    return options
   }
 
   /// What the run remembers from before (`run.json`, read before this run writes it).
@@ -195,7 +199,8 @@ struct PrepareStep {
     self.options = options
     self.graph = graph
     self.tool = tool
-    remembered = run.layout.settings
+    // FORGET=1: what earlier runs were given is not remembered; only what is given now.
+    remembered = options.forget ? RunSettings(state: nil) : run.layout.settings
   }
 
   /// PROMPT_FLAGS as given, else as the run remembers them.
@@ -218,7 +223,7 @@ struct PrepareStep {
   /// The sections whose prompt has a budget (`--max-input-tokens`, `llm.max_input_tokens`):
   /// their pipeline starts with the summary step.
   func summarizing(_ lines: [JSON]) -> [String] {
-    let budget = options.prompts.maxInputTokens
+    let budget = promptFlags.maxInputTokens
     return lines.filter { line in
       !Event.isEvent(line) && (budget != nil || line["llm"]?["max_input_tokens"] != nil)
     }.compactMap { $0["id"]?.string }

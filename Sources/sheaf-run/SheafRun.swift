@@ -93,6 +93,11 @@ struct SheafRun: FilterCommand {
     var budget: Double?
     @Option(help: ArgumentHelp("Sections at once (J=), for the ETA.", valueName: "n"))
     var jobs: Int = 4
+    @Flag(
+      help:
+        "Forget the settings earlier runs were given (PROMPT_FLAGS, WARN, PROVIDER, MODEL, BASE_URL, MAX_TOKENS); use only what is given now."
+    )
+    var forget = false
     @Argument(
       parsing: .postTerminator,
       help: ArgumentHelp(
@@ -132,6 +137,7 @@ struct SheafRun: FilterCommand {
       if let given: String = warn { options.warn = commaSeparated([given]) }
       options.budget = budget
       options.jobs = jobs
+      options.forget = forget
       let doc = try RunCommands.prepare(options, tool: SheafRun.toolName)
       if !dryRun { try RecordWriter().writeText(doc + "\n") }
       return .completed

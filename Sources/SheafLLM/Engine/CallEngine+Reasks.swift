@@ -35,9 +35,11 @@ extension CallEngine {
     job.lastAnswer = nil
     validator.remember(candidate)
     var answer = answer
+    // A JSON answer cut by time is never continued: kept, a later run would only replay it.
+    let replayable = !(answer.finishReason == "timeout" && job.call.brief.wantsJSON)
     if attempt != nil || job.attempts > 0 {
       answer.asked = asked(job, attempt: attempt)
-      if let cache {
+      if let cache, replayable {
         // The final answer goes under the record's own request: a later run replays it (and a
         // rejected one is the start of that run's re-asks).
         do { try cache.put(job.resolved.requestKey, answer) } catch let failure as ToolFailure {
