@@ -111,38 +111,8 @@ public final class RunView {
     return false
   }
 
-  /// `2026-11-21T07:53:12.345Z`, as every event writes it, read without a date formatter (ICU's
-  /// takes most of a big run's status); `nil` for any other form.
-  static func date(_ text: String) -> Date? {
-    let bytes = Array(text.utf8)
-    guard bytes.count == 24, bytes[4] == 0x2D, bytes[10] == 0x54, bytes[19] == 0x2E,
-      bytes[23] == 0x5A
-    else { return nil }
-    func number(_ from: Int, _ count: Int) -> Int? {
-      var value = 0
-      for byte in bytes[from..<(from + count)] {
-        guard byte >= 0x30 && byte <= 0x39 else { return nil }
-        value = value * 10 + Int(byte - 0x30)
-      }
-      return value
-    }
-    guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
-      let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
-      let millis = number(20, 3), (1...12).contains(month)
-    else { return nil }
-    // Days from 1970-01-01 to the civil date (Howard Hinnant's algorithm).
-    let y = month <= 2 ? year - 1 : year
-    let era = (y >= 0 ? y : y - 399) / 400
-    let yoe = y - era * 400
-    let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-    let days = era * 146097 + doe - 719468
-    let seconds = Double(days * 86400 + hour * 3600 + minute * 60 + second) + Double(millis) / 1000
-    return Date(timeIntervalSince1970: seconds)
-  }
-
   private func apply(_ event: JSON) {
-    let ts = event["ts"]?.string.flatMap { Self.date($0) ?? formatter.date(from: $0) }
+    let ts = event["ts"]?.string.flatMap { Event.date($0) ?? formatter.date(from: $0) }
     if let ts { lastEvent = ts }
     let id = event["id"]?.string ?? ""
     switch event["event"]?.string {

@@ -2,7 +2,6 @@ import Foundation
 import Testing
 
 @testable import SheafCore
-@testable import SheafRun
 
 /// An event's time read without a date formatter agrees with the formatter, and leaves any other
 /// form to it.
@@ -15,19 +14,19 @@ struct EventDateTests {
     let formatter = ISO8601DateFormatter()
     formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
     let expected = try #require(formatter.date(from: text))
-    let read = try #require(RunView.date(text))
+    let read = try #require(Event.date(text))
     #expect(abs(read.timeIntervalSince1970 - expected.timeIntervalSince1970) < 0.0005)
   }
 
   @Test func leavesOtherFormsToTheFormatter() {
-    #expect(RunView.date("2026-11-21T07:53:12Z") == nil)
-    #expect(RunView.date("2026-13-21T07:53:12.345Z") == nil)
-    #expect(RunView.date("not a date at all, 24 ch") == nil)
+    #expect(Event.date("2026-11-21T07:53:12Z") == nil)
+    #expect(Event.date("2026-13-21T07:53:12.345Z") == nil)
+    #expect(Event.date("not a date at all, 24 ch") == nil)
   }
 
   @Test func aNowStampRoundTrips() {
     let now = Date()
-    let read = RunView.date(Event.timestamp(now))
+    let read = Event.date(Event.timestamp(now))
     #expect(read.map { abs($0.timeIntervalSince(now)) < 0.002 } == true)
   }
 }
