@@ -583,4 +583,38 @@ extension SafetyTests {
     #expect(summary.contains(#""status":"cancelled""#))
     #expect(FileManager.default.fileExists(atPath: "\(runs)/prd/prd.md"))
   }
+
+  @Test func newSettingsRefuseBadValuesInOneLine() throws {
+    let scratch = Harness.scratch("badvalues")
+    let input = Data(
+      #"{"id":"a","status":"pending","messages":[{"role":"user","content":"x"}]}"#.utf8)
+    for (command, environment, words) in [
+      ("call-llm --provider offline --max-tokens 0", [:], "--max-tokens must be 1 or more (got 0)"),
+      (
+        "call-llm --provider offline", ["SHEAF_MAX_TOKENS": "many"],
+        "MAX_TOKENS=many: give a whole number"
+      ),
+      ("call-llm --provider offline", ["SHEAF_RETRIES": "-1"], "RETRIES=-1: give a whole number"),
+    ] {
+      let result = try Harness.run(command, stdin: input, environment: environment)
+      #expect(result.status == 2, "\(command): \(result.err)")
+      #expect(result.err.contains(words), "\(result.err)")
+      #expect(result.err.split(separator: "\n").count == 1, "one line: \(result.err)")
+      #expect(result.out.isEmpty)
+    }
+    try Harness.write("A brief.\n", to: "\(scratch)/brief.md")
+    let outline =
+      "make --no-print-directory -f pipelines/sheaf.mk SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= outline BRIEF='\(scratch)/brief.md' OUT='\(scratch)/plan.json'"
+    for (arguments, words) in [
+      ("CANDIDATES=x", "CANDIDATES=x: give a number from 1 to 9"),
+      ("CANDIDATES=12", "CANDIDATES=12: give a number from 1 to 9"),
+      ("SECTIONS=some", "SECTIONS=some: give a number"),
+      ("KIND=novel", "KIND=novel: use report, prd, book or blog"),
+    ] {
+      let result = try Harness.run(outline + " " + arguments)
+      #expect(result.status != 0)
+      #expect(result.err.contains(words), "\(arguments): \(result.err)")
+      #expect(!FileManager.default.fileExists(atPath: "\(scratch)/plan.json"), "nothing written")
+    }
+  }
 }
