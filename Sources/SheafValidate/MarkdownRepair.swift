@@ -1,5 +1,6 @@
 import Foundation
 import SheafCore
+import SheafMarkdown
 
 /// The slips in a Markdown answer that are fixed in place, because fixing them is safe and free:
 /// a code fence around the whole answer, a leading heading that repeats the section title, and a
@@ -67,29 +68,30 @@ enum MarkdownRepair {
 
   /// Blocks separated by blank lines (a fenced block is never split: its blank lines stay in it).
   static func split(_ text: String) -> [String] {
+    // Byte ranges, not an array of lines: a block is the text from its first line to its last.
+    let bytes = Array(text.utf8)
     var blocks: [String] = []
-    var current: [Substring] = []
-    var fence: Substring?
-    for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-      let stripped = line.drop(while: { $0 == " " })
-      if let open = fence {
-        current.append(line)
-        if stripped.hasPrefix(open) { fence = nil }
+    var block: Range<Int>?
+    var fence: UInt8?
+    for line in ByteLines(bytes) {
+      let first = ByteLines.firstNonSpace(bytes, in: line)
+      let opener: UInt8? =
+        first + 2 < line.upperBound && (bytes[first] == 0x60 || bytes[first] == 0x7E)
+          && bytes[first + 1] == bytes[first] && bytes[first + 2] == bytes[first]
+        ? bytes[first] : nil
+      let blank = bytes[line].allSatisfy { $0 == 0x20 || $0 == 0x09 }
+      if fence != nil {
+        if opener == fence { fence = nil }
+      } else if let opener {
+        fence = opener
+      } else if blank {
+        if let current = block { blocks.append(String(decoding: bytes[current], as: UTF8.self)) }
+        block = nil
         continue
       }
-      if stripped.hasPrefix("```") || stripped.hasPrefix("~~~") {
-        fence = stripped.prefix(3)
-        current.append(line)
-        continue
-      }
-      if line.trimmingCharacters(in: .whitespaces).isEmpty {
-        if !current.isEmpty { blocks.append(current.joined(separator: "\n")) }
-        current = []
-      } else {
-        current.append(line)
-      }
+      block = (block?.lowerBound ?? line.lowerBound)..<line.upperBound
     }
-    if !current.isEmpty { blocks.append(current.joined(separator: "\n")) }
+    if let current = block { blocks.append(String(decoding: bytes[current], as: UTF8.self)) }
     return blocks
   }
 

@@ -13,30 +13,39 @@ public struct MarkdownShape {
   /// Prose text, for phrase and placeholder checks (code blocks left out).
   var prose = ""
 
+  /// Reads `markdown` a piece at a time (`MarkdownPieces`), so a long answer costs cmark no more
+  /// than a piece of it.
   init(_ markdown: String) {
-    guard let document = MarkdownDocument(markdown) else { return }
-    if let first = document.node.firstChild, first.kind == .heading {
-      leadingHeading = Self.text(of: first)
+    var first = true
+    MarkdownPieces(markdown).visit { piece in
+      guard let document = MarkdownDocument(piece.text) else { return }
+      if first, let block = document.node.firstChild, block.kind == .heading {
+        leadingHeading = Self.text(of: block)
+      }
+      first = false
+      read(document, lineOffset: piece.lineOffset)
     }
-    var headings: [(level: Int, text: String, line: Int)] = []
-    var words = 0
-    var proseParts: [String] = []
+  }
+
+  /// Adds one parsed piece's words, headings and prose.
+  private mutating func read(_ document: MarkdownDocument, lineOffset: Int) {
     document.node.forEachEntered { node in
       let kind = node.kind
       if kind == .heading {
-        headings.append((node.headingLevel, Self.text(of: node), node.startLine))
+        headings.append((node.headingLevel, Self.text(of: node), node.startLine + lineOffset))
       } else if kind == .text || kind == .code, let literal = node.literal {
-        proseParts.append(literal)
+        add(literal)
         words += Self.countWords(literal)
-      } else if kind == .softBreak || kind == .lineBreak {
-        proseParts.append("\n")
-      } else if kind == .paragraph || kind == .heading {
-        proseParts.append("\n")
+      } else if kind == .softBreak || kind == .lineBreak || kind == .paragraph {
+        add("\n")
       }
     }
-    self.headings = headings
-    self.words = words
-    prose = proseParts.joined(separator: " ")
+  }
+
+  /// Adds a part to the prose, a space after the part before it.
+  private mutating func add(_ part: String) {
+    if !prose.isEmpty { prose += " " }
+    prose += part
   }
 
   /// The text inside a node (a heading's words).
@@ -89,42 +98,52 @@ struct FenceScan {
   var wholeAnswerInside: String?
 
   init(_ text: String) {
-    // Bytes, not Characters: this runs over every line of every answer.
-    let lines = Array(text.utf8).split(separator: 0x0A, omittingEmptySubsequences: false).map {
-      line -> ArraySlice<UInt8> in
-      line.last == 0x0D ? line.dropLast() : line
+    // Bytes, not Characters, and no array of lines: this runs over every line of every answer.
+    let bytes = Array(text.utf8)
+    func isBlank(_ range: Range<Int>) -> Bool {
+      bytes[range].allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }
     }
-    func isBlank(_ bytes: ArraySlice<UInt8>) -> Bool {
-      bytes.allSatisfy { $0 == 0x20 || $0 == 0x09 }
-    }
-    var open: (char: UInt8, length: Int, line: Int)?
-    var blocks: [(start: Int, end: Int)] = []
-    for (index, line) in lines.enumerated() {
-      let stripped = line.drop(while: { $0 == 0x20 })
-      guard line.count - stripped.count <= 3, let first = stripped.first,
-        first == 0x60 || first == 0x7E
+    var open: (char: UInt8, length: Int, line: Range<Int>)?
+    var blocks = 0
+    var wrapping: (start: Range<Int>, end: Range<Int>)?
+    var firstNonBlank: Range<Int>?
+    var lastNonBlank: Range<Int>?
+    for line in ByteLines(bytes) {
+      if !isBlank(line) {
+        if firstNonBlank == nil { firstNonBlank = line }
+        lastNonBlank = line
+      }
+      let first = ByteLines.firstNonSpace(bytes, in: line)
+      guard first - line.lowerBound <= 3, first < line.upperBound,
+        bytes[first] == 0x60 || bytes[first] == 0x7E
       else { continue }
-      let run = stripped.prefix(while: { $0 == first }).count
+      let char = bytes[first]
+      var after = first
+      while after < line.upperBound, bytes[after] == char { after += 1 }
+      let run = after - first
       guard run >= 3 else { continue }
-      let rest = stripped.dropFirst(run)
+      let rest = after..<line.upperBound
       if let current = open {
-        if first == current.char && run >= current.length && isBlank(rest) {
-          blocks.append((current.line, index))
+        if char == current.char && run >= current.length && isBlank(rest) {
+          blocks += 1
+          if blocks == 1 { wrapping = (current.line, line) }
           open = nil
         }
       } else {
         // A backtick fence's info string may not hold a backtick.
-        if first == 0x60 && rest.contains(0x60) { continue }
-        open = (first, run, index)
+        if char == 0x60 && bytes[rest].contains(0x60) { continue }
+        open = (char, run, line)
       }
     }
     unclosed = open != nil
-    let nonBlank = lines.indices.filter { !isBlank(lines[$0]) }
-    if !unclosed, blocks.count == 1, let first = nonBlank.first, let last = nonBlank.last,
-      blocks[0].start == first, blocks[0].end == last
+    if !unclosed, blocks == 1, let wrapping, wrapping.start == firstNonBlank,
+      wrapping.end == lastNonBlank
     {
-      wholeAnswerInside = lines[(first + 1)..<last].map { String(decoding: $0, as: UTF8.self) }
-        .joined(separator: "\n")
+      var inside = Array(bytes[wrapping.start.upperBound..<wrapping.end.lowerBound].dropFirst())
+      if inside.last == 0x0A { inside.removeLast() }
+      if inside.last == 0x0D { inside.removeLast() }
+      wholeAnswerInside = String(decoding: inside, as: UTF8.self)
+        .replacingOccurrences(of: "\r\n", with: "\n")
     }
   }
 }
