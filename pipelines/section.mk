@@ -9,7 +9,9 @@
 
 include $(dir $(lastword $(MAKEFILE_LIST)))unexport.mk
 
-# Each section is one pipeline, one tool a line, each taking the run as `--run`: the settings the
+# Each section is one pipeline, one tool a line, each taking the run as `--run`. It starts from
+# planned/<id>.ndjson, what `plan-sections --only <id>` gives for the run's plan and mode (prepare
+# writes it, so a section reads its own lines, not the whole plan). The settings the
 # run stored (prompt options, request settings, WARN, BUDGET) are read from run.json, the files
 # from their one place (RunLayout). `sheaf-run deps` passes a person's section through as it is,
 # adds the section's kept note (make regen NOTE=), marks a section skipped when what it uses did
@@ -24,8 +26,7 @@ include $(dir $(lastword $(MAKEFILE_LIST)))unexport.mk
 # as records of their own, one summary pipeline at a time (flock on .summaries.lock).
 define sheaf_section
 @trap '' INT TERM HUP; cd "$$SHEAF_CWD" && $(if $(filter $(1),$(SHEAF_SUMMARIZE)),$(call sheaf_summaries,$(1)) &&) \
-  "$$SHEAF_BIN/plan-sections" $(if $(SHEAF_MODE),--mode $(SHEAF_MODE)) --only $(1) "$$SHEAF_PLAN" \
-  | "$$SHEAF_BIN/sheaf-run" deps --run "$$SHEAF_RUN" \
+  "$$SHEAF_BIN/sheaf-run" deps --run "$$SHEAF_RUN" < "$$SHEAF_RUN/planned/$(1).ndjson" \
   | "$$SHEAF_BIN/build-prompt" --run "$$SHEAF_RUN" \
   | "$$SHEAF_BIN/sheaf-run" fresh --run "$$SHEAF_RUN" \
   | "$$SHEAF_BIN/call-llm" -j 1 --run "$$SHEAF_RUN" $(if $(filter $(1),$(SHEAF_REFRESH_IDS)),--refresh $(1)) $$SHEAF_CALL_FLAGS \
@@ -36,8 +37,7 @@ endef
 # The summaries a section needs, made before it: the same pipeline with build-prompt writing the
 # summary requests instead of the section.
 define sheaf_summaries
-{ flock 8 && "$$SHEAF_BIN/plan-sections" $(if $(SHEAF_MODE),--mode $(SHEAF_MODE)) --only $(1) "$$SHEAF_PLAN" \
-  | "$$SHEAF_BIN/sheaf-run" deps --run "$$SHEAF_RUN" \
+{ flock 8 && "$$SHEAF_BIN/sheaf-run" deps --run "$$SHEAF_RUN" < "$$SHEAF_RUN/planned/$(1).ndjson" \
   | "$$SHEAF_BIN/build-prompt" --run "$$SHEAF_RUN" --summary-requests \
   | "$$SHEAF_BIN/call-llm" -j "$$SHEAF_JOBS" --run "$$SHEAF_RUN" $$SHEAF_CALL_FLAGS \
   | "$$SHEAF_BIN/validate-format" --run "$$SHEAF_RUN" \

@@ -7,9 +7,13 @@ public enum AtomicFile {
   /// Replaces `path` with `text`.
   ///
   /// With `rename: false` the file is written in place and flushed
-  /// (for a file that is itself a temporary one).
+  /// (for a file that is itself a temporary one). With `durable: false` nothing is flushed: for
+  /// files made again from others whenever they are needed, which must only never be seen half
+  /// written.
   /// - Throws: `ToolFailure` (usage) naming the path and the system's reason.
-  public static func write(_ text: String, to path: String, rename replace: Bool = true) throws {
+  public static func write(
+    _ text: String, to path: String, rename replace: Bool = true, durable: Bool = true
+  ) throws {
     let directory = (path as NSString).deletingLastPathComponent
     let name = (path as NSString).lastPathComponent
     let temporary =
@@ -28,14 +32,14 @@ public enum AtomicFile {
       unlink(temporary)
       throw error
     }
-    let synced = fsync(fd) == 0
+    let synced = !durable || fsync(fd) == 0
     close(fd)
     guard synced, !replace || rename(temporary, path) == 0 else {
       let reason = String(cString: strerror(errno))
       unlink(temporary)
       throw ToolFailure.usage("\(path): cannot write: \(reason)")
     }
-    if replace { syncDirectory(of: path) }
+    if replace && durable { syncDirectory(of: path) }
   }
 
   /// Flushes the folder that holds `path`, so a rename into it is on disk.

@@ -48,18 +48,21 @@ public enum PlanEmitter {
   /// records stay small and the output linear in the number of sections.
   ///
   /// With a selection (`--only`), each entry says whether it is `selected` (build-prompt's
-  /// `--outline selected` names only those).
+  /// `--outline selected` names only those), and in a plan longer than `OutlineWindow.limit`
+  /// only the entries the selected sections' prompts can list are written, with the plan's
+  /// `total`.
   public static func outlineEvent(_ graph: SectionGraph, selected: Set<String>? = nil) -> JSON {
-    let entries: [JSON] = graph.sections.sorted { $0.order < $1.order }.map { planned in
-      let entry = JSON.object([
-        "id": JSON(planned.section.id), "title": JSON(planned.section.title),
-        "description": JSON(planned.section.description), "order": JSON(planned.order),
-        "stage": JSON(planned.stage),
-      ])
-      if let selected { entry["selected"] = JSON(selected.contains(planned.section.id)) }
-      return entry
-    }
-    return Event.make(.outline, doc: graph.plan.id, fields: ["sections": .array(entries)])
+    OutlineIndex(graph).event(selected: selected)
+  }
+
+  /// The lines a section's pipeline starts from, as `plan-sections --only <id>` writes them:
+  /// the outline event (its window, without its time, so the text is the same as long as the
+  /// plan is) and the record.
+  public static func sectionText(
+    _ planned: PlannedSection, in graph: SectionGraph, index: OutlineIndex
+  ) -> String {
+    index.eventText(for: planned.section.id) + "\n" + record(for: planned, in: graph).compactText
+      + "\n"
   }
 
   /// The `stage` event that precedes a stage's records.
@@ -166,5 +169,82 @@ public enum PlanEmitter {
     }
     out += "}\n"
     return out
+  }
+}
+
+/// A plan's sections in document order, made once, for the outline events of many selections.
+public struct OutlineIndex {
+  let graph: SectionGraph
+  let sorted: [PlannedSection]
+  let orders: [Int]
+  let position: [String: Int]
+  /// Each entry's text, not selected (a long plan's only: for `eventText`).
+  let texts: [String]
+
+  /// The outline of `graph`.
+  public init(_ graph: SectionGraph) {
+    self.graph = graph
+    sorted = graph.sections.sorted { $0.order < $1.order }
+    orders = sorted.map(\.order)
+    var position: [String: Int] = [:]
+    for (index, planned) in sorted.enumerated() { position[planned.section.id] = index }
+    self.position = position
+    texts =
+      sorted.count > OutlineWindow.limit + 1
+      ? sorted.map { Self.entry($0, selected: false).compactText } : []
+  }
+
+  /// The `outline` event of one selected section, without its time, as text: the same as
+  /// `event(selected: [id])` gives, each entry's text made once for all the sections.
+  public func eventText(for id: String) -> String {
+    guard let own = position[id], sorted.count > OutlineWindow.limit + 1 else {
+      let event = event(selected: [id])
+      event["ts"] = nil
+      return event.compactText
+    }
+    let range = OutlineWindow.window(orders: orders, around: sorted[own].order).range
+    var parts: [String] = []
+    parts.reserveCapacity(range.count)
+    for index in range {
+      parts.append(
+        index == own ? Self.entry(sorted[index], selected: true).compactText : texts[index])
+    }
+    return "{\"event\":\"outline\",\"doc\":\(JSON(graph.plan.id).compactText),\"sections\":["
+      + parts.joined(separator: ",") + "],\"total\":\(sorted.count)}"
+  }
+
+  /// An entry of the outline event.
+  static func entry(_ planned: PlannedSection, selected: Bool?) -> JSON {
+    let entry = JSON.object([
+      "id": JSON(planned.section.id), "title": JSON(planned.section.title),
+      "description": JSON(planned.section.description), "order": JSON(planned.order),
+      "stage": JSON(planned.stage),
+    ])
+    if let selected { entry["selected"] = JSON(selected) }
+    return entry
+  }
+
+  /// The `outline` event for a selection (`nil`: every section, none marked).
+  public func event(selected: Set<String>?) -> JSON {
+    var kept = sorted[...]
+    var total: Int?
+    if let selected, sorted.count > OutlineWindow.limit + 1 {
+      // Only what the selected sections' prompts can list: the rest would be read, passed on and
+      // left out by every tool of each section's pipeline.
+      var keep = Set<Int>()
+      for id in selected {
+        guard let index = position[id] else { continue }
+        keep.insert(index)
+        keep.formUnion(OutlineWindow.window(orders: orders, around: sorted[index].order).range)
+      }
+      kept = ArraySlice(keep.sorted().map { sorted[$0] })
+      total = sorted.count
+    }
+    let entries: [JSON] = kept.map { planned in
+      Self.entry(planned, selected: selected.map { $0.contains(planned.section.id) })
+    }
+    let event = Event.make(.outline, doc: graph.plan.id, fields: ["sections": .array(entries)])
+    if let total { event["total"] = JSON(total) }
+    return event
   }
 }

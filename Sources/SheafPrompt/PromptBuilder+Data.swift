@@ -31,41 +31,56 @@ extension PromptBuilder {
     return titles[id]
   }
 
-  /// The other sections a prompt names, as the fingerprint sees them: the document's outline
-  /// (ids and titles, hashed once per outline) and the sections this prompt leaves out of it
-  /// (itself and those it shows in full), so that checking n sections costs n, not n².
+  /// The outline entries a record's prompt may list (`OutlineWindow`: up to 100 nearest it in
+  /// order, itself included here), and how many of the document's other sections are left out.
+  func outlineWindow(_ json: JSON) -> (entries: ArraySlice<JSON>, own: Int?, more: Int) {
+    guard options.outline != "none" else { return ([], nil, 0) }
+    let doc = json["doc"]?.string ?? ""
+    guard let given = json["outline"] ?? outlines[doc] else { return ([], nil, 0) }
+    let key = ObjectIdentifier(given)
+    let known: (outline: JSON, entries: [JSON], orders: [Int])
+    if let cached = outlineOrders[key] {
+      known = cached
+    } else {
+      let entries = given.array ?? []
+      known = (given, entries, entries.map { $0["order"]?.int ?? 0 })
+      outlineOrders[key] = known
+    }
+    let order = json["order"]?.int ?? 0
+    let (range, own) = OutlineWindow.window(orders: known.orders, around: order)
+    let total = (json["outline"] == nil ? outlineTotals[doc] : nil) ?? known.entries.count
+    // The range spans the section's own entry when the outline has it.
+    let listed = range.count - (own == nil ? 0 : 1)
+    return (known.entries[range], own, max(0, total - (own == nil ? 0 : 1) - listed))
+  }
+
+  /// The other sections a prompt names, as the fingerprint sees them: the window of the outline
+  /// it lists (ids and titles, its own entry included) and the sections this prompt leaves out
+  /// of it (itself and those it shows in full).
   func outlineTitles(_ json: JSON, context: [[String: Any]]) -> [String] {
     guard options.outline != "none" else { return [] }
     let given = json["outline"] ?? outlines[json["doc"]?.string ?? ""]
-    guard let given else { return [] }
+    guard given != nil else { return [] }
     let selected = options.outline == "selected"
-    let key = ObjectIdentifier(given)
-    let hash: String
-    if let known = outlineHashes[key], known.selected == selected {
-      hash = known.hash
-    } else {
-      let entries = (given.array ?? []).compactMap { entry -> String? in
-        guard let id = entry["id"]?.string else { return nil }
-        if selected && entry["selected"]?.bool == false { return nil }
-        return "\(id)\u{1}\(entry["title"]?.string ?? id)"
-      }
-      hash = Fingerprint.hash(entries.joined(separator: "\u{0}"))
-      outlineHashes[key] = (given, selected, hash)
+    let entries = outlineWindow(json).entries.compactMap { entry -> String? in
+      guard let id = entry["id"]?.string else { return nil }
+      if selected && entry["selected"]?.bool == false { return nil }
+      return "\(id)\u{1}\(entry["title"]?.string ?? id)"
     }
+    let hash = Fingerprint.hash(entries.joined(separator: "\u{0}"))
     var shown = Set(context.compactMap { $0["id"] as? String })
     if let own = json["id"]?.string { shown.insert(own) }
     return [hash] + shown.sorted()
   }
 
-  /// The other sections of the run, except those whose content the prompt already shows: `id`,
-  /// `title`, `order`, and an empty `description` (titles only: a prompt does not change when
-  /// another section's description is edited).
+  /// The other sections of the run in the prompt's window, except those whose content the
+  /// prompt already shows: `id`, `title`, `order`, and an empty `description` (titles only: a
+  /// prompt does not change when another section's description is edited).
   func outlineEntries(_ json: JSON, context: [[String: Any]]) -> [[String: Any]] {
     var shown = Set(context.compactMap { $0["id"] as? String })
     if let own = json["id"]?.string { shown.insert(own) }
     guard options.outline != "none" else { return [] }
-    let given = json["outline"] ?? outlines[json["doc"]?.string ?? ""]
-    return (given?.array ?? []).compactMap { entry in
+    return outlineWindow(json).entries.compactMap { entry in
       guard let id = entry["id"]?.string, !shown.contains(id) else { return nil }
       if options.outline == "selected" && entry["selected"]?.bool == false { return nil }
       return [
@@ -132,12 +147,15 @@ extension PromptBuilder {
       ]
     }
     let previous = feedback.isEmpty ? nil : json["content"]?.string
+    let more = outline.isEmpty ? 0 : outlineWindow(json).more
     return [
       "doc": doc, "section": section, "context": context, "outline": outline, "feedback": feedback,
       "previous_answer": previous ?? Absent(),
       // Present or absent, never the word false.
       "has_context": context.isEmpty ? Absent() : true,
       "has_outline": outline.isEmpty ? Absent() : true,
+      // The other sections a long plan's window leaves out (a number, absent when none).
+      "outline_more": more > 0 ? more : Absent(),
       "has_feedback": feedback.isEmpty ? Absent() : true,
     ]
   }

@@ -54,8 +54,11 @@ public final class PromptBuilder {
   var systemMessages: [String: String] = [:]
   /// Each outline's titles by section id, by document (made once per outline).
   var outlineTitleIndex: [String: [String: String]] = [:]
-  /// The hash of each outline's ids and titles, by the outline (kept alive with it).
-  var outlineHashes: [ObjectIdentifier: (outline: JSON, selected: Bool, hash: String)] = [:]
+  /// Each outline's entries and their orders, by the outline (kept alive with it).
+  var outlineOrders: [ObjectIdentifier: (outline: JSON, entries: [JSON], orders: [Int])] = [:]
+  /// The number of sections in each document's plan when its outline event holds only some of
+  /// them (plan-sections `--only` on a long plan), by document.
+  var outlineTotals: [String: Int] = [:]
 
   /// A builder with these options.
   public init(options: PromptOptions) {
@@ -79,6 +82,7 @@ public final class PromptBuilder {
     else { return }
     outlines[event["doc"]?.string ?? ""] = sections
     outlineTitleIndex[event["doc"]?.string ?? ""] = nil
+    outlineTotals[event["doc"]?.string ?? ""] = event["total"]?.int
   }
 
   /// The record with `messages` (status `pending`), or failed with a `template` or

@@ -174,6 +174,7 @@ struct PrepareStep {
     state["sections"] = JSON(graph.sections.count)
     try AtomicFile.write(state.compactText + "\n", to: run.layout.state)
     try AtomicFile.write(lines.map { $0.compactText + "\n" }.joined(), to: run.layout.plan)
+    try writePlanned()
     try AtomicFile.write(
       PlanEmitter.makefile(graph, sections: graph.sections, summarize: summarizing(lines)),
       to: run.layout.sectionsMakefile)
@@ -182,6 +183,27 @@ struct PrepareStep {
       graph.sections.map(\.section).filter { section in
         section.extra.contains { $0.key == "review" && $0.value.bool == true }
       }.map(\.id))
+  }
+
+  /// Writes `planned/<id>.ndjson` for every section (a file whose text is already that is left
+  /// alone) and removes the files of sections the plan no longer has: each section's pipeline
+  /// starts from its own file, so its cost does not grow with the plan.
+  func writePlanned() throws {
+    try FileManager.default.createDirectory(
+      atPath: run.layout.planned, withIntermediateDirectories: true)
+    let index = OutlineIndex(graph)
+    var names = Set<String>()
+    for planned in graph.sections {
+      let path = run.layout.planned(planned.section.id)
+      names.insert("\(planned.section.id).ndjson")
+      let text = PlanEmitter.sectionText(planned, in: graph, index: index)
+      if (try? String(contentsOfFile: path, encoding: .utf8)) == text { continue }
+      try AtomicFile.write(text, to: path, durable: false)
+    }
+    for name in (try? FileManager.default.contentsOfDirectory(atPath: run.layout.planned)) ?? []
+    where !names.contains(name) {
+      try? FileManager.default.removeItem(atPath: "\(run.layout.planned)/\(name)")
+    }
   }
 
   /// build-prompt's options as this run gives them.

@@ -104,7 +104,7 @@ struct BuildPromptTests {
     #expect(error["type"] as? String == "template")
     #expect(
       error["message"] as? String
-        == "\(scratch)/p/t/default.mustache:3: no variable 'section.titel' (here: context, doc, feedback, has_context, has_feedback, has_outline, outline, previous_answer, section)"
+        == "\(scratch)/p/t/default.mustache:3: no variable 'section.titel' (here: context, doc, feedback, has_context, has_feedback, has_outline, outline, outline_more, previous_answer, section)"
     )
     let lax = try Harness.run(
       "build-prompt --lax --prompts \(scratch)/p --set t", stdin: Data(input.utf8))

@@ -25,6 +25,9 @@ public struct RunLayout: Sendable, Equatable {
   /// Every file and folder of a run directory, in the order the README's table lists them.
   public static let entries: [Entry] = [
     Entry(name: "plan.ndjson", holds: "the outline event, then the planned records (prepare)"),
+    Entry(
+      name: "planned/<id>.ndjson",
+      holds: "a section's outline window and planned record: its pipeline's first step (prepare)"),
     Entry(name: "sections.mk", holds: "the generated make rules, one target per section (prepare)"),
     Entry(
       name: "run.json",
@@ -60,6 +63,10 @@ public struct RunLayout: Sendable, Equatable {
 
   /// `plan.ndjson`: the outline event, then the planned records.
   public var plan: String { "\(root)/plan.ndjson" }
+  /// `planned/`.
+  public var planned: String { "\(root)/planned" }
+  /// `planned/<id>.ndjson`: what `plan-sections --only <id>` writes for the run's plan and mode.
+  public func planned(_ id: String) -> String { "\(planned)/\(id).ndjson" }
   /// `sections.mk`: the generated rules.
   public var sectionsMakefile: String { "\(root)/sections.mk" }
   /// `run.json`: the last run's plan, mode, settings and event offset.
