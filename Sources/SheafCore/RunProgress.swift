@@ -2,73 +2,132 @@ import Foundation
 
 /// The `progress` event of one section of a staged run, at one phase of its pipeline (`PREP` in
 /// `sheaf-run deps`, `AI_CALL` and `PARSE` in call-llm, `SAVE` and `DONE` in `sheaf-run save`),
-/// with the document's counts and an ETA that follows the stages: the sections left in each
-/// stage run `J` at a time (the ledger's `jobs`), one stage after another, at the mean time a section
-/// has taken so far.
+/// with the document's counts and the run's ETA (`ETA`, from the ledger `progress.json`: the same
+/// figure the live block and `make status` show).
 public enum RunProgress {
   /// The phases, in order.
   public static let phases = ["INIT", "PREP", "AI_CALL", "PARSE", "SAVE", "DONE"]
 
   /// Starts the ledger of a run (`progress.json`).
   ///
-  /// It holds the stage of each section, the sections already done, and how many run at once
-  /// (`jobs`, make's J). Every event reads it in one go, so that an event costs the size of that
-  /// file, not a read of every section.
+  /// It holds the stage of each section and the sections it uses, the sections already done,
+  /// how many run at once (`jobs`, make's J), the sections under way and since when, the seconds
+  /// the sections of this run took, and the mean of earlier runs (`prior_mean`). Every event reads
+  /// it in one go, so that an event costs the size of that file, not a read of every section.
   public static func start(
-    run: RunLayout, stages: [(id: String, stage: Int)], done: [String], jobs: Int
+    run: RunLayout, sections: [(id: String, stage: Int, uses: [String])], done: [String],
+    jobs: Int, priorMean: Double?
   ) {
     LockedFile.update(run.progress, exclusive: true) { _ in
       let ledger = JSON.object()
       let stageOf = JSON.object()
-      for (id, stage) in stages { stageOf[id] = JSON(stage) }
+      let uses = JSON.object()
+      for section in sections {
+        stageOf[section.id] = JSON(section.stage)
+        if !section.uses.isEmpty { uses[section.id] = .array(section.uses.map { JSON($0) }) }
+      }
       ledger["stage_of"] = stageOf
+      ledger["uses"] = uses
       ledger["done"] = .array(done.map { JSON($0) })
+      ledger["running"] = JSON.object()
       ledger["seconds"] = JSON(0)
       ledger["timed"] = JSON(0)
+      ledger["prior_mean"] = priorMean.map { JSON($0) } ?? .null
       ledger["jobs"] = JSON(jobs)
       return ledger
     }
   }
 
-  /// Records that section `id` ended (`completed` or not), and how long it took.
-  public static func finish(run: RunLayout, id: String, completed: Bool, seconds: Double?) {
+  /// Records that section `id` started (its pipeline's first step), at `now`.
+  public static func begin(run: RunLayout, id: String, now: Date = Date()) {
+    LockedFile.update(run.progress, exclusive: true) { ledger in
+      guard let ledger, let running = ledger["running"] else { return nil }
+      running[id] = JSON(now.timeIntervalSince1970)
+      return ledger
+    }
+  }
+
+  /// Records that section `id` asks nothing this run (its stored result is passed on): its time
+  /// says nothing of how long a section takes.
+  public static func passOn(run: RunLayout, id: String) {
+    LockedFile.update(run.progress, exclusive: true) { ledger in
+      guard let ledger, let running = ledger["running"], running[id] != nil else { return nil }
+      running[id] = nil
+      return ledger
+    }
+  }
+
+  /// Records that section `id` ended (`completed` or not) at `now`: a completed one that was
+  /// asked for in this run adds the time since it started to the mean.
+  public static func finish(run: RunLayout, id: String, completed: Bool, now: Date = Date()) {
     LockedFile.update(run.progress, exclusive: true) { ledger in
       guard let ledger, ledger["stage_of"] != nil else { return nil }
       var done = Set(ledger["done"]?.array?.compactMap(\.string) ?? [])
       // Done means finished, as the status counts it: completed, failed or skipped.
       done.insert(id)
       ledger["done"] = .array(done.sorted().map { JSON($0) })
-      if completed, let seconds, seconds > 0 {
-        ledger["seconds"] = JSON((ledger["seconds"]?.double ?? 0) + seconds)
-        ledger["timed"] = JSON((ledger["timed"]?.int ?? 0) + 1)
+      if let running = ledger["running"], let started = running[id]?.double {
+        running[id] = nil
+        let seconds = now.timeIntervalSince1970 - started
+        if completed && seconds > 0 {
+          ledger["seconds"] = JSON((ledger["seconds"]?.double ?? 0) + seconds)
+          ledger["timed"] = JSON((ledger["timed"]?.int ?? 0) + 1)
+        }
       }
       return ledger
     }
   }
 
-  /// The event for section `id` at `phase`, for the run `run`.
-  public static func event(run: RunLayout, id: String, phase: String, doc: String?) -> JSON {
+  /// The ledger as it is now.
+  static func ledger(_ run: RunLayout) -> JSON? {
     var ledger: JSON?
     LockedFile.update(run.progress, exclusive: false) { current in
       ledger = current?.copy()
       return nil
     }
-    let stageOf = ledger?["stage_of"]?.members ?? []
-    let done = Set(ledger?["done"]?.array?.compactMap(\.string) ?? [])
-    let jobs = max(1, ledger?["jobs"]?.int ?? 4)
-    var left: [Int: Int] = [:]
-    for (section, stage) in stageOf where !done.contains(section) {
-      left[stage.int ?? 1, default: 0] += 1
+    return ledger
+  }
+
+  /// Seconds until the run ends (`ETA`), from the run's ledger at `now`; `nil` before any
+  /// section of this run or an earlier one has taken a known time.
+  public static func eta(run: RunLayout, now: Date = Date()) -> Double? {
+    ledger(run).flatMap { eta(ledger: $0, now: now) }
+  }
+
+  /// Seconds until the run ends, from `ledger` at `now`.
+  static func eta(ledger: JSON, now: Date) -> Double? {
+    let timed = ledger["timed"]?.int ?? 0
+    guard
+      let mean = timed > 0
+        ? (ledger["seconds"]?.double ?? 0) / Double(timed) : ledger["prior_mean"]?.double,
+      mean > 0
+    else { return nil }
+    let uses = ledger["uses"]
+    let sections: [ETA.Section] = (ledger["stage_of"]?.members ?? []).map { id, _ in
+      (id, uses?[id]?.array?.compactMap(\.string) ?? [])
     }
-    let timed = ledger?["timed"]?.int ?? 0
-    let mean = timed > 0 ? (ledger?["seconds"]?.double ?? 0) / Double(timed) : nil
-    let rounds = left.values.reduce(0) { $0 + ($1 + jobs - 1) / jobs }
+    let done = Set(ledger["done"]?.array?.compactMap(\.string) ?? [])
+    var running: [String: Double] = [:]
+    for (id, started) in ledger["running"]?.members ?? [] {
+      if let started = started.double { running[id] = now.timeIntervalSince1970 - started }
+    }
+    let seconds = ETA.seconds(
+      sections: sections, done: done, running: running, mean: mean,
+      jobs: max(1, ledger["jobs"]?.int ?? 4))
+    return (seconds * 10).rounded() / 10
+  }
+
+  /// The event for section `id` at `phase`, for the run `run`.
+  public static func event(run: RunLayout, id: String, phase: String, doc: String?) -> JSON {
+    let ledger = ledger(run)
+    let total = ledger?["stage_of"]?.members.count ?? 0
+    let done = ledger?["done"]?.array?.count ?? 0
     return Event.make(
       .progress, doc: doc,
       fields: [
-        "id": JSON(id), "phase": JSON(phase), "items_total": JSON(stageOf.count),
-        "items_processed": JSON(done.count), "current_item": JSON(id),
-        "eta_s": mean.map { JSON((Double(rounds) * $0 * 10).rounded() / 10) } ?? .null,
+        "id": JSON(id), "phase": JSON(phase), "items_total": JSON(total),
+        "items_processed": JSON(done), "current_item": JSON(id),
+        "eta_s": ledger.flatMap { eta(ledger: $0, now: Date()) }.map { JSON($0) } ?? .null,
       ])
   }
 }

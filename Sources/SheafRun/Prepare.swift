@@ -392,12 +392,21 @@ struct PrepareStep {
   /// run's first event.
   func startProgress(doc: String) throws {
     let done = ids.filter { run.record($0) != nil }.count
+    // Earlier runs' times, for an ETA before this run has timed a section.
+    let times = ids.compactMap { id -> Double? in
+      guard let record = run.record(id), record["status"]?.string == "completed" else { return nil }
+      return record["timing"]?["seconds"]?.double
+    }
     RunProgress.start(
-      run: run.layout, stages: graph.sections.map { ($0.section.id, $0.stage) },
+      run: run.layout,
+      sections: graph.sections.map {
+        ($0.section.id, $0.stage, Array(Set($0.section.dependsOn + $0.section.context)).sorted())
+      },
       done: ids.filter { id in
         run.record(id)?["status"]?.string.map { ["completed", "failed", "skipped"].contains($0) }
           ?? false
-      }, jobs: options.jobs)
+      }, jobs: options.jobs,
+      priorMean: times.isEmpty ? nil : times.reduce(0, +) / Double(times.count))
     try EventLog.append(
       Event.make(
         .progress, doc: doc,

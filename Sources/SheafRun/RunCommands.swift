@@ -149,6 +149,7 @@ public enum RunCommands {
           return
         }
         Diagnostics.say(tool, "\(id): up to date (what it is built from has not changed)")
+        RunProgress.passOn(run: run.layout, id: id)
         try writer.write(stored)
       }
     }
@@ -266,6 +267,7 @@ public enum RunCommands {
           record.error = error
         }
         if record.status == nil || record.status == .pending, let id = record.id {
+          RunProgress.begin(run: run.layout, id: id)
           try? EventLog.append(
             RunProgress.event(run: run.layout, id: id, phase: "PREP", doc: record.doc),
             to: run.layout.events)
@@ -337,9 +339,7 @@ public enum RunCommands {
         RunProgress.event(run: run.layout, id: id, phase: "SAVE", doc: record.doc),
         to: run.layout.events)
       try run.save(record.json)
-      RunProgress.finish(
-        run: run.layout, id: id, completed: record.status == .completed,
-        seconds: record.json["timing"]?["seconds"]?.double)
+      RunProgress.finish(run: run.layout, id: id, completed: record.status == .completed)
       try? EventLog.append(
         RunProgress.event(run: run.layout, id: id, phase: "DONE", doc: record.doc),
         to: run.layout.events)

@@ -14,7 +14,6 @@ public final class RunView {
   private var runStart: Date?
   private var lastEvent: Date?
   private var completeStatus: String?
-  private var jobsStarted = Set<String>()
   private var eventsOffset: UInt64 = 0
   private var partialLine: [UInt8] = []
   /// Keep the text of `chunk` events (only a live view shows it).
@@ -120,10 +119,8 @@ public final class RunView {
       runStart = ts
       live = [:]
       completeStatus = nil
-      jobsStarted = []
     case "section_start":
       live[id] = ("processing", "")
-      jobsStarted.insert(id)
     case "chunk":
       var entry = live[id] ?? ("processing", "")
       entry.text = String((entry.text + (event["text"]?.string ?? "")).suffix(400))
@@ -245,17 +242,13 @@ public final class RunView {
     return lines
   }
 
-  /// The table: a line per section, then the progress line.
-  public func render(streaming: Bool) -> String {
+  /// The table: a line per section, then the progress line, as it is at `now`.
+  public func render(streaming: Bool, now: Date = Date()) -> String {
     let gate = RunDirectory.ReviewGate(run: run)
     let width = max(12, sections.map(\.id.count).max() ?? 12)
     var lines: [String] = []
-    var doneThisRun = 0
     let (states, done, openStages) = tally()
     for (section, stored, state) in states {
-      if jobsStarted.contains(section.id) && ["completed", "failed", "skipped"].contains(state) {
-        doneThisRun += 1
-      }
       var line =
         "\(Self.mark(state)) \(section.id.padding(toLength: width, withPad: " ", startingAt: 0))  \(state.padding(toLength: 10, withPad: " ", startingAt: 0))"
       if state == "damaged" {
@@ -294,13 +287,13 @@ public final class RunView {
       progress += " · stage \(position) of \(stages.count)"
     }
     if let runStart {
-      let end = isComplete ? (lastEvent ?? Date()) : Date()
+      let end = isComplete ? (lastEvent ?? now) : now
       let elapsed = end.timeIntervalSince(runStart)
       // Once it is over, the time is the last run's (a regeneration's, say), not the document's.
       progress +=
         isComplete ? " · last run \(Self.clock(elapsed))" : " · elapsed \(Self.clock(elapsed))"
-      if !isComplete && doneThisRun > 0 && done < total {
-        progress += " · ETA \(Self.clock(elapsed / Double(doneThisRun) * Double(total - done)))"
+      if !isComplete && done < total, let left = RunProgress.eta(run: run.layout, now: now) {
+        progress += " · ETA \(Self.clock(left))"
       }
     }
     if let completeStatus { progress += " · document \(completeStatus)" }
