@@ -117,10 +117,12 @@ public final class DocumentMerger {
   }
 
   /// The document's status (DESIGN.md section 5): `cancelled` if any section was cancelled,
-  /// `ready` if all completed, `failed` if none did, `partial` otherwise.
+  /// `paused` if any was held back by a pause, `ready` if all completed, `failed` if none did,
+  /// `partial` otherwise.
   public var status: DocumentStatus {
     let all = Array(byID.values)
     if all.contains(where: { $0.status == .cancelled }) { return .cancelled }
+    if all.contains(where: { $0.status == .paused }) { return .paused }
     let completed = all.filter { $0.status == .completed }.count
     if completed == 0 { return .failed }
     return completed == all.count ? .ready : .partial
@@ -314,6 +316,7 @@ public final class DocumentMerger {
       "failed": JSON(count(.failed)),
       "skipped": JSON(count(.skipped)),
       "cancelled": JSON(count(.cancelled)),
+      "paused": JSON(count(.paused)),
       "pending": JSON(all.filter { !$0.status.isFinal }.count),
       "seconds": JSON((seconds * 1000).rounded() / 1000),
       "input_tokens": JSON(all.compactMap(\.inputTokens).reduce(0, +)),
@@ -330,7 +333,7 @@ public final class DocumentMerger {
     let all = Array(byID.values)
     let completed = all.filter { $0.status == .completed }.count
     var others: [String] = []
-    for status in [SectionStatus.failed, .skipped, .cancelled] {
+    for status in [SectionStatus.failed, .skipped, .cancelled, .paused] {
       let n = all.filter { $0.status == status }.count
       if n > 0 { others.append("\(n) \(status.rawValue)") }
     }

@@ -41,8 +41,10 @@ public enum PlanSectionsCommand {
       throw ToolFailure.usage("\(flag): unknown section '\(id)'\(hint)")
     }
     var selected = graph.sections
-    let onlyIDs = Set(
-      commaSeparated(only))
+    let onlyIDs = Set(commaSeparated(only))
+    if !only.isEmpty && onlyIDs.isEmpty {
+      throw ToolFailure.usage("--only: give the ids of the sections to write (it is empty)")
+    }
     if !onlyIDs.isEmpty {
       for id in onlyIDs.sorted() { try check(id, "--only") }
       selected = selected.filter { onlyIDs.contains($0.section.id) }

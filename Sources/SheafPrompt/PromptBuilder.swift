@@ -91,7 +91,7 @@ public final class PromptBuilder {
   public func build(_ record: Record) throws -> JSON {
     let json = record.json
     if let status = record.status,
-      status == .completed || status == .skipped || status == .cancelled
+      status == .completed || status == .skipped || status == .cancelled || status == .paused
     {
       return json
     }

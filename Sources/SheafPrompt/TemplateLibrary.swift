@@ -92,10 +92,15 @@ public final class TemplateLibrary {
     if let known = chosen[key] { return known }
     var result: [String] = []
     // A set nobody named is the document's id: looked for in the user's folders only (a plan
-    // whose id is `prd` does not get the shipped PRD set by accident).
+    // whose id is `prd` does not get the shipped PRD set by accident, nor a plan `outline.md` in
+    // the checkout the `outline` set of `make outline` through `prompts/outline`).
     let shipped = Self.shippedRoots.map { $0 + "/" }
+    let shippedReal = Self.shippedRoots.compactMap(PlanPaths.realPath).map { $0 + "/" }
     let places = candidates(set: set, planDir: planDir).filter { folder in
-      named || !shipped.contains { folder.hasPrefix($0) }
+      if named { return true }
+      if shipped.contains(where: { folder.hasPrefix($0) }) { return false }
+      guard let real = PlanPaths.realPath(folder) else { return true }
+      return !shippedReal.contains { real.hasPrefix($0) }
     }
     if let index = places.firstIndex(where: hasSharedContext) {
       result = [places[index]]

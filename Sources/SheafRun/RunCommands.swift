@@ -167,7 +167,8 @@ public enum RunCommands {
       let first = content.split(separator: "\n").first.map { String($0.prefix(60)) } ?? ""
       let when = record?["archived_at"]?.string ?? record?["timing"]?["started_at"]?.string ?? ""
       let source = record?["source"]?.string ?? "llm"
-      return "\(label)  \(when)  \(source)  \(words) words  \(first)\n"
+      let note = record?["note"]?.string.map { "  note: \"\($0)\"" } ?? ""
+      return "\(label)  \(when)  \(source)  \(words) words  \(first)\(note)\n"
     }
     var out = ""
     for number in run.versions(id) {
@@ -230,7 +231,7 @@ public enum RunCommands {
         }
         if record.status == nil || record.status == .pending, run.wasPaused {
           // Paused: what runs finishes, nothing new starts; the next make doc resumes.
-          record.status = .cancelled
+          record.status = .paused
           record.error = SheafError(
             .cancelled, "the run was paused before this section started", retryable: true,
             hint: "run make doc again to resume: completed sections are kept")

@@ -37,13 +37,15 @@ public struct RunDirectory {
     try AtomicFile.write(text.trimmed + "\n", to: layout.note(id))
   }
 
-  /// The planned record with the section's kept note as (part of) its instructions.
+  /// The planned record with the section's kept note as (part of) its instructions, and as
+  /// `note` (so each version says the note it was written with).
   public func withNote(_ record: JSON) -> JSON {
     guard let id = record["id"]?.string, Slug.isValid(id), let note = note(id) else {
       return record
     }
     let planned = record["instructions"]?.string.flatMap { $0.trimmed.isEmpty ? nil : $0 }
     record["instructions"] = JSON(planned.map { "\($0)\n\(note)" } ?? note)
+    record["note"] = JSON(note)
     return record
   }
 

@@ -156,6 +156,19 @@ public final class RunView {
     return live[id]?.status ?? "pending"
   }
 
+  /// What the sections are, in words that mean what they say: "2/12 completed, 1 failed,
+  /// 9 skipped" (a person's section counts as completed; only the kinds there are are named).
+  static func counts(_ states: [String], total: Int) -> String {
+    var count: [String: Int] = [:]
+    for state in states { count[state == "human" ? "completed" : state, default: 0] += 1 }
+    var words = ["\(count["completed"] ?? 0)/\(total) completed"]
+    for state in ["processing", "failed", "skipped", "paused", "cancelled", "damaged", "pending"] {
+      guard let number = count[state], number > 0 else { continue }
+      words.append("\(number) \(state == "processing" ? "in progress" : state)")
+    }
+    return words.joined(separator: ", ")
+  }
+
   private static func mark(_ status: String) -> String {
     switch status {
     case "completed": return "✓"
@@ -163,6 +176,7 @@ public final class RunView {
     case "failed": return "✗"
     case "skipped": return "⊘"
     case "cancelled": return "■"
+    case "paused": return "‖"
     case "damaged": return "!"
     case "processing": return "…"
     default: return "·"
@@ -208,9 +222,10 @@ public final class RunView {
     return (states, done, open)
   }
 
-  /// The state as JSON lines: each section whose status changed since `last` (`{"id", "title",
-  /// "stage", "status", "seconds", "output_tokens"}`), then, if any did, the progress (`{"doc",
-  /// "done", "total", "stage", "status"}`; `status` is the document's once it is complete).
+  /// The state as JSON lines: each section whose status changed since `last` (`{"type":
+  /// "section", "ts", "id", "title", "stage", "status", "seconds", "output_tokens"}`), then, if
+  /// any did, the progress (`{"type": "progress", "ts", "doc", "done", "total", "stage", "status",
+  /// "eta_s"}`; `status` is the document's once it is complete).
   func stateLines(changedFrom last: inout [String: String]) -> [JSON] {
     var lines: [JSON] = []
     let (states, done, open) = tally()
@@ -218,6 +233,8 @@ public final class RunView {
       guard last[section.id] != state else { continue }
       last[section.id] = state
       let line = JSON.object()
+      line["type"] = JSON("section")
+      line["ts"] = JSON(Event.timestamp())
       line["id"] = JSON(section.id)
       line["title"] = JSON(section.title)
       line["stage"] = JSON(section.stage)
@@ -230,10 +247,14 @@ public final class RunView {
     }
     guard !lines.isEmpty || (isComplete && last["\u{0}complete"] == nil) else { return [] }
     let progress = JSON.object()
+    progress["type"] = JSON("progress")
+    progress["ts"] = JSON(Event.timestamp())
     progress["doc"] = doc.map { JSON($0) } ?? .null
     progress["done"] = JSON(done)
     progress["total"] = JSON(sections.count)
     progress["stage"] = open.min().map { JSON($0) } ?? .null
+    progress["eta_s"] =
+      isComplete ? .null : RunProgress.eta(run: run.layout).map { JSON($0) } ?? .null
     if isComplete {
       progress["status"] = completeStatus.map { JSON($0) } ?? .null
       last["\u{0}complete"] = "1"
@@ -279,7 +300,7 @@ public final class RunView {
       lines.append(line)
     }
     let total = sections.count
-    var progress = "\(done)/\(total) (\(total == 0 ? 0 : done * 100 / total)%)"
+    var progress = Self.counts(states.map(\.state), total: total)
     // The stage under way: the first that has a section not done.
     let stages = Set(sections.map(\.stage))
     if stages.count > 1, let current = openStages.min() {
@@ -318,6 +339,7 @@ extension RunCommands {
     run: RunDirectory, prompts: PromptSettings = PromptSettings(), request: JSON? = nil,
     prices: PriceList = PriceList()
   ) throws -> ExitStatus {
+    try requireRun(run)
     guard FileManager.default.fileExists(atPath: run.layout.plan) else {
       throw ToolFailure.usage("\(run.path): no run here (run `make doc PLAN=…` first)")
     }
@@ -343,6 +365,21 @@ extension RunCommands {
     return .completed
   }
 
+  /// Fails, naming the runs there are, when no run directory is at `run`'s path (a mistyped
+  /// `DOC=`): nothing would ever appear there.
+  static func requireRun(_ run: RunDirectory) throws {
+    var isFolder: ObjCBool = false
+    guard !FileManager.default.fileExists(atPath: run.path, isDirectory: &isFolder) || !isFolder.boolValue
+    else { return }
+    let runs = (run.path as NSString).deletingLastPathComponent
+    let name = (run.path as NSString).lastPathComponent
+    let names = ((try? FileManager.default.contentsOfDirectory(atPath: runs)) ?? []).filter {
+      FileManager.default.fileExists(atPath: "\(runs)/\($0)/run.json")
+    }.sorted()
+    let there = names.isEmpty ? "there are none yet" : "there are: " + names.joined(separator: ", ")
+    throw ToolFailure.usage("no run named '\(name)' in \(runs.isEmpty ? "." : runs) (\(there))")
+  }
+
   /// Shows the state of a run, then follows it: on a terminal the table is redrawn with the text
   /// of the sections being written; otherwise a line per change.
   ///
@@ -353,7 +390,8 @@ extension RunCommands {
   ) throws -> ExitStatus {
     let writer = RecordWriter()
     let start = Date()
-    // Wait for the run to exist (watch may start before make has prepared it).
+    try requireRun(run)
+    // Wait for the run to be prepared (watch may start before make has prepared it).
     while !FileManager.default.fileExists(atPath: run.layout.plan) {
       if let timeout, Date().timeIntervalSince(start) > timeout {
         throw ToolFailure.usage("\(run.path): no run appeared")

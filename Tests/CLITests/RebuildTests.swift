@@ -412,11 +412,15 @@ struct RebuildTests {
           ?? "?"
       }
     #expect(statuses.contains("completed"), "the section under way finished: \(statuses)")
-    #expect(statuses.contains("cancelled"), "no new section started: \(statuses)")
+    #expect(statuses.contains("paused"), "no new section started: \(statuses)")
+    #expect(!statuses.contains("cancelled"), "a pause is not a cancel: \(statuses)")
+    let summary = try String(contentsOfFile: "\(scratch)/runs/prd/summary.json", encoding: .utf8)
+    #expect(summary.contains("\"status\":\"paused\""), "\(summary.prefix(200))")
     let status = try Harness.run(
       "make --no-print-directory -f pipelines/sheaf.mk SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= RUNS='\(scratch)/runs' status DOC=prd"
     )
     #expect(status.out.contains("stage 1 of 3"), "\(status.out)")
+    #expect(status.out.contains(" paused"), "\(status.out)")
     // make doc resumes, pays nothing twice, and says how it ended.
     let before = try stub.requests()
     let resumed = try Harness.run(

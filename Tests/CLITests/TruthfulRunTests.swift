@@ -22,7 +22,8 @@ struct TruthfulRunTests {
 
   @Test func theETAAfterAQuarterOfTheRunIsWithinThirtyPercentOfTheTimeLeft() throws {
     let stub = try Stub()
-    let result = try make("doc PLAN=pipelines/prd/plan.json", url: stub.url("ttfb=1,tps=150,words=300"))
+    let result = try make(
+      "doc PLAN=pipelines/prd/plan.json", url: stub.url("ttfb=1,tps=150,words=300"))
     #expect(result.status == 0, "\(result.err)")
     let events = try events()
     func time(_ event: [String: Any]) -> Double? {
@@ -47,6 +48,74 @@ struct TruthfulRunTests {
     }
     let left = end - at
     #expect(abs(eta - left) <= 0.3 * left, "ETA \(eta) s with \(left) s left")
+  }
+}
+
+/// Words that mean what they say (issue 23), with the offline provider.
+struct ExactWordsTests {
+  let scratch = Harness.scratch("words")
+
+  func make(_ target: String, _ extra: String = "") throws -> Harness.Result {
+    try Harness.run(
+      "make --no-print-directory -f pipelines/sheaf.mk SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= RUNS=\(scratch)/runs PROVIDER=offline \(target) \(extra)"
+    )
+  }
+
+  @Test func statusCountsWhatCompletedAndWatchSaysWhatItSees() throws {
+    let built = try make("doc PLAN=pipelines/prd/plan.json ONLY=problem_statement")
+    #expect(built.status == 0, "\(built.err)")
+    let status = try make("status DOC=prd")
+    #expect(status.out.contains("1/12 completed, 11 pending"), "\(status.out)")
+    #expect(!status.out.contains("%)"), "no percentage that counts what did not complete")
+    let json = try Harness.run(
+      "sheaf-run watch --run \(scratch)/runs/prd --json --timeout 1")
+    let lines = objects(json.out)
+    #expect(!lines.isEmpty)
+    #expect(lines.allSatisfy { ($0["type"] as? String) != nil && ($0["ts"] as? String) != nil })
+    #expect(lines.filter { $0["type"] as? String == "section" }.count == 12)
+    let typo = try make("watch DOC=prdd")
+    #expect(typo.status != 0)
+    #expect(
+      typo.err.contains("no run named 'prdd'") && typo.err.contains("there are: prd"), "\(typo.err)"
+    )
+  }
+
+  @Test func anEmptyOnlyIsAnErrorEverywhere() throws {
+    let planned = try Harness.run("plan-sections --only '' pipelines/prd/plan.json")
+    #expect(planned.status == 2)
+    #expect(planned.err.contains("--only"), "\(planned.err)")
+    let prepared = try Harness.run(
+      "sheaf-run prepare --plan pipelines/prd/plan.json --runs \(scratch)/runs --only ','")
+    #expect(prepared.status == 2, "\(prepared.err)")
+    let made = try make("doc PLAN=pipelines/prd/plan.json", "ONLY=")
+    #expect(made.status == 2, "\(made.err)")
+  }
+
+  @Test func aPlanNamedLikeACheckoutSetGetsTheDefaultSet() throws {
+    try Harness.write(
+      "# A guide\n\n## First\n\nAbout the first.\n\n## Second\n\nAbout the second.\n",
+      to: "\(scratch)/outline.md")
+    let built = try Harness.run("plan-sections \(scratch)/outline.md | build-prompt")
+    #expect(built.status == 0, "\(built.err)")
+    let records = objects(built.out).filter { $0["id"] != nil }
+    #expect(records.count == 2)
+    for record in records {
+      let files = record["template_files"] as? [String] ?? []
+      #expect(files.allSatisfy { !$0.contains("prompts/outline") }, "\(files)")
+    }
+  }
+
+  @Test func aVersionSaysTheNoteItWasWrittenWith() throws {
+    #expect(try make("doc PLAN=pipelines/prd/plan.json").status == 0)
+    let regen = try make(
+      "regen DOC=prd SECTION=goals_objectives", "NOTE='name the owners' CASCADE=no")
+    #expect(regen.status == 0, "\(regen.err)")
+    let versions = try Harness.run(
+      "sheaf-run versions --run \(scratch)/runs/prd goals_objectives")
+    let current = versions.out.split(separator: "\n").first { $0.hasPrefix("current") } ?? ""
+    #expect(current.contains("note: \"name the owners\""), "\(versions.out)")
+    #expect(
+      versions.out.split(separator: "\n").first?.hasPrefix("1  20") == true, "\(versions.out)")
   }
 }
 

@@ -1,11 +1,13 @@
 /// A section's status, the one set every tool uses (DESIGN.md section 5).
 public enum SectionStatus: String, CaseIterable, Sendable {
   case pending, queued, processing, completed, failed, skipped, cancelled
+  /// Held back by `sheaf-run pause` before it started: the next `make doc` runs it.
+  case paused
 
-  /// Whether the section has reached an end (completed, failed, skipped or cancelled).
+  /// Whether the section has reached an end (completed, failed, skipped, cancelled or paused).
   public var isFinal: Bool {
     switch self {
-    case .completed, .failed, .skipped, .cancelled: return true
+    case .completed, .failed, .skipped, .cancelled, .paused: return true
     case .pending, .queued, .processing: return false
     }
   }
@@ -21,4 +23,6 @@ public enum DocumentStatus: String, Sendable {
   case failed
   /// The run was interrupted.
   case cancelled
+  /// The run was paused (`sheaf-run pause`): sections were held back, none was cut.
+  case paused
 }

@@ -49,7 +49,7 @@ final class RecordOutput {
     counts.done += 1
     switch record["status"]?.string.flatMap(SectionStatus.init(rawValue:)) {
     case .completed: counts.tokens += record["usage"]?["output_tokens"]?.int ?? 0
-    case .failed, .cancelled: counts.failed += 1
+    case .failed, .cancelled, .paused: counts.failed += 1
     default: break
     }
     guard options.keepOrder else {

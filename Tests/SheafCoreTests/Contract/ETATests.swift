@@ -48,7 +48,8 @@ struct ETATests {
     #expect(RunProgress.eta(run: run, now: start.addingTimeInterval(13)) == 47)
     RunProgress.passOn(run: run, id: "c")
     RunProgress.finish(run: run, id: "c", completed: true, now: start.addingTimeInterval(11))
-    #expect(RunProgress.eta(run: run, now: start.addingTimeInterval(13)) == 47, "c's 1 s is no time")
+    #expect(
+      RunProgress.eta(run: run, now: start.addingTimeInterval(13)) == 47, "c's 1 s is no time")
   }
 
   @Test func earlierRunsGiveTheFirstFigure() throws {
