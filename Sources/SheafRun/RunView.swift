@@ -369,7 +369,9 @@ extension RunCommands {
   /// `DOC=`): nothing would ever appear there.
   static func requireRun(_ run: RunDirectory) throws {
     var isFolder: ObjCBool = false
-    guard !FileManager.default.fileExists(atPath: run.path, isDirectory: &isFolder) || !isFolder.boolValue
+    guard
+      !FileManager.default.fileExists(atPath: run.path, isDirectory: &isFolder)
+        || !isFolder.boolValue
     else { return }
     let runs = (run.path as NSString).deletingLastPathComponent
     let name = (run.path as NSString).lastPathComponent
