@@ -202,9 +202,7 @@ public final class DocumentMerger {
     }
     var text = "**Not generated** (\(section.status.rawValue)"
     if let error = section.error {
-      text +=
-        ", \(error.type.rawValue)): \(error.message.replacingOccurrences(of: "\n", with: " "))"
-      if let hint = error.hint, !hint.isEmpty { text += " — \(hint)" }
+      text += ", \(error.type.rawValue)): \(error.shown)"
     } else {
       text += ")."
     }

@@ -359,8 +359,8 @@ public enum RunCommands {
         Diagnostics.say(tool, "⏸ \(id): \(record.error?.message ?? "waits for review")")
       default:
         let error = record.error
-        // A validation failure says what was wrong; others say what to do.
-        let detail = error?.type == .validation ? error?.message : (error?.hint ?? error?.message)
+        // What went wrong, where (the file, line and field a tool named), then what to do.
+        let detail = error?.shown
         Diagnostics.say(
           tool,
           "✗ \(id): \(record.status?.rawValue ?? "?") (\(error?.type.rawValue ?? "?")): \(detail ?? "")"

@@ -290,8 +290,7 @@ public final class RunView {
           line += "  stale: " + reasons.joined(separator: "; ")
         }
         if let error = record["error"], state != "completed" {
-          line +=
-            "  \(error["type"]?.string ?? "?"): \(error["hint"]?.string ?? error["message"]?.string ?? "")"
+          line += "  \(error["type"]?.string ?? "?"): \(SheafError(json: error).shown)"
         }
       } else if streaming, state == "processing", let text = live[section.id]?.text, !text.isEmpty {
         let flat = text.replacingOccurrences(of: "\n", with: " ").trimmed

@@ -51,6 +51,49 @@ struct TruthfulRunTests {
   }
 }
 
+/// The cause where people look, and every request in the books (issue 23).
+struct CauseAndBooksTests {
+  let scratch = Harness.scratch("cause")
+
+  @Test func aTemplatesMistakeIsNamedWithItsFileAndLineEverywhere() throws {
+    try Harness.write(
+      """
+      {"id": "tiny", "title": "Tiny", "prompt_set": "mine", "llm": {"provider": "offline"},
+       "sections": [{"id": "a", "title": "A", "description": "The first."}]}
+      """, to: "\(scratch)/tiny/plan.json")
+    try Harness.write(
+      "You write {{doc.title}}.\n", to: "\(scratch)/tiny/prompts/mine/shared_context.mustache")
+    try Harness.write(
+      "Write the section.\n\nIts title:\n{{section.titel}}\n",
+      to: "\(scratch)/tiny/prompts/mine/default.mustache")
+    let made = try Harness.run(
+      "make --no-print-directory -f pipelines/sheaf.mk SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= RUNS=\(scratch)/runs doc PLAN=\(scratch)/tiny/plan.json"
+    )
+    #expect(made.status != 0)
+    let cause = "default.mustache:4: no variable 'section.titel'"
+    #expect(made.err.contains(cause), "make doc's end: \(made.err)")
+    let status = try Harness.run("sheaf-run status --run \(scratch)/runs/tiny")
+    #expect(status.out.contains(cause), "status: \(status.out)")
+    let document = try String(contentsOfFile: "\(scratch)/runs/tiny/tiny.md", encoding: .utf8)
+    #expect(document.contains(cause), "the placeholder: \(document)")
+  }
+
+  @Test func everyRequestTheStubAnsweredIsAnAttemptEvent() throws {
+    let stub = try Stub()
+    // First asks too short for the PRD's formats: every section is asked again.
+    let made = try Harness.run(
+      "make --no-print-directory -f pipelines/sheaf.mk SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= RUNS=\(scratch)/runs PROVIDER=openai MODEL=stub BASE_URL='\(stub.url("first_words=20,words=300"))' J=4 CALL_FLAGS='--no-cache --retries 0' doc PLAN=pipelines/prd/plan.json"
+    )
+    #expect(made.status == 0, "\(made.err)")
+    let events = lines(
+      try String(contentsOfFile: "\(scratch)/runs/prd/events.ndjson", encoding: .utf8))
+    let attempts = events.filter { $0["event"] as? String == "attempt" }
+    #expect(attempts.count == (try stub.requests()), "one attempt event per request")
+    #expect(attempts.count >= 24, "each section asked twice: \(attempts.count)")
+    #expect(attempts.allSatisfy { $0["http_status"] as? Int == 200 && $0["seconds"] is Double })
+  }
+}
+
 /// Words that mean what they say (issue 23), with the offline provider.
 struct ExactWordsTests {
   let scratch = Harness.scratch("words")

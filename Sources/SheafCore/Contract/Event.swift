@@ -11,6 +11,8 @@ public enum Event {
     case chunk, progress
     case sectionComplete = "section_complete"
     case sectionFailed = "section_failed"
+    /// One request to a provider, whatever came of it: its HTTP status, error type and seconds.
+    case attempt
     case complete
   }
 

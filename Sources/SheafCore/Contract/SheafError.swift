@@ -61,3 +61,13 @@ public struct SheafError: Error, Equatable, Sendable {
     return object
   }
 }
+
+extension SheafError {
+  /// The cause and what to do, in one line, as every view shows a section's error: the message
+  /// the tool wrote (the file, line and field it named), then the hint.
+  public var shown: String {
+    let cause = message.replacingOccurrences(of: "\n", with: " ")
+    guard let hint, !hint.isEmpty, !cause.contains(hint) else { return cause }
+    return cause + " — " + hint
+  }
+}

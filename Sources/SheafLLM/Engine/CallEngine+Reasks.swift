@@ -274,16 +274,29 @@ extension CallEngine {
   }
 
   func logAttempt(_ attempt: Attempt, seconds: Double, error: SheafError?) {
-    guard output.logs else { return }
     let job = attempt.job
+    let status = attempt.transfer?.status ?? 0
+    let httpStatus = status > 0 && job.resolved.provider.usesNetwork ? JSON(status) : .null
+    // Every request is in the events, failed ones too: the run's own record of what was asked.
+    try? output.event(
+      .attempt, doc: job.record.doc,
+      [
+        "id": JSON(job.id), "attempt": JSON(job.attempts),
+        "provider": JSON(job.resolved.call.settings.provider),
+        "model": JSON(job.resolved.call.settings.model), "http_status": httpStatus,
+        "seconds": JSON(rounded(seconds)),
+        "first_token_s": attempt.firstToken.map { JSON(rounded($0 - attempt.start)) } ?? .null,
+        "error_type": error.map { JSON($0.type.rawValue) } ?? .null,
+        "error": error.map { JSON($0.message) } ?? .null,
+      ])
+    guard output.logs else { return }
     let line = JSON.object()
     line["ts"] = JSON(Event.timestamp())
     line["id"] = JSON(job.id)
     line["provider"] = JSON(job.resolved.call.settings.provider)
     line["model"] = JSON(job.resolved.call.settings.model)
     line["attempt"] = JSON(job.attempts)
-    let status = attempt.transfer?.status ?? 0
-    line["http_status"] = status > 0 && job.resolved.provider.usesNetwork ? JSON(status) : .null
+    line["http_status"] = httpStatus
     line["seconds"] = JSON(rounded(seconds))
     line["first_token_s"] = attempt.firstToken.map { JSON(rounded($0 - attempt.start)) } ?? .null
     line["input_tokens"] = attempt.inputTokens.map { JSON($0) } ?? .null
