@@ -16,18 +16,21 @@ public enum RunProgress {
   /// it in one go, so that an event costs the size of that file, not a read of every section.
   public static func start(
     run: RunLayout, sections: [(id: String, stage: Int, uses: [String])], done: [String],
-    jobs: Int, priorMean: Double?
+    jobs: Int, priorMean: Double?, orders: [String: Int] = [:]
   ) {
     LockedFile.update(run.progress, exclusive: true) { _ in
       let ledger = JSON.object()
       let stageOf = JSON.object()
       let uses = JSON.object()
+      let orderOf = JSON.object()
       for section in sections {
         stageOf[section.id] = JSON(section.stage)
+        if let order = orders[section.id] { orderOf[section.id] = JSON(order) }
         if !section.uses.isEmpty { uses[section.id] = .array(section.uses.map { JSON($0) }) }
       }
       ledger["stage_of"] = stageOf
       ledger["uses"] = uses
+      ledger["order_of"] = orderOf
       ledger["done"] = .array(done.map { JSON($0) })
       ledger["running"] = JSON.object()
       ledger["seconds"] = JSON(0)
@@ -75,6 +78,27 @@ public enum RunProgress {
         }
       }
       return ledger
+    }
+  }
+
+  /// Waits while a section placed before `order` in the document is under way in this run.
+  ///
+  /// The duplicate rule judges a section against the ones before it, whatever J is. It waits at
+  /// most `limit` seconds and returns at once outside a run. A section before it that has not
+  /// started is not waited for: make starts sections in order, so that one waits on something
+  /// else.
+  public static func awaitEarlier(
+    run: RunLayout, order: Int, id: String, limit: Double = 900,
+    pause: @Sendable () -> Void = { usleep(50_000) }
+  ) {
+    let start = Date()
+    while Date().timeIntervalSince(start) < limit {
+      guard let ledger = ledger(run), let orders = ledger["order_of"] else { return }
+      let busy = (ledger["running"]?.members ?? []).contains { other, _ in
+        other != id && (orders[other]?.int ?? .max) < order
+      }
+      guard busy else { return }
+      pause()
     }
   }
 

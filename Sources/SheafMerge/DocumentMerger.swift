@@ -29,6 +29,9 @@ public struct MergedSection {
   public var inputTokens: Int?
   /// `usage.output_tokens`.
   public var outputTokens: Int?
+  /// `usage.cached_input_tokens` and `usage.cache_write_tokens` (the provider's prompt cache).
+  public var cachedInputTokens: Int?
+  public var cacheWriteTokens: Int?
   /// `attempts`.
   public var attempts: Int?
   /// `cost` in USD, when a price was known.
@@ -91,6 +94,8 @@ public final class DocumentMerger {
       seconds: json["timing"]?["seconds"]?.double,
       inputTokens: json["usage"]?["input_tokens"]?.int,
       outputTokens: json["usage"]?["output_tokens"]?.int,
+      cachedInputTokens: json["usage"]?["cached_input_tokens"]?.int,
+      cacheWriteTokens: json["usage"]?["cache_write_tokens"]?.int,
       attempts: json["attempts"]?.int,
       cost: json["cost"]?.double,
       data: FormatTypes.isJSON(json["format"]) ? json["data"] : nil,
@@ -319,6 +324,8 @@ public final class DocumentMerger {
       "seconds": JSON((seconds * 1000).rounded() / 1000),
       "input_tokens": JSON(all.compactMap(\.inputTokens).reduce(0, +)),
       "output_tokens": JSON(all.compactMap(\.outputTokens).reduce(0, +)),
+      "cached_input_tokens": JSON(all.compactMap(\.cachedInputTokens).reduce(0, +)),
+      "cache_write_tokens": JSON(all.compactMap(\.cacheWriteTokens).reduce(0, +)),
     ])
     // A total only of figures that exist: no price known, no cost.
     let costs = all.compactMap(\.cost)

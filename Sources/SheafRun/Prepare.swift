@@ -406,7 +406,8 @@ struct PrepareStep {
         run.record(id)?["status"]?.string.map { ["completed", "failed", "skipped"].contains($0) }
           ?? false
       }, jobs: options.jobs,
-      priorMean: times.isEmpty ? nil : times.reduce(0, +) / Double(times.count))
+      priorMean: times.isEmpty ? nil : times.reduce(0, +) / Double(times.count),
+      orders: Dictionary(graph.sections.map { ($0.section.id, $0.order) }) { first, _ in first })
     try EventLog.append(
       Event.make(
         .progress, doc: doc,

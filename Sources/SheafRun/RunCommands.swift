@@ -284,6 +284,16 @@ public enum RunCommands {
   static func dependencyFailure(_ record: Record, run: RunDirectory) -> SheafError? {
     func status(_ id: String) -> String? { run.record(id)?["status"]?.string }
     let completed = SectionStatus.completed.rawValue
+    // The budget ran out before a section it uses was asked: whatever the policy, nothing more is
+    // spent on a section built on what was not written.
+    for used in record.dependsOn + record.context {
+      guard let stored = run.record(used), stored["status"]?.string == "skipped",
+        stored["error"]?["type"]?.string == ErrorType.quota.rawValue
+      else { continue }
+      return SheafError(
+        .dependencyFailed, "uses '\(used)', which was skipped for the budget", retryable: true,
+        hint: "raise BUDGET (or llm.max_cost) and run again: skipped sections are retried")
+    }
     let policy =
       record.json["on_dependency_failure"]?.string.flatMap(DependencyPolicy.init(rawValue:))
       ?? .skip

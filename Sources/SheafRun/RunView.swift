@@ -156,6 +156,22 @@ public final class RunView {
     return live[id]?.status ?? "pending"
   }
 
+  /// The tokens of the sections' records, with what the provider's prompt cache read and wrote:
+  /// `tokens: 17970 in (1200 of them cached, 300 written to the cache), 4000 out`.
+  static func tokens(_ records: [JSON]) -> String? {
+    func sum(_ key: String) -> Int { records.compactMap { $0["usage"]?[key]?.int }.reduce(0, +) }
+    let input = sum("input_tokens")
+    let output = sum("output_tokens")
+    guard input + output > 0 else { return nil }
+    let cached = sum("cached_input_tokens")
+    let written = sum("cache_write_tokens")
+    var cache: [String] = []
+    if cached > 0 { cache.append("\(cached) of them cached") }
+    if written > 0 { cache.append("\(written) written to the cache") }
+    let note = cache.isEmpty ? "" : " (" + cache.joined(separator: ", ") + ")"
+    return "tokens: \(input) in\(note), \(output) out"
+  }
+
   /// What the sections are, in words that mean what they say: "2/12 completed, 1 failed,
   /// 9 skipped" (a person's section counts as completed; only the kinds there are are named).
   static func counts(_ states: [String], total: Int) -> String {
@@ -318,7 +334,9 @@ public final class RunView {
     }
     if let completeStatus { progress += " · document \(completeStatus)" }
     lines.append(progress)
-    let costs = sections.compactMap { run.record($0.id)?["cost"]?.double }
+    let records = sections.compactMap { run.record($0.id) }
+    if let tokens = Self.tokens(records) { lines.append(tokens) }
+    let costs = records.compactMap { $0["cost"]?.double }
     if !costs.isEmpty {
       lines.append(
         String(format: "cost: $%.4f", Price.rounded(costs.reduce(0, +)))

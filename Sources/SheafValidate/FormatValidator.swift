@@ -10,7 +10,6 @@ public final class FormatValidator {
   private let earlier = DuplicateIndex()
   private var schemas: [String: JSONSchema] = [:]
   private let sectionsDirectory: String?
-  private var loadedSections = false
 
   /// A validator that turns the violations of the `warn` rules into warnings; with
   /// `sectionsDirectory` (a run's `sections/`), the duplicate rule also compares against the
@@ -114,7 +113,7 @@ public final class FormatValidator {
     } else {
       type = "markdown"
       if spec == nil { spec = JSON.object() }
-      if spec?["max_duplicate_ratio"] != nil { loadStoredSections() }
+      if spec?["max_duplicate_ratio"] != nil { loadStoredSections(before: json) }
       let (found, fixed, repaired) = MarkdownRules.check(
         content, format: spec, title: record.title, earlier: earlier, id: id)
       violations += found
@@ -152,15 +151,23 @@ public final class FormatValidator {
     _ = validate(Record(record.copy()), remember: true)
   }
 
-  /// The completed sections of the run directory, for the duplicate rule (read once).
-  private func loadStoredSections() {
-    guard !loadedSections, let directory = sectionsDirectory else { return }
-    loadedSections = true
+  /// The completed sections of the run directory placed before `record` in the document, for
+  /// the duplicate rule: judged against those only, once the ones under way in this run are
+  /// saved, so the verdicts are the same at J=1 and J=8 (the run's `progress.json` says which
+  /// are under way).
+  private func loadStoredSections(before record: JSON) {
+    guard let directory = sectionsDirectory else { return }
+    let order = record["order"]?.int ?? .max
+    let run = RunLayout((directory as NSString).deletingLastPathComponent)
+    if let id = record["id"]?.string, order != .max {
+      RunProgress.awaitEarlier(run: run, order: order, id: id)
+    }
     let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
     for name in names.sorted() where name.hasSuffix(".json") {
       guard let data = FileManager.default.contents(atPath: directory + "/" + name),
         let stored = try? data.withUnsafeBytes({ try JSON.parse($0) }),
         stored["status"]?.string == SectionStatus.completed.rawValue,
+        (stored["order"]?.int ?? 0) < order,
         let text = stored["content"]?.string, let id = stored["id"]?.string
       else { continue }
       earlier.add(text, id: id)

@@ -133,9 +133,6 @@ struct SheafRun: FilterCommand {
       options.prompts = prompt.settings
       options.prices = try price.priceList()
       options.only = only.map { commaSeparated([$0]) }
-      if options.only?.isEmpty == true {
-        throw ToolFailure.usage("--only: give the ids of the sections to build (it is empty)")
-      }
       options.request = try RequestFlags.among(callFlags).given
       if let given: String = warn { options.warn = commaSeparated([given]) }
       options.budget = budget

@@ -344,7 +344,8 @@ struct CallLLMTests {
     let kinds = lines(result.out).map { $0["event"] as? String ?? "record" }
     #expect(
       kinds == [
-        "section_start", "chunk", "chunk", "chunk", "chunk", "chunk", "section_complete", "record",
+        "section_start", "chunk", "chunk", "chunk", "chunk", "chunk", "attempt",
+        "section_complete", "record",
       ])
     let chunks = lines(result.out).filter { $0["event"] as? String == "chunk" }.compactMap {
       $0["text"] as? String
@@ -354,7 +355,7 @@ struct CallLLMTests {
         == (objects(result.out).last?["content"] as? String))
     let fileEvents = lines(try String(contentsOfFile: events, encoding: .utf8))
     #expect(
-      fileEvents.count == 7
+      fileEvents.count == 8
         && fileEvents.allSatisfy { $0["ts"] is String && $0["doc"] as? String == "t" })
   }
 

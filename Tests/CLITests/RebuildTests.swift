@@ -318,6 +318,10 @@ struct RebuildTests {
     let hint = (skipped.first?["error"] as? [String: Any])?["hint"] as? String ?? ""
     #expect(hint.contains("BUDGET"), "\(hint)")
     #expect(try stub.requests() == sections.filter { $0["status"] as? String == "completed" }.count)
+    // The summary of the document is not paid for when what it summarises was not written.
+    let executive = sections.first { $0["id"] as? String == "executive_summary" }
+    #expect(executive?["status"] as? String == "skipped")
+    #expect((executive?["error"] as? [String: Any])?["type"] as? String == "dependency_failed")
   }
 
   @Test func regenerateKeepsTheNoteTheChoiceAndThePreviousVersion() throws {

@@ -78,6 +78,22 @@ struct CauseAndBooksTests {
     #expect(document.contains(cause), "the placeholder: \(document)")
   }
 
+  @Test func cachedAndWrittenTokensAreSummedInTheSummaryAndStatus() throws {
+    let stub = try Stub()
+    let made = try Harness.run(
+      "make --no-print-directory -f pipelines/sheaf.mk SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= RUNS=\(scratch)/runs PROVIDER=anthropic MODEL=stub ANTHROPIC_API_KEY=k BASE_URL='\(stub.url("cached=100,written=7,words=300", openai: false))' J=4 CALL_FLAGS='--no-cache' doc PLAN=pipelines/prd/plan.json"
+    )
+    #expect(made.status == 0, "\(made.err)")
+    let summary = objects(
+      try String(contentsOfFile: "\(scratch)/runs/prd/summary.json", encoding: .utf8)
+    ).first
+    let totals = summary?["totals"] as? [String: Any]
+    #expect(totals?["cached_input_tokens"] as? Int == 1_200, "\(totals ?? [:])")
+    #expect(totals?["cache_write_tokens"] as? Int == 84)
+    let status = try Harness.run("sheaf-run status --run \(scratch)/runs/prd")
+    #expect(status.out.contains("(1200 of them cached, 84 written to the cache)"), "\(status.out)")
+  }
+
   @Test func everyRequestTheStubAnsweredIsAnAttemptEvent() throws {
     let stub = try Stub()
     // First asks too short for the PRD's formats: every section is asked again.
@@ -91,6 +107,43 @@ struct CauseAndBooksTests {
     #expect(attempts.count == (try stub.requests()), "one attempt event per request")
     #expect(attempts.count >= 24, "each section asked twice: \(attempts.count)")
     #expect(attempts.allSatisfy { $0["http_status"] as? Int == 200 && $0["seconds"] is Double })
+  }
+}
+
+/// Overlap judged the same way whatever J is (issue 23).
+struct DeterministicOverlapTests {
+  let scratch = Harness.scratch("overlap")
+
+  /// The PRD against the stub with two parallel sections that always answer the same text: the
+  /// status of each section.
+  func statuses(j: Int, run: String) throws -> [String: String] {
+    let stub = try Stub()
+    let same = (0..<300).map { "point\($0)" }.joined(separator: " ")
+    try stub.script([
+      ("How we will know the release worked", [same]),
+      ("The six months as milestones", [same]),
+    ])
+    let made = try Harness.run(
+      "make --no-print-directory -f pipelines/sheaf.mk SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= RUNS=\(scratch)/\(run) PROVIDER=openai MODEL=stub BASE_URL='\(stub.url("ttfb=0.3,words=300"))' J=\(j) CALL_FLAGS='--no-cache --retries 0' doc PLAN=pipelines/prd/plan.json"
+    )
+    var found: [String: String] = [:]
+    let folder = "\(scratch)/\(run)/prd/sections"
+    for name in try FileManager.default.contentsOfDirectory(atPath: folder)
+    where name.hasSuffix(".json") {
+      let record = objects(try String(contentsOfFile: "\(folder)/\(name)", encoding: .utf8)).first
+      found[record?["id"] as? String ?? name] = record?["status"] as? String
+    }
+    #expect(found.count == 12, "\(made.err)")
+    return found
+  }
+
+  @Test func theSameAnswersGiveTheSameVerdictsAtJ1AndJ8() throws {
+    let serial = try statuses(j: 1, run: "j1")
+    #expect(serial["success_metrics"] == "completed", "the first of the two is judged first")
+    #expect(serial["timeline_milestones"] == "failed", "the second repeats the first")
+    for round in 1...2 {
+      #expect(try statuses(j: 8, run: "j8-\(round)") == serial, "J=8, round \(round)")
+    }
   }
 }
 

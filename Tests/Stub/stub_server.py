@@ -36,6 +36,7 @@ Knobs (comma-separated):
   whole=1         answer with one JSON body (application/json), as a non-streamed request gets
   cached=N        report N of the prompt's tokens as read from the prompt cache (OpenAI
                   prompt_tokens_details.cached_tokens; Anthropic cache_read_input_tokens)
+  written=N       (Anthropic) report N tokens as written to the prompt cache (cache_creation_input_tokens)
   refuse=TYPES     answer 400 naming response_format when the request asks for one of TYPES
                   (json_schema, json_object, joined by +), as servers without structured output do
   json=1          answer a JSON array of `count` objects ({"n", "word"}), a token at a time
@@ -351,8 +352,8 @@ def anthropic_usage(prompt, output, knobs):
     """Anthropic counts cache reads apart from input_tokens."""
     read = min(prompt, int(knobs.get("cached", 0)))
     usage = {"input_tokens": prompt - read, "output_tokens": output}
-    if "cached" in knobs:
-        usage.update(cache_read_input_tokens=read, cache_creation_input_tokens=0)
+    if "cached" in knobs or "written" in knobs:
+        usage.update(cache_read_input_tokens=read, cache_creation_input_tokens=int(knobs.get("written", 0)))
     return usage
 
 

@@ -17,6 +17,7 @@ struct ContractTests {
     #expect(
       SectionStatus.allCases.map(\.rawValue) == [
         "pending", "queued", "processing", "completed", "failed", "skipped", "cancelled",
+        "paused",
       ])
     #expect(
       ErrorType.allCases.map(\.rawValue) == [

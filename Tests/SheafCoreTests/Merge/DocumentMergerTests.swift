@@ -82,7 +82,7 @@ struct DocumentMergerTests {
     ])
     #expect(
       merger.summary()["totals"]?.compactText
-        == #"{"sections":3,"completed":2,"failed":0,"skipped":1,"cancelled":0,"pending":0,"seconds":1.75,"input_tokens":17,"output_tokens":8}"#
+        == #"{"sections":3,"completed":2,"failed":0,"skipped":1,"cancelled":0,"paused":0,"pending":0,"seconds":1.75,"input_tokens":17,"output_tokens":8,"cached_input_tokens":0,"cache_write_tokens":0}"#
     )
   }
 
