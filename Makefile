@@ -9,7 +9,7 @@ PREFIX ?= /usr/local
 SWIFT ?= swift
 TOOLS := plan-sections build-prompt call-llm validate-format merge-doc sheaf-run
 APT_PACKAGES := libjansson-dev libcurl4-openssl-dev libcmark-dev pkg-config
-TEST_APT_PACKAGES := json-schema-test-suite python3 tmux
+TEST_APT_PACKAGES := json-schema-test-suite python3 tmux man-db
 PKG_MODULES := jansson libcurl libcmark
 RELEASE_BIN := .build/release
 RUNS ?= runs
@@ -24,6 +24,12 @@ export SHEAF_DEST := $(value DESTDIR)$(value PREFIX)
 # which it copies once into $(PREFIX)/lib/sheaf (the tools look there, beside themselves).
 INSTALL_BIN := .build/dist/release
 EXAMPLES := prd book blog episode report outline
+# swift-argument-parser's manual generator: the tools' man pages come from their own definitions.
+MANUAL_TOOL := .build/debug/generate-manual
+MAN_DIR = $$SHEAF_DEST/share/man
+BASH_COMPLETIONS = $$SHEAF_DEST/share/bash-completion/completions
+ZSH_COMPLETIONS = $$SHEAF_DEST/share/zsh/site-functions
+FISH_COMPLETIONS = $$SHEAF_DEST/share/fish/vendor_completions.d
 
 .PHONY: all deps test-deps build dist debug test test-local-model demo install uninstall bench clean lint format
 
@@ -73,7 +79,7 @@ debug: deps
 # What the tests read besides the build: the official JSON Schema Test Suite and python3 (the
 # stub LLM server).
 test-deps: deps
-	@if [ ! -d /usr/share/json-schema-test-suite/tests/draft7 ] || ! command -v python3 >/dev/null 2>&1 || ! command -v tmux >/dev/null 2>&1; then \
+	@if [ ! -d /usr/share/json-schema-test-suite/tests/draft7 ] || ! command -v python3 >/dev/null 2>&1 || ! command -v tmux >/dev/null 2>&1 || ! command -v man >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "sheaf: installing $(TEST_APT_PACKAGES)"; \
 	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
@@ -83,14 +89,17 @@ test-deps: deps
 	  fi; \
 	fi
 
-test: test-deps lint
+test: test-deps lint $(MANUAL_TOOL)
 	$(SWIFT) test
+
+$(MANUAL_TOOL):
+	$(SWIFT) build --product generate-manual
 
 # The stripped tools in $(PREFIX)/bin; the Swift runtime libraries they use (those ldd finds in
 # the toolchain's runtime folder) in $(PREFIX)/lib/sheaf; and in $(PREFIX)/share/sheaf the make
 # driver (pipelines/sheaf.mk and section.mk), the prompt sets and the example plans, laid out as
 # in the checkout, so the driver finds the tools beside it (../../../bin) or on PATH.
-install: $(INSTALL_BIN)/sheaf-run
+install: $(INSTALL_BIN)/sheaf-run $(MANUAL_TOOL)
 	install -d "$$SHEAF_DEST/bin" "$$SHEAF_DEST/lib/sheaf" "$$SHEAF_DEST/share/sheaf/pipelines" "$$SHEAF_DEST/share/sheaf/prompts"
 	for t in $(TOOLS); do install -m 0755 -s $(INSTALL_BIN)/$$t "$$SHEAF_DEST/bin/$$t"; done
 	@runtime="$$($(SWIFT) -print-target-info | sed -n '/runtimeLibraryPaths/{n;s/.*"\(.*\)".*/\1/p;}')"; \
@@ -102,10 +111,19 @@ install: $(INSTALL_BIN)/sheaf-run
 	install -m 0644 pipelines/sheaf.mk pipelines/section.mk pipelines/unexport.mk "$$SHEAF_DEST/share/sheaf/pipelines/"
 	for e in $(EXAMPLES); do install -d "$$SHEAF_DEST/share/sheaf/pipelines/$$e" && cp -R pipelines/$$e/. "$$SHEAF_DEST/share/sheaf/pipelines/$$e/"; done
 	cp -R prompts/. "$$SHEAF_DEST/share/sheaf/prompts/"
-	@echo "sheaf: installed in $$SHEAF_DEST (tools in bin/, driver, prompts and examples in share/sheaf/)"
+	install -d "$(MAN_DIR)/man1" "$(MAN_DIR)/man7" "$(BASH_COMPLETIONS)" "$(ZSH_COMPLETIONS)" "$(FISH_COMPLETIONS)"
+	for t in $(TOOLS); do $(MANUAL_TOOL) $(INSTALL_BIN)/$$t --section 1 -o "$(MAN_DIR)/man1" >/dev/null || exit 1; done
+	install -m 0644 man/sheaf.7 "$(MAN_DIR)/man7/sheaf.7"
+	for t in $(TOOLS); do \
+	  $(INSTALL_BIN)/$$t --generate-completion-script bash > "$(BASH_COMPLETIONS)/$$t" && \
+	  $(INSTALL_BIN)/$$t --generate-completion-script zsh > "$(ZSH_COMPLETIONS)/_$$t" && \
+	  $(INSTALL_BIN)/$$t --generate-completion-script fish > "$(FISH_COMPLETIONS)/$$t.fish" || exit 1; \
+	done
+	@echo "sheaf: installed in $$SHEAF_DEST (tools in bin/, driver, prompts and examples in share/sheaf/, man pages, completions for bash, zsh and fish)"
 
 uninstall:
-	for t in $(TOOLS); do rm -f "$$SHEAF_DEST/bin/$$t"; done
+	for t in $(TOOLS); do rm -f "$$SHEAF_DEST/bin/$$t" "$(MAN_DIR)/man1/$$t.1" "$(BASH_COMPLETIONS)/$$t" "$(ZSH_COMPLETIONS)/_$$t" "$(FISH_COMPLETIONS)/$$t.fish"; done
+	rm -f "$(MAN_DIR)/man7/sheaf.7"
 	rm -rf "$$SHEAF_DEST/share/sheaf" "$$SHEAF_DEST/lib/sheaf"
 
 # The demo: the detailed PRD with the offline provider, paced so that streaming and the parallel

@@ -63,9 +63,37 @@ struct InstallTests {
       "cd '\(work)' && env -u SHEAF_BIN -u SHEAF_PROMPTS make --no-print-directory -f '\(prefix)/share/sheaf/pipelines/sheaf.mk' outline BRIEF=brief.md OUT=drafted.json && plan-sections drafted.json > /dev/null",
       environment: only)
     #expect(outline.status == 0, "\(outline.err)")
+    // A man page for every tool, and sheaf(7) for the driver; completions that load in bash.
+    for tool in [
+      "plan-sections", "build-prompt", "call-llm", "validate-format", "merge-doc", "sheaf-run",
+    ] {
+      let found = try Harness.run("MANPATH='\(prefix)/share/man' man -w \(tool)")
+      #expect(
+        found.out.hasSuffix("share/man/man1/\(tool).1\n"), "\(tool): \(found.out) \(found.err)")
+      let page = try Harness.run("man -l '\(prefix)/share/man/man1/\(tool).1' 2>/dev/null | col -b")
+      #expect(page.status == 0 && page.out.contains("NAME") && page.out.contains(tool), "\(tool)")
+      let completion = try Harness.run(
+        "bash -c \"source '\(prefix)/share/bash-completion/completions/\(tool)'; complete -p \(tool)\""
+      )
+      #expect(
+        completion.out.contains("complete") && completion.out.contains(tool), "\(completion.err)")
+      #expect(FileManager.default.fileExists(atPath: "\(prefix)/share/zsh/site-functions/_\(tool)"))
+      #expect(
+        FileManager.default.fileExists(
+          atPath: "\(prefix)/share/fish/vendor_completions.d/\(tool).fish"))
+    }
+    let options = try Harness.run(
+      "man -l '\(prefix)/share/man/man1/call-llm.1' 2>/dev/null | col -b")
+    #expect(options.out.contains("--max-tokens"), "the page has the tool's own flags")
+    let driver = try Harness.run("MANPATH='\(prefix)/share/man' man -w 7 sheaf")
+    #expect(driver.status == 0, "\(driver.err)")
     // And it all goes.
     let uninstall = try Harness.run("make --no-print-directory uninstall PREFIX='\(prefix)'")
     #expect(uninstall.status == 0)
+    #expect(!FileManager.default.fileExists(atPath: "\(prefix)/share/man/man1/call-llm.1"))
+    #expect(
+      !FileManager.default.fileExists(
+        atPath: "\(prefix)/share/bash-completion/completions/call-llm"))
     #expect(!FileManager.default.fileExists(atPath: "\(prefix)/bin/sheaf-run"))
     #expect(!FileManager.default.fileExists(atPath: "\(prefix)/share/sheaf"))
     #expect(!FileManager.default.fileExists(atPath: "\(prefix)/lib/sheaf"))
