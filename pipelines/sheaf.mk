@@ -20,7 +20,8 @@
 # (rules that only warn; remembered by the run until given again), MAX_TOKENS=n, TIMEOUT=s,
 # RETRIES=n (caps for every request; MAX_TOKENS is remembered like WARN), FORGET=1 (forget the
 # settings earlier runs were given), NOTES=1 (keep sections marked in_document: false in the document),
-# NOTIFY='command' (run when a make doc ends, with SHEAF_DOC,
+# FORMAT=docx,pdf,epub,html,odt (also write the document in these formats with pandoc, next to
+# the Markdown), NOTIFY='command' (run when a make doc ends, with SHEAF_DOC,
 # SHEAF_DOC_STATUS, SHEAF_DOCUMENT and SHEAF_SUMMARY in its environment), CALL_FLAGS,
 # PROMPT_FLAGS, VALIDATE_FLAGS.
 #
@@ -114,6 +115,7 @@ ifneq ($(value RETRIES),)
 export SHEAF_RETRIES := $(value RETRIES)
 endif
 export SHEAF_NOTIFY := $(value NOTIFY)
+export SHEAF_FORMAT := $(value FORMAT)
 export SHEAF_BUDGET := $(value BUDGET)
 ifeq ($(value DRY),1)
 export SHEAF_DRY := 1
@@ -144,6 +146,7 @@ doc: $(SHEAF_TOOLS)
 	@SHEAF_CWD="$$(pwd)"; export SHEAF_CWD; \
 	SHEAF_BIN="$$(cd "$$SHEAF_BIN" 2>/dev/null && pwd)" || { echo "sheaf: no tools in $(SHEAF_BIN): run make build, or set SHEAF_BIN" >&2; exit 2; }; \
 	export SHEAF_BIN; case "$$SHEAF_JOBS" in ''|0|*[!0-9]*) echo "sheaf: J=$$SHEAF_JOBS: give the number of sections at once" >&2; exit 2;; esac; \
+	for f in $$(printf '%s' "$$SHEAF_FORMAT" | tr ',' ' '); do case "$$f" in docx|pdf|epub|html|odt) ;; *) echo "sheaf: FORMAT=$$SHEAF_FORMAT: '$$f' is not one of docx, pdf, epub, html, odt" >&2; exit 2;; esac; done; \
 	[ -n "$$SHEAF_DRY" ] && exec $(SHEAF_PREPARE); \
 	run=$$("$$SHEAF_BIN/sheaf-run" where --plan "$$SHEAF_PLAN" --runs "$$SHEAF_RUNS") || exit 2; $(SHEAF_TRAPS); \
 	exec 9>>"$$run/.lock" && "$$SHEAF_BIN/sheaf-run" lock --run "$$run" --fd 9 || exit 2; \
@@ -157,7 +160,7 @@ doc: $(SHEAF_TOOLS)
 	wait $$made; built=$$?; while kill -0 $$made 2>/dev/null; do wait $$made; built=$$?; done; \
 	if [ -n "$$live" ]; then sleep 0.3; kill $$live 2>/dev/null; wait $$live 2>/dev/null; echo >&2; fi; \
 	[ -n "$$stop" ] || $(SHEAF_RUN_MAKE) sheaf-revise || built=1; \
-	"$$SHEAF_BIN/merge-doc" --run "$$SHEAF_RUN" $${SHEAF_NOTES:+--include-hidden}; [ $$? -le 1 ] || built=1; \
+	"$$SHEAF_BIN/merge-doc" --run "$$SHEAF_RUN" $${SHEAF_NOTES:+--include-hidden} $${SHEAF_FORMAT:+--to "$$SHEAF_FORMAT"}; [ $$? -le 1 ] || built=1; \
 	"$$SHEAF_BIN/sheaf-run" finish --run "$$SHEAF_RUN" --notify "$$SHEAF_NOTIFY" 9>&- && [ $$built = 0 ] && [ -z "$$stop" ] || exit $${stop:-1}
 
 # Ctrl-C, SIGTERM or SIGHUP, to make alone or to the whole run: the sections' make runs in a

@@ -56,6 +56,8 @@ public struct MergedSection {
 public final class DocumentMerger {
   /// Document id, from the records.
   public private(set) var doc: String?
+  /// The document's author, from the plan's `inputs.author` (for the formats pandoc writes).
+  public private(set) var author: String?
   /// Document title, from the records' `doc_title`.
   public private(set) var title: String?
   private var byID: [String: MergedSection] = [:]
@@ -81,6 +83,7 @@ public final class DocumentMerger {
     }
     if let doc = record.doc { self.doc = doc }
     if let title = record.json["doc_title"]?.string { self.title = title }
+    if let author = record.json["inputs"]?["author"]?.string { self.author = author }
     let json = record.json
     let status = record.status ?? .pending
     let section = MergedSection(

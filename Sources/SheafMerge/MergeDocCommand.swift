@@ -10,7 +10,7 @@ public enum MergeDocCommand {
   public static func run(
     inputs: [String], format: DocumentFormat, output: String?, summaryPath: String?,
     omitMissing: Bool, quiet: Bool, tool: String, eventsFile: String? = nil,
-    includeHidden: Bool = false
+    includeHidden: Bool = false, exports: [String] = []
   ) throws -> ExitStatus {
     let merger = DocumentMerger()
     merger.includeHidden = includeHidden
@@ -38,6 +38,12 @@ public enum MergeDocCommand {
     let document = merger.render(format, omitMissing: omitMissing)
     if let output {
       try AtomicFile.write(document, to: output)
+      let sections = merger.summary()["totals"]?["sections"]?.int ?? 0
+      for problem in DocumentExport.convert(
+        markdown: output, to: exports, author: merger.author, sections: sections)
+      {
+        Diagnostics.say(tool, problem)
+      }
     } else {
       try RecordWriter().writeText(document)
     }

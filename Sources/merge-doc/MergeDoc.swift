@@ -58,6 +58,13 @@ struct MergeDoc: FilterCommand {
     help: "Show sections marked in_document: false too (a book's continuity notes).")
   var includeHidden = false
 
+  @Option(
+    name: .customLong("to"),
+    help: ArgumentHelp(
+      "Also write the Markdown document as these formats with pandoc, next to it (docx, pdf, epub, html, odt; comma-separated): prd.md gives prd.docx. Needs -o or --run.",
+      valueName: "formats"))
+  var exports: String?
+
   @Flag(name: .shortAndLong, help: "Do not say the document status on standard error.")
   var quiet = false
 
@@ -80,6 +87,13 @@ struct MergeDoc: FilterCommand {
     guard DocumentFormat(rawValue: format) != nil else {
       throw ValidationError("--format must be one of markdown, html, json (got '\(format)')")
     }
+    for target in commaSeparated([exports ?? ""]) where !DocumentExport.formats.contains(target) {
+      throw ValidationError(
+        "--to: '\(target)' is not a format pandoc is asked for (docx, pdf, epub, html, odt)")
+    }
+    if exports != nil && (format != "markdown" || (output == nil && run == nil)) {
+      throw ValidationError("--to converts the Markdown document written with -o or --run")
+    }
   }
 
   mutating func execute() throws -> ExitStatus {
@@ -99,7 +113,8 @@ struct MergeDoc: FilterCommand {
     return try MergeDocCommand.run(
       inputs: inputs, format: DocumentFormat(rawValue: format) ?? .markdown, output: output,
       summaryPath: summary, omitMissing: omitMissing, quiet: quiet, tool: Self.toolName,
-      eventsFile: eventsFile, includeHidden: includeHidden)
+      eventsFile: eventsFile, includeHidden: includeHidden,
+      exports: commaSeparated([exports ?? ""]))
   }
 }
 

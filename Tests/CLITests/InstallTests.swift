@@ -167,3 +167,53 @@ extension LiveViewTests {
     #expect(done.compactMap { $0["items_processed"] as? Int }.max() == 12)
   }
 }
+
+/// The document in the formats people send (issue 26): pandoc, next to the Markdown.
+struct DocumentFormatTests {
+  let scratch = Harness.scratch("formats")
+
+  func make(_ extra: String, path: String? = nil) throws -> Harness.Result {
+    try Harness.run(
+      "\(path.map { "PATH='\($0)' " } ?? "")make --no-print-directory -f pipelines/sheaf.mk SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= RUNS=\(scratch)/runs PROVIDER=offline doc PLAN=pipelines/prd/plan.json \(extra)"
+    )
+  }
+
+  @Test func formatDocxWritesADocumentWithEverySectionTitle() throws {
+    let made = try make("FORMAT=docx,html")
+    #expect(made.status == 0, "\(made.err)")
+    let text = try Harness.run("pandoc '\(scratch)/runs/prd/prd.docx' -t plain")
+    #expect(text.status == 0, "\(text.err)")
+    for title in StagedRunTests.stage1 + StagedRunTests.stage2 + ["Executive Summary"] {
+      #expect(text.out.contains(title), "\(title)")
+    }
+    let html = try String(contentsOfFile: "\(scratch)/runs/prd/prd.html", encoding: .utf8)
+    #expect(html.contains("<title>Tidewater"), "the document's title is the page's")
+  }
+
+  @Test func withoutPandocTheRunIsStillReadyAndSaysWhatToInstall() throws {
+    // A PATH with make, the shell and the tools' helpers, but no pandoc.
+    let bin = "\(scratch)/bin"
+    try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+    for tool in [
+      "make", "sh", "bash", "env", "cat", "tr", "printf", "sleep", "setsid", "flock", "mkdir", "rm",
+      "mv", "date", "kill", "dirname",
+    ] {
+      if let found = try? Harness.run("command -v \(tool)").out.trimmingCharacters(
+        in: .whitespacesAndNewlines),
+        !found.isEmpty
+      {
+        _ = try? FileManager.default.createSymbolicLink(
+          atPath: "\(bin)/\(tool)", withDestinationPath: found)
+      }
+    }
+    let made = try make("FORMAT=docx", path: bin)
+    #expect(made.status == 0, "\(made.err)")
+    let lines = made.err.split(separator: "\n").filter { $0.contains("pandoc") }
+    #expect(
+      lines.count == 1 && lines.first?.contains("apt-get install pandoc") == true, "\(made.err)")
+    #expect(FileManager.default.fileExists(atPath: "\(scratch)/runs/prd/prd.md"))
+    #expect(!FileManager.default.fileExists(atPath: "\(scratch)/runs/prd/prd.docx"))
+    let bad = try make("FORMAT=doc")
+    #expect(bad.status == 2 && bad.err.contains("FORMAT=doc"), "\(bad.err)")
+  }
+}

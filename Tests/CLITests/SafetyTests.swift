@@ -495,7 +495,7 @@ extension SafetyTests {
       ("MODEL", "doc"), ("BASE_URL", "doc"), ("FORCE", "doc"), ("ALLOW_OUTSIDE", "doc"),
       ("ONLY", "doc"), ("DRY", "doc"), ("PRICES", "doc"), ("BUDGET", "doc"), ("WARN", "doc"),
       ("MAX_TOKENS", "doc"), ("TIMEOUT", "doc"), ("RETRIES", "doc"), ("NOTES", "doc"),
-      ("NOTIFY", "doc"), ("CALL_FLAGS", "doc"), ("PROMPT_FLAGS", "doc"),
+      ("NOTIFY", "doc"), ("FORMAT", "doc"), ("CALL_FLAGS", "doc"), ("PROMPT_FLAGS", "doc"),
       ("VALIDATE_FLAGS", "doc"), ("DOC", "regen"), ("SECTION", "regen"), ("NOTE", "regen"),
       ("CASCADE", "regen"), ("CLEAR_NOTE", "regen"), ("DOC", "status"), ("BRIEF", "outline"),
       ("OUT", "outline"), ("KIND", "outline"), ("SECTIONS", "outline"),

@@ -41,6 +41,9 @@ public struct RunLayout: Sendable, Equatable {
     Entry(
       name: "progress.json", holds: "each section's stage, the sections done and their seconds"),
     Entry(name: "<doc>.md", holds: "the merged document (merge-doc)"),
+    Entry(
+      name: "<doc>.docx, .pdf, .epub, .html, .odt",
+      holds: "the document in the formats FORMAT= asks for (pandoc)"),
     Entry(name: "summary.json", holds: "the document's status, sections and totals (merge-doc)"),
     Entry(
       name: "notes/<id>.txt", holds: "regeneration notes (make regen NOTE=), kept until cleared"),
