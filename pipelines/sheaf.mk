@@ -9,6 +9,8 @@
 #   make outline BRIEF=brief.md OUT=plan.json [KIND=report|prd|book|blog] [SECTIONS=n] [CANDIDATES=k]
 #                                                     a plan drafted from a brief, to read, edit
 #                                                     and run (k candidates: OUT-1.json …)
+#   make doctor PLAN=plan.json [PROVIDER=…]          check the tools, plan, prompts, key, server,
+#                                                     model and price before anything is spent
 #   sheaf-run approve --run runs/<doc> ID             let a section marked "review": true go on
 #
 # Variables: RUNS (default runs), J (sections at once, default 4), MODE, PROVIDER, MODEL,
@@ -124,7 +126,7 @@ ifeq ($(value CLEAR_NOTE),1)
 export SHEAF_CLEAR_NOTE := 1
 endif
 
-.PHONY: doc regen status watch outline
+.PHONY: doc regen status watch outline doctor
 
 # The prepare step, written once (make doc and DRY=1): the plan, the settings the run stores for
 # every tool (PROMPT_FLAGS, WARN, BUDGET, J, and call-llm's flags after --), the regeneration.
@@ -132,6 +134,11 @@ SHEAF_PREPARE = "$$SHEAF_BIN/sheaf-run" prepare --plan "$$SHEAF_PLAN" --runs "$$
   $${SHEAF_WARN_GIVEN:+--warn "$$SHEAF_WARN"} --jobs "$$SHEAF_JOBS" $${SHEAF_BUDGET:+--budget "$$SHEAF_BUDGET"} $${SHEAF_DRY:+--dry-run} \
   $${SHEAF_FORCE:+--force} $${SHEAF_REGEN:+--regenerate "$$SHEAF_REGEN" --cascade "$$SHEAF_CASCADE" --note "$$SHEAF_NOTE"} \
   $${SHEAF_CLEAR_NOTE:+--clear-note} $${SHEAF_FORGET:+--forget} $${SHEAF_ONLY_GIVEN:+--only "$$SHEAF_ONLY"} $$SHEAF_PROMPT_FLAGS -- $$SHEAF_CALL_FLAGS
+
+# What a run needs, checked before anything is spent (make doctor; make doc checks the part that
+# needs no network first and says only what failed).
+SHEAF_DOCTOR = "$$SHEAF_BIN/sheaf-run" doctor $(1) --plan "$$SHEAF_PLAN" --mode "$$SHEAF_MODE_ARG" \
+  $${SHEAF_BUDGET:+--budget "$$SHEAF_BUDGET"} $$SHEAF_PROMPT_FLAGS -- $$SHEAF_CALL_FLAGS
 
 # One run per document at a time: the recipe's shell opens runs/<doc>/.lock as descriptor 9 and
 # `sheaf-run lock` takes a flock on it (waiting, and saying so, while another make doc or regen
@@ -148,6 +155,7 @@ doc: $(SHEAF_TOOLS)
 	export SHEAF_BIN; case "$$SHEAF_JOBS" in ''|0|*[!0-9]*) echo "sheaf: J=$$SHEAF_JOBS: give the number of sections at once" >&2; exit 2;; esac; \
 	for f in $$(printf '%s' "$$SHEAF_FORMAT" | tr ',' ' '); do case "$$f" in docx|pdf|epub|html|odt) ;; *) echo "sheaf: FORMAT=$$SHEAF_FORMAT: '$$f' is not one of docx, pdf, epub, html, odt" >&2; exit 2;; esac; done; \
 	[ -n "$$SHEAF_DRY" ] && exec $(SHEAF_PREPARE); \
+	$(call SHEAF_DOCTOR,--cheap) >&2 || { echo "sheaf: fix what is marked ✗ above (make doctor PLAN=… checks it all); nothing was asked" >&2; exit 2; }; \
 	run=$$("$$SHEAF_BIN/sheaf-run" where --plan "$$SHEAF_PLAN" --runs "$$SHEAF_RUNS") || exit 2; $(SHEAF_TRAPS); \
 	exec 9>>"$$run/.lock" && "$$SHEAF_BIN/sheaf-run" lock --run "$$run" --fd 9 || exit 2; \
 	doc=$$($(SHEAF_PREPARE)) || exit 2; SHEAF_RUN="$$SHEAF_RUNS/$$doc"; export SHEAF_RUN; \
@@ -184,6 +192,11 @@ regen: $(SHEAF_TOOLS)
 	@plan="$$("$$SHEAF_BIN/sheaf-run" info --run "$$SHEAF_RUNS/$$SHEAF_DOC_ARG" plan)" || exit 2; \
 	mode="$$("$$SHEAF_BIN/sheaf-run" info --run "$$SHEAF_RUNS/$$SHEAF_DOC_ARG" mode)"; \
 	PLAN="$$plan" MODE="$$mode" SHEAF_REGEN="$$SHEAF_SECTION_ARG" exec $(MAKE) --no-print-directory -f "$(firstword $(MAKEFILE_LIST))" doc
+
+doctor: $(SHEAF_TOOLS)
+	@test -n "$$SHEAF_PLAN" || { echo "sheaf: usage: make doctor PLAN=plan.json [PROVIDER=…] [MODEL=…] [BASE_URL=…] [BUDGET=…]" >&2; exit 2; }
+	@SHEAF_BIN="$$(cd "$$SHEAF_BIN" 2>/dev/null && pwd)" || { echo "sheaf: no tools in $(SHEAF_BIN): run make build, or set SHEAF_BIN" >&2; exit 2; }; \
+	export SHEAF_BIN; $(call SHEAF_DOCTOR,)
 
 status: $(SHEAF_TOOLS)
 	@test -n "$$SHEAF_DOC_ARG" || { echo "sheaf: usage: make status DOC=prd" >&2; exit 2; }

@@ -40,9 +40,9 @@ final class CurlTransfer {
   /// Called when any byte (header or body) arrives.
   var onActivity: () -> Void = {}
 
-  /// Prepares a POST of `request` with a connect timeout.
+  /// Prepares a POST of `request` (a GET with `get`) with a connect timeout.
   /// - Throws: `CurlError` when libcurl refuses an option.
-  init(_ request: HTTPRequest, connectTimeout: Double) throws {
+  init(_ request: HTTPRequest, connectTimeout: Double, get: Bool = false) throws {
     guard let easy = curl_easy_init() else {
       throw CurlError(code: CURLE_FAILED_INIT, message: "curl_easy_init failed")
     }
@@ -53,11 +53,15 @@ final class CurlTransfer {
     let me = Unmanaged.passUnretained(self).toOpaque()
     try check(sheaf_curl_easy_setopt_ptr(easy, CURLOPT_URL, request.url))
     try check(sheaf_curl_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1))
-    try check(sheaf_curl_easy_setopt_long(easy, CURLOPT_POST, 1))
-    try check(
-      sheaf_curl_easy_setopt_off(
-        easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.utf8.count)))
-    try check(sheaf_curl_easy_setopt_ptr(easy, CURLOPT_COPYPOSTFIELDS, request.body))
+    if get {
+      try check(sheaf_curl_easy_setopt_long(easy, CURLOPT_HTTPGET, 1))
+    } else {
+      try check(sheaf_curl_easy_setopt_long(easy, CURLOPT_POST, 1))
+      try check(
+        sheaf_curl_easy_setopt_off(
+          easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.utf8.count)))
+      try check(sheaf_curl_easy_setopt_ptr(easy, CURLOPT_COPYPOSTFIELDS, request.body))
+    }
     try check(sheaf_curl_easy_setopt_ptr(easy, CURLOPT_HTTPHEADER, headerList))
     try check(
       sheaf_curl_easy_setopt_long(

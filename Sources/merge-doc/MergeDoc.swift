@@ -16,10 +16,15 @@ struct MergeDoc: FilterCommand {
       --omit-missing). A leading heading that repeats the section's title is dropped.
 
       Document status: ready (all completed), partial (some failed, skipped or not done), \
-      failed (none completed), cancelled (a section was cancelled). It is said on standard \
-      error and written in the summary (--summary FILE): per section status, title, seconds, \
-      tokens, attempts, source and error; totals sections, completed, failed, skipped, \
-      cancelled, pending, seconds, input_tokens and output_tokens.
+      failed (none completed), cancelled (a section was cancelled), paused (a pause held \
+      sections back). It is said on standard error and written in the summary (--summary \
+      FILE): per section status, title, seconds, tokens, attempts, source and error; totals \
+      sections, completed, failed, skipped, cancelled, paused, pending, seconds, \
+      input_tokens, output_tokens, cached_input_tokens and cache_write_tokens.
+
+      --to docx,pdf,epub,html,odt also writes the Markdown document in those formats with \
+      pandoc, next to it (prd.md gives prd.docx); without pandoc, one line says what to \
+      install and the Markdown is still written.
 
       EXAMPLES
         plan-sections p.json | build-prompt | call-llm | validate-format | merge-doc
@@ -27,6 +32,7 @@ struct MergeDoc: FilterCommand {
         merge-doc -o prd.md --summary summary.json runs/prd/sections/*.json
         merge-doc --format html -o prd.html runs/prd/sections/*.json
         merge-doc -q --summary /dev/stdout -o /dev/null < records.ndjson | jq .totals
+        merge-doc --run runs/prd --to docx,epub
 
       \(ExitStatus.helpText)
         merge-doc exits 1 when the document is not ready.

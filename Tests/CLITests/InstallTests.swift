@@ -217,3 +217,50 @@ struct DocumentFormatTests {
     #expect(bad.status == 2 && bad.err.contains("FORMAT=doc"), "\(bad.err)")
   }
 }
+
+/// `make doctor` (issue 26): what a run needs, checked before anything is spent.
+struct DoctorTests {
+  let scratch = Harness.scratch("doctor")
+
+  func doctor(_ vars: String, key: String? = "k", target: String = "doctor") throws
+    -> Harness.Result
+  {
+    try Harness.run(
+      "\(key.map { "OPENAI_API_KEY=\($0) " } ?? "env -u OPENAI_API_KEY ")make --no-print-directory -f pipelines/sheaf.mk SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= RUNS=\(scratch)/runs \(target) PLAN=pipelines/prd/plan.json PROVIDER=openai \(vars)"
+    )
+  }
+
+  @Test func passesAgainstTheStubAndFailsWithOneClearLineEach() throws {
+    let stub = try Stub()
+    let good = try doctor("MODEL=stub BASE_URL='\(stub.url("models=stub+other"))'")
+    #expect(good.status == 0, "\(good.out) \(good.err)")
+    #expect(good.out.contains("✓ openai at"), "\(good.out)")
+    #expect(!good.out.contains("✗"))
+    #expect(!good.out.contains("=k"), "the key is never shown")
+    let noKey = try doctor("MODEL=stub BASE_URL='\(stub.url())'", key: nil)
+    #expect(noKey.status != 0)
+    #expect(noKey.out.split(separator: "\n").filter { $0.hasPrefix("✗") }.count == 1)
+    #expect(noKey.out.contains("✗ no OPENAI_API_KEY in the environment"), "\(noKey.out)")
+    let nobody = try doctor("MODEL=stub BASE_URL=http://127.0.0.1:9/v1")
+    #expect(nobody.status != 0)
+    #expect(nobody.out.contains("✗ nothing answers at http://127.0.0.1:9/v1"), "\(nobody.out)")
+    let unknown = try doctor("MODEL=gpt-9 BASE_URL='\(stub.url("models=stub+other"))'")
+    #expect(unknown.status != 0)
+    #expect(
+      unknown.out.contains("✗ model 'gpt-9' is not on") && unknown.out.contains("stub, other"),
+      "\(unknown.out)")
+    let refused = try doctor("MODEL=stub BASE_URL='\(stub.url("key=right"))'")
+    #expect(refused.out.contains("refused the key (HTTP 401)"), "\(refused.out)")
+    #expect(try stub.requests() == 0, "a check asks the model nothing")
+  }
+
+  @Test func makeDocStopsBeforeTheFirstRequestWhenACheapCheckFails() throws {
+    let stub = try Stub()
+    // A budget with no price for the model: the run could not keep to it.
+    let made = try doctor("MODEL=stub BASE_URL='\(stub.url("words=300"))' BUDGET=1", target: "doc")
+    #expect(made.status == 2)
+    #expect(made.err.contains("✗ no price for openai/stub"), "\(made.err)")
+    #expect(made.err.contains("nothing was asked"))
+    #expect(try stub.requests() == 0)
+  }
+}

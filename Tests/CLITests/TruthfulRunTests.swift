@@ -55,27 +55,47 @@ struct TruthfulRunTests {
 struct CauseAndBooksTests {
   let scratch = Harness.scratch("cause")
 
-  @Test func aTemplatesMistakeIsNamedWithItsFileAndLineEverywhere() throws {
+  /// A plan whose template for the second section misspells a name it reaches only with
+  /// context (so the checks before the run cannot see it): one section fails at run time.
+  func writeTiny() throws {
     try Harness.write(
       """
       {"id": "tiny", "title": "Tiny", "prompt_set": "mine", "llm": {"provider": "offline"},
-       "sections": [{"id": "a", "title": "A", "description": "The first."}]}
+       "sections": [{"id": "a", "title": "A", "description": "The first."},
+                    {"id": "b", "title": "B", "description": "The second.", "depends_on": ["a"]}]}
       """, to: "\(scratch)/tiny/plan.json")
     try Harness.write(
       "You write {{doc.title}}.\n", to: "\(scratch)/tiny/prompts/mine/shared_context.mustache")
     try Harness.write(
-      "Write the section.\n\nIts title:\n{{section.titel}}\n",
+      "Write the section {{section.title}}.\n\nBefore it:\n{{#context}}{{titel}}{{/context}}\n",
       to: "\(scratch)/tiny/prompts/mine/default.mustache")
+  }
+
+  @Test func aTemplatesMistakeIsNamedWithItsFileAndLineEverywhere() throws {
+    try writeTiny()
     let made = try Harness.run(
       "make --no-print-directory -f pipelines/sheaf.mk SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= RUNS=\(scratch)/runs doc PLAN=\(scratch)/tiny/plan.json"
     )
     #expect(made.status != 0)
-    let cause = "default.mustache:4: no variable 'section.titel'"
+    let cause = "default.mustache:4: no variable 'titel'"
     #expect(made.err.contains(cause), "make doc's end: \(made.err)")
     let status = try Harness.run("sheaf-run status --run \(scratch)/runs/tiny")
     #expect(status.out.contains(cause), "status: \(status.out)")
     let document = try String(contentsOfFile: "\(scratch)/runs/tiny/tiny.md", encoding: .utf8)
     #expect(document.contains(cause), "the placeholder: \(document)")
+  }
+
+  @Test func aMistakeTheChecksSeeStopsTheRunBeforeItAsks() throws {
+    try writeTiny()
+    try Harness.write(
+      "Write {{section.titel}}.\n", to: "\(scratch)/tiny/prompts/mine/default.mustache")
+    let made = try Harness.run(
+      "make --no-print-directory -f pipelines/sheaf.mk SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= RUNS=\(scratch)/runs doc PLAN=\(scratch)/tiny/plan.json"
+    )
+    #expect(made.status == 2)
+    #expect(made.err.contains("default.mustache:1: no variable 'section.titel'"), "\(made.err)")
+    #expect(made.err.contains("nothing was asked"))
+    #expect(!FileManager.default.fileExists(atPath: "\(scratch)/runs/tiny/sections/a.json"))
   }
 
   @Test func cachedAndWrittenTokensAreSummedInTheSummaryAndStatus() throws {

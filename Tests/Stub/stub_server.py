@@ -37,6 +37,8 @@ Knobs (comma-separated):
   cached=N        report N of the prompt's tokens as read from the prompt cache (OpenAI
                   prompt_tokens_details.cached_tokens; Anthropic cache_read_input_tokens)
   written=N       (Anthropic) report N tokens as written to the prompt cache (cache_creation_input_tokens)
+  models=A+B      the models GET .../models (OpenAI, Anthropic) and /api/tags (Ollama) list (default: stub)
+  key=K           GET .../models answers 401 to a request without key K
   refuse=TYPES     answer 400 naming response_format when the request asks for one of TYPES
                   (json_schema, json_object, joined by +), as servers without structured output do
   json=1          answer a JSON array of `count` objects ({"n", "word"}), a token at a time
@@ -452,6 +454,22 @@ async def handle(reader, writer):
                 continue
             knobs, route = parse_knobs(path)
             knobs = {**GLOBAL_KNOBS, **knobs}
+            if method == "GET" and (route.endswith("/models") or route.endswith("/api/tags")):
+                # The models the server has (models=a+b; default: stub), as each provider lists
+                # them; with key=K, a request without that key gets 401.
+                names = (knobs.get("models") or "stub").split("+")
+                wanted = knobs.get("key")
+                given = headers.get("authorization", "").removeprefix("Bearer ") or headers.get("x-api-key", "")
+                if wanted is not None and given != wanted:
+                    payload = b'{"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}}'
+                    writer.write(b"HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(payload), payload))
+                else:
+                    listed = ({"models": [{"name": n, "model": n} for n in names]} if route.endswith("/api/tags")
+                              else {"object": "list", "data": [{"id": n, "object": "model"} for n in names]})
+                    payload = json.dumps(listed).encode()
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(payload), payload))
+                await writer.drain()
+                continue
             if route.endswith("/chat/completions"):
                 kind = "openai"
             elif route.endswith("/v1/messages"):
