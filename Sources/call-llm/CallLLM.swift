@@ -165,6 +165,17 @@ struct CallLLM: FilterCommand {
     help: ArgumentHelp("Offline provider: tokens per second (0: all at once).", valueName: "n"))
   var offlineTPS: Double = 0
 
+  @Flag(
+    help: ArgumentHelp(
+      "Ask nothing: check what the records would need, one line each (the key in the environment, never shown; the server answers; it lists the model), and exit 0 only when all pass.",
+      discussion: "sheaf-run doctor runs it."))
+  var check = false
+
+  @Flag(
+    name: .customLong("no-network"),
+    help: "With --check: only what needs no network (the keys).")
+  var noNetwork = false
+
   @Flag(help: "Show the live progress line even when standard error is not a terminal.")
   var progress = false
 
@@ -306,6 +317,11 @@ struct CallLLM: FilterCommand {
     }
     if let apiKeyEnv { Secrets.register(variable: apiKeyEnv) }
     StreamLimits.maxEventBytes = maxEventBytes
+    if check {
+      let lines = try ProviderCheck.run(inputs: inputs, options: options, network: !noNetwork)
+      try RecordWriter().writeText(lines.map { $0.text + "\n" }.joined())
+      return lines.allSatisfy(\.passed) ? .completed : .someFailed
+    }
     return try CallEngine(options: options, tool: Self.toolName).run()
   }
 }

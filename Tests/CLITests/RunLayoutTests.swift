@@ -7,10 +7,10 @@ import Testing
 struct RunLayoutTests {
   let scratch = Harness.scratch("layout")
 
-  /// The names in the README's run-directory table, in order.
+  /// The names in the run-directory table (docs/run-directory.md), in order.
   static func readmeEntries() throws -> [String] {
     let readme = try String(
-      contentsOf: Harness.root.appendingPathComponent("README.md"), encoding: .utf8)
+      contentsOf: Harness.root.appendingPathComponent("docs/run-directory.md"), encoding: .utf8)
     let lines = readme.components(separatedBy: "\n")
     guard let start = lines.firstIndex(of: "| file | what it holds |") else { return [] }
     return lines[(start + 2)...].prefix { $0.hasPrefix("| `") }.compactMap { line in

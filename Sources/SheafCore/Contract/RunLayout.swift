@@ -39,7 +39,10 @@ public struct RunLayout: Sendable, Equatable {
     Entry(name: "sections/<id>.md", holds: "its content, for people: a person may edit it"),
     Entry(name: "events.ndjson", holds: "append-only log of every event of every run"),
     Entry(
-      name: "progress.json", holds: "each section's stage, the sections done and their seconds"),
+      name: "progress.json",
+      holds:
+        "each section's stage, order and what it uses, the sections done and under way, J and the times: the ETA's inputs"
+    ),
     Entry(name: "<doc>.md", holds: "the merged document (merge-doc)"),
     Entry(
       name: "<doc>.docx, .pdf, .epub, .html, .odt",

@@ -54,7 +54,8 @@ struct RecordFieldTests {
   @Test func theReadmesRecordTableListsExactlyTheCurrentFields() throws {
     var root = URL(fileURLWithPath: #filePath)
     for _ in 0..<4 { root.deleteLastPathComponent() }
-    let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+    let readme = try String(
+      contentsOf: root.appendingPathComponent("docs/records.md"), encoding: .utf8)
     let section = try #require(
       readme.components(separatedBy: "\n## Records\n").dropFirst().first?.components(
         separatedBy: "\n## "
