@@ -37,7 +37,7 @@ endef
 # The summaries a section needs, made before it: the same pipeline with build-prompt writing the
 # summary requests instead of the section.
 define sheaf_summaries
-{ flock 8 && "$$SHEAF_BIN/sheaf-run" deps --run "$$SHEAF_RUN" < "$$SHEAF_RUN/planned/$(1).ndjson" \
+{ flock 8 && "$$SHEAF_BIN/sheaf-run" deps --run "$$SHEAF_RUN" --for-summaries < "$$SHEAF_RUN/planned/$(1).ndjson" \
   | "$$SHEAF_BIN/build-prompt" --run "$$SHEAF_RUN" --summary-requests \
   | "$$SHEAF_BIN/call-llm" -j "$$SHEAF_JOBS" --run "$$SHEAF_RUN" $$SHEAF_CALL_FLAGS \
   | "$$SHEAF_BIN/validate-format" --run "$$SHEAF_RUN" \

@@ -135,8 +135,9 @@ SHEAF_PREPARE = "$$SHEAF_BIN/sheaf-run" prepare --plan "$$SHEAF_PLAN" --runs "$$
   $${SHEAF_FORCE:+--force} $${SHEAF_REGEN:+--regenerate "$$SHEAF_REGEN" --cascade "$$SHEAF_CASCADE" --note "$$SHEAF_NOTE"} \
   $${SHEAF_CLEAR_NOTE:+--clear-note} $${SHEAF_FORGET:+--forget} $${SHEAF_ONLY_GIVEN:+--only "$$SHEAF_ONLY"} $$SHEAF_PROMPT_FLAGS -- $$SHEAF_CALL_FLAGS
 
-# What a run needs, checked before anything is spent (make doctor; make doc checks the part that
-# needs no network first and says only what failed).
+# What a run needs, checked before anything is spent (make doctor; make doc checks, once the run
+# is prepared, the part that needs no network for the sections it will ask, with the settings the
+# run keeps, and says only what failed).
 SHEAF_DOCTOR = "$$SHEAF_BIN/sheaf-run" doctor $(1) --plan "$$SHEAF_PLAN" --mode "$$SHEAF_MODE_ARG" \
   $${SHEAF_BUDGET:+--budget "$$SHEAF_BUDGET"} $$SHEAF_PROMPT_FLAGS -- $$SHEAF_CALL_FLAGS
 
@@ -155,10 +156,10 @@ doc: $(SHEAF_TOOLS)
 	export SHEAF_BIN; case "$$SHEAF_JOBS" in ''|0|*[!0-9]*) echo "sheaf: J=$$SHEAF_JOBS: give the number of sections at once" >&2; exit 2;; esac; \
 	for f in $$(printf '%s' "$$SHEAF_FORMAT" | tr ',' ' '); do case "$$f" in docx|pdf|epub|html|odt) ;; *) echo "sheaf: FORMAT=$$SHEAF_FORMAT: '$$f' is not one of docx, pdf, epub, html, odt" >&2; exit 2;; esac; done; \
 	[ -n "$$SHEAF_DRY" ] && exec $(SHEAF_PREPARE); \
-	$(call SHEAF_DOCTOR,--cheap) >&2 || { echo "sheaf: fix what is marked ✗ above (make doctor PLAN=… checks it all); nothing was asked" >&2; exit 2; }; \
 	run=$$("$$SHEAF_BIN/sheaf-run" where --plan "$$SHEAF_PLAN" --runs "$$SHEAF_RUNS") || exit 2; $(SHEAF_TRAPS); \
 	exec 9>>"$$run/.lock" && "$$SHEAF_BIN/sheaf-run" lock --run "$$run" --fd 9 || exit 2; \
 	doc=$$($(SHEAF_PREPARE)) || exit 2; SHEAF_RUN="$$SHEAF_RUNS/$$doc"; export SHEAF_RUN; \
+	$(call SHEAF_DOCTOR,--cheap --run "$$SHEAF_RUN") >&2 || { echo "sheaf: fix what is marked ✗ above (make doctor PLAN=… checks it all); nothing was asked" >&2; exit 2; }; \
 	[ -z "$$stop" ] || exit $$stop; live=; if [ -t 2 ] && [ -z "$$SHEAF_NO_LIVE" ]; then \
 	  SHEAF_NO_PROGRESS=1 SHEAF_LIVE=1; export SHEAF_NO_PROGRESS SHEAF_LIVE; \
 	  "$$SHEAF_BIN/sheaf-run" watch --run "$$SHEAF_RUN" >&2 9>&- & live=$$!; \

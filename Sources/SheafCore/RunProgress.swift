@@ -2,50 +2,62 @@ import Foundation
 
 /// The `progress` event of one section of a staged run, at one phase of its pipeline (`PREP` in
 /// `sheaf-run deps`, `AI_CALL` and `PARSE` in call-llm, `SAVE` and `DONE` in `sheaf-run save`),
-/// with the document's counts and the run's ETA (`ETA`, from the ledger `progress.json`: the same
-/// figure the live block and `make status` show).
+/// with the document's counts and the run's ETA (`ETA`: the same figure the live block and `make
+/// status` show).
+///
+/// Two files keep it. `progress.json` is small and read by every event: the counts, the sections
+/// under way (since when, and their place in the document), J, the times, and the estimate worked
+/// out when something last changed. `schedule.json` holds what the estimate is worked out from
+/// (each section's stage, order and what it uses, and the sections done): it is read only when a
+/// section starts or ends, so an event costs the same however long the plan.
 public enum RunProgress {
   /// The phases, in order.
   public static let phases = ["INIT", "PREP", "AI_CALL", "PARSE", "SAVE", "DONE"]
 
-  /// Starts the ledger of a run (`progress.json`).
-  ///
-  /// It holds the stage of each section and the sections it uses, the sections already done,
-  /// how many run at once (`jobs`, make's J), the sections under way and since when, the seconds
-  /// the sections of this run took, and the mean of earlier runs (`prior_mean`). Every event reads
-  /// it in one go, so that an event costs the size of that file, not a read of every section.
+  /// Starts a run's ledger and schedule, with the sections already `done`, `jobs` at once, and
+  /// the mean time of earlier runs (`priorMean`), if known.
   public static func start(
     run: RunLayout, sections: [(id: String, stage: Int, uses: [String])], done: [String],
     jobs: Int, priorMean: Double?, orders: [String: Int] = [:]
   ) {
+    let schedule = JSON.object()
+    let stageOf = JSON.object()
+    let uses = JSON.object()
+    let orderOf = JSON.object()
+    for section in sections {
+      stageOf[section.id] = JSON(section.stage)
+      if let order = orders[section.id] { orderOf[section.id] = JSON(order) }
+      if !section.uses.isEmpty { uses[section.id] = .array(section.uses.map { JSON($0) }) }
+    }
+    schedule["stage_of"] = stageOf
+    schedule["uses"] = uses
+    schedule["order_of"] = orderOf
+    schedule["done"] = .array(done.map { JSON($0) })
     LockedFile.update(run.progress, exclusive: true) { _ in
+      try? AtomicFile.write(schedule.compactText + "\n", to: run.schedule, durable: false)
       let ledger = JSON.object()
-      let stageOf = JSON.object()
-      let uses = JSON.object()
-      let orderOf = JSON.object()
-      for section in sections {
-        stageOf[section.id] = JSON(section.stage)
-        if let order = orders[section.id] { orderOf[section.id] = JSON(order) }
-        if !section.uses.isEmpty { uses[section.id] = .array(section.uses.map { JSON($0) }) }
-      }
-      ledger["stage_of"] = stageOf
-      ledger["uses"] = uses
-      ledger["order_of"] = orderOf
-      ledger["done"] = .array(done.map { JSON($0) })
+      ledger["total"] = JSON(sections.count)
+      ledger["done"] = JSON(Set(done).count)
       ledger["running"] = JSON.object()
       ledger["seconds"] = JSON(0)
       ledger["timed"] = JSON(0)
       ledger["prior_mean"] = priorMean.map { JSON($0) } ?? .null
       ledger["jobs"] = JSON(jobs)
+      estimate(ledger, schedule: schedule, now: Date())
       return ledger
     }
   }
 
-  /// Records that section `id` started (its pipeline's first step), at `now`.
-  public static func begin(run: RunLayout, id: String, now: Date = Date()) {
+  /// Records that section `id` (at `order` in the document) started its pipeline at `now`.
+  public static func begin(run: RunLayout, id: String, order: Int? = nil, now: Date = Date()) {
     LockedFile.update(run.progress, exclusive: true) { ledger in
       guard let ledger, let running = ledger["running"] else { return nil }
-      running[id] = JSON(now.timeIntervalSince1970)
+      let entry = JSON.object(["at": JSON(now.timeIntervalSince1970)])
+      if let order { entry["order"] = JSON(order) }
+      running[id] = entry
+      if let schedule = JSON.readObject(run.schedule) {
+        estimate(ledger, schedule: schedule, now: now)
+      }
       return ledger
     }
   }
@@ -64,12 +76,15 @@ public enum RunProgress {
   /// asked for in this run adds the time since it started to the mean.
   public static func finish(run: RunLayout, id: String, completed: Bool, now: Date = Date()) {
     LockedFile.update(run.progress, exclusive: true) { ledger in
-      guard let ledger, ledger["stage_of"] != nil else { return nil }
-      var done = Set(ledger["done"]?.array?.compactMap(\.string) ?? [])
+      guard let ledger, let schedule = JSON.readObject(run.schedule) else { return nil }
+      var done = Set(schedule["done"]?.array?.compactMap(\.string) ?? [])
       // Done means finished, as the status counts it: completed, failed or skipped.
-      done.insert(id)
-      ledger["done"] = .array(done.sorted().map { JSON($0) })
-      if let running = ledger["running"], let started = running[id]?.double {
+      if done.insert(id).inserted {
+        schedule["done"] = .array(done.sorted().map { JSON($0) })
+        try? AtomicFile.write(schedule.compactText + "\n", to: run.schedule, durable: false)
+      }
+      ledger["done"] = JSON(done.count)
+      if let running = ledger["running"], let started = running[id]?["at"]?.double {
         running[id] = nil
         let seconds = now.timeIntervalSince1970 - started
         if completed && seconds > 0 {
@@ -77,6 +92,7 @@ public enum RunProgress {
           ledger["timed"] = JSON((ledger["timed"]?.int ?? 0) + 1)
         }
       }
+      estimate(ledger, schedule: schedule, now: now)
       return ledger
     }
   }
@@ -88,14 +104,16 @@ public enum RunProgress {
   /// started is not waited for: make starts sections in order, so that one waits on something
   /// else.
   public static func awaitEarlier(
-    run: RunLayout, order: Int, id: String, limit: Double = 900,
+    run: RunLayout, order: Int, id: String, limit: Double = 300,
     pause: @Sendable () -> Void = { usleep(50_000) }
   ) {
     let start = Date()
     while Date().timeIntervalSince(start) < limit {
-      guard let ledger = ledger(run), let orders = ledger["order_of"] else { return }
-      let busy = (ledger["running"]?.members ?? []).contains { other, _ in
-        other != id && (orders[other]?.int ?? .max) < order
+      // A paused or interrupted run starts nothing more: what is under way may never be saved.
+      if access(run.paused, F_OK) == 0 || access(run.interrupted, F_OK) == 0 { return }
+      guard let ledger = ledger(run) else { return }
+      let busy = (ledger["running"]?.members ?? []).contains { other, entry in
+        other != id && (entry["order"]?.int ?? .max) < order
       }
       guard busy else { return }
       pause()
@@ -114,26 +132,45 @@ public enum RunProgress {
 
   /// Seconds until the run ends (`ETA`), from the run's ledger at `now`; `nil` before any
   /// section of this run or an earlier one has taken a known time.
+  ///
+  /// The schedule is worked out when a section starts or ends and kept in the ledger (`eta`: the
+  /// seconds and when); every view counts down from it, so the events, the live block and `make
+  /// status` give the same figure at the same moment.
   public static func eta(run: RunLayout, now: Date = Date()) -> Double? {
-    ledger(run).flatMap { eta(ledger: $0, now: now) }
+    ledger(run).flatMap { stored(ledger: $0, now: now) }
   }
 
-  /// Seconds until the run ends, from `ledger` at `now`.
-  static func eta(ledger: JSON, now: Date) -> Double? {
+  /// The kept estimate, counted down to `now`.
+  static func stored(ledger: JSON, now: Date) -> Double? {
+    guard let kept = ledger["eta"], let seconds = kept["s"]?.double, let at = kept["at"]?.double
+    else { return nil }
+    let left = max(0, seconds - (now.timeIntervalSince1970 - at))
+    return (left * 10).rounded() / 10
+  }
+
+  /// Works out the schedule and keeps it in the ledger.
+  static func estimate(_ ledger: JSON, schedule: JSON, now: Date) {
+    let seconds = eta(ledger: ledger, schedule: schedule, now: now)
+    ledger["eta"] =
+      seconds.map { .object(["s": JSON($0), "at": JSON(now.timeIntervalSince1970)]) } ?? .null
+  }
+
+  /// Seconds until the run ends, from `ledger` and `schedule` at `now`.
+  static func eta(ledger: JSON, schedule: JSON, now: Date) -> Double? {
     let timed = ledger["timed"]?.int ?? 0
     guard
       let mean = timed > 0
         ? (ledger["seconds"]?.double ?? 0) / Double(timed) : ledger["prior_mean"]?.double,
       mean > 0
     else { return nil }
-    let uses = ledger["uses"]
-    let sections: [ETA.Section] = (ledger["stage_of"]?.members ?? []).map { id, _ in
+    let uses = schedule["uses"]
+    let sections: [ETA.Section] = (schedule["stage_of"]?.members ?? []).map { id, _ in
       (id, uses?[id]?.array?.compactMap(\.string) ?? [])
     }
-    let done = Set(ledger["done"]?.array?.compactMap(\.string) ?? [])
+    let done = Set(schedule["done"]?.array?.compactMap(\.string) ?? [])
     var running: [String: Double] = [:]
-    for (id, started) in ledger["running"]?.members ?? [] {
-      if let started = started.double { running[id] = now.timeIntervalSince1970 - started }
+    for (id, entry) in ledger["running"]?.members ?? [] {
+      if let started = entry["at"]?.double { running[id] = now.timeIntervalSince1970 - started }
     }
     let seconds = ETA.seconds(
       sections: sections, done: done, running: running, mean: mean,
@@ -144,14 +181,12 @@ public enum RunProgress {
   /// The event for section `id` at `phase`, for the run `run`.
   public static func event(run: RunLayout, id: String, phase: String, doc: String?) -> JSON {
     let ledger = ledger(run)
-    let total = ledger?["stage_of"]?.members.count ?? 0
-    let done = ledger?["done"]?.array?.count ?? 0
     return Event.make(
       .progress, doc: doc,
       fields: [
-        "id": JSON(id), "phase": JSON(phase), "items_total": JSON(total),
-        "items_processed": JSON(done), "current_item": JSON(id),
-        "eta_s": ledger.flatMap { eta(ledger: $0, now: Date()) }.map { JSON($0) } ?? .null,
+        "id": JSON(id), "phase": JSON(phase), "items_total": JSON(ledger?["total"]?.int ?? 0),
+        "items_processed": JSON(ledger?["done"]?.int ?? 0), "current_item": JSON(id),
+        "eta_s": ledger.flatMap { stored(ledger: $0, now: Date()) }.map { JSON($0) } ?? .null,
       ])
   }
 }

@@ -84,7 +84,11 @@ private struct Cutter {
       let size = lineStart - pieceStart
       if size >= limit, lineStart > pieceStart {
         let isOpen = open.opener != nil
-        let safe = !isOpen && (previousBlank || startsBlock(lineStart..<lineEnd))
+        // Text at column 0 followed by a setext underline belongs to the paragraph before it.
+        let safe =
+          !isOpen
+          && (previousBlank
+            || (startsBlock(lineStart..<lineEnd) && !isUnderline(nextLine(after: lineEnd))))
         if safe || size >= 4 * limit {
           emit(upTo: lineStart)
           carried = open.opener
@@ -138,18 +142,59 @@ private struct Cutter {
   }
 
   /// Whether a line starts a block cmark would start there anyway: text at column 0 that is not a
-  /// setext underline, an HTML block or a fence.
+  /// setext underline, a block quote's line (it may go on a quote's paragraph), an HTML block or a
+  /// fence.
   func startsBlock(_ range: Range<Int>) -> Bool {
     guard let first = range.first.map({ bytes[$0] }), first != 0x20, first != 0x09, first != 0x0D
     else { return false }
-    if first == 0x3C || first == 0x60 || first == 0x7E { return false }
-    if first == 0x3D || first == 0x2D {
-      let underline = bytes[range].allSatisfy {
-        $0 == first || $0 == 0x20 || $0 == 0x09 || $0 == 0x0D
+    if first == 0x3C || first == 0x60 || first == 0x7E || first == 0x3E { return false }
+    return !isUnderline(range)
+  }
+
+  /// Whether a line is a setext heading's underline (`===` or `---`, spaces around).
+  func isUnderline(_ range: Range<Int>?) -> Bool {
+    guard let range else { return false }
+    let text = bytes[range].drop { $0 == 0x20 }
+    guard let first = text.first, first == 0x3D || first == 0x2D else { return false }
+    return text.allSatisfy { $0 == first || $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }
+  }
+
+  /// The line after the one ending at `end`, if there is one.
+  func nextLine(after end: Int) -> Range<Int>? {
+    guard end < bytes.count else { return nil }
+    var stop = end + 1
+    while stop < bytes.count, bytes[stop] != 0x0A { stop += 1 }
+    return (end + 1)..<stop
+  }
+
+  /// Where a line's text starts after the markers of the containers it is in (`>`, `-`, `*`,
+  /// `+`, `1.`, `1)` and the spaces after them), so a fence in a list item or a quote is seen.
+  func afterContainers(_ range: Range<Int>) -> Int {
+    var index = ByteLines.firstNonSpace(bytes, in: range)
+    while index < range.upperBound {
+      var next = index
+      if bytes[next] == 0x3E {
+        next += 1
+      } else if [0x2D, 0x2A, 0x2B].contains(bytes[next]), next + 1 < range.upperBound,
+        bytes[next + 1] == 0x20
+      {
+        next += 1
+      } else {
+        var digits = next
+        while digits < range.upperBound, digits - next < 9, bytes[digits] >= 0x30,
+          bytes[digits] <= 0x39
+        {
+          digits += 1
+        }
+        guard digits > next, digits + 1 < range.upperBound,
+          bytes[digits] == 0x2E || bytes[digits] == 0x29, bytes[digits + 1] == 0x20
+        else { break }
+        next = digits + 1
       }
-      return !underline
+      while next < range.upperBound, bytes[next] == 0x20 { next += 1 }
+      index = next
     }
-    return true
+    return index
   }
 
   func isBlank(_ range: Range<Int>) -> Bool {
@@ -162,13 +207,25 @@ private struct Cutter {
     let indented = first - range.lowerBound > 3
     switch open {
     case .fence(let char, let count, _):
-      guard !indented else { return }
-      let run = bytes[first..<range.upperBound].prefix(while: { $0 == char }).count
-      if run >= count, isBlank((first + run)..<range.upperBound) { open = .none }
+      // The closing fence, at the top level or after the markers of the quote it is in.
+      for start in [first, afterContainers(range)] where !indented || start != first {
+        let run = bytes[start..<range.upperBound].prefix(while: { $0 == char }).count
+        if run >= count, isBlank((start + run)..<range.upperBound) {
+          open = .none
+          return
+        }
+      }
     case .html(let end, _):
       if end.isEmpty ? isBlank(range) : contains(end, in: range) { open = .none }
     case .none:
       guard !indented, first < range.upperBound else { return }
+      let inner = afterContainers(range)
+      if inner < range.upperBound, bytes[inner] == 0x60 || bytes[inner] == 0x7E {
+        let char = bytes[inner]
+        let run = bytes[inner..<range.upperBound].prefix(while: { $0 == char }).count
+        if run >= 3 { open = .fence(char: char, count: run, opener: range) }
+        return
+      }
       let char = bytes[first]
       if char == 0x60 || char == 0x7E {
         let run = bytes[first..<range.upperBound].prefix(while: { $0 == char }).count

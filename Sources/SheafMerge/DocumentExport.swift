@@ -13,7 +13,7 @@ public enum DocumentExport {
   public static let formats = ["docx", "pdf", "epub", "html", "odt"]
 
   /// The engines pandoc can make a PDF with, in the order they are tried.
-  static let pdfEngines = ["pdflatex", "xelatex", "lualatex", "wkhtmltopdf", "weasyprint"]
+  static let pdfEngines = ["xelatex", "lualatex", "pdflatex", "wkhtmltopdf", "weasyprint"]
 
   /// Converts the Markdown file at `markdown` into each of `targets`; returns one line per
   /// format that could not be written (what to install, or pandoc's own message).
@@ -29,10 +29,16 @@ public enum DocumentExport {
     }
     var problems: [String] = []
     let base = (markdown as NSString).deletingPathExtension
+    let filter = NSTemporaryDirectory() + "sheaf-no-images-\(getpid()).lua"
+    try? AtomicFile.write("function Image(image)\n  return image.caption\nend\n", to: filter)
+    defer { unlink(filter) }
     for target in targets {
+      // What a model wrote is text: an image it names becomes its words (pandoc reads no file
+      // and fetches no URL for it), and no raw HTML or TeX of its own goes into the document.
+      // (pandoc's own --sandbox cannot write docx in Debian's 2.17.)
       var arguments = [
-        markdown, "--from", "markdown", "--shift-heading-level-by=-1", "--standalone",
-        "--metadata", "date=\(today())",
+        markdown, "--lua-filter", filter, "--from", "markdown-raw_html-raw_tex-raw_attribute",
+        "--shift-heading-level-by=-1", "--standalone", "--metadata", "date=\(today())",
       ]
       if let author, !author.isEmpty { arguments += ["--metadata", "author=\(author)"] }
       if sections > 8 { arguments.append("--toc") }
@@ -83,8 +89,13 @@ public enum DocumentExport {
     process.standardOutput = FileHandle.nullDevice
     process.standardInput = FileHandle.nullDevice
     do { try process.run() } catch { return (127, "\(error)") }
+    // A conversion that hangs is stopped: the Markdown is written either way.
+    let pid = process.processIdentifier
+    let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
+    DispatchQueue.global().asyncAfter(deadline: .now() + 300, execute: watchdog)
     let said = errors.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
+    watchdog.cancel()
     return (process.terminationStatus, String(decoding: said, as: UTF8.self))
   }
 

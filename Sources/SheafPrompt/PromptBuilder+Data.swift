@@ -80,7 +80,8 @@ extension PromptBuilder {
     var shown = Set(context.compactMap { $0["id"] as? String })
     if let own = json["id"]?.string { shown.insert(own) }
     guard options.outline != "none" else { return [] }
-    return outlineWindow(json).entries.compactMap { entry in
+    let window = outlineWindow(json)
+    var entries: [[String: Any]] = window.entries.compactMap { entry in
       guard let id = entry["id"]?.string, !shown.contains(id) else { return nil }
       if options.outline == "selected" && entry["selected"]?.bool == false { return nil }
       return [
@@ -88,6 +89,14 @@ extension PromptBuilder {
         "order": entry["order"]?.int ?? 0,
       ]
     }
+    // A long plan's window says what it leaves out, as one more line of the list every set
+    // already shows (so no template changes, and no fingerprint of a short plan either).
+    if window.more > 0, !entries.isEmpty {
+      entries.append([
+        "id": "", "title": "… and \(window.more) more", "description": "", "order": Int.max,
+      ])
+    }
+    return entries
   }
 
   /// The variables a template sees: `doc`, `section`, `context`, `outline`, `feedback`,

@@ -25,6 +25,9 @@ public enum Doctor {
     /// call-llm's flags (CALL_FLAGS).
     public var callFlags: [String] = []
     public var allowOutside = false
+    /// A prepared run: its planned sections that will be asked (not completed) are checked, with
+    /// the settings the run keeps (run.json) under the ones given.
+    public var run: String?
 
     public init(plan: String) { self.plan = plan }
   }
@@ -52,33 +55,33 @@ public enum Doctor {
             : "\(tool) not found in \(bin): run make build, or set SHEAF_BIN to the tools' folder")
       }
     }
-    let plan: Plan
-    let graph: SectionGraph
-    do {
-      plan = try PlanReader.read(
-        path: options.plan, allowOutside: options.allowOutside || PlanPaths.allowOutside())
-      graph = try SectionGraph(plan: plan, mode: options.mode.flatMap { $0.isEmpty ? nil : $0 })
-    } catch let problems as PlanProblems {
-      try say(false, "plan \(options.plan): \(problems.lines.joined(separator: "; "))")
-      return .someFailed
-    } catch let failure as ToolFailure {
-      try say(false, "plan: \(failure.message)")
-      return .someFailed
+    var prompts = options.prompts.options
+    var request = try RequestFlags.among(options.callFlags).given
+    let records: [JSON]
+    if let path = options.run {
+      // What this make doc will ask: the planned sections without a completed result.
+      let run = RunDirectory(path: path)
+      records = run.plannedRecords().filter { record in
+        guard let id = record["id"]?.string else { return false }
+        return run.record(id)?["status"]?.string != SectionStatus.completed.rawValue
+      }
+      prompts = run.promptOptions(given: options.prompts, request: request)
+      request = prompts.request
+    } else {
+      guard let planned = try plannedRecords(options, say: say) else { return .someFailed }
+      records = planned
     }
-    let stages = Set(graph.sections.map(\.stage)).count
-    try say(
-      true,
-      "plan \(options.plan): \(graph.sections.count) section\(graph.sections.count == 1 ? "" : "s") in \(stages) stage\(stages == 1 ? "" : "s")"
-    )
-    let records = graph.sections.map { PlanEmitter.record(for: $0, in: graph) }
-    try checkPrompts(records, options: options, say: say)
+    guard !records.isEmpty else { return .completed }
+    try checkPrompts(records, options: prompts, say: say)
     if options.budget != nil {
-      try checkPrices(records, options: options, say: say)
+      try checkPrices(records, options: options, request: request, say: say)
     }
     // The key, the server and the model: what call-llm would send, checked by call-llm.
     let input = records.map { $0.compactText + "\n" }.joined()
     let (status, said) = run(
-      "\(bin)/call-llm", ["--check"] + (options.cheap ? ["--no-network"] : []) + options.callFlags,
+      "\(bin)/call-llm",
+      ["--check"] + (options.cheap ? ["--no-network"] : [])
+        + (options.run.map { ["--run", $0] } ?? []) + options.callFlags,
       input: input)
     try writer.writeText(
       options.cheap
@@ -92,13 +95,36 @@ public enum Doctor {
     return failed ? .someFailed : .completed
   }
 
+  /// The plan's records, said to be valid (or why not); `nil` when it is not.
+  static func plannedRecords(_ options: Options, say: (Bool, String) throws -> Void) throws
+    -> [JSON]?
+  {
+    let plan: Plan
+    let graph: SectionGraph
+    do {
+      plan = try PlanReader.read(
+        path: options.plan, allowOutside: options.allowOutside || PlanPaths.allowOutside())
+      graph = try SectionGraph(plan: plan, mode: options.mode.flatMap { $0.isEmpty ? nil : $0 })
+    } catch let problems as PlanProblems {
+      try say(false, "plan \(options.plan): \(problems.lines.joined(separator: "; "))")
+      return nil
+    } catch let failure as ToolFailure {
+      try say(false, "plan: \(failure.message)")
+      return nil
+    }
+    let stages = Set(graph.sections.map(\.stage)).count
+    try say(
+      true,
+      "plan \(options.plan): \(graph.sections.count) section\(graph.sections.count == 1 ? "" : "s") in \(stages) stage\(stages == 1 ? "" : "s")"
+    )
+    return graph.sections.map { PlanEmitter.record(for: $0, in: graph) }
+  }
+
   /// Every section's prompt renders: its prompt set and templates are found and know every name.
   static func checkPrompts(
-    _ records: [JSON], options: Options, say: (Bool, String) throws -> Void
+    _ records: [JSON], options: PromptOptions, say: (Bool, String) throws -> Void
   ) throws {
-    var promptOptions = options.prompts.options
-    promptOptions.environment = ProcessInfo.processInfo.environment
-    let builder = PromptBuilder(options: promptOptions)
+    let builder = PromptBuilder(options: options)
     var problems: [String] = []
     var sets = Set<String>()
     for record in records {
@@ -124,10 +150,14 @@ public enum Doctor {
 
   /// A budget needs a price for every model the sections are sent to.
   static func checkPrices(
-    _ records: [JSON], options: Options, say: (Bool, String) throws -> Void
+    _ records: [JSON], options: Options, request: JSON?, say: (Bool, String) throws -> Void
   ) throws {
     let environment = ProcessInfo.processInfo.environment
-    let request = try RequestFlags.among(options.callFlags).given
+    // CALL_FLAGS may name the price list (--prices) too.
+    var prices = options.prices
+    if let flag = options.callFlags.firstIndex(of: "--prices"), flag + 1 < options.callFlags.count {
+      prices = try PriceList.load(flag: options.callFlags[flag + 1], environment: environment)
+    }
     var missing = Set<String>()
     for record in records {
       let llm = record["llm"]
@@ -136,7 +166,7 @@ public enum Doctor {
       let model =
         RequestSettings.value("model", given: request, environment: environment, llm: llm) ?? "?"
       if provider == "offline" { continue }
-      if options.prices.price(llm: llm, provider: provider, model: model) == nil {
+      if prices.price(llm: llm, provider: provider, model: model) == nil {
         missing.insert("\(provider)/\(model)")
       }
     }

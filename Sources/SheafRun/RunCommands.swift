@@ -136,6 +136,7 @@ public enum RunCommands {
           // there (so it is not stale later either).
           stored["fingerprint"] = record.json["fingerprint"]?.copy()
           Diagnostics.say(tool, "\(id): kept as it is (not chosen for regeneration)")
+          RunProgress.passOn(run: run.layout, id: id)
           try writer.write(stored)
           return
         }
@@ -218,7 +219,9 @@ public enum RunCommands {
   /// record (completed, `source: human`) unless `force`, so nothing after it asks a model.
   /// Everything else passes through.
   /// - Throws: `ToolFailure` for malformed input or a closed output.
-  public static func deps(run: RunDirectory, force: Bool) throws -> ExitStatus {
+  public static func deps(run: RunDirectory, force: Bool, starts: Bool = true) throws
+    -> ExitStatus
+  {
     let writer = RecordWriter()
     let gate = RunDirectory.ReviewGate(run: run)
     try FilterLoop.forEach(inputs: []) { item, _ in
@@ -267,8 +270,8 @@ public enum RunCommands {
           record.status = .skipped
           record.error = error
         }
-        if record.status == nil || record.status == .pending, let id = record.id {
-          RunProgress.begin(run: run.layout, id: id)
+        if starts, record.status == nil || record.status == .pending, let id = record.id {
+          RunProgress.begin(run: run.layout, id: id, order: record.json["order"]?.int)
           try? EventLog.append(
             RunProgress.event(run: run.layout, id: id, phase: "PREP", doc: record.doc),
             to: run.layout.events)
@@ -350,7 +353,10 @@ public enum RunCommands {
         RunProgress.event(run: run.layout, id: id, phase: "SAVE", doc: record.doc),
         to: run.layout.events)
       try run.save(record.json)
-      RunProgress.finish(run: run.layout, id: id, completed: record.status == .completed)
+      // An answer from the cache took no time a section takes.
+      RunProgress.finish(
+        run: run.layout, id: id,
+        completed: record.status == .completed && record.json["cache"]?.string != "hit")
       try? EventLog.append(
         RunProgress.event(run: run.layout, id: id, phase: "DONE", doc: record.doc),
         to: run.layout.events)

@@ -127,7 +127,10 @@ public final class FormatValidator {
       }
       // Only sections that use the rule are compared, so only they are remembered.
       if remember, spec?["max_duplicate_ratio"] != nil {
-        earlier.add(repaired ?? content, id: id ?? "?")
+        // In a run, its place too: a section before it is never compared with it.
+        earlier.add(
+          repaired ?? content, id: id ?? "?",
+          order: sectionsDirectory == nil ? nil : json["order"]?.int)
       }
     }
     return conclude(json, violations: violations, warnings: warnings)
@@ -158,6 +161,7 @@ public final class FormatValidator {
   private func loadStoredSections(before record: JSON) {
     guard let directory = sectionsDirectory else { return }
     let order = record["order"]?.int ?? .max
+    earlier.before = order == .max ? nil : order
     let run = RunLayout((directory as NSString).deletingLastPathComponent)
     if let id = record["id"]?.string, order != .max {
       RunProgress.awaitEarlier(run: run, order: order, id: id)
@@ -170,7 +174,7 @@ public final class FormatValidator {
         (stored["order"]?.int ?? 0) < order,
         let text = stored["content"]?.string, let id = stored["id"]?.string
       else { continue }
-      earlier.add(text, id: id)
+      earlier.add(text, id: id, order: stored["order"]?.int)
     }
   }
 

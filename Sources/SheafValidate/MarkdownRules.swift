@@ -369,12 +369,16 @@ func containsWord(_ haystack: [UInt8], _ word: String) -> Bool {
 /// Five-word shingles of the earlier sections of a stream, to catch parallel sections that
 /// repeat each other.
 final class DuplicateIndex {
-  private var sections: [(id: String, shingles: Set<UInt64>)] = []
+  private var sections: [(id: String, order: Int?, shingles: Set<UInt64>)] = []
+  /// The place in the document of the answer being judged: a run's stored sections at or after
+  /// it are not compared with it (`nil`: all are).
+  var before: Int?
 
-  /// Remembers a section's text (a later one with the same id replaces it).
-  func add(_ text: String, id: String) {
+  /// Remembers a section's text (a later one with the same id replaces it); `order` is its place
+  /// in the document when it comes from a run's folder, `nil` for an earlier record of the stream.
+  func add(_ text: String, id: String, order: Int? = nil) {
     sections.removeAll { $0.id == id }
-    sections.append((id, Self.shingles(text)))
+    sections.append((id, order, Self.shingles(text)))
     if sections.count > 2_000 { sections.removeFirst() }
   }
 
@@ -384,6 +388,7 @@ final class DuplicateIndex {
     guard !mine.isEmpty else { return nil }
     var best: (Double, String)?
     for section in sections where section.id != id {
+      if let order = section.order, let before, order >= before { continue }
       let share = Double(mine.intersection(section.shingles).count) / Double(mine.count)
       if share > (best?.0 ?? -1) { best = (share, section.id) }
     }

@@ -29,6 +29,11 @@ extension SheafRun {
     @Flag(help: "Only what needs no network: the plan, its prompts, the price and the keys.")
     var cheap = false
     @Option(
+      help: ArgumentHelp(
+        "A prepared run: check only the sections it will ask, with the settings it keeps.",
+        valueName: "dir"))
+    var run: String?
+    @Option(
       help: ArgumentHelp("A budget in USD: every model then needs a price.", valueName: "usd"))
     var budget: Double?
     @Flag(
@@ -53,6 +58,7 @@ extension SheafRun {
       options.prompts = prompt.settings
       options.callFlags = callFlags
       options.allowOutside = allowOutside
+      options.run = run
       return try Doctor.run(options)
     }
   }

@@ -267,10 +267,15 @@ struct SheafRun: FilterCommand {
     )
     @Option(help: ArgumentHelp("The run directory.", valueName: "dir")) var run: String
     @Flag(help: "Regenerate sections a person wrote.") var force = false
+    @Flag(
+      name: .customLong("for-summaries"),
+      help: "The records go to build-prompt --summary-requests: the sections do not start here.")
+    var forSummaries = false
     mutating func execute() throws -> ExitStatus {
       try RunCommands.deps(
         run: RunDirectory(path: run),
-        force: force || ProcessInfo.processInfo.environment["SHEAF_FORCE"] == "1")
+        force: force || ProcessInfo.processInfo.environment["SHEAF_FORCE"] == "1",
+        starts: !forSummaries)
     }
   }
 

@@ -190,6 +190,23 @@ struct DocumentFormatTests {
     #expect(html.contains("<title>Tidewater"), "the document's title is the page's")
   }
 
+  @Test func whatAModelWroteIsTextToPandoc() throws {
+    let secret = "\(scratch)/secret.txt"
+    try Harness.write("the-secret-words\n", to: secret)
+    let record =
+      #"{"id":"a","title":"A","order":1,"status":"completed","content":"See ![x](SECRET) and <script>alert(1)</script> and \\input{SECRET}."}"#
+      .replacingOccurrences(of: "SECRET", with: secret)
+    try Harness.write(record + "\n", to: "\(scratch)/in.ndjson")
+    let merged = try Harness.run(
+      "merge-doc -q -o \(scratch)/doc.md --to html,docx \(scratch)/in.ndjson")
+    #expect(merged.status == 0, "\(merged.err)")
+    let html = try String(contentsOfFile: "\(scratch)/doc.html", encoding: .utf8)
+    #expect(!html.contains("<script>alert"), "raw HTML from a model stays text")
+    #expect(!html.contains("the-secret-words"))
+    let docx = try Harness.run("pandoc \(scratch)/doc.docx -t plain")
+    #expect(!docx.out.contains("the-secret-words"), "no file a model names is read")
+  }
+
   @Test func withoutPandocTheRunIsStillReadyAndSaysWhatToInstall() throws {
     // A PATH with make, the shell and the tools' helpers, but no pandoc.
     let bin = "\(scratch)/bin"

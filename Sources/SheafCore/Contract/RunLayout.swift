@@ -41,7 +41,12 @@ public struct RunLayout: Sendable, Equatable {
     Entry(
       name: "progress.json",
       holds:
-        "each section's stage, order and what it uses, the sections done and under way, J and the times: the ETA's inputs"
+        "the counts, the sections under way, J, the times and the ETA (read by every progress event)"
+    ),
+    Entry(
+      name: "schedule.json",
+      holds:
+        "each section's stage, order and what it uses, and the sections done: what the ETA is worked out from"
     ),
     Entry(name: "<doc>.md", holds: "the merged document (merge-doc)"),
     Entry(
@@ -89,6 +94,8 @@ public struct RunLayout: Sendable, Equatable {
   public var events: String { "\(root)/events.ndjson" }
   /// `progress.json`.
   public var progress: String { "\(root)/progress.json" }
+  /// `schedule.json`.
+  public var schedule: String { "\(root)/schedule.json" }
   /// `<doc>.md`: the merged document.
   public func document(_ doc: String) -> String { "\(root)/\(doc).md" }
   /// `summary.json`.

@@ -37,6 +37,10 @@ struct MarkdownPiecesTests {
       text += "- an item\n- another item\nlazy line\n\nSetext \(index)\n=====\n\n"
       text += "```\ncode words that never count\n\nstill code\n```\n\n"
       text += "<!-- a comment\n\nwith a blank line -->\n\n"
+      text += "- step \(index):\n  ```bash\n\n  # install\n  make it\n  ```\n\n"
+      text += "- ```bash\n\n  # install \(index)\n  ```\n\n"
+      text += "> quoted words\n> ```\n> quoted code\n>\n> more code\n> ```\n\n"
+      text += "A paragraph line\nUnder \(index)\n---\n\n"
     }
     let cut = pieces(text)
     #expect(cut.count > 10, "the text is cut")
