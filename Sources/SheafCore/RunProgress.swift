@@ -6,10 +6,11 @@ import Foundation
 /// status` show).
 ///
 /// Two files keep it. `progress.json` is small and read by every event: the counts, the sections
-/// under way (since when, and their place in the document), J, the times, and the estimate worked
-/// out when something last changed. `schedule.json` holds what the estimate is worked out from
-/// (each section's stage, order and what it uses, and the sections done): it is read only when a
-/// section starts or ends, so an event costs the same however long the plan.
+/// under way (since when, and their place in the document), the sections done since the schedule
+/// was last worked out, J, the times, and the estimate. `schedule.json` holds what the estimate
+/// is worked out from (each section's stage, order and what it uses, and the sections done): it
+/// is read and written at most once a second, when a section starts or ends, so an event costs
+/// the same however long the plan, and a run's bookkeeping grows with its length, not its square.
 public enum RunProgress {
   /// The phases, in order.
   public static let phases = ["INIT", "PREP", "AI_CALL", "PARSE", "SAVE", "DONE"]
@@ -38,6 +39,7 @@ public enum RunProgress {
       let ledger = JSON.object()
       ledger["total"] = JSON(sections.count)
       ledger["done"] = JSON(Set(done).count)
+      ledger["done_since"] = .array([])
       ledger["running"] = JSON.object()
       ledger["seconds"] = JSON(0)
       ledger["timed"] = JSON(0)
@@ -55,9 +57,7 @@ public enum RunProgress {
       let entry = JSON.object(["at": JSON(now.timeIntervalSince1970)])
       if let order { entry["order"] = JSON(order) }
       running[id] = entry
-      if let schedule = JSON.readObject(run.schedule) {
-        estimate(ledger, schedule: schedule, now: now)
-      }
+      reschedule(ledger, run: run, now: now)
       return ledger
     }
   }
@@ -76,14 +76,14 @@ public enum RunProgress {
   /// asked for in this run adds the time since it started to the mean.
   public static func finish(run: RunLayout, id: String, completed: Bool, now: Date = Date()) {
     LockedFile.update(run.progress, exclusive: true) { ledger in
-      guard let ledger, let schedule = JSON.readObject(run.schedule) else { return nil }
-      var done = Set(schedule["done"]?.array?.compactMap(\.string) ?? [])
+      guard let ledger, ledger["total"] != nil else { return nil }
       // Done means finished, as the status counts it: completed, failed or skipped.
-      if done.insert(id).inserted {
-        schedule["done"] = .array(done.sorted().map { JSON($0) })
-        try? AtomicFile.write(schedule.compactText + "\n", to: run.schedule, durable: false)
+      var since = ledger["done_since"]?.array?.compactMap(\.string) ?? []
+      if !since.contains(id) {
+        since.append(id)
+        ledger["done_since"] = .array(since.map { JSON($0) })
+        ledger["done"] = JSON(min((ledger["done"]?.int ?? 0) + 1, ledger["total"]?.int ?? .max))
       }
-      ledger["done"] = JSON(done.count)
       if let running = ledger["running"], let started = running[id]?["at"]?.double {
         running[id] = nil
         let seconds = now.timeIntervalSince1970 - started
@@ -92,9 +92,31 @@ public enum RunProgress {
           ledger["timed"] = JSON((ledger["timed"]?.int ?? 0) + 1)
         }
       }
-      estimate(ledger, schedule: schedule, now: now)
+      // The last section: the figure is worked out now, whatever the time (it is 0).
+      let last = (ledger["done"]?.int ?? 0) >= (ledger["total"]?.int ?? 0)
+      reschedule(ledger, run: run, now: now, force: last)
       return ledger
     }
+  }
+
+  /// Works the schedule out again when a second has passed since it last was (or the clock went
+  /// back): the sections done since then join the schedule's, and the count becomes exact.
+  static func reschedule(_ ledger: JSON, run: RunLayout, now: Date, force: Bool = false) {
+    if !force, let at = ledger["eta"]?["at"]?.double {
+      let since = now.timeIntervalSince1970 - at
+      if since >= 0 && since < 1 { return }
+    }
+    guard let schedule = JSON.readObject(run.schedule) else { return }
+    let since = ledger["done_since"]?.array?.compactMap(\.string) ?? []
+    if !since.isEmpty {
+      var done = Set(schedule["done"]?.array?.compactMap(\.string) ?? [])
+      done.formUnion(since)
+      schedule["done"] = .array(done.sorted().map { JSON($0) })
+      try? AtomicFile.write(schedule.compactText + "\n", to: run.schedule, durable: false)
+      ledger["done"] = JSON(done.count)
+      ledger["done_since"] = .array([])
+    }
+    estimate(ledger, schedule: schedule, now: now)
   }
 
   /// Waits while a section placed before `order` in the document is under way in this run.
@@ -151,8 +173,9 @@ public enum RunProgress {
   /// Works out the schedule and keeps it in the ledger.
   static func estimate(_ ledger: JSON, schedule: JSON, now: Date) {
     let seconds = eta(ledger: ledger, schedule: schedule, now: now)
-    ledger["eta"] =
-      seconds.map { .object(["s": JSON($0), "at": JSON(now.timeIntervalSince1970)]) } ?? .null
+    let kept = JSON.object(["at": JSON(now.timeIntervalSince1970)])
+    if let seconds { kept["s"] = JSON(seconds) }
+    ledger["eta"] = kept
   }
 
   /// Seconds until the run ends, from `ledger` and `schedule` at `now`.
