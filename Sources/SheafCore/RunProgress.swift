@@ -72,8 +72,8 @@ public enum RunProgress {
     }
   }
 
-  /// Records that section `id` ended (`completed` or not) at `now`: a completed one that was
-  /// asked for in this run adds the time since it started to the mean.
+  /// Records that section `id` ended at `now`: one that was asked for in this run (`completed`:
+  /// answered or failed, not from the cache) adds the time since it started to the mean.
   public static func finish(run: RunLayout, id: String, completed: Bool, now: Date = Date()) {
     LockedFile.update(run.progress, exclusive: true) { ledger in
       guard let ledger, ledger["total"] != nil else { return nil }

@@ -353,10 +353,12 @@ public enum RunCommands {
         RunProgress.event(run: run.layout, id: id, phase: "SAVE", doc: record.doc),
         to: run.layout.events)
       try run.save(record.json)
-      // An answer from the cache took no time a section takes.
+      // A section that was asked, answered or not, took the time a section takes; an answer
+      // from the cache, or a section skipped or cancelled, did not.
       RunProgress.finish(
         run: run.layout, id: id,
-        completed: record.status == .completed && record.json["cache"]?.string != "hit")
+        completed: (record.status == .completed || record.status == .failed)
+          && record.json["cache"]?.string != "hit")
       try? EventLog.append(
         RunProgress.event(run: run.layout, id: id, phase: "DONE", doc: record.doc),
         to: run.layout.events)
