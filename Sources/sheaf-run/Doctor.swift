@@ -63,3 +63,24 @@ extension SheafRun {
     }
   }
 }
+
+extension SheafRun {
+  struct TimelineCommand: FilterCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "timeline",
+      abstract:
+        "Where the last run's time went, as SVG: a bar per request, a row per section, stage by stage.",
+      discussion: """
+        Green: answered; amber: answered, then asked again (the answer broke its format); red: \
+        failed. Each bar's tooltip says the section, the attempt and its seconds.
+
+        EXAMPLES
+          sheaf-run timeline --run runs/prd > timeline.svg
+        """)
+    @Option(help: ArgumentHelp("The run directory.", valueName: "dir")) var run: String
+    mutating func execute() throws -> ExitStatus {
+      try RecordWriter().writeText(Timeline.svg(run: RunDirectory(path: run)))
+      return .completed
+    }
+  }
+}

@@ -25,6 +25,7 @@ struct SheafRun: FilterCommand {
       Init.self, Prepare.self, Where.self, Lock.self, Deps.self, Fresh.self, Save.self,
       Summaries.self, Finish.self, Status.self, Watch.self, Pause.self, Info.self, Versions.self,
       Restore.self, Approve.self, Revise.self, DraftPlan.self, DoctorCommand.self,
+      TimelineCommand.self,
     ])
 
   mutating func execute() throws -> ExitStatus {

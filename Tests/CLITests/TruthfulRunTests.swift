@@ -127,6 +127,14 @@ struct CauseAndBooksTests {
     #expect(attempts.count == (try stub.requests()), "one attempt event per request")
     #expect(attempts.count >= 24, "each section asked twice: \(attempts.count)")
     #expect(attempts.allSatisfy { $0["http_status"] as? Int == 200 && $0["seconds"] is Double })
+    // Where the time went, for a terminal user: valid SVG, a bar per request.
+    let timeline = try Harness.run(
+      "sheaf-run timeline --run \(scratch)/runs/prd > \(scratch)/timeline.svg && python3 -c \"import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); print(sum(1 for e in r.iter() if e.tag.endswith('rect') and e.get('class') == 'attempt'))\" \(scratch)/timeline.svg"
+    )
+    #expect(timeline.status == 0, "\(timeline.err)")
+    #expect(Int(timeline.out.trimmingCharacters(in: .whitespacesAndNewlines)) == attempts.count)
+    let svg = try String(contentsOfFile: "\(scratch)/timeline.svg", encoding: .utf8)
+    #expect(svg.contains("#e90"), "an answer asked again is amber")
   }
 }
 
