@@ -31,7 +31,7 @@ public final class Freshness {
   /// sections keeps these, not the whole records.
   static func slim(_ record: JSON) -> JSON {
     let kept = JSON.object()
-    for key in ["id", "depends_on", "context", "format", "llm"] {
+    for key in ["id", "depends_on", "context", "format", "llm", "revises"] {
       if let value = record[key] { kept[key] = value }
     }
     return kept
@@ -178,6 +178,9 @@ public struct Forecast {
   public var items: [Item] = []
   /// Sections that are up to date now but use one of those: asked for too if its content changes.
   public var mayFollow: [String] = []
+  /// Continuity sections (`revises: true`) that will be asked, with the number of sections each
+  /// may ask to change: each change is a revision request of its own after the sections.
+  public var revisions: [(id: String, upTo: Int)] = []
 
   /// The total estimated cost, when every item has a price.
   public var cost: Double? {
@@ -214,6 +217,11 @@ public struct Forecast {
     }
     for (id, verdict, current, planned) in verdicts where verdict.builds {
       building.insert(id)
+      if planned["revises"]?.bool == true {
+        let uses = Set(
+          ["depends_on", "context"].flatMap { planned[$0]?.array ?? [] }.compactMap(\.string))
+        revisions.append((id, uses.count))
+      }
       let size =
         current?["messages"]?.array?.compactMap { $0["content"]?.string?.utf8.count }
         .reduce(0, +) ?? mean

@@ -21,6 +21,10 @@ public enum RunCommands {
       total +=
         "; then, if their content changes: \(forecast.mayFollow.joined(separator: ", "))"
     }
+    for (id, upTo) in forecast.revisions {
+      total +=
+        "; then the continuity pass of \(id): up to \(upTo) revision request\(upTo == 1 ? "" : "s") (one per section its answer asks to change)"
+    }
     return out + "next make doc: \(total)\n"
   }
 

@@ -204,6 +204,14 @@ struct ExactWordsTests {
     )
   }
 
+  @Test func theForecastCountsTheContinuityPassesRevisionRequests() throws {
+    let dry = try make("doc PLAN=pipelines/book/plan.json", "DRY=1")
+    #expect(dry.status == 0, "\(dry.err)")
+    #expect(
+      dry.out.contains("then the continuity pass of harmonize: up to 24 revision requests"),
+      "\(dry.out.suffix(400))")
+  }
+
   @Test func anEmptyOnlyIsAnErrorEverywhere() throws {
     let planned = try Harness.run("plan-sections --only '' pipelines/prd/plan.json")
     #expect(planned.status == 2)
