@@ -18,8 +18,8 @@ public enum RunProgress {
   /// Starts a run's ledger and schedule, with the sections already `done`, `jobs` at once, and
   /// the mean time of earlier runs (`priorMean`), if known.
   public static func start(
-    run: RunLayout, sections: [(id: String, stage: Int, uses: [String])], done: [String],
-    jobs: Int, priorMean: Double?, orders: [String: Int] = [:]
+    run: RunLayout, sections: [(id: String, stage: Int, order: Int, uses: [String])],
+    done: [String], jobs: Int, priorMean: Double?
   ) {
     let schedule = JSON.object()
     let stageOf = JSON.object()
@@ -27,7 +27,7 @@ public enum RunProgress {
     let orderOf = JSON.object()
     for section in sections {
       stageOf[section.id] = JSON(section.stage)
-      if let order = orders[section.id] { orderOf[section.id] = JSON(order) }
+      orderOf[section.id] = JSON(section.order)
       if !section.uses.isEmpty { uses[section.id] = .array(section.uses.map { JSON($0) }) }
     }
     schedule["stage_of"] = stageOf

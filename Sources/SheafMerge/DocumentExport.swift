@@ -22,7 +22,7 @@ public enum DocumentExport {
     environment: [String: String] = ProcessInfo.processInfo.environment
   ) -> [String] {
     guard !targets.isEmpty else { return [] }
-    guard let pandoc = find("pandoc", environment: environment) else {
+    guard let pandoc = Subprocess.find("pandoc", environment: environment) else {
       return [
         "pandoc not found: \(targets.joined(separator: ", ")) not written (the Markdown is); install it with: sudo apt-get install pandoc"
       ]
@@ -43,7 +43,10 @@ public enum DocumentExport {
       if let author, !author.isEmpty { arguments += ["--metadata", "author=\(author)"] }
       if sections > 8 { arguments.append("--toc") }
       if target == "pdf" {
-        guard let engine = pdfEngines.first(where: { find($0, environment: environment) != nil })
+        guard
+          let engine = pdfEngines.first(where: {
+            Subprocess.find($0, environment: environment) != nil
+          })
         else {
           problems.append(
             "pdf not written: pandoc needs a PDF engine; install one with: sudo apt-get install texlive-latex-recommended (or wkhtmltopdf)"
@@ -59,7 +62,8 @@ public enum DocumentExport {
         ((final as NSString).deletingLastPathComponent as NSString).appendingPathComponent(
           ".\((final as NSString).lastPathComponent).\(getpid()).tmp.\(target)")
       arguments += ["--output", temporary]
-      let (status, errors) = run(pandoc, arguments)
+      // A conversion that hangs is stopped: the Markdown is written either way.
+      let (status, errors) = Subprocess.run(pandoc, arguments, keep: .errors, timeout: 300)
       guard status == 0, rename(temporary, final) == 0 else {
         unlink(temporary)
         let said = errors.split(separator: "\n").first.map(String.init) ?? "exit \(status)"
@@ -68,35 +72,6 @@ public enum DocumentExport {
       }
     }
     return problems
-  }
-
-  /// The path of `tool` on PATH, if it is there.
-  static func find(_ tool: String, environment: [String: String]) -> String? {
-    for folder in (environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
-      let path = "\(folder)/\(tool)"
-      if FileManager.default.isExecutableFile(atPath: path) { return path }
-    }
-    return nil
-  }
-
-  /// Runs a program; its exit status and what it said on standard error.
-  static func run(_ program: String, _ arguments: [String]) -> (Int32, String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: program)
-    process.arguments = arguments
-    let errors = Pipe()
-    process.standardError = errors
-    process.standardOutput = FileHandle.nullDevice
-    process.standardInput = FileHandle.nullDevice
-    do { try process.run() } catch { return (127, "\(error)") }
-    // A conversion that hangs is stopped: the Markdown is written either way.
-    let pid = process.processIdentifier
-    let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
-    DispatchQueue.global().asyncAfter(deadline: .now() + 300, execute: watchdog)
-    let said = errors.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    watchdog.cancel()
-    return (process.terminationStatus, String(decoding: said, as: UTF8.self))
   }
 
   /// Today as `2026-12-06`.

@@ -47,7 +47,7 @@ public enum Doctor {
     if !options.cheap {
       for tool in ["plan-sections", "build-prompt", "call-llm", "validate-format", "merge-doc"] {
         let path = "\(bin)/\(tool)"
-        let (status, said) = run(path, ["--version"], input: nil)
+        let (status, said) = Subprocess.run(path, ["--version"])
         try say(
           status == 0,
           status == 0
@@ -78,7 +78,7 @@ public enum Doctor {
     }
     // The key, the server and the model: what call-llm would send, checked by call-llm.
     let input = records.map { $0.compactText + "\n" }.joined()
-    let (status, said) = run(
+    let (status, said) = Subprocess.run(
       "\(bin)/call-llm",
       ["--check"] + (options.cheap ? ["--no-network"] : [])
         + (options.run.map { ["--run", $0] } ?? []) + options.callFlags,
@@ -178,28 +178,5 @@ public enum Doctor {
         "no price for \(missing.sorted().joined(separator: ", ")), which BUDGET needs: give PRICES=file (or SHEAF_PRICES) or llm.price in the plan"
       )
     }
-  }
-
-  /// Runs a program with `input` on its standard input; its exit status and standard output.
-  static func run(_ program: String, _ arguments: [String], input: String?) -> (Int32, String) {
-    guard FileManager.default.isExecutableFile(atPath: program) else { return (127, "") }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: program)
-    process.arguments = arguments
-    let output = Pipe()
-    let feed = Pipe()
-    process.standardOutput = output
-    process.standardInput = input == nil ? FileHandle.nullDevice : feed
-    do { try process.run() } catch { return (127, "") }
-    if let input {
-      let writer = feed.fileHandleForWriting
-      DispatchQueue.global().async {
-        writer.write(Data(input.utf8))
-        try? writer.close()
-      }
-    }
-    let said = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: said, as: UTF8.self))
   }
 }

@@ -391,23 +391,31 @@ struct PrepareStep {
   /// The progress ledger (each section's stage, what is done before the run starts) and the
   /// run's first event.
   func startProgress(doc: String) throws {
-    let done = ids.filter { run.record($0) != nil }.count
-    // Earlier runs' times, for an ETA before this run has timed a section.
-    let times = ids.compactMap { id -> Double? in
-      guard let record = run.record(id), record["status"]?.string == "completed" else { return nil }
-      return record["timing"]?["seconds"]?.double
+    // Each stored record read once: what is there, what is finished, and earlier runs' times
+    // (for an ETA before this run has timed a section).
+    var present = 0
+    var finished: [String] = []
+    var times: [Double] = []
+    for id in ids {
+      guard let record = run.record(id) else { continue }
+      present += 1
+      let status = record["status"]?.string ?? ""
+      if ["completed", "failed", "skipped"].contains(status) { finished.append(id) }
+      if status == "completed", let seconds = record["timing"]?["seconds"]?.double {
+        times.append(seconds)
+      }
     }
     RunProgress.start(
       run: run.layout,
       sections: graph.sections.map {
-        ($0.section.id, $0.stage, Array(Set($0.section.dependsOn + $0.section.context)).sorted())
+        (
+          $0.section.id, $0.stage, $0.order,
+          Array(Set($0.section.dependsOn + $0.section.context)).sorted()
+        )
       },
-      done: ids.filter { id in
-        run.record(id)?["status"]?.string.map { ["completed", "failed", "skipped"].contains($0) }
-          ?? false
-      }, jobs: options.jobs,
-      priorMean: times.isEmpty ? nil : times.reduce(0, +) / Double(times.count),
-      orders: Dictionary(graph.sections.map { ($0.section.id, $0.order) }) { first, _ in first })
+      done: finished, jobs: options.jobs,
+      priorMean: times.isEmpty ? nil : times.reduce(0, +) / Double(times.count))
+    let done = present
     try EventLog.append(
       Event.make(
         .progress, doc: doc,

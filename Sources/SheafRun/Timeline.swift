@@ -82,15 +82,11 @@ public enum Timeline {
   static func readBars(_ run: RunDirectory) -> ([Bar], Double) {
     var bars: [Bar] = []
     var origin: Double?
-    let offset = UInt64(max(0, run.state?["events_offset"]?.int ?? 0))
-    guard let handle = FileHandle(forReadingAtPath: run.layout.events) else { return ([], 0) }
-    defer { try? handle.close() }
-    try? handle.seek(toOffset: offset)
-    let data = handle.readDataToEndOfFile()
-    for line in data.split(separator: 0x0A) {
-      guard let event = try? line.withUnsafeBytes({ try JSON.parse($0) }),
-        let ts = event["ts"]?.string.flatMap(Event.date)?.timeIntervalSince1970
-      else { continue }
+    // The run's own reader: this run's events only, torn lines skipped, chunks left unparsed.
+    for event in RunView(run: run).readEvents() {
+      guard let ts = event["ts"]?.string.flatMap(Event.date)?.timeIntervalSince1970 else {
+        continue
+      }
       switch event["event"]?.string {
       case "progress" where event["phase"]?.string == "INIT":
         origin = origin ?? ts

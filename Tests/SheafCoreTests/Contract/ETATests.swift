@@ -12,6 +12,19 @@ struct ETATests {
     [("a", []), ("b", ["a"]), ("c", ["a"]), ("d", ["b", "c"])]
     + (1...7).map { ("e\($0)", ["d"]) } + [("x", (1...7).map { "e\($0)" })]
 
+  /// A run folder of its own with the PRD-shaped plan's ledger started, four at once.
+  static func started(priorMean: Double?) throws -> RunLayout {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "eta-\(UUID().uuidString)"
+    ).path
+    try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    let run = RunLayout(root)
+    RunProgress.start(
+      run: run, sections: prd.enumerated().map { ($1.id, 1, $0 + 1, $1.uses) }, done: [],
+      jobs: 4, priorMean: priorMean)
+    return run
+  }
+
   @Test func aWholeRunFollowsTheGraphAndJ() {
     let all = ETA.seconds(sections: Self.prd, done: [], running: [:], mean: 10, jobs: 4)
     // a, then b and c together, then d, then seven in two rounds of four, then x.
@@ -31,14 +44,8 @@ struct ETATests {
   }
 
   @Test func theLedgerGivesTheSameFigureAtTheSameMoment() throws {
-    let root = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "eta-\(UUID().uuidString)"
-    ).path
-    try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(atPath: root) }
-    let run = RunLayout(root)
-    RunProgress.start(
-      run: run, sections: Self.prd.map { ($0.id, 1, $0.uses) }, done: [], jobs: 4, priorMean: nil)
+    let run = try Self.started(priorMean: nil)
+    defer { try? FileManager.default.removeItem(atPath: run.root) }
     let start = Date(timeIntervalSince1970: 1_000_000)
     #expect(RunProgress.eta(run: run, now: start) == nil, "no time known yet")
     RunProgress.begin(run: run, id: "a", now: start)
@@ -53,14 +60,8 @@ struct ETATests {
   }
 
   @Test func earlierRunsGiveTheFirstFigure() throws {
-    let root = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "eta-\(UUID().uuidString)"
-    ).path
-    try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(atPath: root) }
-    let run = RunLayout(root)
-    RunProgress.start(
-      run: run, sections: Self.prd.map { ($0.id, 1, $0.uses) }, done: [], jobs: 4, priorMean: 5)
+    let run = try Self.started(priorMean: 5)
+    defer { try? FileManager.default.removeItem(atPath: run.root) }
     #expect(RunProgress.eta(run: run, now: Date()) == 30)
   }
 }
