@@ -207,6 +207,17 @@ struct DocumentFormatTests {
     #expect(!docx.out.contains("the-secret-words"), "no file a model names is read")
   }
 
+  @Test func mergeDocRefusesAFormatItCannotWriteInOneLine() throws {
+    let unknown = try Harness.run("merge-doc --to doc -o \(scratch)/x.md < /dev/null")
+    #expect(unknown.status == 2)
+    #expect(unknown.err.hasPrefix("merge-doc: --to: 'doc' is not a format"), "\(unknown.err)")
+    #expect(unknown.err.split(separator: "\n").count == 1)
+    let nowhere = try Harness.run("merge-doc --to docx < /dev/null")
+    #expect(nowhere.status == 2)
+    #expect(nowhere.err.contains("written with -o or --run"), "\(nowhere.err)")
+    #expect(!FileManager.default.fileExists(atPath: "\(scratch)/x.md"), "nothing is written")
+  }
+
   @Test func withoutPandocTheRunIsStillReadyAndSaysWhatToInstall() throws {
     // A PATH with make, the shell and the tools' helpers, but no pandoc.
     let bin = "\(scratch)/bin"
