@@ -7,9 +7,9 @@
 
 PREFIX ?= /usr/local
 SWIFT ?= swift
-TOOLS := plan-sections build-prompt call-llm validate-format merge-doc sheaf-run
+TOOLS := plan-sections build-prompt call-llm validate-format merge-doc sheaf-run sheaf-serve
 APT_PACKAGES := libjansson-dev libcurl4-openssl-dev libcmark-dev pkg-config
-TEST_APT_PACKAGES := json-schema-test-suite python3 tmux man-db pandoc jq
+TEST_APT_PACKAGES := json-schema-test-suite python3 tmux man-db pandoc jq curl chromium fonts-liberation
 PKG_MODULES := jansson libcurl libcmark
 RELEASE_BIN := .build/release
 RUNS ?= runs
@@ -76,10 +76,10 @@ dist: deps
 debug: deps
 	$(SWIFT) build
 
-# What the tests read besides the build: the official JSON Schema Test Suite and python3 (the
-# stub LLM server).
+# What the tests read besides the build: the official JSON Schema Test Suite, python3 (the stub
+# LLM server), curl and chromium (the live page's HTTP and browser tests).
 test-deps: deps
-	@if [ ! -d /usr/share/json-schema-test-suite/tests/draft7 ] || ! command -v python3 >/dev/null 2>&1 || ! command -v tmux >/dev/null 2>&1 || ! command -v man >/dev/null 2>&1 || ! command -v pandoc >/dev/null 2>&1 || ! command -v jq >/dev/null 2>&1; then \
+	@if [ ! -d /usr/share/json-schema-test-suite/tests/draft7 ] || ! command -v python3 >/dev/null 2>&1 || ! command -v tmux >/dev/null 2>&1 || ! command -v man >/dev/null 2>&1 || ! command -v pandoc >/dev/null 2>&1 || ! command -v jq >/dev/null 2>&1 || ! command -v curl >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "sheaf: installing $(TEST_APT_PACKAGES)"; \
 	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \

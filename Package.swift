@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let package = Package(
@@ -10,12 +10,17 @@ let package = Package(
     .executable(name: "validate-format", targets: ["validate-format"]),
     .executable(name: "merge-doc", targets: ["merge-doc"]),
     .executable(name: "sheaf-run", targets: ["sheaf-run"]),
+    .executable(name: "sheaf-serve", targets: ["sheaf-serve"]),
     .library(name: "SheafCore", targets: ["SheafCore"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    // The live page's server (sheaf-serve) only: no other tool links it.
+    .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+    .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
   ],
   targets: [
     .systemLibrary(
@@ -49,7 +54,7 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .target(name: "SheafMerge", dependencies: ["SheafCore", "SheafPrompt", "SheafMarkdown"]),
-    .target(name: "SheafRun", dependencies: ["SheafPlan", "SheafPrompt"]),
+    .target(name: "SheafRun", dependencies: ["SheafPlan", "SheafPrompt", "SheafMarkdown"]),
     .executableTarget(name: "plan-sections", dependencies: ["SheafPlan"]),
     .executableTarget(name: "build-prompt", dependencies: ["SheafPrompt"]),
     // call-llm's engine and providers: the only code that links libcurl, so the
@@ -61,6 +66,16 @@ let package = Package(
     .executableTarget(name: "merge-doc", dependencies: ["SheafMerge"]),
     // The run-directory steps of staged runs (pipelines/sheaf.mk).
     .executableTarget(name: "sheaf-run", dependencies: ["SheafRun", "SheafPrompt"]),
+    // The live page of a run (sheaf-run serve starts it): its own binary, so that the steps every
+    // section runs through never load the server's libraries.
+    .target(
+      name: "SheafServe",
+      dependencies: [
+        "SheafRun", .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "HTTPTypes", package: "swift-http-types"),
+      ]),
+    .executableTarget(name: "sheaf-serve", dependencies: ["SheafServe"]),
     // Not a product: the benchmark's generator and the bare reader/writer pass-through.
     .executableTarget(name: "sheaf-bench", dependencies: ["SheafCore"]),
     .testTarget(
@@ -73,7 +88,7 @@ let package = Package(
       name: "CLITests",
       dependencies: [
         "SheafCore", "plan-sections", "build-prompt", "call-llm", "validate-format", "merge-doc",
-        "sheaf-bench", "sheaf-run",
+        "sheaf-bench", "sheaf-run", "sheaf-serve",
       ],
       exclude: ["Cases"]),
   ]

@@ -11,6 +11,7 @@
 #                                                     and run (k candidates: OUT-1.json …)
 #   make doctor PLAN=plan.json [PROVIDER=…]          check the tools, plan, prompts, key, server,
 #                                                     model and price before anything is spent
+#   make serve DOC=prd [PORT=n]                       a live page of the run, with its actions
 #   sheaf-run approve --run runs/<doc> ID             let a section marked "review": true go on
 #
 # Variables: RUNS (default runs), J (sections at once, default 4), MODE, PROVIDER, MODEL,
@@ -70,6 +71,10 @@ export SHEAF_OUT := $(value OUT)
 export SHEAF_KIND := $(value KIND)
 export SHEAF_SECTIONS := $(value SECTIONS)
 export SHEAF_CANDIDATES := $(value CANDIDATES)
+export SHEAF_PORT := $(value PORT)
+export SHEAF_HOST := $(value HOST)
+# The makefile make was started with (make serve's actions run make with it).
+export SHEAF_MAKEFILE := $(firstword $(MAKEFILE_LIST))
 # Flags are 1 or 0 (or not given), read as values: a flag never reaches a recipe as make text.
 SHEAF_BAD_FLAG := $(firstword $(foreach v,FORCE DRY ALLOW_OUTSIDE CLEAR_NOTE NOTES FORGET,$(if $(filter-out 0 1,$(value $(v))),$(v))))
 ifneq ($(SHEAF_BAD_FLAG),)
@@ -126,7 +131,7 @@ ifeq ($(value CLEAR_NOTE),1)
 export SHEAF_CLEAR_NOTE := 1
 endif
 
-.PHONY: doc regen status watch outline doctor
+.PHONY: doc regen status watch outline doctor serve
 
 # The prepare step, written once (make doc and DRY=1): the plan, the settings the run stores for
 # every tool (PROMPT_FLAGS, WARN, BUDGET, J, and call-llm's flags after --), the regeneration.
@@ -157,7 +162,7 @@ doc: $(SHEAF_TOOLS)
 	for f in $$(printf '%s' "$$SHEAF_FORMAT" | tr ',' ' '); do case "$$f" in docx|pdf|epub|html|odt) ;; *) echo "sheaf: FORMAT=$$SHEAF_FORMAT: '$$f' is not one of docx, pdf, epub, html, odt" >&2; exit 2;; esac; done; \
 	[ -n "$$SHEAF_DRY" ] && exec $(SHEAF_PREPARE); \
 	run=$$("$$SHEAF_BIN/sheaf-run" where --plan "$$SHEAF_PLAN" --runs "$$SHEAF_RUNS") || exit 2; $(SHEAF_TRAPS); \
-	exec 9>>"$$run/.lock" && "$$SHEAF_BIN/sheaf-run" lock --run "$$run" --fd 9 || exit 2; \
+	exec 9>>"$$run/.lock" && "$$SHEAF_BIN/sheaf-run" lock --run "$$run" --fd 9 $${SHEAF_NO_WAIT:+--no-wait} || exit 2; \
 	doc=$$($(SHEAF_PREPARE)) || exit 2; SHEAF_RUN="$$SHEAF_RUNS/$$doc"; export SHEAF_RUN; \
 	$(call SHEAF_DOCTOR,--cheap --run "$$SHEAF_RUN") >&2 || { echo "sheaf: fix what is marked ✗ above (make doctor PLAN=… checks it all); nothing was asked" >&2; exit 2; }; \
 	[ -z "$$stop" ] || exit $$stop; live=; if [ -t 2 ] && [ -z "$$SHEAF_NO_LIVE" ]; then \
@@ -206,6 +211,14 @@ status: $(SHEAF_TOOLS)
 watch: $(SHEAF_TOOLS)
 	@test -n "$$SHEAF_DOC_ARG" || { echo "sheaf: usage: make watch DOC=prd" >&2; exit 2; }
 	@"$$SHEAF_BIN/sheaf-run" watch --run "$$SHEAF_RUNS/$$SHEAF_DOC_ARG" --until-complete
+
+# The run's live page (sheaf-run serve): the document as it is written, from this or any later
+# make doc, and its actions, which run make with this makefile and the variables given here
+# (PROVIDER=, MODEL=, CALL_FLAGS=…, as a sub-make gets them). HOST= and PORT= say where it listens.
+serve: $(SHEAF_TOOLS)
+	@test -n "$$SHEAF_DOC_ARG" || { echo "sheaf: usage: make serve DOC=prd [PORT=n] [HOST=address]" >&2; exit 2; }
+	@exec "$$SHEAF_BIN/sheaf-run" serve --run "$$SHEAF_RUNS/$$SHEAF_DOC_ARG" --makefile "$$SHEAF_MAKEFILE" \
+	  $${SHEAF_PORT:+--port "$$SHEAF_PORT"} $${SHEAF_HOST:+--host "$$SHEAF_HOST"}
 
 # A plan drafted from a brief: the shipped one-section plan (outline/plan.json) asks for sheaf's
 # plan format as JSON, checked against outline/plan.schema.json and plan-sections' own rules and

@@ -63,6 +63,37 @@ public final class MarkdownDocument {
   /// The document node, whose children are the top-level blocks.
   public var node: MarkdownNode { MarkdownNode(root, in: self) }
 
+  /// The document as HTML where the HTML it contains is shown as text: a `<script>` the model
+  /// wrote reads as the characters `<script>` (cmark's safe mode, which would drop it, still
+  /// guards the links).
+  ///
+  /// It changes the tree: each HTML block becomes a code block, each inline HTML text.
+  public func htmlShowingMarkup() -> String {
+    var found: [(node: OpaquePointer, block: Bool)] = []
+    if let iterator = cmark_iter_new(root) {
+      while cmark_iter_next(iterator) == CMARK_EVENT_ENTER {
+        guard let node = cmark_iter_get_node(iterator) else { continue }
+        let type = cmark_node_get_type(node)
+        if type == CMARK_NODE_HTML_BLOCK || type == CMARK_NODE_HTML_INLINE {
+          found.append((node, type == CMARK_NODE_HTML_BLOCK))
+        }
+      }
+      cmark_iter_free(iterator)
+    }
+    for (node, block) in found {
+      guard let text = cmark_node_new(block ? CMARK_NODE_CODE_BLOCK : CMARK_NODE_TEXT) else {
+        continue
+      }
+      cmark_node_set_literal(text, cmark_node_get_literal(node))
+      if cmark_node_replace(node, text) == 1 {
+        cmark_node_free(node)
+      } else {
+        cmark_node_free(text)
+      }
+    }
+    return html
+  }
+
   /// The document as HTML, in cmark's safe mode (raw HTML and dangerous links left out).
   public var html: String {
     guard let rendered = cmark_render_html(root, sheaf_cmark_opt_default()) else { return "" }

@@ -6,25 +6,31 @@ import SheafPrompt
 /// What a person sees of a run: one line per section with a status mark, and the document's
 /// progress, from the run directory and `events.ndjson`.
 public final class RunView {
-  private let run: RunDirectory
-  private var sections: [(id: String, title: String, order: Int, stage: Int)] = []
+  let run: RunDirectory
+  var sections: [(id: String, title: String, order: Int, stage: Int)] = []
   /// The document's id, from the planned records.
-  private let doc: String?
-  private var live: [String: (status: String, text: String)] = [:]
-  private var runStart: Date?
-  private var lastEvent: Date?
-  private var completeStatus: String?
+  let doc: String?
+  var live: [String: (status: String, text: String)] = [:]
+  var runStart: Date?
+  var lastEvent: Date?
+  var completeStatus: String?
   private var eventsOffset: UInt64 = 0
   private var partialLine: [UInt8] = []
   /// Keep the text of `chunk` events (only a live view shows it).
   private let keepsText: Bool
+  /// How much of a section's text being written is kept (its end).
+  private let textLimit: Int
+  /// The requests of each section in this run (its `attempt` events).
+  var attempts: [String: Int] = [:]
   /// Lines of events.ndjson that were not JSON (a writer killed mid-line), skipped.
   public private(set) var tornLines = 0
 
-  /// A view of the run at `path`; `streaming` keeps the text being written.
-  public init(run: RunDirectory, streaming: Bool = false) {
+  /// A view of the run at `path`; `streaming` keeps the text being written (the last
+  /// `textLimit` characters of it).
+  public init(run: RunDirectory, streaming: Bool = false, textLimit: Int = 400) {
     self.run = run
     keepsText = streaming
+    self.textLimit = textLimit
     // Only this run's events: they start where run.json says.
     if let offset = run.state?["events_offset"]?.int, offset > 0 {
       let size =
@@ -118,12 +124,13 @@ public final class RunView {
     case "progress" where event["phase"]?.string == "INIT":
       runStart = ts
       live = [:]
+      attempts = [:]
       completeStatus = nil
     case "section_start":
       live[id] = ("processing", "")
     case "chunk":
       var entry = live[id] ?? ("processing", "")
-      entry.text = String((entry.text + (event["text"]?.string ?? "")).suffix(400))
+      entry.text = String((entry.text + (event["text"]?.string ?? "")).suffix(textLimit))
       live[id] = entry
     case "section_complete":
       live[id] = ("completed", live[id]?.text ?? "")
@@ -131,17 +138,23 @@ public final class RunView {
       live[id] = (event["error"]?["type"]?.string == "dependency_failed" ? "skipped" : "failed", "")
     case "complete":
       completeStatus = event["status"]?.string
+    case "attempt":
+      attempts[id, default: 0] += 1
     default:
       break
     }
   }
+
+  /// Where in `events.ndjson` the events read so far end (the start of the first line not read
+  /// whole): what a live page follows on from.
+  public var offset: UInt64 { eventsOffset - UInt64(partialLine.count) }
 
   /// Whether the run ended (a `complete` event after its start).
   public var isComplete: Bool { completeStatus != nil }
 
   /// The status of a section: its saved record's (read once by the caller), else what the events
   /// of this run say.
-  private func status(_ id: String, stored: RunDirectory.Stored) -> String {
+  func status(_ id: String, stored: RunDirectory.Stored) -> String {
     switch stored {
     case .damaged: return "damaged"
     case .record(let record):
@@ -185,7 +198,7 @@ public final class RunView {
     return words.joined(separator: ", ")
   }
 
-  private static func mark(_ status: String) -> String {
+  static func mark(_ status: String) -> String {
     switch status {
     case "completed": return "✓"
     case "human": return "✎"
@@ -211,7 +224,7 @@ public final class RunView {
 
   /// Each section with its stored record (read once per drawing) and status, how many are done,
   /// and the stages that still have a section not done.
-  private func tally() -> (
+  func tally() -> (
     states: [(
       section: (id: String, title: String, order: Int, stage: Int), stored: RunDirectory.Stored,
       state: String

@@ -1,0 +1,55 @@
+import ArgumentParser
+
+/// The options of a run's live page, shared by `sheaf-run serve` (which checks them and starts
+/// sheaf-serve) and sheaf-serve itself.
+public struct ServeFlags: ParsableArguments, Sendable {
+  @Option(help: ArgumentHelp("The run directory (runs/<doc>).", valueName: "dir"))
+  public var run: String
+  @Option(
+    help: ArgumentHelp(
+      "The address to listen on. Anything but 127.0.0.1 (or ::1) lets others on the network read the page; the actions still need the token.",
+      valueName: "address"))
+  public var host = "127.0.0.1"
+  @Option(help: ArgumentHelp("The port (0: a free one).", valueName: "n"))
+  public var port = 0
+  @Option(
+    help: ArgumentHelp(
+      "The makefile the page's actions run make with (make serve passes its own).",
+      valueName: "file"))
+  public var makefile = "Makefile"
+
+  public init() {}
+
+  /// The flags as arguments again, for the server.
+  public var arguments: [String] {
+    ["--run", run, "--host", host, "--port", String(port), "--makefile", makefile]
+  }
+
+  /// The help both commands show after their options.
+  public static let discussion = """
+    Serves one page for the run at http://127.0.0.1:<port>/ and prints its address with a secret \
+    token (?token=…). The page shows every section in document order with its status, the text \
+    being written, the stage, done/total, elapsed, ETA, cost, each section's tries, repairs and \
+    error with its hint, and the document's status; it follows the run's events.ndjson over \
+    server-sent events, so a reload or a dropped connection goes on where it stopped, and it \
+    shows any make doc of this run, started from the page or a terminal. The finished document \
+    reads well with scripts off.
+
+    With the token (the printed address carries it), the page can regenerate a section with a \
+    note and a choice of the sections that use it (make regen … CASCADE=, with DRY=1 first for \
+    the cost), approve a section held for review (sheaf-run approve), pause the run (sheaf-run \
+    pause) and start make doc for what is stale: the same commands as at a terminal, run with \
+    the makefile of --makefile and the variables make serve was given. An action while the run \
+    is busy is refused (409). A request without the token gets 403; a Host header that is not \
+    this server's address gets 403; nothing outside the run directory is served.
+
+    The page's routes: / (the page), /events (server-sent events; ids are offsets in \
+    events.ndjson; ?from=, Last-Event-ID), /api/state, /api/section/<id>, /api/affected/<id>, \
+    /api/action, /timeline.svg, /graph.svg; POST /api/regen, /api/approve, /api/pause, /api/run \
+    with the X-Sheaf-Token header.
+
+    EXAMPLES
+      make serve DOC=prd                       (then make doc PLAN=pipelines/prd/plan.json)
+      sheaf-run serve --run runs/prd --port 8080
+    """
+}

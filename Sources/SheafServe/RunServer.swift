@@ -1,0 +1,151 @@
+import Foundation
+import Hummingbird
+import Logging
+import SheafCore
+import SheafRun
+
+/// The live page of one run (`sheaf-run serve --run runs/<doc>`): the document as it is written,
+/// followed over server-sent events from `events.ndjson`, and the actions a person at a terminal
+/// would take, behind a token.
+///
+/// It reads the run directory through the run's own types and never holds the run's lock while
+/// idle, so a `make doc` started anywhere shows up on the page.
+public enum RunServer {
+  /// What `sheaf-serve` was asked for.
+  public struct Options: Sendable {
+    /// The run directory.
+    public var run: String
+    /// The address to listen on (127.0.0.1 unless told).
+    public var host = "127.0.0.1"
+    /// The port (0: a free one).
+    public var port = 0
+    /// The makefile the page's actions run make with.
+    public var makefile = "Makefile"
+    /// The folder holding the tools (sheaf-run).
+    public var bin: String
+    /// The secret the actions need (a new random one when not given).
+    public var token: String?
+
+    /// Options for the run at `run`, with the tools in `bin`.
+    public init(run: String, bin: String) {
+      self.run = run
+      self.bin = bin
+    }
+  }
+
+  /// Serves until stopped; `announce` gets the page's address (with its token) once it listens.
+  public static func serve(_ options: Options, announce: @escaping @Sendable (String) -> Void)
+    async throws
+  {
+    let run = RunDirectory(path: options.run)
+    let token = options.token ?? Self.newToken()
+    let setup = Actions.Setup(
+      run: options.run, makefile: options.makefile, bin: options.bin,
+      environment: Actions.environment(ProcessInfo.processInfo.environment))
+    let site = Site(run: run, token: token, actions: Actions(setup: setup))
+    let router = Router()
+    router.add(middleware: Guard(site: site))
+    Routes.add(to: router, site: site)
+    var logger = Logger(label: "sheaf-serve")
+    logger.logLevel = .critical
+    let host = options.host
+    let app = Application(
+      router: router,
+      configuration: .init(address: .hostname(host, port: options.port), serverName: nil),
+      onServerRunning: { channel in
+        let port = channel.localAddress?.port ?? options.port
+        site.listening(host: host, port: port)
+        let shown = host.contains(":") ? "[\(host)]" : host
+        announce("http://\(shown):\(port)/?token=\(token)")
+      },
+      logger: logger)
+    try await app.runService(gracefulShutdownSignals: [])
+  }
+
+  /// 128 random bits as hex, from the system's secure generator.
+  static func newToken() -> String {
+    var generator = SystemRandomNumberGenerator()
+    return (0..<4).map { _ in String(format: "%08x", generator.next() as UInt32) }.joined()
+  }
+}
+
+/// What every request of one server shares: the run, the token, the addresses it answers to,
+/// the actions, and one view of the run kept up to date from its events.
+final class Site: @unchecked Sendable {
+  let run: RunDirectory
+  let token: String
+  let actions: Actions
+  private let lock = NSLock()
+  private var authorities: Set<String> = []
+  private var view: RunView?
+  private var viewKey = ""
+
+  init(run: RunDirectory, token: String, actions: Actions) {
+    self.run = run
+    self.token = token
+    self.actions = actions
+  }
+
+  /// Learns the port it listens on: the `Host` headers it answers to from now on.
+  func listening(host: String, port: Int) {
+    var names: Set<String> = [host.contains(":") ? "[\(host)]" : host]
+    if ["127.0.0.1", "localhost", "::1"].contains(host) {
+      names.formUnion(["127.0.0.1", "localhost", "[::1]"])
+    }
+    lock.withLock { authorities = Set(names.map { "\($0):\(port)" }) }
+  }
+
+  /// Whether a request's `Host` is an address this server serves (no DNS rebinding).
+  func answers(to authority: String?) -> Bool {
+    guard let authority else { return false }
+    return lock.withLock { authorities.contains(authority.lowercased()) }
+  }
+
+  /// Whether `given` is the token, compared in constant time.
+  func isToken(_ given: String?) -> Bool {
+    guard let given else { return false }
+    let a = Array(given.utf8)
+    let b = Array(token.utf8)
+    guard a.count == b.count else { return false }
+    var difference: UInt8 = 0
+    for index in a.indices { difference |= a[index] ^ b[index] }
+    return difference == 0
+  }
+
+  /// Runs `body` on the view of the run, brought up to date: made again when a new `make doc`
+  /// prepared the run (its events start elsewhere, its plan may differ).
+  func withView<T>(_ body: (RunView) throws -> T) rethrows -> T {
+    try lock.withLock {
+      let offset = run.state?["events_offset"]?.int ?? 0
+      let planned =
+        (try? FileManager.default.attributesOfItem(atPath: run.layout.plan)[.modificationDate]
+        as? Date)?.timeIntervalSince1970 ?? 0
+      let key = "\(offset)|\(planned)"
+      let current: RunView
+      if let view, key == viewKey {
+        current = view
+      } else {
+        current = RunView(run: run, streaming: true, textLimit: 1 << 20)
+        view = current
+        viewKey = key
+      }
+      current.readEvents(collect: false)
+      return try body(current)
+    }
+  }
+
+  /// The state of the run as JSON text, with whether an action runs now.
+  func state() -> String {
+    withView { view in
+      let snapshot = view.snapshot()
+      Page.decorate(snapshot)
+      snapshot["action"] = actions.state?.json ?? .null
+      return snapshot.compactText
+    }
+  }
+
+  /// The ids and titles of the sections, in document order.
+  func sections() -> [(id: String, title: String)] {
+    withView { view in view.sectionTitles }
+  }
+}
