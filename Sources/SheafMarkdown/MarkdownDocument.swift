@@ -71,8 +71,12 @@ public final class MarkdownDocument {
   public func htmlShowingMarkup() -> String {
     var found: [(node: OpaquePointer, block: Bool)] = []
     if let iterator = cmark_iter_new(root) {
-      while cmark_iter_next(iterator) == CMARK_EVENT_ENTER {
-        guard let node = cmark_iter_get_node(iterator) else { continue }
+      while true {
+        let event = cmark_iter_next(iterator)
+        if event == CMARK_EVENT_DONE { break }
+        guard event == CMARK_EVENT_ENTER, let node = cmark_iter_get_node(iterator) else {
+          continue
+        }
         let type = cmark_node_get_type(node)
         if type == CMARK_NODE_HTML_BLOCK || type == CMARK_NODE_HTML_INLINE {
           found.append((node, type == CMARK_NODE_HTML_BLOCK))

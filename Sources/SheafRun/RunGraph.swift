@@ -63,7 +63,7 @@ public enum RunGraph {
       let title = record["title"]?.string ?? id
       let shown = title.count > 28 ? String(title.prefix(27)) + "…" : title
       out +=
-        "<g class=\"node\" data-id=\"\(Timeline.escape(id))\" data-status=\"\(status)\"><rect x=\"\(Int(at.x))\" y=\"\(Int(at.y))\" width=\"\(Int(boxWidth))\" height=\"\(Int(boxHeight))\" rx=\"4\" fill=\"\(Self.fill(status))\" stroke=\"#666\"><title>\(Timeline.escape(title)) (\(Timeline.escape(id))): \(status)</title></rect>"
+        "<g class=\"node\" data-id=\"\(Timeline.escape(id))\" data-status=\"\(Timeline.escape(status))\"><rect x=\"\(Int(at.x))\" y=\"\(Int(at.y))\" width=\"\(Int(boxWidth))\" height=\"\(Int(boxHeight))\" rx=\"4\" fill=\"\(Self.fill(status))\" stroke=\"#666\"><title>\(Timeline.escape(title)) (\(Timeline.escape(id))): \(Timeline.escape(status))</title></rect>"
         + "<text x=\"\(Int(at.x + 8))\" y=\"\(Int(at.y + 17))\">\(Timeline.escape(shown))</text></g>\n"
     }
     return out + "</svg>\n"

@@ -32,7 +32,14 @@ final class Actions: @unchecked Sendable {
 
   private let setup: Setup
   private let lock = NSLock()
-  private var current: Action?
+  /// The regeneration or make doc started last (one at a time), with the file its output goes to.
+  private var current: (action: Action, log: String)?
+  /// The quick action (a dry run, an approval, a pause) run last.
+  private var quick: Action?
+
+  /// The process group of the action running, for the server's shutdown (0: none); read by the
+  /// signal handler, so a plain global.
+  nonisolated(unsafe) static var running: pid_t = 0
 
   init(setup: Setup) {
     self.setup = setup
@@ -77,95 +84,103 @@ final class Actions: @unchecked Sendable {
     ["\(setup.bin)/sheaf-run"] + arguments
   }
 
-  /// Whether a `make doc` or `make regen` holds the run's lock now (tried without waiting and let
-  /// go at once).
-  var runIsBusy: Bool {
-    let descriptor = open(RunLayout(setup.run).lock, O_RDONLY | O_CLOEXEC)
-    guard descriptor >= 0 else { return false }
-    defer { close(descriptor) }
-    guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else { return true }
-    flock(descriptor, LOCK_UN)
-    return false
-  }
+  /// Whether a `make doc` or `make regen` holds the run's lock now, read from the kernel's list
+  /// of locks (/proc/locks) without touching the lock: trying it, even without waiting, could
+  /// make a run that starts at that instant wait or, started from the page, give up.
+  var runIsBusy: Bool { RunServer.lockIsHeld(RunLayout(setup.run).lock) }
 
-  /// Runs `command` to its end and returns what it said (a dry run, an approval, a pause).
-  func runNow(_ name: String, _ command: [String]) throws -> Action {
-    try lock.withLock {
-      if let current, current.status == nil {
-        throw Refusal(status: 409, message: "busy: \(current.name) is running; wait for it to end")
+  /// Runs `command` to its end without holding up the server's threads and returns what it said
+  /// (a dry run, an approval, a pause: they may run beside a regeneration, as at a terminal).
+  func runNow(_ name: String, _ command: [String]) async -> Action {
+    let environment = setup.environment
+    let action = await withCheckedContinuation { continuation in
+      DispatchQueue.global().async {
+        var action = Action(name: name, command: command)
+        (action.status, action.output) = Self.run(command, environment: environment)
+        continuation.resume(returning: action)
       }
     }
-    var action = Action(name: name, command: command)
-    let (status, said) = Self.run(command, environment: setup.environment)
-    action.output = said
-    action.status = status
+    lock.withLock { quick = action }
     return action
   }
 
   /// Starts `command` and returns at once; `state` follows it.
-  func start(_ name: String, _ command: [String], needsLock: Bool) throws -> Action {
-    try lock.withLock {
-      if let current, current.status == nil {
-        throw Refusal(status: 409, message: "busy: \(current.name) is running; wait for it to end")
+  ///
+  /// Its output goes to a file, so it
+  /// lives on if the server goes; its signals are the defaults, so a stop reaches it as at a
+  /// terminal.
+  func start(_ name: String, _ command: [String]) throws -> Action {
+    let log = try lock.withLock { () throws -> String in
+      if let current, current.action.status == nil {
+        throw Refusal(
+          status: 409, message: "busy: \(current.action.name) is running; wait for it to end")
       }
-      if needsLock && runIsBusy {
+      if runIsBusy {
         throw Refusal(
           status: 409,
           message:
             "busy: another make doc or make regen holds \(RunLayout(setup.run).lock); try again when it ends (or pause it)"
         )
       }
-      current = Action(name: name, command: command)
+      if let old = current?.log { unlink(old) }
+      var template = Array((NSTemporaryDirectory() + "/sheaf-action-XXXXXX").utf8CString)
+      let descriptor = mkstemp(&template)
+      guard descriptor >= 0 else {
+        throw Refusal(status: 500, message: "cannot make a file for the action's output")
+      }
+      close(descriptor)
+      let path = String(cString: template)
+      current = (Action(name: name, command: command), path)
+      return path
     }
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: command[0])
-    process.arguments = Array(command.dropFirst())
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["--default-signal=INT,TERM,HUP,PIPE"] + command
     process.environment = setup.environment
     process.standardInput = FileHandle.nullDevice
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-      let data = handle.availableData
-      guard !data.isEmpty, let self else {
-        handle.readabilityHandler = nil
-        return
-      }
-      self.lock.withLock {
-        self.current?.output += String(decoding: data, as: UTF8.self)
-        if let text = self.current?.output, text.utf8.count > 256 << 10 {
-          self.current?.output = "…" + String(text.suffix(128 << 10))
-        }
-      }
-    }
+    let output = FileHandle(forWritingAtPath: log)
+    process.standardOutput = output
+    process.standardError = output
     process.terminationHandler = { [weak self] process in
-      // What is left in the pipe first, then the end.
-      let rest = pipe.fileHandleForReading.readDataToEndOfFile()
-      pipe.fileHandleForReading.readabilityHandler = nil
-      self?.lock.withLock {
-        self?.current?.output += String(decoding: rest, as: UTF8.self)
-        self?.current?.status = process.terminationStatus
-      }
+      Self.running = 0
+      self?.lock.withLock { self?.current?.action.status = process.terminationStatus }
     }
     do {
       try process.run()
+      Self.running = process.processIdentifier
     } catch {
-      lock.withLock {
-        current?.output = "could not start \(command[0]): \(error)"
-        current?.status = 127
-      }
+      lock.withLock { current?.action.status = 127 }
     }
-    return lock.withLock { current ?? Action(name: name, command: command) }
+    try? output?.close()
+    return state ?? Action(name: name, command: command)
   }
 
-  /// The action running or last run, if any.
-  var state: Action? { lock.withLock { current } }
+  /// The action to show: the one running, else the one run last, with its output so far.
+  var state: Action? {
+    lock.withLock {
+      guard var started = current?.action, let log = current?.log else { return quick }
+      if let quick, started.status != nil, quick.started > started.started { return quick }
+      started.output = Self.tail(of: log, bytes: 128 << 10)
+      return started
+    }
+  }
+
+  /// The end of a file, at most `bytes` of it.
+  static func tail(of path: String, bytes: Int) -> String {
+    guard let handle = FileHandle(forReadingAtPath: path) else { return "" }
+    defer { try? handle.close() }
+    let size = (try? handle.seekToEnd()) ?? 0
+    let from = size > UInt64(bytes) ? size - UInt64(bytes) : 0
+    try? handle.seek(toOffset: from)
+    let data = (try? handle.readToEnd()) ?? Data()
+    return (from > 0 ? "…" : "") + String(decoding: data, as: UTF8.self)
+  }
 
   /// Runs `command` to its end with its output and errors together.
   static func run(_ command: [String], environment: [String: String]) -> (Int32, String) {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: command[0])
-    process.arguments = Array(command.dropFirst())
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["--default-signal=INT,TERM,HUP,PIPE"] + command
     process.environment = environment
     process.standardInput = FileHandle.nullDevice
     let pipe = Pipe()

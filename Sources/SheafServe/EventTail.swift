@@ -35,7 +35,7 @@ struct EventTail {
     guard stat(path, &info) == 0 else { return .lines([]) }
     let size = UInt64(info.st_size)
     if size < offset + UInt64(pending.count) {
-      offset = size
+      offset = 0
       pending = []
       return .replaced
     }
@@ -64,15 +64,25 @@ struct EventTail {
     return .lines(lines)
   }
 
-  /// Where a viewer starts: the `Last-Event-ID` it sent (an offset it was given), else `from`,
-  /// else `fallback`; never past the end of the log, and always at the start of a line.
-  static func start(lastEventID: String?, from: String?, fallback: UInt64, path: String) -> UInt64 {
+  /// Where a viewer starts, always at the start of a line.
+  ///
+  /// The `Last-Event-ID` it sent (an offset it was given), else `from`, else `fallback`.
+  /// `beyond`: it asked for a place past the end of the log (the log was made again since it
+  /// last saw it), so it starts over at 0.
+  static func start(lastEventID: String?, from: String?, fallback: UInt64, path: String)
+    -> (offset: UInt64, beyond: Bool)
+  {
     var info = stat()
     let size = stat(path, &info) == 0 ? UInt64(info.st_size) : 0
     let asked = [lastEventID, from].lazy.compactMap {
       $0.flatMap { UInt64($0.trimmingCharacters(in: .whitespaces)) }
     }.first
-    let wanted = min(asked ?? fallback, size)
+    if let asked, asked > size { return (0, true) }
+    return (lineStart(min(asked ?? fallback, size), path: path), false)
+  }
+
+  /// `wanted`, or the start of the line it falls in.
+  private static func lineStart(_ wanted: UInt64, path: String) -> UInt64 {
     guard wanted > 0 else { return 0 }
     // An id the server never gave (a hand-made one) is moved back to the start of its line.
     guard let handle = FileHandle(forReadingAtPath: path) else { return 0 }

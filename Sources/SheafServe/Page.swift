@@ -109,10 +109,15 @@ enum Page {
     }
     let status = state["status"]?.string
     var out = "<p id=\"progress\">\(parts.joined(separator: " · "))</p>\n"
+    let stopped = state["stopped"]?.bool == true
+    let shown =
+      running
+      ? "writing…"
+      : stopped
+        ? "the last run stopped before its end; make doc goes on from where it was"
+        : status.map { "document: \(escape($0))" } ?? "no document yet"
     out +=
-      "<p id=\"document\" data-status=\"\(escape(status ?? (running ? "running" : "none")))\">"
-      + (running
-        ? "writing…" : status.map { "document: \(escape($0))" } ?? "no document yet") + "</p>\n"
+      "<p id=\"document\" data-status=\"\(escape(status ?? (running ? "running" : stopped ? "stopped" : "none")))\">\(shown)</p>\n"
     if let tokens = state["tokens"]?.string { out += "<p id=\"tokens\">\(escape(tokens))</p>\n" }
     if state["paused"]?.bool == true {
       out += "<p id=\"paused\">paused: the sections running finish, no new one starts</p>\n"

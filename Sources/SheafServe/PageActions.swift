@@ -30,22 +30,22 @@ enum PageActions {
         }
         let command = site.actions.make("regen", variables)
         if body["dry"]?.bool == true {
-          return (200, try site.actions.runNow("make regen DRY=1", command + ["DRY=1"]))
+          return (200, await site.actions.runNow("make regen DRY=1", command + ["DRY=1"]))
         }
-        return (202, try site.actions.start("make regen", command, needsLock: true))
+        return (202, try site.actions.start("make regen", command))
       }
     }
     router.post("/api/approve") { request, _ in
       await answer {
         let section = try Self.section(try await Self.body(request), site: site)
         let command = site.actions.step(["approve", "--run", site.run.path, section])
-        return (200, try site.actions.runNow("sheaf-run approve", command))
+        return (200, await site.actions.runNow("sheaf-run approve", command))
       }
     }
     router.post("/api/pause") { _, _ in
       await answer {
         let command = site.actions.step(["pause", "--run", site.run.path])
-        return (200, try site.actions.runNow("sheaf-run pause", command))
+        return (200, await site.actions.runNow("sheaf-run pause", command))
       }
     }
     router.post("/api/run") { _, _ in
@@ -58,7 +58,7 @@ enum PageActions {
           variables.append("MODE=\(mode)")
         }
         let command = site.actions.make("doc", variables)
-        return (202, try site.actions.start("make doc", command, needsLock: true))
+        return (202, try site.actions.start("make doc", command))
       }
     }
   }

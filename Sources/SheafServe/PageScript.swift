@@ -18,6 +18,7 @@ enum PageScript {
       var marks = { completed: '✓', human: '✎', failed: '✗', skipped: '⊘', cancelled: '■',
         paused: '‖', damaged: '!', processing: '…' };
       var timer = null;
+      var started = {};
       var shownAt = Date.now();
       var state = null;
 
@@ -42,15 +43,21 @@ enum PageScript {
       function apply(event) {
         var section = event.id ? node(event.id) : null;
         if (event.event === 'chunk') {
-          if (section) {
+          // The state may be ahead of the stream: text for a section already shown finished is
+          // not shown again (unless the section started anew since).
+          if (section && (section.dataset.status === 'processing' || started[event.id])) {
             $('.stream', section).textContent += event.text || '';
             if (section.dataset.status !== 'processing') mark(section, 'processing');
           }
           return;
         }
         if (event.event === 'section_start' && section) {
+          started[event.id] = true;
           $('.stream', section).textContent = '';
           mark(section, 'processing');
+        }
+        if ((event.event === 'section_complete' || event.event === 'section_failed') && event.id) {
+          delete started[event.id];
         }
         if (event.event === 'progress' && event.phase === 'INIT') {
           document.querySelectorAll('.stream').forEach(function (pre) { pre.textContent = ''; });
@@ -86,7 +93,9 @@ enum PageScript {
         fresh.sections.forEach(function (s) {
           var section = node(s.id);
           tools(section, s);
-          if (section.dataset.version === s.version) return;
+          // Drawn again when it changed, or when the stream moved it on since (its end event
+          // then brings a fresh state).
+          if (section.dataset.version === s.version && section.dataset.status === s.status) return;
           section.dataset.version = s.version;
           mark(section, s.status);
           $('.meta', section).innerHTML = s.meta_html;
@@ -119,8 +128,8 @@ enum PageScript {
         [['#elapsed', 1], ['#eta', -1]].forEach(function (pair) {
           var element = $(pair[0]);
           if (!element || !running) return;
-          var seconds = Math.max(0, Number(element.dataset.s) + pair[1] * gone);
-          element.textContent = Math.floor(seconds / 60) + ':' + String(Math.round(seconds) % 60).padStart(2, '0');
+          var seconds = Math.round(Math.max(0, Number(element.dataset.s) + pair[1] * gone));
+          element.textContent = Math.floor(seconds / 60) + ':' + String(seconds % 60).padStart(2, '0');
         });
       }, 1000);
 

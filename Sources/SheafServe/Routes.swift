@@ -35,7 +35,13 @@ struct Guard<Context: RequestContext>: RouterMiddleware {
           ))
       }
     }
-    return Self.secured(try await next(request, context))
+    do {
+      return Self.secured(try await next(request, context))
+    } catch let error as any HTTPResponseError {
+      return Self.secured(try error.response(from: request, context: context))
+    } catch {
+      return Self.secured(Routes.problem(.internalServerError, "\(error)"))
+    }
   }
 
   static func secured(_ response: Response) -> Response {
@@ -57,6 +63,7 @@ enum Routes {
     router.get("/") { _, _ in
       let (state, contents) = site.withView { view -> (JSON, [String: String]) in
         let state = view.snapshot()
+        site.running(state)
         var contents: [String: String] = [:]
         for section in state["sections"]?.array ?? [] {
           guard let id = section["id"]?.string, let record = site.run.record(id) else { continue }
@@ -121,9 +128,13 @@ enum Routes {
     return Response(
       status: .ok, headers: headers,
       body: ResponseBody { writer in
-        var tail = EventTail(path: path, offset: start)
+        var tail = EventTail(path: path, offset: start.offset)
         var quiet = 0
         try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
+        if start.beyond {
+          // An id past the end of the log: the run directory was made again since.
+          try await writer.write(ByteBuffer(string: "event: reset\ndata: {}\n\n"))
+        }
         while !Task.isCancelled {
           switch tail.next() {
           case .replaced:

@@ -62,6 +62,38 @@ public enum RunServer {
     try await app.runService(gracefulShutdownSignals: [])
   }
 
+  /// Whether a flock is held on the file at `path`, from /proc/locks (its device and inode), so
+  /// that asking never takes the lock even for an instant; where /proc/locks cannot be read, by
+  /// trying it without waiting.
+  static func lockIsHeld(_ path: String) -> Bool {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return false }
+    if let locks = try? String(contentsOfFile: "/proc/locks", encoding: .utf8) {
+      let device = UInt64(info.st_dev)
+      let major = String((device >> 8) & 0xfff, radix: 16)
+      let minor = String((device & 0xff) | ((device >> 12) & 0xfff00), radix: 16)
+      for line in locks.split(separator: "\n") where line.contains("FLOCK") {
+        guard
+          let place = line.split(separator: " ").first(where: { $0.filter { $0 == ":" }.count == 2 }
+          )
+        else { continue }
+        let parts = place.split(separator: ":")
+        guard parts.count == 3, UInt64(parts[2]) == UInt64(info.st_ino),
+          UInt64(parts[0], radix: 16) == UInt64(major, radix: 16),
+          UInt64(parts[1], radix: 16) == UInt64(minor, radix: 16)
+        else { continue }
+        return true
+      }
+      return false
+    }
+    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    guard descriptor >= 0 else { return false }
+    defer { close(descriptor) }
+    guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else { return true }
+    flock(descriptor, LOCK_UN)
+    return false
+  }
+
   /// 128 random bits as hex, from the system's secure generator.
   static func newToken() -> String {
     var generator = SystemRandomNumberGenerator()
@@ -86,19 +118,41 @@ final class Site: @unchecked Sendable {
     self.actions = actions
   }
 
+  /// Listening on every address (0.0.0.0, ::): any address of the machine is its own.
+  private var everywhere = false
+  private var port = 0
+
   /// Learns the port it listens on: the `Host` headers it answers to from now on.
   func listening(host: String, port: Int) {
     var names: Set<String> = [host.contains(":") ? "[\(host)]" : host]
-    if ["127.0.0.1", "localhost", "::1"].contains(host) {
+    if ["127.0.0.1", "localhost", "::1", "0.0.0.0", "::"].contains(host) {
       names.formUnion(["127.0.0.1", "localhost", "[::1]"])
     }
-    lock.withLock { authorities = Set(names.map { "\($0):\(port)" }) }
+    var name = [CChar](repeating: 0, count: 256)
+    if gethostname(&name, name.count) == 0 {
+      names.insert(String(cString: name).lowercased())
+    }
+    lock.withLock {
+      authorities = Set(names.map { "\($0):\(port)" })
+      everywhere = ["0.0.0.0", "::"].contains(host)
+      self.port = port
+    }
   }
 
-  /// Whether a request's `Host` is an address this server serves (no DNS rebinding).
+  /// Whether a request's `Host` is an address this server serves.
+  ///
+  /// A name that is not its own is
+  /// refused (DNS rebinding); listening everywhere, an address written as numbers is its own.
   func answers(to authority: String?) -> Bool {
-    guard let authority else { return false }
-    return lock.withLock { authorities.contains(authority.lowercased()) }
+    guard let authority = authority?.lowercased() else { return false }
+    return lock.withLock {
+      if authorities.contains(authority) { return true }
+      guard everywhere, authority.hasSuffix(":\(port)") else { return false }
+      let host = authority.dropLast(":\(port)".count)
+      if host.hasPrefix("[") && host.hasSuffix("]") { return true }
+      var address = in_addr()
+      return inet_pton(AF_INET, String(host), &address) == 1
+    }
   }
 
   /// Whether `given` is the token, compared in constant time.
@@ -138,9 +192,18 @@ final class Site: @unchecked Sendable {
   func state() -> String {
     withView { view in
       let snapshot = view.snapshot()
+      running(snapshot)
       Page.decorate(snapshot)
       snapshot["action"] = actions.state?.json ?? .null
       return snapshot.compactText
+    }
+  }
+
+  /// A run is under way only while its lock is held: one killed with -9 never wrote its end.
+  func running(_ state: JSON) {
+    if state["running"]?.bool == true && !RunServer.lockIsHeld(run.layout.lock) {
+      state["running"] = JSON(false)
+      state["stopped"] = JSON(true)
     }
   }
 

@@ -4,8 +4,24 @@ import SheafCore
 /// sheaf-serve's life: check the run, listen, print the address, serve until a signal.
 public enum ServeMain {
   /// The server's options from the command line, with the tools' folder.
+  ///
+  /// A run that does not
+  /// exist yet is served all the same (the page shows it once make doc starts it), with a line
+  /// naming the runs there are, in case of a typo.
   public static func options(_ flags: ServeFlags, bin: String) throws -> RunServer.Options {
-    try RunLayout(flags.run).check()
+    var isFolder: ObjCBool = false
+    if !FileManager.default.fileExists(atPath: flags.run, isDirectory: &isFolder) {
+      let runs = (flags.run as NSString).deletingLastPathComponent
+      let names =
+        ((try? FileManager.default.contentsOfDirectory(atPath: runs.isEmpty ? "." : runs))
+        ?? []).filter { FileManager.default.fileExists(atPath: "\(runs)/\($0)/run.json") }.sorted()
+      Diagnostics.say(
+        "sheaf-serve",
+        "no run at \(flags.run) yet: the page shows it once make doc starts it"
+          + (names.isEmpty ? "" : " (runs there: \(names.joined(separator: ", ")))"))
+    } else if !isFolder.boolValue {
+      throw ToolFailure.usage("--run \(flags.run): not a run directory")
+    }
     guard (0...65535).contains(flags.port) else {
       throw ToolFailure.usage("--port \(flags.port): give a port from 0 (a free one) to 65535")
     }
@@ -18,12 +34,14 @@ public enum ServeMain {
 
   /// Serves until SIGINT, SIGTERM or SIGHUP; a failure to listen is one line and exit 2.
   public static func serve(_ options: RunServer.Options) async {
+    // A stop ends the server at once (a viewer's stream never ends by itself) and is passed on
+    // to a regeneration or make doc the page started, which then stops as it does at a terminal.
     for number in [SIGINT, SIGTERM, SIGHUP] {
-      signal(number, SIG_IGN)
-      let source = DispatchSource.makeSignalSource(signal: number, queue: .main)
-      source.setEventHandler { exit(0) }
-      source.resume()
-      Self.sources.append(source)
+      signal(number) { _ in
+        let group = Actions.running
+        if group > 0 { kill(getpgid(group) == group ? -group : group, SIGTERM) }
+        _exit(0)
+      }
     }
     do {
       try await RunServer.serve(options) { address in
@@ -37,6 +55,4 @@ public enum ServeMain {
       exit(2)
     }
   }
-
-  nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
 }

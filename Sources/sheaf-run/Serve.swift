@@ -13,10 +13,14 @@ extension SheafRun {
     @OptionGroup var flags: ServeFlags
 
     mutating func execute() throws -> ExitStatus {
-      try RunLayout(flags.run).check()
-      let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
+      // Beside this executable as the kernel knows it (never a folder argv[0] only seems to
+      // name), else on PATH.
+      let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+      let here = me.map { ($0 as NSString).deletingLastPathComponent }
       let found =
-        [here + "/sheaf-serve"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        here.map { $0 + "/sheaf-serve" }.flatMap {
+          FileManager.default.isExecutableFile(atPath: $0) ? $0 : nil
+        }
         ?? Subprocess.find("sheaf-serve", environment: ProcessInfo.processInfo.environment)
       guard let server = found else {
         throw ToolFailure.usage(

@@ -25,11 +25,11 @@ struct SheafServe: AsyncParsableCommand {
     await ServeMain.serve(options)
   }
 
-  /// The folder this executable is in (sheaf-run is beside it).
+  /// The folder this executable is in, as the kernel knows it (sheaf-run is beside it).
   static var bin: String {
-    let path = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-    if CommandLine.arguments[0].contains("/") { return path.deletingLastPathComponent().path }
-    let found = Subprocess.find("sheaf-serve", environment: ProcessInfo.processInfo.environment)
-    return ((found ?? path.path) as NSString).deletingLastPathComponent
+    let me =
+      (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+      ?? CommandLine.arguments[0]
+    return (me as NSString).deletingLastPathComponent
   }
 }

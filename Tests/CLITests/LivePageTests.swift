@@ -45,7 +45,7 @@ import Testing
     #expect(try makeDoc(stub).status == 0)
     // What a model wrote is shown as text, never run as HTML.
     let edit = try Harness.run(
-      "jq -c '.content = \"<script>alert(1)</script>\\n\\nAnd <img src=x onerror=alert(2)> too.\"' '\(run)/sections/appendix.json' > '\(scratch)/a' && mv '\(scratch)/a' '\(run)/sections/appendix.json'"
+      "jq -c '.content = \"Intro.\\n\\n<script>alert(1)</script>\\n\\nAnd <img src=x onerror=alert(2)> too.\"' '\(run)/sections/appendix.json' > '\(scratch)/a' && mv '\(scratch)/a' '\(run)/sections/appendix.json'"
     )
     #expect(edit.status == 0, "\(edit.err)")
     let server = try PageServer(make: make(stub), doc: "prd", runs: scratch + "/runs")
@@ -71,6 +71,10 @@ import Testing
       #expect([404, 400].contains(answer.status), "\(path): \(answer.status)")
       #expect(!answer.body.contains("events_offset") && !answer.body.contains("root:"), "\(path)")
     }
+    // An id past the end of the log (the run directory was made again): the viewer starts over.
+    let beyond = try Harness.run(
+      "curl -s --max-time 1 -H 'Last-Event-ID: 99999999999' '\(server.address)/events'; true")
+    #expect(beyond.out.contains("event: reset"), "\(beyond.out.prefix(200))")
     let state = try server.request("GET", "/api/state").json
     #expect((state?["sections"] as? [[String: Any]])?.count == 12)
     #expect((state?["status"] as? String) == "ready")
@@ -299,5 +303,30 @@ import Testing
     #expect(try bodies(stub, since: before) == fromPage)
     #expect(
       try record("proposed_solution")["instructions"] as? String == "name the two key screens")
+  }
+
+  @Test func aSectionHeldForReviewIsApprovedFromThePage() throws {
+    let stub = try Stub()
+    let copied = try Harness.run(
+      "mkdir -p '\(scratch)/book' && cp pipelines/book/* '\(scratch)/book/'")
+    #expect(copied.status == 0, "\(copied.err)")
+    let first = try Harness.run(
+      "\(make(stub, knobs: "words=1000")) doc PLAN='\(scratch)/book/plan.json'")
+    #expect(first.out.contains("waiting for review: ch01"), "\(first.out)")
+    let server = try PageServer(make: make(stub), doc: "book", runs: scratch + "/runs")
+    let page = try server.request("GET", "/")
+    #expect(page.body.contains("waiting for review: ch01"))
+    let state = try server.request("GET", "/api/state").json
+    let sections = state?["sections"] as? [[String: Any]] ?? []
+    #expect(sections.first { $0["id"] as? String == "ch01" }?["awaits_review"] as? Bool == true)
+    #expect(
+      try server.request("POST", "/api/approve", body: #"{"section": "ch01"}"#).status == 403)
+    #expect(!FileManager.default.fileExists(atPath: scratch + "/runs/book/approved/ch01.json"))
+    let approved = try server.request(
+      "POST", "/api/approve", body: #"{"section": "ch01"}"#, withToken: true)
+    #expect(approved.status == 200, "\(approved.body)")
+    #expect(FileManager.default.fileExists(atPath: scratch + "/runs/book/approved/ch01.json"))
+    let after = try server.request("GET", "/api/state").json
+    #expect(after?["review"] is NSNull, "\(after?["review"] ?? "")")
   }
 }
