@@ -1,6 +1,6 @@
 # sheaf — build, test, install, demo, bench.
 #   make demo     build (release), then generate the example PRD with the offline provider
-#   make doc PLAN=… / regen DOC=… SECTION=… / status DOC=… / watch DOC=…   (pipelines/sheaf.mk)
+#   make doc PLAN=… / regen DOC=… SECTION=… / status DOC=… / watch DOC=… / serve DOC=…   (pipelines/sheaf.mk)
 #   make test     unit tests and end-to-end tests of the built tools
 #   make install  PREFIX=/usr/local
 #   make bench    throughput and memory against jq (a script, not a test)

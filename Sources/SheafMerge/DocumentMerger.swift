@@ -217,12 +217,9 @@ public final class DocumentMerger {
     return text
   }
 
-  /// A standalone HTML page; content is rendered by cmark with raw HTML left out.
+  /// A standalone HTML page; content is rendered by cmark, the HTML in it shown as text.
   public func html(omitMissing: Bool) -> String {
-    func escape(_ text: String) -> String {
-      text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-        .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-    }
+    func escape(_ text: String) -> String { Markup.escape(text) }
     var out = """
       <!DOCTYPE html>
       <html lang="en">
@@ -262,9 +259,11 @@ public final class DocumentMerger {
     return out
   }
 
-  /// CommonMark to HTML through cmark, safe mode (raw HTML and dangerous links removed).
+  /// CommonMark to HTML through cmark, safe mode (dangerous links removed), with the HTML in it
+  /// shown as text.
   static func markdownToHTML(_ markdown: String) -> String {
-    MarkdownDocument(markdown)?.html ?? ""
+    // What the model wrote as HTML is shown as the characters it is, never run as markup.
+    MarkdownDocument(markdown)?.htmlShowingMarkup() ?? ""
   }
 
   /// The whole document as one JSON object: doc, title, status, sections, summary.

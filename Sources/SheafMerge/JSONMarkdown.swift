@@ -72,10 +72,7 @@ public enum JSONMarkdown {
     }.joined()
   }
 
-  private static func escape(_ text: String) -> String {
-    text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-      .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-  }
+  private static func escape(_ text: String) -> String { Markup.escape(text) }
 
   /// The table of an array of flat objects as HTML (cmark has no tables), else `nil`.
   public static func htmlTable(_ value: JSON) -> String? {

@@ -112,10 +112,7 @@ public enum Timeline {
     return (bars, min(start, bars.map(\.start).min() ?? start))
   }
 
-  static func escape(_ text: String) -> String {
-    text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-      .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-  }
+  static func escape(_ text: String) -> String { Markup.escape(text) }
 
   static func format(_ value: Double) -> String { String(format: "%.1f", value) }
 }

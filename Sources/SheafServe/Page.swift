@@ -6,22 +6,8 @@ import SheafCore
 /// It reads well with scripts off; page.js then keeps it live. Everything from the run is escaped; a section's text
 /// comes as HTML from cmark with the model's own HTML shown as text.
 enum Page {
-  /// `<`, `>`, `&` and quotes as entities.
-  static func escape(_ text: String) -> String {
-    var out = ""
-    out.reserveCapacity(text.utf8.count)
-    for character in text {
-      switch character {
-      case "&": out += "&amp;"
-      case "<": out += "&lt;"
-      case ">": out += "&gt;"
-      case "\"": out += "&quot;"
-      case "'": out += "&#39;"
-      default: out.append(character)
-      }
-    }
-    return out
-  }
+  /// Text for the page's HTML (its text and double-quoted attributes).
+  static func escape(_ text: String) -> String { Markup.escape(text) }
 
   /// m:ss.
   static func clock(_ seconds: Double?) -> String {

@@ -92,6 +92,14 @@ import Testing
       )
       #expect(parsed.status == 0, "\(svg): \(parsed.err)")
     }
+    // The graph: a box per section, an arrow per use (depends_on and context).
+    let graph = try server.request("GET", "/graph.svg").body
+    let uses = try Harness.run(
+      "jq -s '[.[] | select(.id) | ((.depends_on // []) + (.context // [])) | length] | add' '\(run)/plan.ndjson'"
+    )
+    let arrows = graph.components(separatedBy: "marker-end=").count - 1
+    #expect(arrows == Int(uses.out.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1)
+    #expect(graph.components(separatedBy: "class=\"node\"").count - 1 == 12)
     // Another name for this address (DNS rebinding) gets nothing.
     let rebound = try server.request("GET", "/api/state", headers: ["Host: sheaf.example.com"])
     #expect(rebound.status == 403)

@@ -86,7 +86,7 @@ struct DocumentMergerTests {
     )
   }
 
-  @Test func htmlLeavesRawHTMLOut() throws {
+  @Test func htmlShowsRawHTMLAsText() throws {
     let merger = try merged([
       #"{"id":"a","title":"<A>","status":"completed","content":"Hi <script>alert(1)</script> **bold**"}"#
     ])
@@ -94,5 +94,6 @@ struct DocumentMergerTests {
     #expect(html.contains("<h2>&lt;A&gt;</h2>"))
     #expect(html.contains("<strong>bold</strong>"))
     #expect(!html.contains("<script>"))
+    #expect(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "shown as the characters")
   }
 }
