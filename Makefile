@@ -139,6 +139,7 @@ demo: build
 	  echo "sheaf demo: document  $(RUNS)/prd/prd.md"; \
 	  echo "sheaf demo: summary   $(RUNS)/prd/summary.json"; \
 	  echo "sheaf demo: next      make regen DOC=prd SECTION=goals_objectives NOTE=\"focus on scalability\""; \
+	  echo "sheaf demo: or watch  make serve DOC=prd   (a live page of the run, with its actions)"; \
 	  exit $$status
 
 bench: build
