@@ -17,6 +17,7 @@ import base64
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -46,6 +47,7 @@ class Browser:
         self.process = subprocess.Popen(
             [chromium(), "--headless", "--remote-debugging-pipe", "--no-sandbox", "--disable-gpu",
              "--no-first-run", "--no-default-browser-check", "--disable-extensions",
+             "--disable-dev-shm-usage",
              "--window-size=1100,1400", f"--user-data-dir={self.profile}", "about:blank"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             preexec_fn=descriptors, close_fds=False)
@@ -124,15 +126,24 @@ class Browser:
         shutil.rmtree(self.profile, ignore_errors=True)
 
 
+def timed_out(_signum, _frame):
+    raise RuntimeError("chromium did not answer within 90 s")
+
+
 def main():
+    # A browser that stops answering fails the command (and the test) instead of hanging it.
+    signal.signal(signal.SIGALRM, timed_out)
+    signal.alarm(90)
     browser = Browser()
     try:
         browser.open(sys.argv[1])
+        signal.alarm(0)
         print(json.dumps({"ready": True}), flush=True)
         for line in sys.stdin:
             if not line.strip():
                 continue
             command = json.loads(line)
+            signal.alarm(90)
             try:
                 if "eval" in command:
                     answer = {"value": browser.evaluate(command["eval"])}
@@ -148,9 +159,14 @@ def main():
                     answer = {"error": "unknown command"}
             except RuntimeError as error:
                 answer = {"error": str(error)}
+            signal.alarm(0)
             print(json.dumps(answer), flush=True)
     finally:
-        browser.close()
+        signal.alarm(15)
+        try:
+            browser.close()
+        except RuntimeError:
+            browser.process.kill()
 
 
 if __name__ == "__main__":
