@@ -12,8 +12,9 @@ import SheafRun
 /// - `/api/run`: `make doc PLAN=<the run's plan> MODE=<its mode>` (builds what is stale)
 ///
 /// A dry run, an approval and a pause answer when done (200 with what they said, 422 when they
-/// failed); a regeneration or a `make doc` answers 202 at once and `/api/action` follows it. A
-/// second action while one runs, or while another `make doc` holds the run's lock: 409.
+/// failed) and may run beside anything, as at a terminal; a regeneration or a `make doc` answers
+/// 202 at once and `/api/action` follows it. A second one while one runs, or while another
+/// `make doc` holds the run's lock: 409.
 enum PageActions {
   static func add(to router: Router<BasicRequestContext>, site: Site) {
     router.post("/api/regen") { request, _ in
