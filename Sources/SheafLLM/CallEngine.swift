@@ -38,6 +38,8 @@ public final class CallEngine {
   var warnedPromptLost = false
   /// When a response last streamed from each server (by rate key), in this process.
   var lastStream: [String: Double] = [:]
+  /// Each server's window as its rate-limit headers said (by rate key), when no run shares it.
+  var localPace: [String: RatePace] = [:]
 
   /// An engine for these options.
   ///

@@ -37,6 +37,11 @@ Knobs (comma-separated):
   cached=N        report N of the prompt's tokens as read from the prompt cache (OpenAI
                   prompt_tokens_details.cached_tokens; Anthropic cache_read_input_tokens)
   written=N       (Anthropic) report N tokens as written to the prompt cache (cache_creation_input_tokens)
+  limit=N[:W]     allow N requests a window of W seconds (default 60; fixed windows from the first
+                  request), send the rate-limit headers of both providers with every answer
+                  (x-ratelimit-remaining-requests and -reset-requests, anthropic-ratelimit-requests-
+                  remaining and -reset), and answer 429 to a request over the limit (counted in
+                  /stats as "limited")
   models=A+B      the models GET .../models (OpenAI, Anthropic) and /api/tags (Ollama) list (default: stub)
   key=K           GET .../models answers 401 to a request without key K
   refuse=TYPES     answer 400 naming response_format when the request asks for one of TYPES
@@ -87,7 +92,9 @@ GLOBAL_KNOBS = {}
 SCRIPT = []
 
 STATE = {"requests": 0, "by_request": {}, "max_in_flight": 0, "in_flight": 0, "auth": [], "spans": [],
-         "bodies": []}
+         "bodies": [], "limited": 0}
+
+LIMIT = {}
 
 
 def words_for(seed, count):
@@ -101,7 +108,8 @@ def words_for(seed, count):
 
 
 def reset():
-    STATE.update(requests=0, by_request={}, max_in_flight=0, in_flight=0, auth=[], spans=[], bodies=[])
+    STATE.update(requests=0, by_request={}, max_in_flight=0, in_flight=0, auth=[], spans=[], bodies=[], limited=0)
+    LIMIT.clear()
 
 
 def parse_knobs(path):
@@ -162,6 +170,31 @@ MESSAGES = {429: "Rate limit reached for requests", 500: "The server had an erro
             503: "Service unavailable", 408: "Request timeout"}
 
 
+def rate_limit(knobs):
+    """The `limit` knob: (200 or 429, the rate-limit headers of both providers), or None."""
+    if "limit" not in knobs:
+        return None
+    allowed, _, window = knobs["limit"].partition(":")
+    allowed, window = int(allowed), float(window or 60)
+    now = time.time()
+    if LIMIT.get("start") is None or now >= LIMIT["start"] + window:
+        LIMIT.update(start=now, count=0)
+    reset = LIMIT["start"] + window - now
+    over = LIMIT["count"] >= allowed
+    if not over:
+        LIMIT["count"] += 1
+    remaining = max(0, allowed - LIMIT["count"])
+    at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now + reset)) + f".{int(((now + reset) % 1) * 1000):03d}Z"
+    headers = [("x-ratelimit-limit-requests", str(allowed)), ("x-ratelimit-remaining-requests", str(remaining)),
+               ("x-ratelimit-reset-requests", f"{reset:.3f}s"),
+               ("anthropic-ratelimit-requests-limit", str(allowed)),
+               ("anthropic-ratelimit-requests-remaining", str(remaining)),
+               ("anthropic-ratelimit-requests-reset", at)]
+    if over:
+        headers.append(("Retry-After", str(max(1, int(reset + 0.999)))))
+    return (429 if over else 200, headers)
+
+
 async def respond(kind, knobs, body, headers, writer):
     model = body.get("model", "stub")
     messages = body.get("messages", [])
@@ -170,6 +203,17 @@ async def respond(kind, knobs, body, headers, writer):
     STATE["by_request"][key] = attempt
     auth = headers.get("authorization") or headers.get("x-api-key")
     STATE["auth"].append(auth)
+
+    limited = rate_limit(knobs)
+    if limited is not None and limited[0] == 429:
+        STATE["limited"] += 1
+        payload = json.dumps(error_body(kind, 429, MESSAGES[429])).encode()
+        extra = "".join(f"{name}: {value}\r\n" for name, value in limited[1])
+        writer.write((f"HTTP/1.1 429 Error\r\nContent-Type: application/json\r\n{extra}"
+                      f"Content-Length: {len(payload)}\r\n\r\n").encode() + payload)
+        await writer.drain()
+        return True
+    limit_headers = limited[1] if limited else []
 
     ttfb = float(knobs.get("ttfb", 0))
     if ttfb:
@@ -280,7 +324,7 @@ async def respond(kind, knobs, body, headers, writer):
 
     content_type = "application/x-ndjson" if kind == "ollama" else "text/event-stream"
     response = Response(writer, "bytewise" in knobs)
-    await response.start(200, [("Content-Type", content_type), ("Transfer-Encoding", "chunked")])
+    await response.start(200, [("Content-Type", content_type), ("Transfer-Encoding", "chunked")] + limit_headers)
 
     def sse(event, data):
         return (f"event: {event}\n" if event else "") + "data: " + json.dumps(data) + "\n\n"

@@ -37,6 +37,14 @@ extension CallEngine {
         }
         job.slot = slot
       }
+      if job.resolved.provider.usesNetwork && !paceStart(job) {
+        // The provider's own headers said its window has nothing left: wait for it to reset.
+        job.releaseSlot()
+        budget?.settle(id: job.id, cost: 0)
+        scheduler.putBack(job)
+        heldByShared = true
+        break
+      }
       try startAttempt(job)
     }
   }
@@ -240,8 +248,10 @@ extension CallEngine {
       return
     }
     let deadlineFired = abort != nil && job.deadlineAt.map { clock.now >= $0 } == true
+    let report = attempt.report(end: end, abort: abort)
+    paceObserve(job, report)
     let verdict = Rules.verdict(
-      attempt.report(end: end, abort: abort), provider: resolved.provider,
+      report, provider: resolved.provider,
       baseURL: resolved.baseURL,
       model: resolved.call.settings.model, attempt: job.tries,
       maxAttempts: deadlineFired ? job.tries : resolved.maxAttempts)
@@ -311,6 +321,36 @@ extension CallEngine {
     let unfinished = (active.map(\.job) + scheduler.takeAll()).sorted { $0.index < $1.index }
     active = []
     for job in unfinished { try fail(job, error, attempt: job.current) }
+  }
+
+  // MARK: - The provider's own rate-limit headers
+
+  /// Whether `job` may start by what the provider's headers said of its window (the run's, when
+  /// the run shares one; else this process's); notes when it was sent.
+  func paceStart(_ job: Job) -> Bool {
+    let key = job.resolved.rateKey
+    let started: Double?
+    if let shared {
+      started = shared.paceStart(key)
+    } else {
+      started = localPace[key, default: RatePace()].start(now: clock.now)
+    }
+    guard let started else { return false }
+    job.sentAt = started
+    return true
+  }
+
+  /// Reads the rate-limit headers of an attempt's answer (a 429's included) into the window.
+  func paceObserve(_ job: Job, _ report: AttemptReport) {
+    guard job.resolved.provider.usesNetwork, let window = RateWindow.from(report.header) else {
+      return
+    }
+    let key = job.resolved.rateKey
+    if let shared {
+      shared.paceObserve(key, window, sentAt: job.sentAt)
+    } else {
+      localPace[key, default: RatePace()].observe(window, sentAt: job.sentAt, now: clock.now)
+    }
   }
 
 }

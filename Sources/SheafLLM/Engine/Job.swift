@@ -41,6 +41,9 @@ final class Job {
   weak var current: Attempt?
   /// The run's shared rate-limit slot its request holds, if any.
   var slot: SharedRateLimit.Slot?
+  /// When its last request was sent: wall-clock seconds with a run's shared limit, else the
+  /// engine's clock (what the provider's rate-limit headers are read against).
+  var sentAt = 0.0
 
   func releaseSlot() {
     slot?.release()

@@ -123,6 +123,23 @@ final class SharedRateLimit {
   struct State {
     var until: Double?
     var limit: Int?
+    /// The provider's window as its rate-limit headers told it (RatePace), shared by the run.
+    var pace = RatePace()
+  }
+
+  /// Starts a request to `key` now if the provider's own headers allow (its start time, which
+  /// `paceObserve` is given back); `nil` while its window has nothing left, until it resets.
+  func paceStart(_ key: String) -> Double? {
+    var started: Double?
+    _ = withState(key, exclusive: true) { state in started = state.pace.start(now: Self.wallNow) }
+    return started
+  }
+
+  /// The rate-limit headers of the answer to a request to `key` sent at `sentAt` (wall clock).
+  func paceObserve(_ key: String, _ window: RateWindow, sentAt: Double) {
+    _ = withState(key, exclusive: true) { state in
+      state.pace.observe(window, sentAt: sentAt, now: Self.wallNow)
+    }
   }
 
   /// Reads the state of `key` under a lock (shared to read, exclusive to change it through
@@ -132,12 +149,18 @@ final class SharedRateLimit {
     LockedFile.update(base(key) + ".json", exclusive: exclusive) { json in
       state.until = json?["until"]?.double
       state.limit = json?["limit"]?.int
+      state.pace.left = json?["left"]?.int
+      state.pace.reset = json?["reset"]?.double
+      state.pace.starts = json?["starts"]?.array?.compactMap(\.double) ?? []
       guard exclusive else { return nil }
       change(&state)
       // Never the base URL itself (it may carry credentials): the file is named by its hash.
       let out = JSON.object()
       out["until"] = state.until.map { JSON($0) } ?? .null
       out["limit"] = state.limit.map { JSON($0) } ?? .null
+      out["left"] = state.pace.left.map { JSON($0) } ?? .null
+      out["reset"] = state.pace.reset.map { JSON($0) } ?? .null
+      out["starts"] = JSON.array(state.pace.starts.map { JSON($0) })
       return out
     }
     return state

@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+
+@testable import SheafLLM
+
+/// Pacing by the provider's own rate-limit headers: what they say, and the window a run keeps
+/// from them (a clock of plain numbers: no waiting).
+struct RatePaceTests {
+  @Test func openAIsHeadersAndDurations() {
+    let headers = [
+      "x-ratelimit-remaining-requests": "59", "x-ratelimit-reset-requests": "6m0s",
+      "x-ratelimit-remaining-tokens": "1500", "x-ratelimit-reset-tokens": "20ms",
+    ]
+    #expect(RateWindow.from({ headers[$0] }) == RateWindow(remaining: 59, resetIn: 360))
+    #expect(RateWindow.duration("1h2m3.5s") == 3723.5)
+    #expect(RateWindow.duration("20ms") == 0.02)
+    #expect(RateWindow.duration("0.512s") == 0.512)
+    #expect(RateWindow.duration("soon") == nil)
+    // Tokens spent hold every request until they come back.
+    let spent = [
+      "x-ratelimit-remaining-requests": "40", "x-ratelimit-remaining-tokens": "0",
+      "x-ratelimit-reset-tokens": "1.5s",
+    ]
+    #expect(RateWindow.from({ spent[$0] }) == RateWindow(remaining: 0, resetIn: 1.5))
+    #expect(RateWindow.from({ _ in nil }) == nil, "a server that says nothing is not paced")
+  }
+
+  @Test func anthropicsHeadersAreTimes() {
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+    let headers = [
+      "anthropic-ratelimit-requests-remaining": "0",
+      "anthropic-ratelimit-requests-reset": "2027-01-15T08:00:30Z",
+    ]
+    let window = RateWindow.from({ headers[$0] }, now: now)
+    #expect(window?.remaining == 0)
+    let expected =
+      ISO8601DateFormatter().date(from: "2027-01-15T08:00:30Z")!.timeIntervalSince(now)
+    #expect(window?.resetIn == max(0, expected))
+  }
+
+  @Test func aWindowWithNothingLeftHoldsStartsUntilItResets() {
+    var pace = RatePace()
+    let first = pace.start(now: 0)
+    let second = pace.start(now: 0.1)
+    let third = pace.start(now: 0.1)
+    #expect(first == 0, "nothing said: go")
+    #expect(second != nil && third != nil && second != third, "each start has its own time")
+    // The first is answered: 3 left when it arrived, but two others are still unanswered (the
+    // server may not have counted them), so one is left.
+    pace.observe(RateWindow(remaining: 3, resetIn: 5), sentAt: 0, now: 1)
+    #expect(pace.left == 1)
+    let fourth = pace.start(now: 1.5)
+    #expect(fourth != nil)
+    let fifth = pace.start(now: 1.6)
+    #expect(fifth == nil, "held: nothing left")
+    #expect(pace.heldUntil(now: 1.6) == 6)
+    // An answer that says more (a request counted earlier, answered later) changes nothing
+    // within the window.
+    pace.observe(RateWindow(remaining: 9, resetIn: 5), sentAt: 0.1, now: 2)
+    let sixth = pace.start(now: 2)
+    #expect(sixth == nil)
+    let early = pace.start(now: 6.5)
+    #expect(early == nil, "a later answer moved the reset on")
+    // The window resets (the latest answer put it at 2 + 5): go, uncounted until the next
+    // answer says.
+    let seventh = pace.start(now: 7)
+    #expect(seventh != nil)
+    #expect(pace.left == nil)
+  }
+}
