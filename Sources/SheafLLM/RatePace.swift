@@ -10,42 +10,59 @@ import Foundation
 public struct RateWindow: Equatable, Sendable {
   /// Requests that may still start in the window (0 when its tokens are spent).
   public var remaining: Int
-  /// Seconds until the window resets.
+  /// Seconds until the window resets (at most an hour).
   public var resetIn: Double
+  /// Requests a window allows, when the server says.
+  public var limit: Int?
 
-  public init(remaining: Int, resetIn: Double) {
+  public init(remaining: Int, resetIn: Double, limit: Int? = nil) {
     self.remaining = remaining
     self.resetIn = resetIn
+    self.limit = limit
   }
 
-  /// The window a response's headers describe, the most binding of requests and tokens; `nil`
-  /// when they say nothing of it.
+  /// The window a response's headers describe, the most binding of what they say of requests
+  /// and tokens (the least left; when nothing is left, the latest reset); `nil` when they say
+  /// nothing of it.
   public static func from(_ header: (String) -> String?, now: Date = Date()) -> RateWindow? {
-    var requests: RateWindow?
-    var spent: RateWindow?
+    var requests: [RateWindow] = []
+    var spent: [RateWindow] = []
+    var limit: Int?
     for (prefix, style) in [("x-ratelimit-", Style.openAI), ("anthropic-ratelimit-", .anthropic)] {
       for kind in ["requests", "tokens", "input-tokens", "output-tokens"] {
-        let remainingName =
-          style == .openAI ? "\(prefix)remaining-\(kind)" : "\(prefix)\(kind)-remaining"
-        let resetName = style == .openAI ? "\(prefix)reset-\(kind)" : "\(prefix)\(kind)-reset"
-        guard
-          let left = header(remainingName).flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) })
-        else { continue }
-        let reset = header(resetName).flatMap { seconds($0, style: style, now: now) } ?? 1
-        if kind == "requests" {
-          requests = RateWindow(remaining: left, resetIn: reset)
-        } else if left <= 0 {
-          spent = RateWindow(remaining: 0, resetIn: max(spent?.resetIn ?? 0, reset))
+        let name = { (part: String) in
+          style == .openAI ? "\(prefix)\(part)-\(kind)" : "\(prefix)\(kind)-\(part)"
         }
+        guard let left = header(name("remaining")).flatMap({ Int($0.trimmed) }) else { continue }
+        let reset = header(name("reset")).flatMap { seconds($0, style: style, now: now) } ?? 1
+        let window = RateWindow(remaining: max(0, left), resetIn: reset)
+        if kind == "requests" {
+          requests.append(window)
+          if let said = header(name("limit")).flatMap({ Int($0.trimmed) }), said > 0 {
+            limit = min(limit ?? said, said)
+          }
+        }
+        if window.remaining <= 0 { spent.append(window) }
       }
     }
-    return spent ?? requests
+    if let latest = spent.map(\.resetIn).max() {
+      return RateWindow(remaining: 0, resetIn: latest, limit: limit)
+    }
+    guard var least = requests.min(by: { $0.remaining < $1.remaining }) else { return nil }
+    least.limit = limit
+    return least
   }
 
   enum Style { case openAI, anthropic }
 
-  /// A reset header as seconds from `now`.
+  /// A reset header as seconds from `now`: finite, at most an hour (a server that says more, or
+  /// sends a time where a duration belongs, is not believed for longer).
   static func seconds(_ text: String, style: Style, now: Date) -> Double? {
+    guard let value = rawSeconds(text, style: style, now: now), value.isFinite else { return nil }
+    return min(max(0, value), 3600)
+  }
+
+  private static func rawSeconds(_ text: String, style: Style, now: Date) -> Double? {
     let text = text.trimmingCharacters(in: .whitespaces)
     if style == .anthropic {
       let formatter = ISO8601DateFormatter()
@@ -107,18 +124,32 @@ struct RatePace: Equatable {
   var left: Int?
   /// When the window resets (the clock `now` is read on).
   var reset: Double?
+  /// Requests a window allows, when the server said: a new window starts with that many.
+  var limit: Int?
+  /// When the window now counted began (answers to requests sent before it say nothing of it).
+  var since: Double?
   /// When the requests started and not answered yet were sent (the last two minutes).
   var starts: [Double] = []
 
+  /// Time added to a reset: the server's clock and ours are read a little apart.
+  static let margin = 0.05
+
   /// Starts a request at `now` if the window allows, and returns its start time (what `observe`
-  /// is given back); `nil` while it is held.
+  /// and `forget` are given back); `nil` while it is held.
   mutating func start(now: Double) -> Double? {
     if let reset, now >= reset {
-      left = nil
+      // A new window: as many as the server allows, less what started in it already; its end
+      // is known from its first answer.
       starts.removeAll { $0 < reset }
+      since = reset
+      left = limit.map { $0 - starts.count }
       self.reset = nil
     }
     starts.removeAll { $0 < now - 120 }
+    if reset == nil, let left, left <= 0, starts.isEmpty {
+      // Nothing in flight will say when this window ends: go on, one at a time.
+      self.left = 1
+    }
     if let left {
       guard left > 0 else { return nil }
       self.left = left - 1
@@ -129,19 +160,28 @@ struct RatePace: Equatable {
     return at
   }
 
+  /// The request started at `sentAt` ended without saying anything of the window.
+  mutating func forget(sentAt: Double) {
+    if let index = starts.firstIndex(of: sentAt) { starts.remove(at: index) }
+  }
+
   /// The request started at `sentAt` was answered with `window` (read at `now`).
   ///
   /// Within one window what is left only goes down: requests reach the server in another order
-  /// than they were sent, so a later answer may have been counted earlier and say more.
+  /// than they were sent, so a later answer may have been counted earlier and say more. An
+  /// answer to a request sent before the window began says nothing of it.
   mutating func observe(_ window: RateWindow, sentAt: Double, now: Double) {
-    if let index = starts.firstIndex(of: sentAt) { starts.remove(at: index) }
+    forget(sentAt: sentAt)
+    if let said = window.limit { limit = said }
+    if let since, sentAt < since { return }
     let estimate = window.remaining - starts.count
+    let resets = now + window.resetIn + Self.margin
     if let left, let reset, now < reset {
       self.left = min(left, estimate)
-      self.reset = max(reset, now + window.resetIn)
+      self.reset = max(reset, resets)
     } else {
       left = estimate
-      reset = now + window.resetIn
+      reset = resets
     }
   }
 

@@ -38,10 +38,10 @@ Knobs (comma-separated):
                   prompt_tokens_details.cached_tokens; Anthropic cache_read_input_tokens)
   written=N       (Anthropic) report N tokens as written to the prompt cache (cache_creation_input_tokens)
   limit=N[:W]     allow N requests a window of W seconds (default 60; fixed windows from the first
-                  request), send the rate-limit headers of both providers with every answer
-                  (x-ratelimit-remaining-requests and -reset-requests, anthropic-ratelimit-requests-
-                  remaining and -reset), and answer 429 to a request over the limit (counted in
-                  /stats as "limited")
+                  request), send the provider's rate-limit headers with every answer (OpenAI:
+                  x-ratelimit-limit-, -remaining- and -reset-requests; Anthropic: anthropic-ratelimit-
+                  requests-limit, -remaining and -reset), and answer 429 to a request over the limit
+                  (counted in /stats as "limited")
   models=A+B      the models GET .../models (OpenAI, Anthropic) and /api/tags (Ollama) list (default: stub)
   key=K           GET .../models answers 401 to a request without key K
   refuse=TYPES     answer 400 naming response_format when the request asks for one of TYPES
@@ -79,6 +79,7 @@ import asyncio
 import email.utils
 import hashlib
 import json
+import math
 import re
 import sys
 import time
@@ -170,7 +171,7 @@ MESSAGES = {429: "Rate limit reached for requests", 500: "The server had an erro
             503: "Service unavailable", 408: "Request timeout"}
 
 
-def rate_limit(knobs):
+def rate_limit(knobs, kind):
     """The `limit` knob: (200 or 429, the rate-limit headers of both providers), or None."""
     if "limit" not in knobs:
         return None
@@ -184,12 +185,18 @@ def rate_limit(knobs):
     if not over:
         LIMIT["count"] += 1
     remaining = max(0, allowed - LIMIT["count"])
-    at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now + reset)) + f".{int(((now + reset) % 1) * 1000):03d}Z"
-    headers = [("x-ratelimit-limit-requests", str(allowed)), ("x-ratelimit-remaining-requests", str(remaining)),
-               ("x-ratelimit-reset-requests", f"{reset:.3f}s"),
-               ("anthropic-ratelimit-requests-limit", str(allowed)),
-               ("anthropic-ratelimit-requests-remaining", str(remaining)),
-               ("anthropic-ratelimit-requests-reset", at)]
+    # Rounded up to the millisecond: never a reset before the real one.
+    ends = math.ceil((now + reset) * 1000) / 1000
+    at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ends)) + f".{int(round((ends % 1) * 1000)) % 1000:03d}Z"
+    if kind == "openai":
+        headers = [("x-ratelimit-limit-requests", str(allowed)), ("x-ratelimit-remaining-requests", str(remaining)),
+                   ("x-ratelimit-reset-requests", f"{math.ceil(reset * 1000) / 1000:.3f}s")]
+    elif kind == "anthropic":
+        headers = [("anthropic-ratelimit-requests-limit", str(allowed)),
+                   ("anthropic-ratelimit-requests-remaining", str(remaining)),
+                   ("anthropic-ratelimit-requests-reset", at)]
+    else:
+        headers = []
     if over:
         headers.append(("Retry-After", str(max(1, int(reset + 0.999)))))
     return (429 if over else 200, headers)
@@ -204,7 +211,7 @@ async def respond(kind, knobs, body, headers, writer):
     auth = headers.get("authorization") or headers.get("x-api-key")
     STATE["auth"].append(auth)
 
-    limited = rate_limit(knobs)
+    limited = rate_limit(knobs, kind)
     if limited is not None and limited[0] == 429:
         STATE["limited"] += 1
         payload = json.dumps(error_body(kind, 429, MESSAGES[429])).encode()

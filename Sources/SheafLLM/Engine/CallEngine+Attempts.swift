@@ -123,6 +123,7 @@ extension CallEngine {
     } catch let failure as TransportFailure {
       scheduler.ended()
       job.releaseSlot()
+      paceObserve(job, attempt)
       budget?.settle(id: job.id, cost: 0)
       job.current = nil
       try fail(job, SheafError(.internal, failure.message))
@@ -203,6 +204,8 @@ extension CallEngine {
     scheduler.ended()
     let job = attempt.job
     job.releaseSlot()
+    // Every attempt's end: what its headers said of the provider's window, or its start taken back.
+    paceObserve(job, attempt)
     budget?.settle(id: job.id, cost: attemptCost(job, attempt))
     job.current = nil
     let seconds = clock.now - attempt.start
@@ -248,10 +251,8 @@ extension CallEngine {
       return
     }
     let deadlineFired = abort != nil && job.deadlineAt.map { clock.now >= $0 } == true
-    let report = attempt.report(end: end, abort: abort)
-    paceObserve(job, report)
     let verdict = Rules.verdict(
-      report, provider: resolved.provider,
+      attempt.report(end: end, abort: abort), provider: resolved.provider,
       baseURL: resolved.baseURL,
       model: resolved.call.settings.model, attempt: job.tries,
       maxAttempts: deadlineFired ? job.tries : resolved.maxAttempts)
@@ -340,17 +341,20 @@ extension CallEngine {
     return true
   }
 
-  /// Reads the rate-limit headers of an attempt's answer (a 429's included) into the window.
-  func paceObserve(_ job: Job, _ report: AttemptReport) {
-    guard job.resolved.provider.usesNetwork, let window = RateWindow.from(report.header) else {
-      return
-    }
+  /// Reads the rate-limit headers of an attempt's answer (a 429's included) into the window;
+  /// an attempt that ended with none (or with no answer) is only taken back.
+  func paceObserve(_ job: Job, _ attempt: Attempt) {
+    guard job.resolved.provider.usesNetwork, job.sentAt != 0 else { return }
+    let window = attempt.transfer.flatMap { transfer in RateWindow.from { transfer.header($0) } }
     let key = job.resolved.rateKey
     if let shared {
       shared.paceObserve(key, window, sentAt: job.sentAt)
-    } else {
+    } else if let window {
       localPace[key, default: RatePace()].observe(window, sentAt: job.sentAt, now: clock.now)
+    } else {
+      localPace[key]?.forget(sentAt: job.sentAt)
     }
+    job.sentAt = 0
   }
 
 }

@@ -55,7 +55,7 @@ final class SharedRateLimit {
 
   /// A slot for a request to `key`, or `nil` while the cool-down holds or every slot is taken.
   func acquire(_ key: String) -> Slot? {
-    let state = withState(key, exclusive: false) { _ in }
+    let state = withState(key, exclusive: false) { _ in }.state
     if let until = state.until, until > Self.wallNow { return nil }
     let limit = min(Self.maxSlots, state.limit ?? Self.maxSlots)
     for index in 0..<limit {
@@ -78,7 +78,7 @@ final class SharedRateLimit {
 
   /// An answer for `key`: once the cool-down is over, the limit grows back by one.
   func answered(_ key: String) {
-    let state = withState(key, exclusive: false) { _ in }
+    let state = withState(key, exclusive: false) { _ in }.state
     guard state.limit != nil, (state.until ?? 0) <= Self.wallNow else { return }
     _ = withState(key, exclusive: true) { state in
       guard let limit = state.limit else { return }
@@ -131,26 +131,37 @@ final class SharedRateLimit {
   /// `paceObserve` is given back); `nil` while its window has nothing left, until it resets.
   func paceStart(_ key: String) -> Double? {
     var started: Double?
-    _ = withState(key, exclusive: true) { state in started = state.pace.start(now: Self.wallNow) }
-    return started
+    let now = Self.wallNow
+    let read = withState(key, exclusive: true) { state in started = state.pace.start(now: now) }
+    // A state that cannot be read or locked never holds a request (the 429 rules still apply).
+    return read.ok ? started : now
   }
 
-  /// The rate-limit headers of the answer to a request to `key` sent at `sentAt` (wall clock).
-  func paceObserve(_ key: String, _ window: RateWindow, sentAt: Double) {
+  /// The rate-limit headers of the answer to a request to `key` sent at `sentAt` (wall clock),
+  /// or, with none, that it ended.
+  func paceObserve(_ key: String, _ window: RateWindow?, sentAt: Double) {
     _ = withState(key, exclusive: true) { state in
-      state.pace.observe(window, sentAt: sentAt, now: Self.wallNow)
+      if let window {
+        state.pace.observe(window, sentAt: sentAt, now: Self.wallNow)
+      } else {
+        state.pace.forget(sentAt: sentAt)
+      }
     }
   }
 
   /// Reads the state of `key` under a lock (shared to read, exclusive to change it through
   /// `change`); a file that cannot be read counts as no state.
-  private func withState(_ key: String, exclusive: Bool, _ change: (inout State) -> Void) -> State {
+  private func withState(_ key: String, exclusive: Bool, _ change: (inout State) -> Void)
+    -> (state: State, ok: Bool)
+  {
     var state = State()
-    LockedFile.update(base(key) + ".json", exclusive: exclusive) { json in
+    let ok = LockedFile.update(base(key) + ".json", exclusive: exclusive) { json in
       state.until = json?["until"]?.double
       state.limit = json?["limit"]?.int
       state.pace.left = json?["left"]?.int
       state.pace.reset = json?["reset"]?.double
+      state.pace.limit = json?["window"]?.int
+      state.pace.since = json?["since"]?.double
       state.pace.starts = json?["starts"]?.array?.compactMap(\.double) ?? []
       guard exclusive else { return nil }
       change(&state)
@@ -160,9 +171,11 @@ final class SharedRateLimit {
       out["limit"] = state.limit.map { JSON($0) } ?? .null
       out["left"] = state.pace.left.map { JSON($0) } ?? .null
       out["reset"] = state.pace.reset.map { JSON($0) } ?? .null
+      out["window"] = state.pace.limit.map { JSON($0) } ?? .null
+      out["since"] = state.pace.since.map { JSON($0) } ?? .null
       out["starts"] = JSON.array(state.pace.starts.map { JSON($0) })
       return out
     }
-    return state
+    return (state, ok)
   }
 }

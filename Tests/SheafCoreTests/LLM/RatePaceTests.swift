@@ -22,6 +22,18 @@ struct RatePaceTests {
       "x-ratelimit-reset-tokens": "1.5s",
     ]
     #expect(RateWindow.from({ spent[$0] }) == RateWindow(remaining: 0, resetIn: 1.5))
+    // Nothing left of the requests for 5 s and of the tokens for 1 s: the longer hold.
+    let both = [
+      "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "5s",
+      "x-ratelimit-limit-requests": "60", "x-ratelimit-remaining-tokens": "0",
+      "x-ratelimit-reset-tokens": "1s",
+    ]
+    #expect(RateWindow.from({ both[$0] }) == RateWindow(remaining: 0, resetIn: 5, limit: 60))
+    // A reset that is not a finite time, or far too long, is not believed for more than an hour.
+    let odd = ["x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "inf"]
+    #expect(RateWindow.from({ odd[$0] })?.resetIn == 1)
+    let huge = ["x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1800000000"]
+    #expect(RateWindow.from({ huge[$0] })?.resetIn == 3600)
     #expect(RateWindow.from({ _ in nil }) == nil, "a server that says nothing is not paced")
   }
 
@@ -53,7 +65,7 @@ struct RatePaceTests {
     #expect(fourth != nil)
     let fifth = pace.start(now: 1.6)
     #expect(fifth == nil, "held: nothing left")
-    #expect(pace.heldUntil(now: 1.6) == 6)
+    #expect(pace.heldUntil(now: 1.6) == 6 + RatePace.margin)
     // An answer that says more (a request counted earlier, answered later) changes nothing
     // within the window.
     pace.observe(RateWindow(remaining: 9, resetIn: 5), sentAt: 0.1, now: 2)
@@ -63,8 +75,27 @@ struct RatePaceTests {
     #expect(early == nil, "a later answer moved the reset on")
     // The window resets (the latest answer put it at 2 + 5): go, uncounted until the next
     // answer says.
-    let seventh = pace.start(now: 7)
+    let seventh = pace.start(now: 7.1)
     #expect(seventh != nil)
     #expect(pace.left == nil)
+  }
+
+  @Test func aNewWindowStartsWithTheLimitTheHeadersSaid() {
+    var pace = RatePace()
+    let first = pace.start(now: 0)
+    #expect(first != nil)
+    pace.observe(RateWindow(remaining: 0, resetIn: 1, limit: 2), sentAt: 0, now: 0.1)
+    let held = pace.start(now: 0.5)
+    #expect(held == nil)
+    // The window resets: two may go, not a burst.
+    let a = pace.start(now: 1.2)
+    let b = pace.start(now: 1.2)
+    let c = pace.start(now: 1.2)
+    #expect(a != nil && b != nil)
+    #expect(c == nil, "the limit the headers said")
+    // An answer to a request sent before this window says nothing of it.
+    pace.observe(RateWindow(remaining: 5, resetIn: 1, limit: 2), sentAt: -3, now: 1.3)
+    let d = pace.start(now: 1.3)
+    #expect(d == nil)
   }
 }
