@@ -64,7 +64,11 @@ public struct RunLayout: Sendable, Equatable {
     Entry(name: "followups.md", holds: "the continuity pass's questions for the author"),
     Entry(name: "review", holds: "the sections the plan holds for review"),
     Entry(name: "approved/<id>.json", holds: "a person's approval, bound to the text's hash"),
-    Entry(name: "rate/", holds: "the run's shared rate limit: 429 cool-down and slots"),
+    Entry(
+      name: "rate/",
+      holds:
+        "the run's shared rate limit: 429 cool-down, slots, and the provider's window from its rate-limit headers"
+    ),
     Entry(name: "budget.json", holds: "the run's spending ledger"),
     Entry(name: ".lock", holds: "one run at a time (flock; dies with its holder)"),
     Entry(name: ".summaries.lock", holds: "one summary request at a time"),
