@@ -184,10 +184,4 @@ struct RatePace: Equatable {
       reset = resets
     }
   }
-
-  /// When a held start may go (`nil`: it is not held).
-  func heldUntil(now: Double) -> Double? {
-    guard let left, left <= 0, let reset, now < reset else { return nil }
-    return reset
-  }
 }

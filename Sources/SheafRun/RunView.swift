@@ -212,7 +212,8 @@ public final class RunView {
     }
   }
 
-  private static func clock(_ seconds: Double) -> String {
+  /// Seconds as m:ss.
+  public static func clock(_ seconds: Double) -> String {
     let whole = max(0, Int(seconds.rounded()))
     return String(format: "%d:%02d", whole / 60, whole % 60)
   }
@@ -395,6 +396,16 @@ extension RunCommands {
     return .completed
   }
 
+  /// The runs in the folder that holds `path` (those with a run.json), sorted: what a mistyped
+  /// `DOC=` is told of.
+  public static func runNames(besides path: String) -> [String] {
+    let runs = (path as NSString).deletingLastPathComponent
+    let folder = runs.isEmpty ? "." : runs
+    return ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter {
+      FileManager.default.fileExists(atPath: "\(folder)/\($0)/run.json")
+    }.sorted()
+  }
+
   /// Fails, naming the runs there are, when no run directory is at `run`'s path (a mistyped
   /// `DOC=`): nothing would ever appear there.
   static func requireRun(_ run: RunDirectory) throws {
@@ -405,9 +416,7 @@ extension RunCommands {
     else { return }
     let runs = (run.path as NSString).deletingLastPathComponent
     let name = (run.path as NSString).lastPathComponent
-    let names = ((try? FileManager.default.contentsOfDirectory(atPath: runs)) ?? []).filter {
-      FileManager.default.fileExists(atPath: "\(runs)/\($0)/run.json")
-    }.sorted()
+    let names = runNames(besides: run.path)
     let there = names.isEmpty ? "there are none yet" : "there are: " + names.joined(separator: ", ")
     throw ToolFailure.usage("no run named '\(name)' in \(runs.isEmpty ? "." : runs) (\(there))")
   }

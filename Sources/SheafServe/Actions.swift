@@ -61,7 +61,7 @@ final class Actions: @unchecked Sendable {
       environment[key] = nil
     }
     if let flags = base["MAKEFLAGS"], let split = flags.range(of: " -- ") {
-      environment["MAKEFLAGS"] = " --" + flags[split.upperBound...].description.withSpace
+      environment["MAKEFLAGS"] = " -- " + flags[split.upperBound...]
     } else {
       environment["MAKEFLAGS"] = nil
     }
@@ -134,8 +134,8 @@ final class Actions: @unchecked Sendable {
       return path
     }
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["--default-signal=INT,TERM,HUP,PIPE"] + command
+    process.executableURL = URL(fileURLWithPath: Self.launcher[0])
+    process.arguments = Array(Self.launcher.dropFirst()) + command
     process.environment = setup.environment
     process.standardInput = FileHandle.nullDevice
     let output = FileHandle(forWritingAtPath: log)
@@ -176,26 +176,16 @@ final class Actions: @unchecked Sendable {
     return (from > 0 ? "…" : "") + String(decoding: data, as: UTF8.self)
   }
 
+  /// An action's command as it is started: through env, with the default signals (a server
+  /// stopped by a signal must not leave it ignoring them).
+  static let launcher = ["/usr/bin/env", "--default-signal=INT,TERM,HUP,PIPE"]
+
   /// Runs `command` to its end with its output and errors together.
   static func run(_ command: [String], environment: [String: String]) -> (Int32, String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["--default-signal=INT,TERM,HUP,PIPE"] + command
-    process.environment = environment
-    process.standardInput = FileHandle.nullDevice
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    do { try process.run() } catch { return (127, "could not start \(command[0]): \(error)") }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    let (status, said) = Subprocess.run(
+      launcher[0], Array(launcher.dropFirst()) + command, keep: .both, environment: environment)
+    return (status, status == 127 && said.isEmpty ? "could not start \(command[0])" : said)
   }
-}
-
-extension String {
-  /// The text with a space before it, unless empty.
-  fileprivate var withSpace: String { isEmpty ? "" : " " + self }
 }
 
 extension Actions.Action {

@@ -1,5 +1,6 @@
 import Foundation
 import SheafCore
+import SheafRun
 
 /// The run's page as the server renders it: the whole document as it stands.
 ///
@@ -8,13 +9,6 @@ import SheafCore
 enum Page {
   /// Text for the page's HTML (its text and double-quoted attributes).
   static func escape(_ text: String) -> String { Markup.escape(text) }
-
-  /// m:ss.
-  static func clock(_ seconds: Double?) -> String {
-    guard let seconds else { return "–" }
-    let whole = max(0, Int(seconds.rounded()))
-    return String(format: "%d:%02d", whole / 60, whole % 60)
-  }
 
   /// The page for `state` (RunView.snapshot), with each saved section's text as HTML.
   static func render(_ state: JSON, contents: [String: String]) -> String {
@@ -84,11 +78,11 @@ enum Page {
     let running = state["running"]?.bool == true
     if let elapsed = progress?["elapsed_s"]?.double {
       parts.append(
-        "\(running ? "elapsed" : "last run") <span id=\"elapsed\" data-s=\"\(elapsed)\">\(clock(elapsed))</span>"
+        "\(running ? "elapsed" : "last run") <span id=\"elapsed\" data-s=\"\(elapsed)\">\(RunView.clock(elapsed))</span>"
       )
     }
     if running, let eta = progress?["eta_s"]?.double {
-      parts.append("ETA <span id=\"eta\" data-s=\"\(eta)\">\(clock(eta))</span>")
+      parts.append("ETA <span id=\"eta\" data-s=\"\(eta)\">\(RunView.clock(eta))</span>")
     }
     if let cost = state["cost"]?.double {
       parts.append("cost <span id=\"cost\">$\(String(format: "%.4f", cost))</span>")

@@ -69,7 +69,7 @@ enum Routes {
           guard let id = section["id"]?.string, let record = site.run.record(id) else { continue }
           contents[id] = RunView.contentHTML(record)
         }
-        return (state.copy(), contents)
+        return (state, contents)
       }
       return html(Page.render(state, contents: contents))
     }

@@ -11,36 +11,15 @@ import SheafRun
 /// It reads the run directory through the run's own types and never holds the run's lock while
 /// idle, so a `make doc` started anywhere shows up on the page.
 public enum RunServer {
-  /// What `sheaf-serve` was asked for.
-  public struct Options: Sendable {
-    /// The run directory.
-    public var run: String
-    /// The address to listen on (127.0.0.1 unless told).
-    public var host = "127.0.0.1"
-    /// The port (0: a free one).
-    public var port = 0
-    /// The makefile the page's actions run make with.
-    public var makefile = "Makefile"
-    /// The folder holding the tools (sheaf-run).
-    public var bin: String
-    /// The secret the actions need (a new random one when not given).
-    public var token: String?
-
-    /// Options for the run at `run`, with the tools in `bin`.
-    public init(run: String, bin: String) {
-      self.run = run
-      self.bin = bin
-    }
-  }
-
-  /// Serves until stopped; `announce` gets the page's address (with its token) once it listens.
-  public static func serve(_ options: Options, announce: @escaping @Sendable (String) -> Void)
-    async throws
-  {
-    let run = RunDirectory(path: options.run)
-    let token = options.token ?? Self.newToken()
+  /// Serves what `flags` ask, with the tools in `bin`, until stopped; `announce` gets the
+  /// page's address (with a new token) once it listens.
+  public static func serve(
+    _ flags: ServeFlags, bin: String, announce: @escaping @Sendable (String) -> Void
+  ) async throws {
+    let run = RunDirectory(path: flags.run)
+    let token = Self.newToken()
     let setup = Actions.Setup(
-      run: options.run, makefile: options.makefile, bin: options.bin,
+      run: flags.run, makefile: flags.makefile, bin: bin,
       environment: Actions.environment(ProcessInfo.processInfo.environment))
     let site = Site(run: run, token: token, actions: Actions(setup: setup))
     let router = Router()
@@ -48,12 +27,12 @@ public enum RunServer {
     Routes.add(to: router, site: site)
     var logger = Logger(label: "sheaf-serve")
     logger.logLevel = .critical
-    let host = options.host
+    let host = flags.host
     let app = Application(
       router: router,
-      configuration: .init(address: .hostname(host, port: options.port), serverName: nil),
+      configuration: .init(address: .hostname(host, port: flags.port), serverName: nil),
       onServerRunning: { channel in
-        let port = channel.localAddress?.port ?? options.port
+        let port = channel.localAddress?.port ?? flags.port
         site.listening(host: host, port: port)
         let shown = host.contains(":") ? "[\(host)]" : host
         announce("http://\(shown):\(port)/?token=\(token)")

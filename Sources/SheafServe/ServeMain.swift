@@ -1,20 +1,17 @@
 import Foundation
 import SheafCore
+import SheafRun
 
 /// sheaf-serve's life: check the run, listen, print the address, serve until a signal.
 public enum ServeMain {
-  /// The server's options from the command line, with the tools' folder.
+  /// Checks the command line.
   ///
-  /// A run that does not
-  /// exist yet is served all the same (the page shows it once make doc starts it), with a line
-  /// naming the runs there are, in case of a typo.
-  public static func options(_ flags: ServeFlags, bin: String) throws -> RunServer.Options {
+  /// A run that does not exist yet is served all the same (the page shows it once make doc
+  /// starts it), with a line naming the runs there are, in case of a typo.
+  public static func check(_ flags: ServeFlags) throws {
     var isFolder: ObjCBool = false
     if !FileManager.default.fileExists(atPath: flags.run, isDirectory: &isFolder) {
-      let runs = (flags.run as NSString).deletingLastPathComponent
-      let names =
-        ((try? FileManager.default.contentsOfDirectory(atPath: runs.isEmpty ? "." : runs))
-        ?? []).filter { FileManager.default.fileExists(atPath: "\(runs)/\($0)/run.json") }.sorted()
+      let names = RunCommands.runNames(besides: flags.run)
       Diagnostics.say(
         "sheaf-serve",
         "no run at \(flags.run) yet: the page shows it once make doc starts it"
@@ -25,15 +22,10 @@ public enum ServeMain {
     guard (0...65535).contains(flags.port) else {
       throw ToolFailure.usage("--port \(flags.port): give a port from 0 (a free one) to 65535")
     }
-    var options = RunServer.Options(run: flags.run, bin: bin)
-    options.host = flags.host
-    options.port = flags.port
-    options.makefile = flags.makefile
-    return options
   }
 
   /// Serves until SIGINT, SIGTERM or SIGHUP; a failure to listen is one line and exit 2.
-  public static func serve(_ options: RunServer.Options) async {
+  public static func serve(_ flags: ServeFlags, bin: String) async {
     // A stop ends the server at once (a viewer's stream never ends by itself) and is passed on
     // to a regeneration or make doc the page started, which then stops as it does at a terminal.
     for number in [SIGINT, SIGTERM, SIGHUP] {
@@ -44,14 +36,14 @@ public enum ServeMain {
       }
     }
     do {
-      try await RunServer.serve(options) { address in
+      try await RunServer.serve(flags, bin: bin) { address in
         let lines =
-          "sheaf: the page of \(options.run): \(address)\n"
+          "sheaf: the page of \(flags.run): \(address)\n"
           + "sheaf: the address carries the token the page's actions need; Ctrl-C stops it\n"
         FileHandle.standardOutput.write(Data(lines.utf8))
       }
     } catch {
-      Diagnostics.say("sheaf-serve", "cannot serve on \(options.host):\(options.port): \(error)")
+      Diagnostics.say("sheaf-serve", "cannot serve on \(flags.host):\(flags.port): \(error)")
       exit(2)
     }
   }

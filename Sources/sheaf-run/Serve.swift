@@ -13,15 +13,11 @@ extension SheafRun {
     @OptionGroup var flags: ServeFlags
 
     mutating func execute() throws -> ExitStatus {
-      // Beside this executable as the kernel knows it (never a folder argv[0] only seems to
-      // name), else on PATH.
-      let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-      let here = me.map { ($0 as NSString).deletingLastPathComponent }
+      // Beside this executable, else on PATH.
+      let beside = Subprocess.executableFolder + "/sheaf-serve"
       let found =
-        here.map { $0 + "/sheaf-serve" }.flatMap {
-          FileManager.default.isExecutableFile(atPath: $0) ? $0 : nil
-        }
-        ?? Subprocess.find("sheaf-serve", environment: ProcessInfo.processInfo.environment)
+        FileManager.default.isExecutableFile(atPath: beside)
+        ? beside : Subprocess.find("sheaf-serve", environment: ProcessInfo.processInfo.environment)
       guard let server = found else {
         throw ToolFailure.usage(
           "serve: sheaf-serve is not beside sheaf-run nor on PATH (make build builds it)")

@@ -15,21 +15,12 @@ struct SheafServe: AsyncParsableCommand {
   @OptionGroup var flags: ServeFlags
 
   mutating func run() async throws {
-    let options: RunServer.Options
     do {
-      options = try ServeMain.options(flags, bin: Self.bin)
+      try ServeMain.check(flags)
     } catch {
       Diagnostics.say("sheaf-serve", "\(error)")
       throw ExitCode(2)
     }
-    await ServeMain.serve(options)
-  }
-
-  /// The folder this executable is in, as the kernel knows it (sheaf-run is beside it).
-  static var bin: String {
-    let me =
-      (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-      ?? CommandLine.arguments[0]
-    return (me as NSString).deletingLastPathComponent
+    await ServeMain.serve(flags, bin: Subprocess.executableFolder)
   }
 }

@@ -65,7 +65,7 @@ struct RatePaceTests {
     #expect(fourth != nil)
     let fifth = pace.start(now: 1.6)
     #expect(fifth == nil, "held: nothing left")
-    #expect(pace.heldUntil(now: 1.6) == 6 + RatePace.margin)
+    #expect(pace.reset == 6 + RatePace.margin, "held until the window resets")
     // An answer that says more (a request counted earlier, answered later) changes nothing
     // within the window.
     pace.observe(RateWindow(remaining: 9, resetIn: 5), sentAt: 0.1, now: 2)
