@@ -131,6 +131,16 @@ import Testing
     #expect(unknown.status == 404)
     let bad = try server.request("POST", "/api/regen", body: "not json", withToken: true)
     #expect(bad.status == 400)
+    let stranger = try server.request(
+      "POST", "/api/regen", body: #"{"section": "appendix", "cascade": "goals_objectives"}"#,
+      withToken: true)
+    #expect(stranger.status == 400)
+    let why = stranger.json?["error"] as? String ?? ""
+    #expect(why.contains("'goals_objectives' does not use 'appendix'"), "\(why)")
+    let twoLines = try server.request(
+      "POST", "/api/regen", body: #"{"section": "appendix", "note": "a\nb"}"#, withToken: true)
+    #expect(twoLines.status == 400)
+    #expect(!FileManager.default.fileExists(atPath: run + "/notes/appendix.txt"))
   }
 
   @Test func eventsResumeFromTheLastIDWithNoneLostOrRepeated() throws {
@@ -336,5 +346,25 @@ import Testing
     #expect(FileManager.default.fileExists(atPath: scratch + "/runs/book/approved/ch01.json"))
     let after = try server.request("GET", "/api/state").json
     #expect(after?["review"] is NSNull, "\(after?["review"] ?? "")")
+  }
+
+  @Test func badServeArgumentsSayWhatInOneLine() throws {
+    try Harness.write("not a folder", to: scratch + "/file")
+    let cases: [(String, String)] = [
+      ("sheaf-serve --run '\(scratch)/file'", "--run \(scratch)/file: not a run directory"),
+      ("sheaf-serve --run '\(scratch)' --port 70000", "--port 70000: give a port from 0"),
+      ("sheaf-run serve --run '\(scratch)/file'", "--run \(scratch)/file: not a run directory"),
+      (
+        "make --no-print-directory -f pipelines/sheaf.mk SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= serve",
+        "sheaf: usage: make serve DOC=prd"
+      ),
+    ]
+    for (command, message) in cases {
+      let result = try Harness.run(command)
+      #expect(result.status == 2, "\(command): \(result.status)")
+      // make adds its own line about the recipe that failed.
+      let lines = result.err.split(separator: "\n").filter { !$0.hasPrefix("make: ***") }
+      #expect(lines.count == 1 && result.err.contains(message), "\(command): \(result.err)")
+    }
   }
 }
