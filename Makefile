@@ -1,6 +1,6 @@
 # sheaf — build, test, install, demo, bench.
 #   make demo     build (release), then generate the example PRD with the offline provider
-#   make doc PLAN=… / regen DOC=… SECTION=… / status DOC=… / watch DOC=… / serve DOC=…   (pipelines/sheaf.mk)
+#   make doc PLAN=… / docs PLAN=… ROWS=… / regen DOC=… SECTION=… / status DOC=… / watch DOC=… / serve DOC=…   (pipelines/sheaf.mk)
 #   make test     unit tests and end-to-end tests of the built tools
 #   make install  PREFIX=/usr/local
 #   make bench    throughput and memory against jq (a script, not a test)
@@ -108,7 +108,7 @@ install: $(INSTALL_BIN)/sheaf-run $(MANUAL_TOOL)
 	  | awk -v dir="$$runtime/" 'index($$3, dir) == 1 { print $$3 }' | sort -u > .build/runtime-libs; \
 	test -s .build/runtime-libs || { echo "sheaf: the tools in $(INSTALL_BIN) use no Swift runtime library from $$runtime" >&2; exit 2; }; \
 	while read -r lib; do install -m 0644 "$$lib" "$$SHEAF_DEST/lib/sheaf/" && strip --strip-unneeded "$$SHEAF_DEST/lib/sheaf/$${lib##*/}" || exit 1; done < .build/runtime-libs
-	install -m 0644 pipelines/sheaf.mk pipelines/section.mk pipelines/unexport.mk "$$SHEAF_DEST/share/sheaf/pipelines/"
+	install -m 0644 pipelines/sheaf.mk pipelines/section.mk pipelines/docs.mk pipelines/unexport.mk "$$SHEAF_DEST/share/sheaf/pipelines/"
 	for e in $(EXAMPLES); do install -d "$$SHEAF_DEST/share/sheaf/pipelines/$$e" && cp -R pipelines/$$e/. "$$SHEAF_DEST/share/sheaf/pipelines/$$e/"; done
 	cp -R prompts/. "$$SHEAF_DEST/share/sheaf/prompts/"
 	install -d "$(MAN_DIR)/man1" "$(MAN_DIR)/man7" "$(BASH_COMPLETIONS)" "$(ZSH_COMPLETIONS)" "$(FISH_COMPLETIONS)"

@@ -212,18 +212,28 @@ def bench_validate_format():
         print(f"  {name:<34} {10000 / seconds:10,.0f} records/s ({seconds:.2f} s), peak {peak / 1024:.1f} MB")
 
 
-def bench_staged():
-    """The detailed PRD through make against the stub at 1 s a request, J=8."""
+def start_stub():
+    """The stub server (Tests/Stub) on a free port: the process and the port."""
     stub = subprocess.Popen([sys.executable, os.path.join(ROOT, "Tests", "Stub", "stub_server.py"), "--max-seconds", "600"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    port = int(stub.stdout.readline().split()[1])
+    return stub, int(stub.stdout.readline().split()[1])
+
+
+def stub_stats(port):
+    """What the stub has counted."""
+    import urllib.request
+    return json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/stats").read())
+
+
+def bench_staged():
+    """The detailed PRD through make against the stub at 1 s a request, J=8."""
+    stub, port = start_stub()
     url = f"http://127.0.0.1:{port}/s/ttfb=1,words=300/v1"
     runs = os.path.join(OUT, "runs")
     shutil.rmtree(runs, ignore_errors=True)
 
     def stats():
-        import urllib.request
-        return json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/stats").read())
+        return stub_stats(port)
 
     def make():
         argv = ["make", "--no-print-directory", "-f", os.path.join(ROOT, "pipelines", "sheaf.mk"), f"SHEAF_BIN={BIN}", "SHEAF_TOOLS=",
@@ -385,6 +395,78 @@ def bench_recheck():
         print(f"  {name:<26} {sections:>8} {first:12.2f} {times[1]:8.2f} {target:9.1f} {times[1] / target:9.2f}x{note}")
 
 
+def bench_docs():
+    """make docs of n rows of the 12-section PRD, offline, J=4: the first run, the second (every
+    document unchanged: nothing asked), and one changed row; time and memory per document against
+    n=20 (baseline; 1.00 means linear)."""
+    os.makedirs(OUT, exist_ok=True)
+    sizes = [int(n) for n in os.environ.get("SHEAF_BENCH_DOCS", "20,200").split(",")]
+    print()
+    print("many documents: make docs of n rows x the 12-section PRD, offline, J=4; per-document time against n=20 (baseline)")
+    print(f"  {'run':<30} {'n':>5} {'seconds':>8} {'s/doc':>7} {'peak MB':>8} {'per-doc vs 20':>14}")
+    base = {}
+    for count in sizes:
+        folder = os.path.join(OUT, f"docs-{count}")
+        shutil.rmtree(folder, ignore_errors=True)
+        os.makedirs(folder)
+        rows = os.path.join(folder, "rows.csv")
+        def write_rows(changed=None):
+            with open(rows, "w") as f:
+                f.write("product,audience\n")
+                for i in range(count):
+                    audience = "the team that changed" if i == changed else f"the team of product {i}"
+                    f.write(f"product-{i},{audience}\n")
+        write_rows()
+        argv = ["make", "--no-print-directory", "-f", os.path.join(ROOT, "pipelines", "sheaf.mk"), f"SHEAF_BIN={BIN}", "SHEAF_TOOLS=",
+                f"RUNS={os.path.join(folder, 'runs')}", "J=4", "PROVIDER=offline", "CALL_FLAGS=--no-cache", "docs",
+                f"PLAN={os.path.join(ROOT, 'pipelines', 'prd', 'plan.json')}", f"ROWS={rows}", "DOC_ID=product"]
+        for name in ["first make docs", "second (unchanged)", "one row changed"]:
+            if name == "one row changed":
+                write_rows(changed=count // 2)
+            seconds, peak, status = timed(argv)
+            per = seconds / count
+            base.setdefault(name, per)
+            note = "" if status == 0 else f"  (exit {status})"
+            print(f"  {name:<30} {count:>5} {seconds:8.2f} {per:7.3f} {peak:8.1f} {per / base[name]:13.2f}x{note}")
+
+
+def bench_docs_rate():
+    """20 documents of a three-section plan (pitch, then a detail that builds on it; a FAQ) at J=16
+    against the stub limiting 30 requests a 10 s window with OpenAI's headers: the 429s earned
+    (0 is the target) and the wall time against what the limit allows (60 requests: the second
+    window's start plus one request)."""
+    stub, port = start_stub()
+    url = f"http://127.0.0.1:{port}/s/limit=30:10,ttfb=0.3,words=40/v1"
+    folder = os.path.join(OUT, "docs-rate")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(os.path.join(folder, "prompts", "brief"))
+    with open(os.path.join(folder, "plan.json"), "w") as f:
+        json.dump({"id": "brief", "title": "Brief", "prompt_set": "brief", "inputs": {"product": ""},
+                   "sections": [{"id": "pitch", "title": "Pitch"}, {"id": "detail", "title": "Detail", "depends_on": ["pitch"]},
+                                {"id": "faq", "title": "FAQ"}]}, f)
+    with open(os.path.join(folder, "prompts", "brief", "shared_context.mustache"), "w") as f:
+        f.write("You write one brief.\n")
+    with open(os.path.join(folder, "prompts", "brief", "default.mustache"), "w") as f:
+        f.write("Write the {{section.title}} of the brief for {{doc.inputs.product}}.{{#context}}\n\n{{content}}{{/context}}\n")
+    with open(os.path.join(folder, "rows.csv"), "w") as f:
+        f.write("product\n" + "".join(f"product {i}\n" for i in range(20)))
+    argv = ["make", "--no-print-directory", "-f", os.path.join(ROOT, "pipelines", "sheaf.mk"), f"SHEAF_BIN={BIN}", "SHEAF_TOOLS=",
+            f"RUNS={os.path.join(folder, 'runs')}", "PROVIDER=openai", "MODEL=bench", f"BASE_URL={url}", "J=16",
+            "CALL_FLAGS=--no-cache --retries 0", "docs", f"PLAN={os.path.join(folder, 'plan.json')}",
+            f"ROWS={os.path.join(folder, 'rows.csv')}", "DOC_ID=product"]
+    start = time.perf_counter()
+    done = subprocess.run(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    wall = time.perf_counter() - start
+    stats = stub_stats(port)
+    allowed = 10.0 + 0.3
+    print()
+    print("many documents under a rate limit: 20 documents x 3 sections at J=16, the stub allowing 30 requests a 10 s window")
+    print(f"  wall {wall:.2f} s · the limit allows {allowed:.1f} s · ratio {wall / allowed:.2f} · {stats['requests']} requests · "
+          f"{stats.get('limited', 0)} answered 429 · exit {done.returncode}")
+    stub.stdin.close()
+    stub.wait()
+
+
 if __name__ == "__main__":
     only = [a for a in sys.argv[1:] if a.startswith("--only-")]
     if not only:
@@ -405,3 +487,7 @@ if __name__ == "__main__":
         bench_hostile_markdown()
     if not only or "--only-recheck" in only:
         bench_recheck()
+    if not only or "--only-docs" in only:
+        bench_docs()
+    if not only or "--only-docs-rate" in only:
+        bench_docs_rate()

@@ -12,6 +12,12 @@
 #   make doctor PLAN=plan.json [PROVIDER=…]          check the tools, plan, prompts, key, server,
 #                                                     model and price before anything is spent
 #   make serve DOC=prd [PORT=n]                       a live page of the run, with its actions
+#   make docs PLAN=plan.json ROWS=rows.csv [DOC_ID='{{row.product}}'] [SHARD=i/N] [J=16]
+#                                                     one document per row (CSV or JSON lines),
+#                                                     its fields the document's inputs; J, BUDGET
+#                                                     and the rate limit shared by them all
+#   make status PLAN=plan.json ROWS=rows.csv          the set: each document and the totals
+#   make doc PLAN=plan.json DOC=id                    one document of the plan (a row of a set)
 #   sheaf-run approve --run runs/<doc> ID             let a section marked "review": true go on
 #
 # Variables: RUNS (default runs), J (sections at once, default 4), MODE, PROVIDER, MODEL,
@@ -73,6 +79,9 @@ export SHEAF_SECTIONS := $(value SECTIONS)
 export SHEAF_CANDIDATES := $(value CANDIDATES)
 export SHEAF_PORT := $(value PORT)
 export SHEAF_HOST := $(value HOST)
+export SHEAF_ROWS := $(value ROWS)
+export SHEAF_DOC_ID := $(value DOC_ID)
+export SHEAF_SHARD := $(value SHARD)
 # The makefile make was started with (make serve's actions run make with it).
 export SHEAF_MAKEFILE := $(firstword $(MAKEFILE_LIST))
 # Flags are 1 or 0 (or not given), read as values: a flag never reaches a recipe as make text.
@@ -131,11 +140,12 @@ ifeq ($(value CLEAR_NOTE),1)
 export SHEAF_CLEAR_NOTE := 1
 endif
 
-.PHONY: doc regen status watch outline doctor serve
+.PHONY: doc docs regen status watch outline doctor serve
 
 # The prepare step, written once (make doc and DRY=1): the plan, the settings the run stores for
 # every tool (PROMPT_FLAGS, WARN, BUDGET, J, and call-llm's flags after --), the regeneration.
 SHEAF_PREPARE = "$$SHEAF_BIN/sheaf-run" prepare --plan "$$SHEAF_PLAN" --runs "$$SHEAF_RUNS" --mode "$$SHEAF_MODE_ARG" \
+  $${SHEAF_DOC_ARG:+--id "$$SHEAF_DOC_ARG"} $${SHEAF_SET:+--in-set "$$SHEAF_SET"} \
   $${SHEAF_WARN_GIVEN:+--warn "$$SHEAF_WARN"} --jobs "$$SHEAF_JOBS" $${SHEAF_BUDGET:+--budget "$$SHEAF_BUDGET"} $${SHEAF_DRY:+--dry-run} \
   $${SHEAF_FORCE:+--force} $${SHEAF_REGEN:+--regenerate "$$SHEAF_REGEN" --cascade "$$SHEAF_CASCADE" --note "$$SHEAF_NOTE"} \
   $${SHEAF_CLEAR_NOTE:+--clear-note} $${SHEAF_FORGET:+--forget} $${SHEAF_ONLY_GIVEN:+--only "$$SHEAF_ONLY"} $$SHEAF_PROMPT_FLAGS -- $$SHEAF_CALL_FLAGS
@@ -161,7 +171,7 @@ doc: $(SHEAF_TOOLS)
 	export SHEAF_BIN; case "$$SHEAF_JOBS" in ''|0|*[!0-9]*) echo "sheaf: J=$$SHEAF_JOBS: give the number of sections at once" >&2; exit 2;; esac; \
 	for f in $$(printf '%s' "$$SHEAF_FORMAT" | tr ',' ' '); do case "$$f" in docx|pdf|epub|html|odt) ;; *) echo "sheaf: FORMAT=$$SHEAF_FORMAT: '$$f' is not one of docx, pdf, epub, html, odt" >&2; exit 2;; esac; done; \
 	[ -n "$$SHEAF_DRY" ] && exec $(SHEAF_PREPARE); \
-	run=$$("$$SHEAF_BIN/sheaf-run" where --plan "$$SHEAF_PLAN" --runs "$$SHEAF_RUNS") || exit 2; $(SHEAF_TRAPS); \
+	run=$$("$$SHEAF_BIN/sheaf-run" where --plan "$$SHEAF_PLAN" --runs "$$SHEAF_RUNS" $${SHEAF_DOC_ARG:+--id "$$SHEAF_DOC_ARG"}) || exit 2; $(SHEAF_TRAPS); \
 	exec 9>>"$$run/.lock" && "$$SHEAF_BIN/sheaf-run" lock --run "$$run" --fd 9 $${SHEAF_NO_WAIT:+--no-wait} || exit 2; \
 	doc=$$($(SHEAF_PREPARE)) || exit 2; SHEAF_RUN="$$SHEAF_RUNS/$$doc"; export SHEAF_RUN; \
 	$(call SHEAF_DOCTOR,--cheap --run "$$SHEAF_RUN") >&2 || { echo "sheaf: fix what is marked ✗ above (make doctor PLAN=… checks it all); nothing was asked" >&2; exit 2; }; \
@@ -177,6 +187,31 @@ doc: $(SHEAF_TOOLS)
 	"$$SHEAF_BIN/merge-doc" --run "$$SHEAF_RUN" $${SHEAF_NOTES:+--include-hidden} $${SHEAF_FORMAT:+--to "$$SHEAF_FORMAT"}; [ $$? -le 1 ] || built=1; \
 	"$$SHEAF_BIN/sheaf-run" finish --run "$$SHEAF_RUN" --notify "$$SHEAF_NOTIFY" 9>&- && [ $$built = 0 ] && [ -z "$$stop" ] || exit $${stop:-1}
 
+# Many documents from one plan: one per row of ROWS (CSV with a header, or JSON lines), each in
+# its own run directory, RUNS/<id>/, its row's fields its inputs (DOC_ID= names it: a template
+# such as '{{row.product}}', or a field). `sheaf-run docs` writes each document's row.json and
+# the list of those to build (an unchanged document that is ready is left out) into the set's
+# folder, RUNS/<plan>.set/<shard>/; docs.mk runs `make doc DOC=<id>` for each there, J at once,
+# and every document's sections take their share of the same J through make's jobserver. The
+# documents share the set's rate limit (RUNS/<plan>.set/rate/) and one BUDGET= ledger; each has
+# its own lock. SHARD=i/N builds a deterministic share of the rows (one machine of N). DRY=1 says
+# what each document would ask. The end says where the set stands (make status PLAN= ROWS=).
+SHEAF_DOCS_ARGS = --plan "$$SHEAF_PLAN" --rows "$$SHEAF_ROWS" --runs "$$SHEAF_RUNS" --mode "$$SHEAF_MODE_ARG" \
+  $${SHEAF_DOC_ID:+--doc-id "$$SHEAF_DOC_ID"} $${SHEAF_SHARD:+--shard "$$SHEAF_SHARD"} $$SHEAF_PROMPT_FLAGS
+
+docs: $(SHEAF_TOOLS)
+	@test -n "$$SHEAF_PLAN" -a -n "$$SHEAF_ROWS" || { echo "sheaf: usage: make docs PLAN=plan.json ROWS=rows.csv [DOC_ID='{{row.field}}'] [SHARD=i/N] [J=16] [BUDGET=usd]" >&2; exit 2; }
+	@SHEAF_CWD="$$(pwd)"; export SHEAF_CWD; \
+	SHEAF_BIN="$$(cd "$$SHEAF_BIN" 2>/dev/null && pwd)" || { echo "sheaf: no tools in $(SHEAF_BIN): run make build, or set SHEAF_BIN" >&2; exit 2; }; \
+	export SHEAF_BIN; case "$$SHEAF_JOBS" in ''|0|*[!0-9]*) echo "sheaf: J=$$SHEAF_JOBS: give the number of sections at once" >&2; exit 2;; esac; \
+	[ -n "$$SHEAF_DRY" ] && exec "$$SHEAF_BIN/sheaf-run" docs $(SHEAF_DOCS_ARGS) --dry-run -- $$SHEAF_CALL_FLAGS; \
+	SHEAF_SET=$$("$$SHEAF_BIN/sheaf-run" docs $(SHEAF_DOCS_ARGS) $${SHEAF_FORCE:+--all} $${SHEAF_ONLY_GIVEN:+--all}) || exit 2; \
+	export SHEAF_SET; $(SHEAF_TRAPS); \
+	setsid $(MAKE) --no-print-directory -k -j"$$SHEAF_JOBS" -C "$$SHEAF_SET" -f "$$(cd "$(SHEAF_DIR)" && pwd)/docs.mk" sheaf-docs & made=$$!; \
+	wait $$made; built=$$?; while kill -0 $$made 2>/dev/null; do wait $$made; built=$$?; done; \
+	"$$SHEAF_BIN/sheaf-run" docs $(SHEAF_DOCS_ARGS) --status --totals -- $$SHEAF_CALL_FLAGS >&2; \
+	[ $$built = 0 ] && [ -z "$$stop" ] || exit $${stop:-1}
+
 # Ctrl-C, SIGTERM or SIGHUP, to make alone or to the whole run: the sections' make runs in a
 # process group of its own (setsid), waited for in the background so that the signal is seen
 # while it runs, and that group alone is told (never the caller's: a CI script, a supervisor),
@@ -186,8 +221,13 @@ SHEAF_TRAPS = stop=; made=; trap '[ -n "$$stop" ] || { stop=130; [ -z "$$made" ]
 	trap '[ -n "$$stop" ] || { stop=143; [ -z "$$made" ] || kill -TERM -$$made; }' TERM; \
 	trap '[ -n "$$stop" ] || { stop=129; [ -z "$$made" ] || kill -HUP -$$made; }' HUP
 
-# make in the run directory, on section.mk (the sections' pipelines and the continuity pass).
-SHEAF_RUN_MAKE = $(MAKE) --no-print-directory -k -j"$$SHEAF_JOBS" -C "$$SHEAF_RUN" -f "$$(cd "$(SHEAF_DIR)" && pwd)/section.mk"
+# make in the run directory, on section.mk (the sections' pipelines and the continuity pass):
+# J sections at once; a document of a set (make docs: SHEAF_SET) takes its share of the set's J
+# through make's jobserver instead.
+ifeq ($(value SHEAF_SET),)
+SHEAF_JOBS_FLAG = -j"$$SHEAF_JOBS"
+endif
+SHEAF_RUN_MAKE = $(MAKE) --no-print-directory -k $(SHEAF_JOBS_FLAG) -C "$$SHEAF_RUN" -f "$$(cd "$(SHEAF_DIR)" && pwd)/section.mk"
 
 # Regenerate one section (with NOTE kept as its instructions until CLEAR_NOTE=1) and, unless
 # CASCADE=no, every section that uses it (or those CASCADE=a,b names), asking the provider again
@@ -205,8 +245,9 @@ doctor: $(SHEAF_TOOLS)
 	export SHEAF_BIN; $(call SHEAF_DOCTOR,)
 
 status: $(SHEAF_TOOLS)
-	@test -n "$$SHEAF_DOC_ARG" || { echo "sheaf: usage: make status DOC=prd" >&2; exit 2; }
-	@"$$SHEAF_BIN/sheaf-run" status --run "$$SHEAF_RUNS/$$SHEAF_DOC_ARG" $$SHEAF_PROMPT_FLAGS -- $$SHEAF_CALL_FLAGS
+	@test -n "$$SHEAF_DOC_ARG" -o -n "$$SHEAF_ROWS" || { echo "sheaf: usage: make status DOC=prd (or PLAN=plan.json ROWS=rows.csv for a set)" >&2; exit 2; }
+	@[ -z "$$SHEAF_ROWS" ] || exec "$$SHEAF_BIN/sheaf-run" docs $(SHEAF_DOCS_ARGS) --status -- $$SHEAF_CALL_FLAGS; \
+	"$$SHEAF_BIN/sheaf-run" status --run "$$SHEAF_RUNS/$$SHEAF_DOC_ARG" $$SHEAF_PROMPT_FLAGS -- $$SHEAF_CALL_FLAGS
 
 watch: $(SHEAF_TOOLS)
 	@test -n "$$SHEAF_DOC_ARG" || { echo "sheaf: usage: make watch DOC=prd" >&2; exit 2; }

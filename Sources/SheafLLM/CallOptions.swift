@@ -104,10 +104,11 @@ public struct CallOptions {
   public mutating func take(run layout: RunLayout) {
     run = layout
     eventsFile = layout.events
-    rateDirectory = layout.rate
-    budgetFile = layout.budget
-    sectionsDirectory = layout.sections
     let settings = layout.settings
+    // A document of a set shares the set's rate limit and ledger with the set's other documents.
+    rateDirectory = settings.setRate ?? layout.rate
+    budgetFile = settings.setLedger ?? layout.budget
+    sectionsDirectory = layout.sections
     if budget == nil { budget = settings.budget }
     if warn.isEmpty { warn = Set(settings.warn) }
     if let stored = settings.request {

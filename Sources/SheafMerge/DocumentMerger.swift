@@ -58,7 +58,7 @@ public final class DocumentMerger {
   public private(set) var doc: String?
   /// The document's author, from the plan's `inputs.author` (for the formats pandoc writes).
   public private(set) var author: String?
-  /// Document title, from the records' `doc_title`.
+  /// Document title, from the first record's `doc_title`.
   public private(set) var title: String?
   private var byID: [String: MergedSection] = [:]
   private var arrivals = 0
@@ -82,8 +82,12 @@ public final class DocumentMerger {
         "\(location): a record needs a string \"id\" (lines with an \"event\" key are events)")
     }
     if let doc = record.doc { self.doc = doc }
-    if let title = record.json["doc_title"]?.string { self.title = title }
-    if let author = record.json["inputs"]?["author"]?.string { self.author = author }
+    // The first record's (a run's plan, merged first, says what the document is called now; a
+    // section not rebuilt since its title changed keeps the old one in its record).
+    if title == nil, let title = record.json["doc_title"]?.string { self.title = title }
+    if author == nil, let author = record.json["inputs"]?["author"]?.string {
+      self.author = author
+    }
     let json = record.json
     let status = record.status ?? .pending
     let section = MergedSection(

@@ -62,6 +62,27 @@ public struct Plan {
   public var sections: [PlanSection]
   /// Where the plan came from: its path, or `stdin`.
   public var source: String
+  /// The plan's own id when `id` is one document of it (a row of `make docs`): the prompt set a
+  /// plan that names none uses, as for the plan itself.
+  public var planID: String? = nil
+
+  /// The plan as one document of a set: its id, the row's fields as inputs (replacing the plan's
+  /// inputs of the same name, the others added after them) and the row's `title`, if it has one,
+  /// as the document's title.
+  public mutating func document(_ document: String, row: [(key: String, value: String)]) {
+    if document != id {
+      planID = planID ?? id
+      id = document
+    }
+    for (key, value) in row {
+      if let index = inputs.firstIndex(where: { $0.key == key }) {
+        inputs[index].value = value
+      } else {
+        inputs.append((key, value))
+      }
+      if key == "title", !value.isEmpty { title = value }
+    }
+  }
 }
 
 /// Every problem found in a plan, reported together, one line each; nothing is emitted.

@@ -31,6 +31,7 @@ public enum PlanEmitter {
     if let instructions = section.instructions { record["instructions"] = JSON(instructions) }
     if let mode = graph.mode { record["mode"] = JSON(mode) }
     if let promptSet = plan.promptSet { record["prompt_set"] = JSON(promptSet) }
+    if let planID = plan.planID { record["plan_id"] = JSON(planID) }
     if plan.source != "stdin" {
       let folder = (plan.source as NSString).deletingLastPathComponent
       record["plan_dir"] = JSON(folder.isEmpty ? "." : folder)

@@ -26,7 +26,7 @@ public final class DataRenderer {
     }
     do {
       let template = try library.load(path)
-      let (partials, _) = try library.library(for: [template], folders: folders)
+      let (partials, _, _) = try library.library(for: [template], folders: folders)
       let context: [String: Any] = [
         "data": PromptBuilder.plain(data), "section": ["id": id, "title": title],
       ]

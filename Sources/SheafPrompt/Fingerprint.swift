@@ -43,7 +43,8 @@ public enum Fingerprint {
   /// is kept for reading, not compared: the parts decide the prompt, so a run is checked without
   /// rendering.
   static func make(
-    _ json: JSON, templateFiles: [String], context: [String: String?], outline: [String],
+    _ json: JSON, templateFiles: [String], reads: TemplateReads = .everything,
+    context: [String: String?], outline: [String],
     options: String, settings: Settings, prompt: String?
   ) -> JSON {
     let fingerprint = JSON.object()
@@ -55,10 +56,18 @@ public enum Fingerprint {
       hash(
         (json["format"]?.compactText ?? "null") + "\u{0}"
           + settings.warn.sorted().joined(separator: ",")))
+    // The document as far as the templates show it: its title and the inputs they read (all of
+    // it, hashed as it always was, when they read it all).
     let document = JSON.object()
     document["doc"] = json["doc"]?.copy()
-    document["doc_title"] = json["doc_title"]?.copy()
-    document["inputs"] = json["inputs"]?.copy()
+    if reads.title { document["doc_title"] = json["doc_title"]?.copy() }
+    if let read = reads.inputs, let inputs = json["inputs"] {
+      let shown = JSON.object()
+      for (key, value) in inputs.members where read.contains(key) { shown[key] = value.copy() }
+      document["inputs"] = shown
+    } else {
+      document["inputs"] = json["inputs"]?.copy()
+    }
     fingerprint["inputs"] = JSON(hash(document.compactText))
     let own = JSON.object()
     for key in sectionKeys { own[key] = json[key]?.copy() }

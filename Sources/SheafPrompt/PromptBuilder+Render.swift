@@ -178,7 +178,8 @@ extension PromptBuilder {
     // What the section is built from: every section it uses (content, or none yet), the other
     // sections' titles, the templates.
     json["fingerprint"] = Fingerprint.make(
-      json, templateFiles: templateFiles, context: used, outline: outlineTitles,
+      json, templateFiles: templateFiles, reads: prompt.templates.reads, context: used,
+      outline: outlineTitles,
       options: optionsKey, settings: settingsFor(json), prompt: json["messages"]?.compactText)
     return json
   }

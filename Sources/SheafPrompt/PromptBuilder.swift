@@ -13,7 +13,7 @@ struct Absent: MustacheCustomRenderable {
 public struct PromptOptions {
   /// Extra prompt folders, searched first (`--prompts`).
   public var promptDirs: [String] = []
-  /// The prompt set (`--set`); else the record's `prompt_set`; else its `doc`.
+  /// The prompt set (`--set`); else the record's `prompt_set`; else its `plan_id`, else its `doc`.
   public var set: String?
   /// A run's `sections/` folder, where the content of other sections is read (`--context`).
   public var contextDir: String?
@@ -135,13 +135,17 @@ public final class PromptBuilder {
     var partials: MustacheLibrary
     var files: [String]
     var folders: [String]
+    /// What of the document they read (for the fingerprint).
+    var reads: TemplateReads
   }
 
   /// Finds and compiles a record's templates (the system message, the section's template or
   /// `default`, the partials they use), or the `template` error that stops it.
   func resolve(_ json: JSON, id: String, doc: String?) -> Result<Templates, SheafError> {
     let named = options.set != nil || json["prompt_set"]?.string != nil
-    let set = options.set ?? json["prompt_set"]?.string ?? doc ?? "default"
+    // A document of a set (`plan_id`) finds the set its plan would: the plan's id, not its own.
+    let set =
+      options.set ?? json["prompt_set"]?.string ?? json["plan_id"]?.string ?? doc ?? "default"
     let folders = library.folders(set: set, planDir: json["plan_dir"]?.string, named: named)
     let templateName = json["template"]?.string ?? id
     // Names, never paths: a record cannot point build-prompt at a file outside the prompt folders.
@@ -188,11 +192,12 @@ public final class PromptBuilder {
     do {
       let system = try library.load(systemPath)
       let user = try library.load(userPath)
-      let (partials, partialFiles) = try library.library(for: [system, user], folders: folders)
+      let (partials, partialFiles, reads) = try library.library(
+        for: [system, user], folders: folders)
       return .success(
         Templates(
           system: system, user: user, partials: partials,
-          files: [systemPath, userPath] + partialFiles.sorted(), folders: folders))
+          files: [systemPath, userPath] + partialFiles.sorted(), folders: folders, reads: reads))
     } catch let failure as ToolFailure {
       return .failure(
         SheafError(.template, failure.message, hint: "fix the template: it does not parse"))
@@ -210,7 +215,8 @@ public final class PromptBuilder {
     else { return nil }
     let context = loadContext(json)
     return Fingerprint.make(
-      json, templateFiles: templates.files, context: usedContent(json, context),
+      json, templateFiles: templates.files, reads: templates.reads,
+      context: usedContent(json, context),
       outline: outlineTitles(json, context: context), options: optionsKey,
       settings: settingsFor(json), prompt: nil)
   }

@@ -200,20 +200,22 @@ public final class TemplateLibrary {
   /// rendering (a file nobody includes is never read).
   /// - Throws: `ToolFailure` when one does not parse.
   func library(for templates: [CompiledTemplate], folders: [String]) throws -> (
-    library: MustacheLibrary, files: [String]
+    library: MustacheLibrary, files: [String], reads: TemplateReads
   ) {
     var names = Set<String>()
     var pending = templates.flatMap { Self.partialNames($0.nodes) }
     var library = MustacheLibrary()
     var files: [String] = []
+    var trees = templates.map(\.nodes)
     while let name = pending.popLast() {
       guard names.insert(name).inserted, let path = find(name, in: folders) else { continue }
       let partial = try load(path)
       library.register(partial.template, named: name)
       files.append(path)
+      trees.append(partial.nodes)
       pending += Self.partialNames(partial.nodes)
     }
-    return (library, files)
+    return (library, files, TemplateReads.of(trees))
   }
 
   private static func partialNames(_ nodes: [TemplateNode]) -> [String] {

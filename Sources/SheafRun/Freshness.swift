@@ -182,6 +182,9 @@ public struct Forecast {
   /// may ask to change: each change is a revision request of its own after the sections.
   public var revisions: [(id: String, upTo: Int)] = []
 
+  /// Nothing to ask.
+  public init() {}
+
   /// The total estimated cost, when every item has a price.
   public var cost: Double? {
     guard !items.isEmpty, items.allSatisfy({ $0.cost != nil }) else {

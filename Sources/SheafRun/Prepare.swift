@@ -40,6 +40,14 @@ extension RunCommands {
     public var prices = PriceList()
     /// `ONLY=a,b`: the sections to build (checked here: known ids, not none).
     public var only: [String]?
+    /// One document of the plan (`DOC=`, a row of `make docs`): its run is `<runs>/<document>`,
+    /// and its `row.json`, when it has one, gives its inputs.
+    public var document: String?
+    /// The document's row as given (a forecast of `make status ROWS=`), instead of its
+    /// `row.json`.
+    public var row: [(key: String, value: String)]?
+    /// A document of a set: the set's shared rate-limit folder and spending ledger.
+    public var set: (rate: String, ledger: String)?
 
     /// Options for a plan and a root of run directories.
     public init(planPath: String, runs: String) {
@@ -57,6 +65,23 @@ extension RunCommands {
   /// Returns the document id.
   /// - Throws: `ToolFailure` for a bad plan, an unknown section, or a `.md` that is not UTF-8.
   public static func prepare(_ options: PrepareOptions, tool: String) throws -> String {
+    let (id, forecast) = try prepared(options, tool: tool)
+    if let forecast { try RecordWriter().writeText(Self.describe(forecast)) }
+    return id
+  }
+
+  /// What the next `make doc` given `options` would ask for, and its estimated cost; nothing is
+  /// changed (`DRY=1`).
+  public static func forecast(_ options: PrepareOptions, tool: String) throws -> Forecast {
+    var options = options
+    options.dryRun = true
+    return try prepared(options, tool: tool).forecast ?? Forecast()
+  }
+
+  /// `prepare`, or with `dryRun` its forecast.
+  static func prepared(_ options: PrepareOptions, tool: String) throws -> (
+    id: String, forecast: Forecast?
+  ) {
     let (plan, graph) = try readPlan(options)
     let run = RunDirectory(path: "\(options.runs)/\(plan.id)")
     let step = PrepareStep(run: run, options: options, graph: graph, tool: tool)
@@ -85,17 +110,20 @@ extension RunCommands {
       let forecast = Forecast(
         verdicts: verdicts, run: run, prices: options.prices, options: step.promptOptions,
         summaries: freshness.pendingSummaries)
-      try RecordWriter().writeText(Self.describe(forecast))
-      return plan.id
+      return (plan.id, forecast)
     }
     try step.startProgress(doc: plan.id)
-    return plan.id
+    return (plan.id, nil)
   }
 
   /// The plan and its graph in the chosen mode.
   static func readPlan(_ options: PrepareOptions) throws -> (Plan, SectionGraph) {
-    let plan = try PlanReader.read(
+    var plan = try PlanReader.read(
       path: options.planPath, allowOutside: options.allowOutside || PlanPaths.allowOutside())
+    if let document = options.document {
+      let row = try options.row ?? DocumentSet.storedRow(RunLayout("\(options.runs)/\(document)"))
+      plan.document(document, row: row)
+    }
     do {
       return (plan, try SectionGraph(plan: plan, mode: options.mode))
     } catch let problems as PlanProblems {
@@ -172,6 +200,10 @@ struct PrepareStep {
     state["jobs"] = JSON(options.jobs)
     state["only"] = options.only.map { .array($0.map { JSON($0) }) } ?? .null
     state["sections"] = JSON(graph.sections.count)
+    if let set = options.set {
+      state["rate"] = JSON(RunCommands.absolutePath(set.rate))
+      state["ledger"] = JSON(RunCommands.absolutePath(set.ledger))
+    }
     try AtomicFile.write(state.compactText + "\n", to: run.layout.state)
     try AtomicFile.write(lines.map { $0.compactText + "\n" }.joined(), to: run.layout.plan)
     try writePlanned()

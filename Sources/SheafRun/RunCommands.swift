@@ -65,10 +65,13 @@ public enum RunCommands {
 
   // MARK: - lock
 
-  /// The run directory of a plan (`runs/<doc>`), created when missing.
+  /// The run directory of a plan (`runs/<doc>`), or of one document of it (`runs/<document>`),
+  /// created when missing.
   /// - Throws: `ToolFailure` for a bad plan or a folder that cannot be created.
-  public static func runDirectory(plan: String, runs: String) throws -> RunDirectory {
-    let id = try PlanReader.read(path: plan, allowOutside: true).id
+  public static func runDirectory(plan: String, runs: String, document: String? = nil) throws
+    -> RunDirectory
+  {
+    let id = try document ?? PlanReader.read(path: plan, allowOutside: true).id
     let run = RunDirectory(path: "\(runs)/\(id)")
     do {
       try FileManager.default.createDirectory(atPath: run.path, withIntermediateDirectories: true)

@@ -36,10 +36,7 @@ extension SheafRun {
     @Option(
       help: ArgumentHelp("A budget in USD: every model then needs a price.", valueName: "usd"))
     var budget: Double?
-    @Flag(
-      name: .customLong("allow-outside"),
-      help: "Let the plan read files outside its folder (ALLOW_OUTSIDE=1).")
-    var allowOutside = false
+    @OptionGroup var outside: OutsideFlag
     @OptionGroup var prompt: PromptFlags
     @OptionGroup var price: PriceFlag
     @Argument(
@@ -57,7 +54,7 @@ extension SheafRun {
       options.prices = try price.priceList()
       options.prompts = prompt.settings
       options.callFlags = callFlags
-      options.allowOutside = allowOutside
+      options.allowOutside = outside.allowOutside
       options.run = run
       return try Doctor.run(options)
     }

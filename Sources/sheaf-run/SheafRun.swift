@@ -25,12 +25,12 @@ struct SheafRun: FilterCommand {
       Init.self, Prepare.self, Where.self, Lock.self, Deps.self, Fresh.self, Save.self,
       Summaries.self, Finish.self, Status.self, Watch.self, Pause.self, Info.self, Versions.self,
       Restore.self, Approve.self, Revise.self, DraftPlan.self, DoctorCommand.self,
-      TimelineCommand.self, Graph.self, Serve.self,
+      TimelineCommand.self, Graph.self, Serve.self, Docs.self,
     ])
 
   mutating func execute() throws -> ExitStatus {
     throw ToolFailure.usage(
-      "name a step: init, prepare, where, lock, deps, fresh, save, summaries, finish, status, watch, pause, info, versions, restore, approve, revise, draft, doctor, timeline, graph or serve"
+      "name a step: init, prepare, where, lock, deps, fresh, save, summaries, finish, status, watch, pause, info, versions, restore, approve, revise, draft, doctor, timeline, graph, serve or docs"
     )
   }
 
@@ -56,6 +56,13 @@ struct SheafRun: FilterCommand {
     @Option(help: ArgumentHelp("The root of the run directories.", valueName: "dir")) var runs =
       "runs"
     @Option(help: ArgumentHelp("The plan's mode.", valueName: "name")) var mode: String?
+    @OptionGroup var document: DocumentFlags
+    @Option(
+      name: .customLong("in-set"),
+      help: ArgumentHelp(
+        "A document of a set (make docs): share the set's rate limit and ledger (its folder).",
+        valueName: "dir"))
+    var inSet: String?
     @Flag(help: "Regenerate over people's edits.") var force = false
     @Option(help: ArgumentHelp("Regenerate this section.", valueName: "id")) var regenerate: String?
     @Option(
@@ -74,10 +81,7 @@ struct SheafRun: FilterCommand {
       name: .customLong("dry-run"),
       help: "Print what the next make doc would ask for, and its estimated cost; change nothing.")
     var dryRun = false
-    @Flag(
-      name: .customLong("allow-outside"),
-      help: "Let the plan read files outside its folder (or SHEAF_ALLOW_OUTSIDE=1).")
-    var allowOutside = false
+    @OptionGroup var outside: OutsideFlag
     @OptionGroup var prompt: PromptFlags
     @OptionGroup var price: PriceFlag
     @Option(
@@ -116,6 +120,7 @@ struct SheafRun: FilterCommand {
       guard (1...1024).contains(jobs) else {
         throw ValidationError("--jobs must be from 1 to 1024 (got \(jobs))")
       }
+      try document.validate()
     }
 
     mutating func execute() throws -> ExitStatus {
@@ -130,7 +135,7 @@ struct SheafRun: FilterCommand {
       options.note = note
       options.clearNote = clearNote
       options.dryRun = dryRun
-      options.allowOutside = allowOutside
+      options.allowOutside = outside.allowOutside
       options.prompts = prompt.settings
       options.prices = try price.priceList()
       options.only = only.map { commaSeparated([$0]) }
@@ -139,6 +144,8 @@ struct SheafRun: FilterCommand {
       options.budget = budget
       options.jobs = jobs
       options.forget = forget
+      options.document = document.id
+      options.set = inSet.map { (SetLayout($0).rate, SetLayout($0).ledger) }
       let doc = try RunCommands.prepare(options, tool: SheafRun.toolName)
       if !dryRun { try RecordWriter().writeText(doc + "\n") }
       return .completed
@@ -201,8 +208,10 @@ struct SheafRun: FilterCommand {
     @Option(help: ArgumentHelp("The plan.", valueName: "path")) var plan: String
     @Option(help: ArgumentHelp("The root of the run directories.", valueName: "dir")) var runs =
       "runs"
+    @OptionGroup var document: DocumentFlags
+    func validate() throws { try document.validate() }
     mutating func execute() throws -> ExitStatus {
-      let run = try RunCommands.runDirectory(plan: plan, runs: runs)
+      let run = try RunCommands.runDirectory(plan: plan, runs: runs, document: document.id)
       try RecordWriter().writeText(run.path + "\n")
       return .completed
     }

@@ -32,7 +32,15 @@ public struct RunLayout: Sendable, Equatable {
     Entry(
       name: "run.json",
       holds:
-        "the last run's plan path, mode, settings (prompt options, request settings, warn, budget, jobs), event offset"
+        "the last run's plan path, mode, settings (prompt options, request settings, warn, budget, jobs), event offset; in a set, the set's rate limit and ledger"
+    ),
+    Entry(
+      name: "row.json",
+      holds: "a document of a set (make docs ROWS=): its row, whose fields are its inputs"),
+    Entry(
+      name: ".stamp",
+      holds:
+        "what the document was last built ready from (make docs): unchanged, the next make docs skips it"
     ),
     Entry(
       name: "sections/<id>.json", holds: "the latest record of each section (written atomically)"),
@@ -142,6 +150,12 @@ public struct RunLayout: Sendable, Equatable {
   public var rate: String { "\(root)/rate" }
   /// `budget.json`.
   public var budget: String { "\(root)/budget.json" }
+  /// `row.json`: the row of a document of a set.
+  public var row: String { "\(root)/row.json" }
+  /// `.stamp`: what the document was last built ready from (make docs).
+  public var stamp: String { "\(root)/.stamp" }
+  /// `.stamp-next`: what the make docs under way builds it from; `.stamp` once it is ready.
+  public var nextStamp: String { "\(root)/.stamp-next" }
   /// `.lock`.
   public var lock: String { "\(root)/.lock" }
   /// `.summaries.lock`.
@@ -192,6 +206,10 @@ public struct RunSettings {
   public var budget: Double? { state?["budget"]?.double }
   /// Sections at once (`jobs`).
   public var jobs: Int? { state?["jobs"]?.int }
+  /// A document of a set (`make docs`): the set's shared rate-limit folder (`rate`).
+  public var setRate: String? { state?["rate"]?.string }
+  /// A document of a set: the set's spending ledger (`ledger`), which BUDGET= bounds.
+  public var setLedger: String? { state?["ledger"]?.string }
 }
 
 extension JSON {

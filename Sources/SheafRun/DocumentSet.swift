@@ -1,0 +1,250 @@
+import Foundation
+import SheafCore
+import SheafPlan
+import SheafPrompt
+
+/// The folder of one `make docs` of a set: `<runs>/<plan>.set/<shard>/` (`all`, or `2of4` with
+/// `SHARD=2/4`), beside the set's shared `rate/`.
+public struct SetLayout {
+  /// `<runs>/<plan>.set/<shard>`.
+  public let root: String
+
+  /// The folder at `root`.
+  public init(_ root: String) { self.root = root }
+
+  /// The folder of `shard` of the plan `plan`'s set under `runs`.
+  public init(runs: String, plan: String, shard: Shard) {
+    let name = shard.count > 1 ? "\(shard.index)of\(shard.count)" : "all"
+    root = "\(runs)/\(plan).set/\(name)"
+  }
+
+  /// `../rate/`: the rate limit every document of the set shares (every shard, on this machine).
+  public var rate: String { "\((root as NSString).deletingLastPathComponent)/rate" }
+  /// `budget.json`: the ledger `BUDGET=` bounds, for every document this make docs builds.
+  public var ledger: String { "\(root)/budget.json" }
+  /// `docs`: the ids of the documents to build, for `pipelines/docs.mk`.
+  public var list: String { "\(root)/docs" }
+  /// `logs/<id>.log`: what a document's make doc said.
+  public func log(_ id: String) -> String { "\(root)/logs/\(id).log" }
+}
+
+/// `make docs PLAN= ROWS=`: one plan over a table of inputs, one document (and one run
+/// directory, `<runs>/<id>/`) per row, each with everything a single document has.
+///
+/// A document whose row, plan, prompts, tools and settings are what it was last built ready
+/// from (its `.stamp`), and whose sections nobody edited since, is not started again: a second
+/// `make docs` of 200 documents asks nothing and takes a moment. Any other document runs its
+/// `make doc`, which rebuilds exactly the sections whose fingerprint changed.
+public enum DocumentSet {
+  /// What a `make docs`, its `DRY=1` or `make status ROWS=` is given.
+  public struct Options {
+    /// The plan, the table of inputs and the root of the run directories.
+    public var planPath: String
+    public var rowsPath: String
+    public var runs: String
+    /// `DOC_ID=`: a template or a field's name (see `DocumentRows.documentIDs`).
+    public var docID: String?
+    /// `SHARD=i/N`.
+    public var shard = Shard.all
+    /// The plan's mode.
+    public var mode: String?
+    /// Start every document's make doc, unchanged or not (FORCE=1, ONLY=).
+    public var everyDocument = false
+    /// Let the plan read files outside its folder.
+    public var allowOutside = false
+    /// build-prompt's flags (PROMPT_FLAGS), the request settings (CALL_FLAGS) and prices, for
+    /// the forecasts.
+    public var prompts = PromptSettings()
+    public var request: JSON?
+    public var prices = PriceList()
+    /// The environment the documents' make doc will see (what the stamp reads of it).
+    public var environment = ProcessInfo.processInfo.environment
+
+    /// Options for a plan, a table of inputs and a root of run directories.
+    public init(planPath: String, rowsPath: String, runs: String) {
+      self.planPath = planPath
+      self.rowsPath = rowsPath
+      self.runs = runs
+    }
+  }
+
+  /// One document of the set.
+  struct Member {
+    var id: String
+    var row: DocumentRows.Row
+    var layout: RunLayout
+    var stamp: String
+  }
+
+  /// The plan, this shard's documents with their stamps, and how many rows there are.
+  static func members(_ options: Options) throws -> (plan: Plan, members: [Member], rows: Int) {
+    let plan = try PlanReader.read(
+      path: options.planPath, allowOutside: options.allowOutside || PlanPaths.allowOutside())
+    let table = try DocumentRows.read(path: options.rowsPath)
+    let ids = try table.documentIDs(template: options.docID, plan: plan.id)
+    let common = commonStamp(plan: plan, options: options)
+    var members: [Member] = []
+    for (id, row) in zip(ids, table.rows) where options.shard.owns(id) {
+      var hash = SHA256()
+      hash.update(common)
+      hash.update("\u{0}doc\u{0}\(id)")
+      for (key, value) in row.fields { hash.update("\u{0}\(key)\u{0}\(value)") }
+      members.append(
+        Member(
+          id: id, row: row, layout: RunLayout("\(options.runs)/\(id)"), stamp: hash.hexDigest()))
+    }
+    return (plan, members, table.rows.count)
+  }
+
+  // MARK: make docs
+
+  /// Gets a `make docs` ready: writes each document's `row.json` (when it changed) and the list
+  /// of documents to build, starts the set's ledger at zero, and says how many are unchanged.
+  ///
+  /// Returns the set's folder for this shard (`SetLayout`).
+  /// - Throws: `ToolFailure.usage` for a bad plan or table (nothing is written).
+  public static func start(_ options: Options, tool: String) throws -> String {
+    let (plan, members, rows) = try members(options)
+    let set = SetLayout(runs: absolute(options.runs), plan: plan.id, shard: options.shard)
+    do {
+      try FileManager.default.createDirectory(
+        atPath: set.root + "/logs", withIntermediateDirectories: true)
+      try FileManager.default.createDirectory(atPath: set.rate, withIntermediateDirectories: true)
+    } catch {
+      throw ToolFailure.usage(
+        "\(set.root): cannot create the set's folder: \(SystemReason.of(error))")
+    }
+    var build: [String] = []
+    for member in members {
+      try writeRow(member)
+      if !options.everyDocument && unchanged(member) { continue }
+      build.append(member.id)
+      try AtomicFile.write(member.stamp + "\n", to: member.layout.nextStamp)
+    }
+    unlink(set.ledger)  // BUDGET= bounds what this make docs spends
+    try AtomicFile.write(build.joined(separator: " ") + "\n", to: set.list)
+    let share =
+      options.shard.count > 1
+      ? " (shard \(options.shard.index)/\(options.shard.count): \(members.count))" : ""
+    Diagnostics.say(
+      "sheaf",
+      "\(plan.id): \(rows) document\(rows == 1 ? "" : "s")\(share); \(members.count - build.count) unchanged and ready, \(build.count) to build"
+    )
+    return set.root
+  }
+
+  /// Writes a document's `row.json` unless it already holds this row.
+  static func writeRow(_ member: Member) throws {
+    let fields = JSON.object()
+    for (key, value) in member.row.fields { fields[key] = JSON(value) }
+    let row = JSON.object()
+    row["row"] = JSON(member.row.number)
+    row["fields"] = fields
+    let text = row.compactText + "\n"
+    if (try? String(contentsOfFile: member.layout.row, encoding: .utf8)) == text { return }
+    do {
+      try FileManager.default.createDirectory(
+        atPath: member.layout.root, withIntermediateDirectories: true)
+    } catch {
+      throw ToolFailure.usage(
+        "\(member.layout.root): cannot create the run directory: \(SystemReason.of(error))")
+    }
+    try AtomicFile.write(text, to: member.layout.row)
+  }
+
+  /// The fields of a document's `row.json` (none when it has none).
+  /// - Throws: `ToolFailure.usage` when the file is there but is not a row.
+  static func storedRow(_ layout: RunLayout) throws -> [(key: String, value: String)] {
+    guard FileManager.default.fileExists(atPath: layout.row) else { return [] }
+    guard let fields = JSON.readObject(layout.row)?["fields"], fields.kind == .object else {
+      throw ToolFailure.usage(
+        "\(layout.row): not a row (make docs writes it: run make docs PLAN=… ROWS=… again)")
+    }
+    return fields.members.map { ($0.key, $0.value.string ?? $0.value.compactText) }
+  }
+
+  /// Whether a document is ready and built from what it would be built from now: its `.stamp`
+  /// is this one, nothing under `sections/` changed after it, and it is not paused.
+  static func unchanged(_ member: Member) -> Bool {
+    let layout = member.layout
+    guard (try? String(contentsOfFile: layout.stamp, encoding: .utf8)) == member.stamp + "\n",
+      JSON.readObject(layout.summary)?["status"]?.string == "ready",
+      !FileManager.default.fileExists(atPath: layout.paused),
+      let stamped = modified(layout.stamp)
+    else { return false }
+    for name in (try? FileManager.default.contentsOfDirectory(atPath: layout.sections)) ?? [] {
+      guard let time = modified("\(layout.sections)/\(name)"), time <= stamped else { return false }
+    }
+    return true
+  }
+
+  /// At the end of a document's make doc: the stamp it was started with becomes its `.stamp`
+  /// when it is ready; otherwise it has none (the next make docs builds it).
+  static func settleStamp(_ layout: RunLayout, ready: Bool) {
+    // Written anew (not renamed): its time is the end of the build, which edits come after.
+    if ready, let stamp = try? String(contentsOfFile: layout.nextStamp, encoding: .utf8),
+      (try? AtomicFile.write(stamp, to: layout.stamp)) != nil
+    {
+      unlink(layout.nextStamp)
+    } else {
+      unlink(layout.nextStamp)
+      unlink(layout.stamp)
+    }
+  }
+
+  // MARK: The stamp
+
+  /// The environment a document's build does not depend on: how many at once, where the
+  /// output goes, the live view, this set's own variables.
+  static let volatile: Set<String> = [
+    "SHEAF_JOBS", "SHEAF_SHARD", "SHEAF_NO_LIVE", "SHEAF_LIVE", "SHEAF_NO_PROGRESS",
+    "SHEAF_NOTIFY", "SHEAF_CWD", "SHEAF_MAKEFILE", "SHEAF_PORT", "SHEAF_HOST", "SHEAF_ROWS",
+    "SHEAF_DOC_ID", "SHEAF_DOC_ARG", "SHEAF_SECTION_ARG", "SHEAF_NOTE", "SHEAF_BRIEF", "SHEAF_OUT",
+    "SHEAF_KIND", "SHEAF_SECTIONS", "SHEAF_CANDIDATES", "SHEAF_BUDGET", "SHEAF_NO_WAIT",
+    "SHEAF_SET", "SHEAF_BIN",
+  ]
+
+  /// What every document of the set is built from besides its row: sheaf's version and
+  /// executable, the plan (with its input files and formats) and mode, every template the
+  /// prompt set may take, and the environment the tools read (SHEAF_*, OLLAMA_HOST).
+  static func commonStamp(plan: Plan, options: Options) -> String {
+    var hash = SHA256()
+    hash.update("sheaf-docs-stamp 1\u{0}\(SheafVersion.current)")
+    var info = stat()
+    if stat("/proc/self/exe", &info) == 0 {
+      hash.update("\u{0}exe \(info.st_size) \(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)")
+    }
+    hash.update("\u{0}plan \(RunCommands.absolutePath(options.planPath))\u{0}")
+    hash.update(FileManager.default.contents(atPath: options.planPath) ?? Data())
+    for (key, value) in plan.inputs { hash.update("\u{0}input \(key)\u{0}\(value)") }
+    for key in plan.formats.keys.sorted() {
+      hash.update("\u{0}format \(key)\u{0}\(plan.formats[key]?.compactText ?? "")")
+    }
+    hash.update("\u{0}mode \(options.mode ?? "")")
+    let planDir = (plan.source as NSString).deletingLastPathComponent
+    let library = TemplateLibrary(promptDirs: options.prompts.promptDirs)
+    let folders =
+      library.candidates(set: plan.promptSet ?? plan.id, planDir: planDir.isEmpty ? "." : planDir)
+      + library.candidates(set: "default", planDir: nil)
+    for folder in folders {
+      let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+      for name in names.sorted() where name.hasSuffix(".mustache") {
+        hash.update("\u{0}template \(folder)/\(name)\u{0}")
+        hash.update(FileManager.default.contents(atPath: "\(folder)/\(name)") ?? Data())
+      }
+    }
+    for key in options.environment.keys.sorted()
+    where (key.hasPrefix("SHEAF_") && !volatile.contains(key)) || key == "OLLAMA_HOST" {
+      hash.update("\u{0}env \(key)=\(options.environment[key] ?? "")")
+    }
+    return hash.hexDigest()
+  }
+
+  static func modified(_ path: String) -> Double? {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return nil }
+    return Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9
+  }
+
+  static func absolute(_ path: String) -> String { RunCommands.absolutePath(path) }
+}

@@ -1,0 +1,17 @@
+# sheaf — the documents of a set, for `make docs` (pipelines/sheaf.mk runs it in the set's folder,
+# RUNS/<plan>.set/<shard>/, with -j J and SHEAF_SET, SHEAF_CWD and SHEAF_MAKEFILE in the
+# environment). `docs` lists the ids of the documents to build (`sheaf-run docs` writes it: ids
+# only, slugs). Each document is its own `make doc DOC=<id>`, run from the folder make docs was
+# started in, with the makefile and the variables make docs was given, its output in
+# logs/<id>.log. Its sections' make runs without -j and takes its share of this make's jobserver:
+# J is the number of sections under way across all the documents, not in each.
+include $(dir $(lastword $(MAKEFILE_LIST)))unexport.mk
+
+SHEAF_DOCS := $(file < docs)
+
+.PHONY: sheaf-docs $(SHEAF_DOCS)
+sheaf-docs: $(SHEAF_DOCS) ; @:
+
+$(SHEAF_DOCS):
+	+@cd "$$SHEAF_CWD" && if $(MAKE) --no-print-directory -f "$$SHEAF_MAKEFILE" doc DOC=$@ >"$$SHEAF_SET/logs/$@.log" 2>&1; \
+	then echo "sheaf: ✓ $@"; else echo "sheaf: ✗ $@ is not ready: $$SHEAF_SET/logs/$@.log" >&2; exit 1; fi
