@@ -9,6 +9,14 @@
 
 include $(dir $(lastword $(MAKEFILE_LIST)))unexport.mk
 
+# Requests at once where one step asks several (the summaries, the continuity pass): J; in a
+# document of a set (make docs), one, as that step holds one of the set's J.
+ifeq ($(value SHEAF_SET),)
+SHEAF_CALL_JOBS = "$$SHEAF_JOBS"
+else
+SHEAF_CALL_JOBS = 1
+endif
+
 # Each section is one pipeline, one tool a line, each taking the run as `--run`. It starts from
 # planned/<id>.ndjson, what `plan-sections --only <id>` gives for the run's plan and mode (prepare
 # writes it, so a section reads its own lines, not the whole plan). The settings the
@@ -39,7 +47,7 @@ endef
 define sheaf_summaries
 { flock 8 && "$$SHEAF_BIN/sheaf-run" deps --run "$$SHEAF_RUN" --for-summaries < "$$SHEAF_RUN/planned/$(1).ndjson" \
   | "$$SHEAF_BIN/build-prompt" --run "$$SHEAF_RUN" --summary-requests \
-  | "$$SHEAF_BIN/call-llm" -j "$$SHEAF_JOBS" --run "$$SHEAF_RUN" $$SHEAF_CALL_FLAGS \
+  | "$$SHEAF_BIN/call-llm" -j $(SHEAF_CALL_JOBS) --run "$$SHEAF_RUN" $$SHEAF_CALL_FLAGS \
   | "$$SHEAF_BIN/validate-format" --run "$$SHEAF_RUN" \
   | "$$SHEAF_BIN/sheaf-run" summaries --run "$$SHEAF_RUN" --save; } 8>>"$$SHEAF_RUN/.summaries.lock"
 endef
@@ -50,7 +58,7 @@ endef
 sheaf-revise:
 	@trap '' INT TERM HUP; cd "$$SHEAF_CWD" && "$$SHEAF_BIN/sheaf-run" revise --run "$$SHEAF_RUN" $${SHEAF_ONLY_GIVEN:+--prune} \
 	  | "$$SHEAF_BIN/build-prompt" --run "$$SHEAF_RUN" \
-	  | "$$SHEAF_BIN/call-llm" -j "$$SHEAF_JOBS" --run "$$SHEAF_RUN" $$SHEAF_CALL_FLAGS \
+	  | "$$SHEAF_BIN/call-llm" -j $(SHEAF_CALL_JOBS) --run "$$SHEAF_RUN" $$SHEAF_CALL_FLAGS \
 	  | "$$SHEAF_BIN/validate-format" --run "$$SHEAF_RUN" $$SHEAF_VALIDATE_FLAGS \
 	  | "$$SHEAF_BIN/sheaf-run" revise --run "$$SHEAF_RUN" --save
 

@@ -207,7 +207,7 @@ docs: $(SHEAF_TOOLS)
 	[ -n "$$SHEAF_DRY" ] && exec "$$SHEAF_BIN/sheaf-run" docs $(SHEAF_DOCS_ARGS) --dry-run -- $$SHEAF_CALL_FLAGS; \
 	SHEAF_SET=$$("$$SHEAF_BIN/sheaf-run" docs $(SHEAF_DOCS_ARGS) $${SHEAF_FORCE:+--all} $${SHEAF_ONLY_GIVEN:+--all}) || exit 2; \
 	export SHEAF_SET; $(SHEAF_TRAPS); \
-	setsid $(MAKE) --no-print-directory -k -j"$$SHEAF_JOBS" -C "$$SHEAF_SET" -f "$$(cd "$(SHEAF_DIR)" && pwd)/docs.mk" sheaf-docs & made=$$!; \
+	setsid $(MAKE) --no-print-directory -k -j"$$SHEAF_JOBS" -C "$$SHEAF_SET" -f "$$(cd "$(SHEAF_DIR)" && pwd)/docs.mk" sheaf.docs & made=$$!; \
 	wait $$made; built=$$?; while kill -0 $$made 2>/dev/null; do wait $$made; built=$$?; done; \
 	"$$SHEAF_BIN/sheaf-run" docs $(SHEAF_DOCS_ARGS) --status --totals -- $$SHEAF_CALL_FLAGS >&2; \
 	[ $$built = 0 ] && [ -z "$$stop" ] || exit $${stop:-1}

@@ -114,11 +114,12 @@ public struct RateWindow: Equatable, Sendable {
 
 /// A provider's window as this run knows it.
 ///
-/// What is left is the least its answers said, less every request started and not answered yet
-/// (those sent after it, which the server had not counted, and those sent before it, which it
-/// may have: never too many). A start is held while nothing
-/// is left, until the window resets, so any number of processes that share it (a run's `rate/`)
-/// stay under the limit before a 429 rather than after.
+/// What is left is the least its answers said, less every request started after the answered one
+/// and not answered yet (which the server had not counted when it answered). Those started before
+/// it reached the server before it (one machine's requests arrive in the order they are sent), so
+/// they are in what it said: counting them again would hold up to J requests of every window. A
+/// start is held while nothing is left, until the window resets, so any number of processes that
+/// share it (a run's `rate/`, a set's) stay under the limit before a 429 rather than after.
 struct RatePace: Equatable {
   /// Requests left in the window, as far as is known (`nil`: nothing said, go).
   var left: Int?
@@ -130,6 +131,9 @@ struct RatePace: Equatable {
   var since: Double?
   /// When the requests started and not answered yet were sent (the last two minutes).
   var starts: [Double] = []
+  /// The least the answers of this window said was left: exactly what is left once every request
+  /// started has been answered (all of them were counted).
+  var said: Int?
 
   /// Time added to a reset: the server's clock and ours are read a little apart.
   static let margin = 0.05
@@ -142,6 +146,7 @@ struct RatePace: Equatable {
       // is known from its first answer.
       starts.removeAll { $0 < reset }
       since = reset
+      said = nil
       left = limit.map { $0 - starts.count }
       self.reset = nil
     }
@@ -172,14 +177,18 @@ struct RatePace: Equatable {
   /// answer to a request sent before the window began says nothing of it.
   mutating func observe(_ window: RateWindow, sentAt: Double, now: Double) {
     forget(sentAt: sentAt)
-    if let said = window.limit { limit = said }
+    if let allowed = window.limit { limit = allowed }
     if let since, sentAt < since { return }
-    let estimate = window.remaining - starts.count
+    let estimate = window.remaining - starts.filter { $0 > sentAt }.count
     let resets = now + window.resetIn + Self.margin
     if let left, let reset, now < reset {
-      self.left = min(left, estimate)
+      said = min(said ?? window.remaining, window.remaining)
+      // Nothing in flight: the least said counts every request (the processes of one machine
+      // start theirs in another order than they send them, so an estimate may count one twice).
+      self.left = starts.isEmpty ? said : min(left, estimate)
       self.reset = max(reset, resets)
     } else {
+      said = window.remaining
       left = estimate
       reset = resets
     }

@@ -107,7 +107,7 @@ public final class DocumentMerger {
       cost: json["cost"]?.double,
       data: FormatTypes.isJSON(json["format"]) ? json["data"] : nil,
       render: json["format"]?["render"]?.string,
-      promptSet: json["prompt_set"]?.string ?? record.doc,
+      promptSet: json["prompt_set"]?.string ?? json["plan_id"]?.string ?? record.doc,
       planDir: json["plan_dir"]?.string,
       source: json["source"]?.string,
       inDocument: json["in_document"]?.bool != false,

@@ -89,9 +89,20 @@ public enum DocumentSet {
       hash.update(common)
       hash.update("\u{0}doc\u{0}\(id)")
       for (key, value) in row.fields { hash.update("\u{0}\(key)\u{0}\(value)") }
-      members.append(
-        Member(
-          id: id, row: row, layout: RunLayout("\(options.runs)/\(id)"), stamp: hash.hexDigest()))
+      let layout = RunLayout("\(options.runs)/\(id)")
+      if options.prompts.isEmpty, let stored = layout.settings.promptOptions,
+        !PromptSettings(stored: stored).isEmpty
+      {
+        // PROMPT_FLAGS the run remembers (none given now): they choose its templates.
+        let remembered = PromptSettings(stored: stored)
+        hash.update("\u{0}remembered \(stored.compactText)")
+        templates(
+          in: remembered.promptDirs.flatMap {
+            [$0, "\($0)/\(remembered.set ?? plan.promptSet ?? plan.id)"]
+          },
+          into: &hash)
+      }
+      members.append(Member(id: id, row: row, layout: layout, stamp: hash.hexDigest()))
     }
     return (plan, members, table.rows.count)
   }
@@ -172,24 +183,30 @@ public enum DocumentSet {
       !FileManager.default.fileExists(atPath: layout.paused),
       let stamped = modified(layout.stamp)
     else { return false }
+    // A file added, removed or renamed changes the folder's time; an edit, the file's.
+    guard let folder = modified(layout.sections), folder <= stamped else { return false }
     for name in (try? FileManager.default.contentsOfDirectory(atPath: layout.sections)) ?? [] {
       guard let time = modified("\(layout.sections)/\(name)"), time <= stamped else { return false }
     }
     return true
   }
 
-  /// At the end of a document's make doc: the stamp it was started with becomes its `.stamp`
-  /// when it is ready; otherwise it has none (the next make docs builds it).
-  static func settleStamp(_ layout: RunLayout, ready: Bool) {
-    // Written anew (not renamed): its time is the end of the build, which edits come after.
-    if ready, let stamp = try? String(contentsOfFile: layout.nextStamp, encoding: .utf8),
-      (try? AtomicFile.write(stamp, to: layout.stamp)) != nil
-    {
-      unlink(layout.nextStamp)
-    } else {
-      unlink(layout.nextStamp)
-      unlink(layout.stamp)
+  /// A document of a set that its make doc built ready (make exited 0): the stamp that make docs
+  /// started it with becomes its `.stamp`, written anew so that its time is the build's end.
+  /// - Throws: `ToolFailure.usage` when there is no stamp to take (not started by make docs).
+  public static func stamp(_ layout: RunLayout) throws {
+    guard let stamp = try? String(contentsOfFile: layout.nextStamp, encoding: .utf8) else {
+      throw ToolFailure.usage("\(layout.nextStamp): no stamp to take (make docs writes it)")
     }
+    try AtomicFile.write(stamp, to: layout.stamp)
+    unlink(layout.nextStamp)
+  }
+
+  /// A make doc starts: whatever it builds, the document is stamped again only by the make docs
+  /// that started it (`inSet`), once it ends ready; a make doc of its own forgets both stamps.
+  static func clearStamps(_ layout: RunLayout, inSet: Bool) {
+    unlink(layout.stamp)
+    if !inSet { unlink(layout.nextStamp) }
   }
 
   // MARK: The stamp
@@ -205,8 +222,9 @@ public enum DocumentSet {
   ]
 
   /// What every document of the set is built from besides its row: sheaf's version and
-  /// executable, the plan (with its input files and formats) and mode, every template the
-  /// prompt set may take, and the environment the tools read (SHEAF_*, OLLAMA_HOST).
+  /// executable, the plan's planned records (its inputs with their files' text, formats with
+  /// their schemas, settings) and its file, every template the prompt set may take (with the
+  /// prompt flags given), and the environment the tools read (SHEAF_*, OLLAMA_HOST).
   static func commonStamp(plan: Plan, options: Options) -> String {
     var hash = SHA256()
     hash.update("sheaf-docs-stamp 1\u{0}\(SheafVersion.current)")
@@ -216,16 +234,29 @@ public enum DocumentSet {
     }
     hash.update("\u{0}plan \(RunCommands.absolutePath(options.planPath))\u{0}")
     hash.update(FileManager.default.contents(atPath: options.planPath) ?? Data())
-    for (key, value) in plan.inputs { hash.update("\u{0}input \(key)\u{0}\(value)") }
-    for key in plan.formats.keys.sorted() {
-      hash.update("\u{0}format \(key)\u{0}\(plan.formats[key]?.compactText ?? "")")
+    if let graph = try? SectionGraph(plan: plan, mode: options.mode) {
+      for planned in graph.sections {
+        hash.update("\u{0}record \(PlanEmitter.record(for: planned, in: graph).compactText)")
+      }
     }
     hash.update("\u{0}mode \(options.mode ?? "")")
+    hash.update("\u{0}prompts \(options.prompts.stored.compactText)")
     let planDir = (plan.source as NSString).deletingLastPathComponent
+    let folder = planDir.isEmpty ? "." : planDir
     let library = TemplateLibrary(promptDirs: options.prompts.promptDirs)
-    let folders =
-      library.candidates(set: plan.promptSet ?? plan.id, planDir: planDir.isEmpty ? "." : planDir)
-      + library.candidates(set: "default", planDir: nil)
+    let set = options.prompts.set ?? plan.promptSet ?? plan.planID ?? plan.id
+    templates(
+      in: library.candidates(set: set, planDir: folder)
+        + library.candidates(set: "default", planDir: folder), into: &hash)
+    for key in options.environment.keys.sorted()
+    where (key.hasPrefix("SHEAF_") && !volatile.contains(key)) || key == "OLLAMA_HOST" {
+      hash.update("\u{0}env \(key)=\(options.environment[key] ?? "")")
+    }
+    return hash.hexDigest()
+  }
+
+  /// The templates (`*.mustache`) of `folders`, names and text.
+  static func templates(in folders: [String], into hash: inout SHA256) {
     for folder in folders {
       let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
       for name in names.sorted() where name.hasSuffix(".mustache") {
@@ -233,11 +264,6 @@ public enum DocumentSet {
         hash.update(FileManager.default.contents(atPath: "\(folder)/\(name)") ?? Data())
       }
     }
-    for key in options.environment.keys.sorted()
-    where (key.hasPrefix("SHEAF_") && !volatile.contains(key)) || key == "OLLAMA_HOST" {
-      hash.update("\u{0}env \(key)=\(options.environment[key] ?? "")")
-    }
-    return hash.hexDigest()
   }
 
   static func modified(_ path: String) -> Double? {

@@ -46,8 +46,6 @@ extension RunCommands {
           "sheaf: ONLY= built \(RunDirectory.shortList(only)); the rest of the document is not ready (\(status)): make doc builds it\n"
       }
     }
-    DocumentSet.settleStamp(
-      run.layout, ready: status == "ready" && run.state?["only"]?.array == nil)
     try RecordWriter().writeText(out)
     defer { _ = notify.map { runNotify($0, run: run, doc: doc, status: status) } }
     return done ? .completed : .someFailed

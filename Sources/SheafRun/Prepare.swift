@@ -84,8 +84,12 @@ extension RunCommands {
   ) {
     let (plan, graph) = try readPlan(options)
     let run = RunDirectory(path: "\(options.runs)/\(plan.id)")
+    try checkOwner(run, plan: plan)
     let step = PrepareStep(run: run, options: options, graph: graph, tool: tool)
-    try step.change { try step.startRun() }
+    try step.change {
+      DocumentSet.clearStamps(run.layout, inSet: options.set != nil)
+      try step.startRun()
+    }
     try step.checkOnly()
     var lines = [PlanEmitter.outlineEvent(graph)]
     for planned in graph.sections { lines.append(PlanEmitter.record(for: planned, in: graph)) }
@@ -114,6 +118,19 @@ extension RunCommands {
     }
     try step.startProgress(doc: plan.id)
     return (plan.id, nil)
+  }
+
+  /// A document of a plan (`DOC=`) is not built over the run of another plan's document.
+  /// - Throws: `ToolFailure.usage` naming both plans.
+  static func checkOwner(_ run: RunDirectory, plan: Plan) throws {
+    guard plan.planID != nil, let first = run.plannedRecords().first,
+      let owner = first["plan_id"]?.string ?? first["doc"]?.string
+    else { return }
+    let mine = plan.planID ?? plan.id
+    guard owner != mine else { return }
+    throw ToolFailure.usage(
+      "\(run.path): this run is a document of the plan '\(owner)', not of '\(mine)': give another DOC_ID= (or RUNS=), or remove the folder"
+    )
   }
 
   /// The plan and its graph in the chosen mode.

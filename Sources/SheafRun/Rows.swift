@@ -57,7 +57,10 @@ public struct DocumentRows {
     var header: [String] = []
     var seen = Set<String>()
     var rows: [Row] = []
-    for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+    let lines = text.split(omittingEmptySubsequences: false) {
+      $0 == "\n" || $0 == "\r\n" || $0 == "\r"
+    }
+    for (index, line) in lines.enumerated()
     where !line.allSatisfy(\.isWhitespace) {
       let object: JSON
       do {

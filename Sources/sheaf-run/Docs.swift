@@ -105,4 +105,21 @@ extension SheafRun {
       return .completed
     }
   }
+
+  struct Stamp: FilterCommand {
+    static let configuration = CommandConfiguration(
+      abstract:
+        "A document of make docs built ready: keep what it was built from (its .stamp), so that the next make docs leaves it alone while that is unchanged.",
+      discussion: """
+        pipelines/docs.mk runs it when a document's make doc exits 0.
+
+        EXAMPLE
+          sheaf-run stamp --run runs/tidewater
+        """)
+    @Option(help: ArgumentHelp("The run directory.", valueName: "dir")) var run: String
+    mutating func execute() throws -> ExitStatus {
+      try DocumentSet.stamp(RunLayout(run))
+      return .completed
+    }
+  }
 }

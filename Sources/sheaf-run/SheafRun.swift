@@ -25,12 +25,12 @@ struct SheafRun: FilterCommand {
       Init.self, Prepare.self, Where.self, Lock.self, Deps.self, Fresh.self, Save.self,
       Summaries.self, Finish.self, Status.self, Watch.self, Pause.self, Info.self, Versions.self,
       Restore.self, Approve.self, Revise.self, DraftPlan.self, DoctorCommand.self,
-      TimelineCommand.self, Graph.self, Serve.self, Docs.self,
+      TimelineCommand.self, Graph.self, Serve.self, Docs.self, Stamp.self,
     ])
 
   mutating func execute() throws -> ExitStatus {
     throw ToolFailure.usage(
-      "name a step: init, prepare, where, lock, deps, fresh, save, summaries, finish, status, watch, pause, info, versions, restore, approve, revise, draft, doctor, timeline, graph, serve or docs"
+      "name a step: init, prepare, where, lock, deps, fresh, save, summaries, finish, status, watch, pause, info, versions, restore, approve, revise, draft, doctor, timeline, graph, serve, docs or stamp"
     )
   }
 

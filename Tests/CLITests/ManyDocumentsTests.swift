@@ -229,4 +229,57 @@ import Testing
     #expect(missing.status == 2)
     #expect(missing.err.contains("usage: make docs PLAN="), "\(missing.err)")
   }
+
+  /// A stop reaches every document: the sections in flight are written cancelled and each
+  /// document merged before make docs ends; the next make docs goes on where it stopped.
+  @Test func aStopCancelsEveryDocumentAndTheNextRunGoesOn() throws {
+    try writePlan()
+    try writeRows()
+    let stub = try Stub()
+    let marker = "docs-\(UUID().uuidString)"
+    let command =
+      "make --no-print-directory -f pipelines/sheaf.mk SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= RUNS='\(scratch)/runs' "
+      + "PROVIDER=openai MODEL=stub BASE_URL='\(stub.url("ttfb=4,words=40"))' CALL_FLAGS='--retries 0 --cache \(scratch)/\(marker)' "
+      + "PLAN='\(scratch)/set/plan.json' ROWS='\(scratch)/set/rows.csv' DOC_ID=key J=3 docs"
+    let ours =
+      "for p in $(pgrep -x call-llm; pgrep -x make); do tr '\\0' ' ' < /proc/$p/cmdline 2>/dev/null | grep -q \(marker) && echo $p; done"
+    let stopped = try Harness.run(
+      "(\(command)) > '\(scratch)/make.out' 2>&1 & pid=$!; for i in $(seq 100); do sleep 0.1; [ -n \"$(\(ours))\" ] && break; done; sleep 1.5; kill -TERM $pid; wait $pid; echo \"exit $?\"; sleep 0.3; \(ours)"
+    )
+    let said = (try? text("make.out")) ?? ""
+    #expect(stopped.out.hasPrefix("exit 143"), "\(stopped.out) \(said)")
+    #expect(
+      stopped.out.split(separator: "\n").count == 1, "nothing of the run is left: \(stopped.out)")
+    var cancelled = 0
+    for doc in ["tide", "lark", "quill"] {
+      let summary = try summary(doc)
+      let sections = summary["sections"] as? [[String: Any]] ?? []
+      #expect(!sections.contains { $0["status"] as? String == "processing" }, "\(doc)")
+      cancelled += sections.filter { $0["status"] as? String == "cancelled" }.count
+    }
+    #expect(cancelled >= 3, "the three in flight: \(said)")
+    let resumed = try Harness.run(command.replacingOccurrences(of: "ttfb=4,", with: ""))
+    #expect(resumed.status == 0, "\(resumed.err.suffix(800))")
+    #expect(resumed.err.contains("3 documents: 3 ready"), "\(resumed.err)")
+  }
+
+  /// A section someone edited, or a run of another plan: what a document of a set is not
+  /// skipped over, nor built over.
+  @Test func anEditedDocumentIsStartedAgainAndAnotherPlansRunIsNotBuiltOver() throws {
+    try writePlan()
+    try writeRows()
+    #expect(try make(nil, "docs").status == 0)
+    try Harness.write("A pitch a person wrote.\n", to: scratch + "/runs/lark/sections/pitch.md")
+    let again = try make(nil, "docs")
+    #expect(again.status == 0, "\(again.err.suffix(800))")
+    #expect(again.err.contains("2 unchanged and ready, 1 to build"), "\(again.err)")
+    #expect(try text("runs/lark/lark.md").contains("A pitch a person wrote."))
+    // The PRD's plan given a document id of this set's: refused, nothing changed.
+    let other = try Harness.run(
+      "make --no-print-directory -f pipelines/sheaf.mk SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= RUNS='\(scratch)/runs' PROVIDER=offline doc PLAN=pipelines/prd/plan.json DOC=lark"
+    )
+    #expect(other.status == 2)
+    #expect(other.err.contains("is a document of the plan 'brief', not of 'prd'"), "\(other.err)")
+    #expect(try text("runs/lark/lark.md").contains("A pitch a person wrote."))
+  }
 }

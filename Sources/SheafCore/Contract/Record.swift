@@ -48,7 +48,7 @@ public enum RecordFields {
   public static let current: [String] = [
     "doc", "doc_title", "id", "title", "description", "order", "stage", "depends_on", "context",
     "template", "format", "llm", "on_dependency_failure", "review", "revises", "in_document",
-    "instructions", "mode", "prompt_set",
+    "instructions", "mode", "prompt_set", "plan_id",
     "plan_dir", "inputs", "messages", "context_ids", "context_summarized", "context_truncated",
     "template_files",
     "fingerprint", "status", "content",

@@ -163,6 +163,7 @@ final class SharedRateLimit {
       state.pace.limit = json?["window"]?.int
       state.pace.since = json?["since"]?.double
       state.pace.starts = json?["starts"]?.array?.compactMap(\.double) ?? []
+      state.pace.said = json?["said"]?.int
       guard exclusive else { return nil }
       change(&state)
       // Never the base URL itself (it may carry credentials): the file is named by its hash.
@@ -174,6 +175,7 @@ final class SharedRateLimit {
       out["window"] = state.pace.limit.map { JSON($0) } ?? .null
       out["since"] = state.pace.since.map { JSON($0) } ?? .null
       out["starts"] = JSON.array(state.pace.starts.map { JSON($0) })
+      out["said"] = state.pace.said.map { JSON($0) } ?? .null
       return out
     }
     return (state, ok)

@@ -98,4 +98,39 @@ struct RatePaceTests {
     let d = pace.start(now: 1.3)
     #expect(d == nil)
   }
+
+  /// Requests sent before the answered one reached the server before it: they are in what it
+  /// said, and are not counted twice (that would hold up to J requests of every window).
+  @Test func anAnswerCountsOnlyWhatWasSentAfterIt() {
+    var pace = RatePace()
+    let starts = (0..<4).compactMap { pace.start(now: Double($0) * 0.01) }
+    #expect(starts.count == 4)
+    // The last one sent is answered first: the server had seen all four, ten are left.
+    pace.observe(RateWindow(remaining: 10, resetIn: 5, limit: 14), sentAt: starts[3], now: 0.5)
+    #expect(pace.left == 10)
+    // The first one's answer says 13 (it arrived first): within the window, the least stands;
+    // the two sent after it and still unanswered are counted: 13 - 2 = 11, more than 10.
+    pace.observe(RateWindow(remaining: 13, resetIn: 5, limit: 14), sentAt: starts[0], now: 0.6)
+    #expect(pace.left == 10)
+    // A request sent now and one answered from before it: the new one is not in what it said.
+    let fifth = pace.start(now: 0.7)
+    #expect(fifth != nil)
+    #expect(pace.left == 9)
+    pace.observe(RateWindow(remaining: 7, resetIn: 5, limit: 14), sentAt: starts[1], now: 0.8)
+    #expect(
+      pace.left == 5, "7 said, less the two sent after it and unanswered (the third, the fifth)")
+  }
+
+  /// Processes start requests in one order and send them in another: an estimate may count one
+  /// twice, but once every request is answered the least said is exact.
+  @Test func whenNothingIsInFlightTheLeastSaidIsWhatIsLeft() {
+    var pace = RatePace()
+    let a = pace.start(now: 0)
+    let b = pace.start(now: 0.01)
+    // b reached the server first (9 left), then a (8 left); a is answered first.
+    pace.observe(RateWindow(remaining: 8, resetIn: 5, limit: 10), sentAt: a ?? 0, now: 0.5)
+    #expect(pace.left == 7, "b, started after a, is counted again")
+    pace.observe(RateWindow(remaining: 9, resetIn: 5, limit: 10), sentAt: b ?? 0, now: 0.6)
+    #expect(pace.left == 8, "everything answered: 8 is what is left")
+  }
 }
