@@ -14,10 +14,11 @@ sheaf.docs: $(SHEAF_DOCS) ; @:
 
 # A stop (make docs sends TERM to this make's group) reaches the document's make, which stops it
 # as it stops one document; the recipe waits for it to end (its sections written cancelled, its
-# document merged). A document that ends ready gets its stamp (sheaf-run stamp).
+# document merged). A document that ends ready gets its stamp (sheaf-run stamp). A line says how
+# each ended, unless make docs draws its live view (SHEAF_DOCS_LIVE), which says it there.
 $(SHEAF_DOCS):
 	+@cd "$$SHEAF_CWD" && { PLAN="$$SHEAF_PLAN" RUNS="$$SHEAF_RUNS" MODE="$$SHEAF_MODE_ARG" J="$$SHEAF_JOBS" BUDGET="$$SHEAF_BUDGET" \
 	  $(MAKE) --no-print-directory -f "$$SHEAF_MAKEFILE" doc DOC=$@ >"$$SHEAF_SET/logs/$@.log" 2>&1 & doc=$$!; \
 	  trap : INT TERM HUP; wait $$doc; made=$$?; while kill -0 $$doc 2>/dev/null; do wait $$doc; made=$$?; done; }; \
-	if [ $$made = 0 ] && "$$SHEAF_BIN/sheaf-run" stamp --run "$$SHEAF_RUNS/$@"; then echo "sheaf: ✓ $@"; \
-	else echo "sheaf: ✗ $@ is not ready: $$SHEAF_SET/logs/$@.log" >&2; exit 1; fi
+	if [ $$made = 0 ] && "$$SHEAF_BIN/sheaf-run" stamp --run "$$SHEAF_RUNS/$@"; then [ -n "$$SHEAF_DOCS_LIVE" ] || echo "sheaf: ✓ $@"; \
+	else [ -n "$$SHEAF_DOCS_LIVE" ] || echo "sheaf: ✗ $@ is not ready: $$SHEAF_SET/logs/$@.log" >&2; exit 1; fi

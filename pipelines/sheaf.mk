@@ -17,6 +17,7 @@
 #                                                     its fields the document's inputs; J, BUDGET
 #                                                     and the rate limit shared by them all
 #   make status PLAN=plan.json ROWS=rows.csv          the set: each document and the totals
+#   make watch PLAN=plan.json ROWS=rows.csv           the documents being built, live
 #   make doc PLAN=plan.json DOC=id                    one document of the plan (a row of a set)
 #   sheaf-run approve --run runs/<doc> ID             let a section marked "review": true go on
 #
@@ -206,9 +207,13 @@ docs: $(SHEAF_TOOLS)
 	export SHEAF_BIN; case "$$SHEAF_JOBS" in ''|0|*[!0-9]*) echo "sheaf: J=$$SHEAF_JOBS: give the number of sections at once" >&2; exit 2;; esac; \
 	[ -n "$$SHEAF_DRY" ] && exec "$$SHEAF_BIN/sheaf-run" docs $(SHEAF_DOCS_ARGS) --dry-run -- $$SHEAF_CALL_FLAGS; \
 	SHEAF_SET=$$("$$SHEAF_BIN/sheaf-run" docs $(SHEAF_DOCS_ARGS) $${SHEAF_FORCE:+--all} $${SHEAF_ONLY_GIVEN:+--all}) || exit 2; \
-	export SHEAF_SET; $(SHEAF_TRAPS); \
+	export SHEAF_SET; $(SHEAF_TRAPS); live=; if [ -t 2 ] && [ -z "$$SHEAF_NO_LIVE" ]; then \
+	  SHEAF_DOCS_LIVE=1; export SHEAF_DOCS_LIVE; "$$SHEAF_BIN/sheaf-run" docs $(SHEAF_DOCS_ARGS) --watch >&2 & live=$$!; \
+	  trap 'kill $$live 2>/dev/null' EXIT; \
+	fi; \
 	setsid $(MAKE) --no-print-directory -k -j"$$SHEAF_JOBS" -C "$$SHEAF_SET" -f "$$(cd "$(SHEAF_DIR)" && pwd)/docs.mk" sheaf.docs & made=$$!; \
 	wait $$made; built=$$?; while kill -0 $$made 2>/dev/null; do wait $$made; built=$$?; done; \
+	if [ -n "$$live" ]; then sleep 0.6; kill $$live 2>/dev/null; wait $$live 2>/dev/null; echo >&2; fi; \
 	"$$SHEAF_BIN/sheaf-run" docs $(SHEAF_DOCS_ARGS) --status --totals -- $$SHEAF_CALL_FLAGS >&2; \
 	[ $$built = 0 ] && [ -z "$$stop" ] || exit $${stop:-1}
 
@@ -250,8 +255,9 @@ status: $(SHEAF_TOOLS)
 	"$$SHEAF_BIN/sheaf-run" status --run "$$SHEAF_RUNS/$$SHEAF_DOC_ARG" $$SHEAF_PROMPT_FLAGS -- $$SHEAF_CALL_FLAGS
 
 watch: $(SHEAF_TOOLS)
-	@test -n "$$SHEAF_DOC_ARG" || { echo "sheaf: usage: make watch DOC=prd" >&2; exit 2; }
-	@"$$SHEAF_BIN/sheaf-run" watch --run "$$SHEAF_RUNS/$$SHEAF_DOC_ARG" --until-complete
+	@test -n "$$SHEAF_DOC_ARG" -o -n "$$SHEAF_ROWS" || { echo "sheaf: usage: make watch DOC=prd (or PLAN=plan.json ROWS=rows.csv for a set)" >&2; exit 2; }
+	@[ -z "$$SHEAF_ROWS" ] || exec "$$SHEAF_BIN/sheaf-run" docs $(SHEAF_DOCS_ARGS) --watch --until-complete; \
+	"$$SHEAF_BIN/sheaf-run" watch --run "$$SHEAF_RUNS/$$SHEAF_DOC_ARG" --until-complete
 
 # The run's live page (sheaf-run serve): the document as it is written, from this or any later
 # make doc, and its actions, which run make with this makefile and the variables given here

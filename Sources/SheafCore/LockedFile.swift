@@ -29,4 +29,36 @@ public enum LockedFile {
     _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
     return true
   }
+
+  /// Whether a flock is held on the file at `path`, from /proc/locks (its device and inode), so
+  /// that asking never takes the lock even for an instant; where /proc/locks cannot be read, by
+  /// trying it without waiting.
+  public static func isHeld(_ path: String) -> Bool {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return false }
+    if let locks = try? String(contentsOfFile: "/proc/locks", encoding: .utf8) {
+      let device = UInt64(info.st_dev)
+      let major = String((device >> 8) & 0xfff, radix: 16)
+      let minor = String((device & 0xff) | ((device >> 12) & 0xfff00), radix: 16)
+      for line in locks.split(separator: "\n") where line.contains("FLOCK") {
+        guard
+          let place = line.split(separator: " ").first(where: { $0.filter { $0 == ":" }.count == 2 }
+          )
+        else { continue }
+        let parts = place.split(separator: ":")
+        guard parts.count == 3, UInt64(parts[2]) == UInt64(info.st_ino),
+          UInt64(parts[0], radix: 16) == UInt64(major, radix: 16),
+          UInt64(parts[1], radix: 16) == UInt64(minor, radix: 16)
+        else { continue }
+        return true
+      }
+      return false
+    }
+    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    guard descriptor >= 0 else { return false }
+    defer { close(descriptor) }
+    guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else { return true }
+    flock(descriptor, LOCK_UN)
+    return false
+  }
 }

@@ -214,7 +214,8 @@ public enum DocumentSet {
   /// The environment a document's build does not depend on: how many at once, where the
   /// output goes, the live view, this set's own variables.
   static let volatile: Set<String> = [
-    "SHEAF_JOBS", "SHEAF_SHARD", "SHEAF_NO_LIVE", "SHEAF_LIVE", "SHEAF_NO_PROGRESS",
+    "SHEAF_JOBS", "SHEAF_SHARD", "SHEAF_NO_LIVE", "SHEAF_LIVE", "SHEAF_DOCS_LIVE",
+    "SHEAF_NO_PROGRESS",
     "SHEAF_NOTIFY", "SHEAF_CWD", "SHEAF_MAKEFILE", "SHEAF_PORT", "SHEAF_HOST", "SHEAF_ROWS",
     "SHEAF_DOC_ID", "SHEAF_DOC_ARG", "SHEAF_SECTION_ARG", "SHEAF_NOTE", "SHEAF_BRIEF", "SHEAF_OUT",
     "SHEAF_KIND", "SHEAF_SECTIONS", "SHEAF_CANDIDATES", "SHEAF_BUDGET", "SHEAF_NO_WAIT",

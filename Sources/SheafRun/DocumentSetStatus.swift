@@ -29,7 +29,16 @@ extension DocumentSet {
       let forecast = unchanged(member) ? Forecast() : try self.forecast(member, plan, options)
       requests += forecast.items.count
       estimate = estimate.flatMap { sum in forecast.cost.map { sum + $0 } }
-      if listing == .none || (listing == .asking && forecast.items.isEmpty) { continue }
+      if listing == .none {
+        // The end of a make docs: what did not come out ready, and where its make doc said why.
+        guard ["partial", "failed", "cancelled"].contains(status) else { continue }
+        let log = SetLayout(runs: absolute(options.runs), plan: plan.id, shard: options.shard)
+          .log(member.id)
+        let see = FileManager.default.fileExists(atPath: log) ? " · see \(log)" : ""
+        out += "\(RunView.mark(mark(status))) \(member.id) is \(status)\(see)\n"
+        continue
+      }
+      if listing == .asking && forecast.items.isEmpty { continue }
       let done = summary?["totals"].map {
         "\($0["completed"]?.int ?? 0)/\($0["sections"]?.int ?? 0)"
       }
@@ -57,8 +66,8 @@ extension DocumentSet {
 
   /// The documents a report lists before its totals.
   public enum Listing: Sendable {
-    /// Every one (`make status ROWS=`), those that ask something (`DRY=1`), none (the end of a
-    /// make docs).
+    /// Every one (`make status ROWS=`), those that ask something (`DRY=1`), those that did not
+    /// come out ready (the end of a make docs).
     case all, asking, none
   }
 

@@ -69,7 +69,17 @@ extension SheafRun {
         "Each document's status, cost so far and what the next make docs asks of it, then the totals."
     )
     var status = false
-    @Flag(help: "With --status: the totals only.") var totals = false
+    @Flag(help: "With --status: the totals, after the documents that are not ready.")
+    var totals = false
+    @Flag(
+      help:
+        "The documents being built and the totals, live (in a terminal, drawn again twice a second)."
+    )
+    var watch = false
+    @Flag(
+      name: .customLong("until-complete"),
+      help: "With --watch: end once no document is being built.")
+    var untilComplete = false
     @Flag(
       name: .customLong("dry-run"),
       help:
@@ -96,6 +106,7 @@ extension SheafRun {
       options.prompts = prompt.settings
       options.prices = try price.priceList()
       options.request = try RequestFlags.among(callFlags).given
+      if watch { return try DocumentSet.watch(options, untilComplete: untilComplete) }
       if status || dryRun {
         return try DocumentSet.report(
           options, listing: dryRun ? .asking : totals ? .none : .all, tool: SheafRun.toolName)

@@ -183,7 +183,10 @@ import Testing
     #expect(spent <= 0.05, "\(spent)")
     #expect(completed > 0 && completed < 12, "\(completed)")
     #expect(try stub.requests() == completed)
-    #expect(run.err.contains("ready") || run.err.contains("partial"), "\(run.err)")
+    // The end of the run names what did not come out ready, and where its make doc said why.
+    #expect(
+      run.err.contains(" is partial · see \(scratch)/runs/brief.set/all/logs/")
+        || run.err.contains(" is failed · see "), "\(run.err)")
 
     // The documents share the provider's window: 12 requests at 4 a 2 s window, no 429.
     let limited = try Stub()
@@ -274,6 +277,10 @@ import Testing
     #expect(again.status == 0, "\(again.err.suffix(800))")
     #expect(again.err.contains("2 unchanged and ready, 1 to build"), "\(again.err)")
     #expect(try text("runs/lark/lark.md").contains("A pitch a person wrote."))
+    // The set, live (not a terminal: the totals; nothing is being built, so it ends).
+    let watched = try make(nil, "watch")
+    #expect(watched.status == 0, "\(watched.err)")
+    #expect(watched.out.hasPrefix("brief: 3 documents: 3 ready · 0:0"), "\(watched.out)")
     // The PRD's plan given a document id of this set's: refused, nothing changed.
     let other = try Harness.run(
       "make --no-print-directory -f pipelines/sheaf.mk SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= RUNS='\(scratch)/runs' PROVIDER=offline doc PLAN=pipelines/prd/plan.json DOC=lark"
