@@ -14,11 +14,16 @@ sheaf.docs: $(SHEAF_DOCS) ; @:
 
 # A stop (make docs sends TERM to this make's group) reaches the document's make, which stops it
 # as it stops one document; the recipe waits for it to end (its sections written cancelled, its
-# document merged). A document that ends ready gets its stamp (sheaf-run stamp). A line says how
-# each ended, unless make docs draws its live view (SHEAF_DOCS_LIVE), which says it there.
+# document merged). A document that ends ready gets its stamp (sheaf-run stamp); one that does not
+# is added to `failed`, which the end of make docs lists. A line says how each ended, unless make
+# docs draws its live view (SHEAF_DOCS_LIVE). The variables make docs was given reach each
+# document's make as make does them: on its command line (MAKEFLAGS), or, from the environment,
+# through the SHEAF_* copies given back here (WARN and ONLY only when given).
 $(SHEAF_DOCS):
-	+@cd "$$SHEAF_CWD" && { PLAN="$$SHEAF_PLAN" RUNS="$$SHEAF_RUNS" MODE="$$SHEAF_MODE_ARG" J="$$SHEAF_JOBS" BUDGET="$$SHEAF_BUDGET" \
+	+@cd "$$SHEAF_CWD" && { env PLAN="$$SHEAF_PLAN" RUNS="$$SHEAF_RUNS" MODE="$$SHEAF_MODE_ARG" J="$$SHEAF_JOBS" BUDGET="$$SHEAF_BUDGET" \
+	  CALL_FLAGS="$$SHEAF_CALL_FLAGS" PROMPT_FLAGS="$$SHEAF_PROMPT_FLAGS" VALIDATE_FLAGS="$$SHEAF_VALIDATE_FLAGS" \
+	  NOTIFY="$$SHEAF_NOTIFY" FORMAT="$$SHEAF_FORMAT" $${SHEAF_WARN_GIVEN:+WARN="$$SHEAF_WARN"} $${SHEAF_ONLY_GIVEN:+ONLY="$$SHEAF_ONLY"} \
 	  $(MAKE) --no-print-directory -f "$$SHEAF_MAKEFILE" doc DOC=$@ >"$$SHEAF_SET/logs/$@.log" 2>&1 & doc=$$!; \
 	  trap : INT TERM HUP; wait $$doc; made=$$?; while kill -0 $$doc 2>/dev/null; do wait $$doc; made=$$?; done; }; \
 	if [ $$made = 0 ] && "$$SHEAF_BIN/sheaf-run" stamp --run "$$SHEAF_RUNS/$@"; then [ -n "$$SHEAF_DOCS_LIVE" ] || echo "sheaf: ✓ $@"; \
-	else [ -n "$$SHEAF_DOCS_LIVE" ] || echo "sheaf: ✗ $@ is not ready: $$SHEAF_SET/logs/$@.log" >&2; exit 1; fi
+	else echo $@ >>"$$SHEAF_SET/failed"; [ -n "$$SHEAF_DOCS_LIVE" ] || echo "sheaf: ✗ $@ is not ready: $$SHEAF_SET/logs/$@.log" >&2; exit 1; fi

@@ -206,7 +206,9 @@ docs: $(SHEAF_TOOLS)
 	SHEAF_BIN="$$(cd "$$SHEAF_BIN" 2>/dev/null && pwd)" || { echo "sheaf: no tools in $(SHEAF_BIN): run make build, or set SHEAF_BIN" >&2; exit 2; }; \
 	export SHEAF_BIN; case "$$SHEAF_JOBS" in ''|0|*[!0-9]*) echo "sheaf: J=$$SHEAF_JOBS: give the number of sections at once" >&2; exit 2;; esac; \
 	[ -n "$$SHEAF_DRY" ] && exec "$$SHEAF_BIN/sheaf-run" docs $(SHEAF_DOCS_ARGS) --dry-run -- $$SHEAF_CALL_FLAGS; \
-	SHEAF_SET=$$("$$SHEAF_BIN/sheaf-run" docs $(SHEAF_DOCS_ARGS) $${SHEAF_FORCE:+--all} $${SHEAF_ONLY_GIVEN:+--all}) || exit 2; \
+	SHEAF_SET=$$("$$SHEAF_BIN/sheaf-run" docs $(SHEAF_DOCS_ARGS) --where) || exit 2; \
+	exec 8>>"$$SHEAF_SET/.lock" && flock -n 8 || { echo "sheaf: another make docs of this set (and shard) is under way" >&2; exit 2; }; \
+	"$$SHEAF_BIN/sheaf-run" docs $(SHEAF_DOCS_ARGS) $${SHEAF_FORCE:+--all} $${SHEAF_ONLY_GIVEN:+--all} >/dev/null || exit 2; \
 	export SHEAF_SET; $(SHEAF_TRAPS); live=; if [ -t 2 ] && [ -z "$$SHEAF_NO_LIVE" ]; then \
 	  SHEAF_DOCS_LIVE=1; export SHEAF_DOCS_LIVE; "$$SHEAF_BIN/sheaf-run" docs $(SHEAF_DOCS_ARGS) --watch >&2 & live=$$!; \
 	  trap 'kill $$live 2>/dev/null' EXIT; \

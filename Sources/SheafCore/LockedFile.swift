@@ -34,25 +34,38 @@ public enum LockedFile {
   /// that asking never takes the lock even for an instant; where /proc/locks cannot be read, by
   /// trying it without waiting.
   public static func isHeld(_ path: String) -> Bool {
+    isHeld(path, among: heldFlocks())
+  }
+
+  /// The files a flock is held on now, as `device:inode` (read once from /proc/locks, for many
+  /// files at a time); `nil` when /proc/locks cannot be read.
+  public static func heldFlocks() -> Set<String>? {
+    guard let locks = try? String(contentsOfFile: "/proc/locks", encoding: .utf8) else {
+      return nil
+    }
+    var held = Set<String>()
+    for line in locks.split(separator: "\n") where line.contains("FLOCK") {
+      guard
+        let place = line.split(separator: " ").first(where: { $0.filter { $0 == ":" }.count == 2 }),
+        case let parts = place.split(separator: ":"), parts.count == 3,
+        let major = UInt64(parts[0], radix: 16), let minor = UInt64(parts[1], radix: 16),
+        let inode = UInt64(parts[2])
+      else { continue }
+      held.insert("\(major):\(minor):\(inode)")
+    }
+    return held
+  }
+
+  /// Whether a flock is held on the file at `path`, given what `heldFlocks` read (`nil`: by
+  /// trying it without waiting).
+  public static func isHeld(_ path: String, among held: Set<String>?) -> Bool {
     var info = stat()
     guard stat(path, &info) == 0 else { return false }
-    if let locks = try? String(contentsOfFile: "/proc/locks", encoding: .utf8) {
+    if let held {
       let device = UInt64(info.st_dev)
-      let major = String((device >> 8) & 0xfff, radix: 16)
-      let minor = String((device & 0xff) | ((device >> 12) & 0xfff00), radix: 16)
-      for line in locks.split(separator: "\n") where line.contains("FLOCK") {
-        guard
-          let place = line.split(separator: " ").first(where: { $0.filter { $0 == ":" }.count == 2 }
-          )
-        else { continue }
-        let parts = place.split(separator: ":")
-        guard parts.count == 3, UInt64(parts[2]) == UInt64(info.st_ino),
-          UInt64(parts[0], radix: 16) == UInt64(major, radix: 16),
-          UInt64(parts[1], radix: 16) == UInt64(minor, radix: 16)
-        else { continue }
-        return true
-      }
-      return false
+      let major = (device >> 8) & 0xfff
+      let minor = (device & 0xff) | ((device >> 12) & 0xfff00)
+      return held.contains("\(major):\(minor):\(UInt64(info.st_ino))")
     }
     let descriptor = open(path, O_RDONLY | O_CLOEXEC)
     guard descriptor >= 0 else { return false }

@@ -116,10 +116,12 @@ public struct RateWindow: Equatable, Sendable {
 ///
 /// What is left is the least its answers said, less every request started after the answered one
 /// and not answered yet (which the server had not counted when it answered). Those started before
-/// it reached the server before it (one machine's requests arrive in the order they are sent), so
-/// they are in what it said: counting them again would hold up to J requests of every window. A
-/// start is held while nothing is left, until the window resets, so any number of processes that
-/// share it (a run's `rate/`, a set's) stay under the limit before a 429 rather than after.
+/// it are taken to have reached the server before it, so they are in what it said: counting them
+/// again would hold up to J requests of every window. That is usually so of one machine's
+/// requests, not always: near a window's end one that arrived out of order can earn a 429, which
+/// the cool-down and a retry take care of. Once nothing is in flight, the least said is exact. A
+/// start is held while nothing is left, until the window resets, so the processes that share it
+/// (a run's `rate/`, a set's) stay under the limit before a 429 rather than after.
 struct RatePace: Equatable {
   /// Requests left in the window, as far as is known (`nil`: nothing said, go).
   var left: Int?
@@ -134,6 +136,8 @@ struct RatePace: Equatable {
   /// The least the answers of this window said was left: exactly what is left once every request
   /// started has been answered (all of them were counted).
   var said: Int?
+  /// Requests of this window that ended without an answer: each may have been counted.
+  var lost = 0
 
   /// Time added to a reset: the server's clock and ours are read a little apart.
   static let margin = 0.05
@@ -147,6 +151,7 @@ struct RatePace: Equatable {
       starts.removeAll { $0 < reset }
       since = reset
       said = nil
+      lost = 0
       left = limit.map { $0 - starts.count }
       self.reset = nil
     }
@@ -165,9 +170,12 @@ struct RatePace: Equatable {
     return at
   }
 
-  /// The request started at `sentAt` ended without saying anything of the window.
+  /// The request started at `sentAt` ended without saying anything of the window: it may have
+  /// reached the server all the same, so it is counted as spent in what the answers said.
   mutating func forget(sentAt: Double) {
-    if let index = starts.firstIndex(of: sentAt) { starts.remove(at: index) }
+    guard let index = starts.firstIndex(of: sentAt) else { return }
+    starts.remove(at: index)
+    if sentAt >= (since ?? -Double.infinity) { lost += 1 }
   }
 
   /// The request started at `sentAt` was answered with `window` (read at `now`).
@@ -176,7 +184,7 @@ struct RatePace: Equatable {
   /// than they were sent, so a later answer may have been counted earlier and say more. An
   /// answer to a request sent before the window began says nothing of it.
   mutating func observe(_ window: RateWindow, sentAt: Double, now: Double) {
-    forget(sentAt: sentAt)
+    if let index = starts.firstIndex(of: sentAt) { starts.remove(at: index) }
     if let allowed = window.limit { limit = allowed }
     if let since, sentAt < since { return }
     let estimate = window.remaining - starts.filter { $0 > sentAt }.count
@@ -185,11 +193,14 @@ struct RatePace: Equatable {
       said = min(said ?? window.remaining, window.remaining)
       // Nothing in flight: the least said counts every request (the processes of one machine
       // start theirs in another order than they send them, so an estimate may count one twice).
-      self.left = starts.isEmpty ? said : min(left, estimate)
+      self.left = starts.isEmpty ? (said ?? window.remaining) - lost : min(left, estimate)
       self.reset = max(reset, resets)
     } else {
       said = window.remaining
-      left = estimate
+      if reset != nil { lost = 0 }
+      // Just after a new window began (its reset unknown), the starts counted down from its
+      // limit bound what an early answer may say is left.
+      left = reset == nil ? min(left ?? estimate, estimate) : estimate
       reset = resets
     }
   }

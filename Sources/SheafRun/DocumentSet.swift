@@ -24,6 +24,10 @@ public struct SetLayout {
   public var ledger: String { "\(root)/budget.json" }
   /// `docs`: the ids of the documents to build, for `pipelines/docs.mk`.
   public var list: String { "\(root)/docs" }
+  /// `failed`: the documents whose make doc did not come out ready, a line each (docs.mk).
+  public var failed: String { "\(root)/failed" }
+  /// `.lock`: held by the make docs under way.
+  public var lock: String { "\(root)/.lock" }
   /// `logs/<id>.log`: what a document's make doc said.
   public func log(_ id: String) -> String { "\(root)/logs/\(id).log" }
 }
@@ -96,11 +100,11 @@ public enum DocumentSet {
         // PROMPT_FLAGS the run remembers (none given now): they choose its templates.
         let remembered = PromptSettings(stored: stored)
         hash.update("\u{0}remembered \(stored.compactText)")
+        let library = TemplateLibrary(promptDirs: remembered.promptDirs)
+        let set = remembered.set ?? plan.promptSet ?? plan.id
         templates(
-          in: remembered.promptDirs.flatMap {
-            [$0, "\($0)/\(remembered.set ?? plan.promptSet ?? plan.id)"]
-          },
-          into: &hash)
+          in: library.candidates(set: set, planDir: nil)
+            + library.candidates(set: "default", planDir: nil), into: &hash)
       }
       members.append(Member(id: id, row: row, layout: layout, stamp: hash.hexDigest()))
     }
@@ -116,15 +120,11 @@ public enum DocumentSet {
   /// - Throws: `ToolFailure.usage` for a bad plan or table (nothing is written).
   public static func start(_ options: Options, tool: String) throws -> String {
     let (plan, members, rows) = try members(options)
-    let set = SetLayout(runs: absolute(options.runs), plan: plan.id, shard: options.shard)
-    do {
-      try FileManager.default.createDirectory(
-        atPath: set.root + "/logs", withIntermediateDirectories: true)
-      try FileManager.default.createDirectory(atPath: set.rate, withIntermediateDirectories: true)
-    } catch {
-      throw ToolFailure.usage(
-        "\(set.root): cannot create the set's folder: \(SystemReason.of(error))")
+    // Nothing is written over another plan's document (a row would become its inputs).
+    for member in members {
+      try RunCommands.checkOwner(RunDirectory(path: member.layout.root), plan: plan.id)
     }
+    let set = try folder(plan: plan, options: options)
     var build: [String] = []
     for member in members {
       try writeRow(member)
@@ -133,6 +133,7 @@ public enum DocumentSet {
       try AtomicFile.write(member.stamp + "\n", to: member.layout.nextStamp)
     }
     unlink(set.ledger)  // BUDGET= bounds what this make docs spends
+    unlink(set.failed)
     try AtomicFile.write(build.joined(separator: " ") + "\n", to: set.list)
     let share =
       options.shard.count > 1
@@ -142,6 +143,27 @@ public enum DocumentSet {
       "\(plan.id): \(rows) document\(rows == 1 ? "" : "s")\(share); \(members.count - build.count) unchanged and ready, \(build.count) to build"
     )
     return set.root
+  }
+
+  /// The set's folder for this shard, created (with its `logs/` and the set's `rate/`); the plan
+  /// and the table are read and checked first.
+  /// - Throws: `ToolFailure.usage` for a bad plan or table, or a folder that cannot be made.
+  public static func folder(_ options: Options) throws -> String {
+    let (plan, _, _) = try members(options)
+    return try folder(plan: plan, options: options).root
+  }
+
+  static func folder(plan: Plan, options: Options) throws -> SetLayout {
+    let set = SetLayout(runs: absolute(options.runs), plan: plan.id, shard: options.shard)
+    do {
+      try FileManager.default.createDirectory(
+        atPath: set.root + "/logs", withIntermediateDirectories: true)
+      try FileManager.default.createDirectory(atPath: set.rate, withIntermediateDirectories: true)
+    } catch {
+      throw ToolFailure.usage(
+        "\(set.root): cannot create the set's folder: \(SystemReason.of(error))")
+    }
+    return set
   }
 
   /// Writes a document's `row.json` unless it already holds this row.
@@ -191,12 +213,14 @@ public enum DocumentSet {
     return true
   }
 
-  /// A document of a set that its make doc built ready (make exited 0): the stamp that make docs
-  /// started it with becomes its `.stamp`, written anew so that its time is the build's end.
-  /// - Throws: `ToolFailure.usage` when there is no stamp to take (not started by make docs).
+  /// A document of a set that its make doc built ready (make exited 0) is stamped.
+  ///
+  /// The stamp that make docs started it with becomes its `.stamp`, written anew so that its time
+  /// is the build's end. Without one (a make doc of its own ran since make docs started it), nothing is stamped: the
+  /// next make docs starts the document again, which then asks nothing.
   public static func stamp(_ layout: RunLayout) throws {
     guard let stamp = try? String(contentsOfFile: layout.nextStamp, encoding: .utf8) else {
-      throw ToolFailure.usage("\(layout.nextStamp): no stamp to take (make docs writes it)")
+      return
     }
     try AtomicFile.write(stamp, to: layout.stamp)
     unlink(layout.nextStamp)
@@ -219,7 +243,7 @@ public enum DocumentSet {
     "SHEAF_NOTIFY", "SHEAF_CWD", "SHEAF_MAKEFILE", "SHEAF_PORT", "SHEAF_HOST", "SHEAF_ROWS",
     "SHEAF_DOC_ID", "SHEAF_DOC_ARG", "SHEAF_SECTION_ARG", "SHEAF_NOTE", "SHEAF_BRIEF", "SHEAF_OUT",
     "SHEAF_KIND", "SHEAF_SECTIONS", "SHEAF_CANDIDATES", "SHEAF_BUDGET", "SHEAF_NO_WAIT",
-    "SHEAF_SET", "SHEAF_BIN",
+    "SHEAF_SET", "SHEAF_BIN", "SHEAF_FORCE", "SHEAF_FORGET", "SHEAF_CLEAR_NOTE", "SHEAF_DRY",
   ]
 
   /// What every document of the set is built from besides its row: sheaf's version and

@@ -20,22 +20,33 @@ extension DocumentSet {
     var estimate: Double? = 0
     var out = ""
     let width = min(40, members.map(\.id.count).max() ?? 0)
+    let set = SetLayout(runs: absolute(options.runs), plan: plan.id, shard: options.shard)
+    // The documents this make docs built that did not come out ready (docs.mk lists them).
+    let failed = Set(
+      ((try? String(contentsOfFile: set.failed, encoding: .utf8)) ?? "").split(separator: "\n")
+        .map(String.init))
     for member in members {
       let summary = JSON.readObject(member.layout.summary)
       let status = summary?["status"]?.string ?? "pending"
       counts[status, default: 0] += 1
       let cost = summary?["totals"]?["cost"]?.double
       spent += cost ?? 0
-      let forecast = unchanged(member) ? Forecast() : try self.forecast(member, plan, options)
+      let forecast: Forecast
+      do {
+        forecast = unchanged(member) ? Forecast() : try self.forecast(member, plan, options)
+      } catch let failure as ToolFailure {
+        // One document that cannot be forecast (another plan's run) is said; the others go on.
+        out += "\(RunView.mark("failed")) \(member.id): \(failure.message)\n"
+        continue
+      }
       requests += forecast.items.count
       estimate = estimate.flatMap { sum in forecast.cost.map { sum + $0 } }
       if listing == .none {
         // The end of a make docs: what did not come out ready, and where its make doc said why.
-        guard ["partial", "failed", "cancelled"].contains(status) else { continue }
-        let log = SetLayout(runs: absolute(options.runs), plan: plan.id, shard: options.shard)
-          .log(member.id)
+        guard failed.contains(member.id) else { continue }
+        let log = set.log(member.id)
         let see = FileManager.default.fileExists(atPath: log) ? " · see \(log)" : ""
-        out += "\(RunView.mark(mark(status))) \(member.id) is \(status)\(see)\n"
+        out += "\(RunView.mark("failed")) \(member.id) is not ready (\(status))\(see)\n"
         continue
       }
       if listing == .asking && forecast.items.isEmpty { continue }

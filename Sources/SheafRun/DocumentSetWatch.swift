@@ -7,8 +7,9 @@ extension DocumentSet {
   /// The documents being built (a run holds its lock), each with its sections done, then the
   /// set's totals, drawn again twice a second. Not a terminal: the totals, each time they change.
   ///
-  /// With `untilComplete`, it ends once no document is being built and every one has been or
-  /// none is left to start; it also ends when the process that started it is gone.
+  /// With `untilComplete`, it ends once no make docs of the set is under way (it holds the set's
+  /// lock) and no document is being built, after one was or when none is left to start; it also
+  /// ends when the process that started it is gone.
   public static func watch(_ options: Options, untilComplete: Bool) throws -> ExitStatus {
     let (plan, members, _) = try members(options)
     let writer = RecordWriter()
@@ -17,12 +18,17 @@ extension DocumentSet {
     let start = Date()
     var last = ""
     var seenRunning = false
+    let set = SetLayout(runs: absolute(options.runs), plan: plan.id, shard: options.shard)
+    var seenSet = false
     while true {
       var counts: [String: Int] = [:]
       var lines: [String] = []
       var running = 0
+      let held = LockedFile.heldFlocks()
+      let setHeld = LockedFile.isHeld(set.lock, among: held)
+      seenSet = seenSet || setHeld
       for member in members {
-        if LockedFile.isHeld(member.layout.lock) {
+        if LockedFile.isHeld(member.layout.lock, among: held) {
           running += 1
           let progress = JSON.readObject(member.layout.progress)
           let done = progress?["done"]?.int ?? 0
@@ -52,7 +58,10 @@ extension DocumentSet {
         last = tally.joined(separator: "\u{0}")
       }
       let pending = counts["pending"] ?? 0
-      if untilComplete && running == 0 && (seenRunning || pending == 0) { break }
+      // The make docs under way holds its set's lock: between two documents none holds its own.
+      if untilComplete && running == 0 && !setHeld && (seenSet || seenRunning || pending == 0) {
+        break
+      }
       if getppid() != parent { break }
       usleep(500_000)
     }

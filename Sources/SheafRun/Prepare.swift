@@ -120,14 +120,18 @@ extension RunCommands {
     return (plan.id, nil)
   }
 
-  /// A document of a plan (`DOC=`) is not built over the run of another plan's document.
+  /// A document of a plan is not built over the run of another plan's document.
   /// - Throws: `ToolFailure.usage` naming both plans.
   static func checkOwner(_ run: RunDirectory, plan: Plan) throws {
-    guard plan.planID != nil, let first = run.plannedRecords().first,
-      let owner = first["plan_id"]?.string ?? first["doc"]?.string
+    try checkOwner(run, plan: plan.planID ?? plan.id)
+  }
+
+  /// The run at `run` is one of the plan whose id is `plan`, or has none yet.
+  /// - Throws: `ToolFailure.usage` naming both plans.
+  static func checkOwner(_ run: RunDirectory, plan mine: String) throws {
+    guard let first = run.plannedRecords().first,
+      let owner = first["plan_id"]?.string ?? first["doc"]?.string, owner != mine
     else { return }
-    let mine = plan.planID ?? plan.id
-    guard owner != mine else { return }
     throw ToolFailure.usage(
       "\(run.path): this run is a document of the plan '\(owner)', not of '\(mine)': give another DOC_ID= (or RUNS=), or remove the folder"
     )

@@ -69,6 +69,8 @@ extension SheafRun {
         "Each document's status, cost so far and what the next make docs asks of it, then the totals."
     )
     var status = false
+    @Flag(help: "Print the set's folder for this shard (creating it), and nothing else.")
+    var `where` = false
     @Flag(help: "With --status: the totals, after the documents that are not ready.")
     var totals = false
     @Flag(
@@ -107,6 +109,10 @@ extension SheafRun {
       options.prices = try price.priceList()
       options.request = try RequestFlags.among(callFlags).given
       if watch { return try DocumentSet.watch(options, untilComplete: untilComplete) }
+      if `where` {
+        try RecordWriter().writeText(try DocumentSet.folder(options) + "\n")
+        return .completed
+      }
       if status || dryRun {
         return try DocumentSet.report(
           options, listing: dryRun ? .asking : totals ? .none : .all, tool: SheafRun.toolName)

@@ -185,8 +185,8 @@ import Testing
     #expect(try stub.requests() == completed)
     // The end of the run names what did not come out ready, and where its make doc said why.
     #expect(
-      run.err.contains(" is partial · see \(scratch)/runs/brief.set/all/logs/")
-        || run.err.contains(" is failed · see "), "\(run.err)")
+      run.err.contains(" is not ready (partial) · see \(scratch)/runs/brief.set/all/logs/"),
+      "\(run.err)")
 
     // The documents share the provider's window: 12 requests at 4 a 2 s window, no 429.
     let limited = try Stub()
@@ -288,5 +288,22 @@ import Testing
     #expect(other.status == 2)
     #expect(other.err.contains("is a document of the plan 'brief', not of 'prd'"), "\(other.err)")
     #expect(try text("runs/lark/lark.md").contains("A pitch a person wrote."))
+    // The same as a set: refused before anything is written (its row stays the brief's).
+    let row = try text("runs/lark/row.json")
+    let otherSet = try Harness.run(
+      "make --no-print-directory -f pipelines/sheaf.mk SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= RUNS='\(scratch)/runs' PROVIDER=offline docs PLAN=pipelines/prd/plan.json ROWS='\(scratch)/set/rows.csv' DOC_ID=key"
+    )
+    #expect(otherSet.status == 2)
+    #expect(
+      otherSet.err.contains("is a document of the plan 'brief', not of 'prd'"), "\(otherSet.err)")
+    #expect(try text("runs/lark/row.json") == row)
+    // One make docs of a set at a time: a second one says so and stops.
+    let busy = try Harness.run(
+      "flock '\(scratch)/runs/brief.set/all/.lock' sleep 3 & sleep 0.5; "
+        + "make --no-print-directory -f pipelines/sheaf.mk SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= RUNS='\(scratch)/runs' PROVIDER=offline docs PLAN='\(scratch)/set/plan.json' ROWS='\(scratch)/set/rows.csv' DOC_ID=key; echo \"exit $?\"; wait"
+    )
+    #expect(busy.out.contains("exit 2"), "\(busy.out)")
+    #expect(
+      busy.err.contains("another make docs of this set (and shard) is under way"), "\(busy.err)")
   }
 }

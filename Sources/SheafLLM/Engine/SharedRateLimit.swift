@@ -164,6 +164,7 @@ final class SharedRateLimit {
       state.pace.since = json?["since"]?.double
       state.pace.starts = json?["starts"]?.array?.compactMap(\.double) ?? []
       state.pace.said = json?["said"]?.int
+      state.pace.lost = json?["lost"]?.int ?? 0
       guard exclusive else { return nil }
       change(&state)
       // Never the base URL itself (it may carry credentials): the file is named by its hash.
@@ -176,6 +177,7 @@ final class SharedRateLimit {
       out["since"] = state.pace.since.map { JSON($0) } ?? .null
       out["starts"] = JSON.array(state.pace.starts.map { JSON($0) })
       out["said"] = state.pace.said.map { JSON($0) } ?? .null
+      out["lost"] = JSON(state.pace.lost)
       return out
     }
     return (state, ok)

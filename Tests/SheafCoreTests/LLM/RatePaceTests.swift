@@ -133,4 +133,24 @@ struct RatePaceTests {
     pace.observe(RateWindow(remaining: 9, resetIn: 5, limit: 10), sentAt: b ?? 0, now: 0.6)
     #expect(pace.left == 8, "everything answered: 8 is what is left")
   }
+
+  /// Just after a window began, the starts counted down from its limit bound what an answer says
+  /// is left (the last one started may arrive first), and a request that ended without an answer
+  /// is counted as spent.
+  @Test func aNewWindowsFirstAnswerSaysNoMoreThanItsLimitAllows() {
+    var pace = RatePace()
+    _ = pace.start(now: 0)
+    pace.observe(RateWindow(remaining: 0, resetIn: 1, limit: 3), sentAt: 0, now: 0.1)
+    let starts = (0..<3).compactMap { _ in pace.start(now: 1.2) }
+    #expect(starts.count == 3)
+    #expect(pace.start(now: 1.2) == nil)
+    // The last started reached the server first: 2 left when it did; the other two are not
+    // counted again, but the three started bound it.
+    pace.observe(RateWindow(remaining: 2, resetIn: 1, limit: 3), sentAt: starts[2], now: 1.3)
+    #expect(pace.left == 0)
+    // One ends with no answer (it may have been counted), the other is answered: 0 left.
+    pace.forget(sentAt: starts[0])
+    pace.observe(RateWindow(remaining: 1, resetIn: 1, limit: 3), sentAt: starts[1], now: 1.4)
+    #expect(pace.left == 0, "1 said, less the one that ended unanswered")
+  }
 }
