@@ -9,7 +9,7 @@
 #   make outline BRIEF=brief.md OUT=plan.json [KIND=report|prd|book|blog] [SECTIONS=n] [CANDIDATES=k]
 #                                                     a plan drafted from a brief, to read, edit
 #                                                     and run (k candidates: OUT-1.json …)
-#   make doctor PLAN=plan.json [PROVIDER=…]          check the tools, plan, prompts, key, server,
+#   make doctor PLAN=plan.json [PROVIDER=…] [ROWS=…] check the tools, plan, prompts, key, server,
 #                                                     model and price before anything is spent
 #   make serve DOC=prd [PORT=n]                       a live page of the run, with its actions
 #   make docs PLAN=plan.json ROWS=rows.csv [DOC_ID='{{row.product}}'] [SHARD=i/N] [J=16]
@@ -154,7 +154,7 @@ SHEAF_PREPARE = "$$SHEAF_BIN/sheaf-run" prepare --plan "$$SHEAF_PLAN" --runs "$$
 # What a run needs, checked before anything is spent (make doctor; make doc checks, once the run
 # is prepared, the part that needs no network for the sections it will ask, with the settings the
 # run keeps, and says only what failed).
-SHEAF_DOCTOR = "$$SHEAF_BIN/sheaf-run" doctor $(1) --plan "$$SHEAF_PLAN" --mode "$$SHEAF_MODE_ARG" \
+SHEAF_DOCTOR = "$$SHEAF_BIN/sheaf-run" doctor $(1) --plan "$$SHEAF_PLAN" --mode "$$SHEAF_MODE_ARG" --rows "$$SHEAF_ROWS" \
   $${SHEAF_BUDGET:+--budget "$$SHEAF_BUDGET"} $$SHEAF_PROMPT_FLAGS -- $$SHEAF_CALL_FLAGS
 
 # One run per document at a time: the recipe's shell opens runs/<doc>/.lock as descriptor 9 and

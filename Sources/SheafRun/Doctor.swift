@@ -28,6 +28,9 @@ public enum Doctor {
     /// A prepared run: its planned sections that will be asked (not completed) are checked, with
     /// the settings the run keeps (run.json) under the ones given.
     public var run: String?
+    /// A table of inputs (`make docs ROWS=`): the prompts are checked with its first row's fields
+    /// as the document's inputs, as its documents will be built.
+    public var rows: String?
 
     public init(plan: String) { self.plan = plan }
   }
@@ -99,11 +102,14 @@ public enum Doctor {
   static func plannedRecords(_ options: Options, say: (Bool, String) throws -> Void) throws
     -> [JSON]?
   {
-    let plan: Plan
+    var plan: Plan
     let graph: SectionGraph
     do {
       plan = try PlanReader.read(
         path: options.plan, allowOutside: options.allowOutside || PlanPaths.allowOutside())
+      if let rows = options.rows, let first = try DocumentRows.read(path: rows).rows.first {
+        plan.document(plan.id, row: first.fields)
+      }
       graph = try SectionGraph(plan: plan, mode: options.mode.flatMap { $0.isEmpty ? nil : $0 })
     } catch let problems as PlanProblems {
       try say(false, "plan \(options.plan): \(problems.lines.joined(separator: "; "))")

@@ -34,6 +34,11 @@ extension SheafRun {
         valueName: "dir"))
     var run: String?
     @Option(
+      help: ArgumentHelp(
+        "A table of inputs (make docs ROWS=): check the prompts with its first row's fields.",
+        valueName: "path"))
+    var rows: String?
+    @Option(
       help: ArgumentHelp("A budget in USD: every model then needs a price.", valueName: "usd"))
     var budget: Double?
     @OptionGroup var outside: OutsideFlag
@@ -56,6 +61,7 @@ extension SheafRun {
       options.callFlags = callFlags
       options.allowOutside = outside.allowOutside
       options.run = run
+      options.rows = rows.flatMap { $0.isEmpty ? nil : $0 }
       return try Doctor.run(options)
     }
   }

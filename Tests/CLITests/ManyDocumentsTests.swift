@@ -231,6 +231,20 @@ import Testing
     )
     #expect(missing.status == 2)
     #expect(missing.err.contains("usage: make docs PLAN="), "\(missing.err)")
+    // A plan whose templates read an input only the rows give: make doctor checks its prompts
+    // with the first row's fields when ROWS= is given.
+    try Harness.write(
+      #"{"id": "brief", "title": "Brief", "prompt_set": "brief", "sections": [{"id": "pitch", "title": "Pitch"}]}"#,
+      to: scratch + "/set/bare.json")
+    try Harness.write("key,product\na,One\n", to: scratch + "/set/rows.csv")
+    let doctor =
+      "make --no-print-directory -f pipelines/sheaf.mk SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= PROVIDER=offline doctor PLAN='\(scratch)/set/bare.json'"
+    let alone = try Harness.run(doctor)
+    #expect(alone.status != 0)
+    #expect(alone.out.contains("no variable 'doc.inputs.product'"), "\(alone.out)")
+    let withRows = try Harness.run("\(doctor) ROWS='\(scratch)/set/rows.csv'")
+    #expect(withRows.status == 0, "\(withRows.out) \(withRows.err)")
+    #expect(withRows.out.contains("✓ prompts: every section's prompt renders"), "\(withRows.out)")
   }
 
   /// A stop reaches every document: the sections in flight are written cancelled and each
