@@ -15,7 +15,8 @@ public struct PromptFlags: ParsableArguments {
   /// `--set`.
   @Option(
     help: ArgumentHelp(
-      "The prompt set (default: the record's prompt_set, else its doc).", valueName: "name"))
+      "The prompt set (default: the record's prompt_set, else its plan_id, else its doc).",
+      valueName: "name"))
   public var set: String?
 
   /// `--lax`.

@@ -13,7 +13,7 @@ struct BuildPrompt: FilterCommand {
       A prompt set is a folder: shared_context.mustache (the system message, the same for every \
       section, so providers can cache it), one <template>.mustache per section or a \
       default.mustache, and partials by name. The set is --set, else the record's prompt_set, \
-      else its doc. Files are looked for in --prompts DIR (DIR/<set>/, then DIR/), then beside \
+      else its plan_id (a row's document of make docs), else its doc. Files are looked for in --prompts DIR (DIR/<set>/, then DIR/), then beside \
       the plan (<plan_dir>/prompts/<set>/, then <plan_dir>/), then ./prompts/<set>/.
 
       Templates see doc (id, title, inputs.*), section (id, title, description, order, stage, \

@@ -38,7 +38,7 @@ extension SheafRun {
         {{plan}}) or a field's name; else the `id` field; else <plan>-<n>; made a slug. Two rows \
         with one id are an error naming both.
 
-        Without --status or --dry-run: writes each document's row.json (when it changed) and the \
+        Without --status, --dry-run, --watch or --where: writes each document's row.json (when it changed) and the \
         list of documents to build into the set's folder, <runs>/<plan>.set/<shard>/, and prints \
         that folder; pipelines/docs.mk builds them. A document that is ready and built from \
         exactly this row, plan, prompt set, tools and settings (its .stamp), with no section \
