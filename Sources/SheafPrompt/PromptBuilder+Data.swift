@@ -44,7 +44,9 @@ extension PromptBuilder {
     } else {
       let entries = given.array ?? []
       known = (given, entries, entries.map { $0["order"]?.int ?? 0 })
-      outlineOrders[key] = known
+      // Only the document's outline (its event, shared by every record) is kept: a record's own
+      // outline is one object per record, and keeping each would grow with the stream.
+      if json["outline"] == nil { outlineOrders[key] = known }
     }
     let order = json["order"]?.int ?? 0
     let (range, own) = OutlineWindow.window(orders: known.orders, around: order)
