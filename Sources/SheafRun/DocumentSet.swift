@@ -12,10 +12,11 @@ public struct SetLayout {
   /// The folder at `root`.
   public init(_ root: String) { self.root = root }
 
-  /// The folder of `shard` of the plan `plan`'s set under `runs`.
+  /// The folder of `shard` of the plan `plan`'s set under `runs` (made absolute: the documents'
+  /// make runs elsewhere).
   public init(runs: String, plan: String, shard: Shard) {
     let name = shard.count > 1 ? "\(shard.index)of\(shard.count)" : "all"
-    root = "\(runs)/\(plan).set/\(name)"
+    root = "\(RunCommands.absolutePath(runs))/\(plan).set/\(name)"
   }
 
   /// `../rate/`: the rate limit every document of the set shares (every shard, on this machine).
@@ -80,15 +81,27 @@ public enum DocumentSet {
     var stamp: String
   }
 
-  /// The plan, this shard's documents with their stamps, and how many rows there are.
-  static func members(_ options: Options) throws -> (plan: Plan, members: [Member], rows: Int) {
+  /// The plan, this shard's documents (their ids and rows), and how many rows there are, read
+  /// and checked.
+  static func rows(_ options: Options) throws -> (
+    plan: Plan, documents: [(id: String, row: DocumentRows.Row)], rows: Int
+  ) {
     let plan = try PlanReader.read(
       path: options.planPath, allowOutside: options.allowOutside || PlanPaths.allowOutside())
     let table = try DocumentRows.read(path: options.rowsPath)
     let ids = try table.documentIDs(template: options.docID, plan: plan.id)
+    let documents = zip(ids, table.rows).filter { options.shard.owns($0.0) }.map {
+      (id: $0.0, row: $0.1)
+    }
+    return (plan, documents, table.rows.count)
+  }
+
+  /// The plan, this shard's documents with their stamps, and how many rows there are.
+  static func members(_ options: Options) throws -> (plan: Plan, members: [Member], rows: Int) {
+    let (plan, documents, rows) = try rows(options)
     let common = commonStamp(plan: plan, options: options)
     var members: [Member] = []
-    for (id, row) in zip(ids, table.rows) where options.shard.owns(id) {
+    for (id, row) in documents {
       var hash = SHA256()
       hash.update(common)
       hash.update("\u{0}doc\u{0}\(id)")
@@ -108,7 +121,7 @@ public enum DocumentSet {
       }
       members.append(Member(id: id, row: row, layout: layout, stamp: hash.hexDigest()))
     }
-    return (plan, members, table.rows.count)
+    return (plan, members, rows)
   }
 
   // MARK: make docs
@@ -149,12 +162,12 @@ public enum DocumentSet {
   /// and the table are read and checked first.
   /// - Throws: `ToolFailure.usage` for a bad plan or table, or a folder that cannot be made.
   public static func folder(_ options: Options) throws -> String {
-    let (plan, _, _) = try members(options)
+    let (plan, _, _) = try rows(options)
     return try folder(plan: plan, options: options).root
   }
 
   static func folder(plan: Plan, options: Options) throws -> SetLayout {
-    let set = SetLayout(runs: absolute(options.runs), plan: plan.id, shard: options.shard)
+    let set = SetLayout(runs: options.runs, plan: plan.id, shard: options.shard)
     do {
       try FileManager.default.createDirectory(
         atPath: set.root + "/logs", withIntermediateDirectories: true)
@@ -296,6 +309,4 @@ public enum DocumentSet {
     guard stat(path, &info) == 0 else { return nil }
     return Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9
   }
-
-  static func absolute(_ path: String) -> String { RunCommands.absolutePath(path) }
 }

@@ -20,7 +20,7 @@ extension DocumentSet {
     var estimate: Double? = 0
     var out = ""
     let width = min(40, members.map(\.id.count).max() ?? 0)
-    let set = SetLayout(runs: absolute(options.runs), plan: plan.id, shard: options.shard)
+    let set = SetLayout(runs: options.runs, plan: plan.id, shard: options.shard)
     // The documents this make docs built that did not come out ready (docs.mk lists them).
     let failed = Set(
       ((try? String(contentsOfFile: set.failed, encoding: .utf8)) ?? "").split(separator: "\n")

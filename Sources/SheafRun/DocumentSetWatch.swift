@@ -11,14 +11,16 @@ extension DocumentSet {
   /// lock) and no document is being built, after one was or when none is left to start; it also
   /// ends when the process that started it is gone.
   public static func watch(_ options: Options, untilComplete: Bool) throws -> ExitStatus {
-    let (plan, members, _) = try members(options)
+    // Ids and run directories only: what they were built from is not this view's question.
+    let (plan, documents, _) = try rows(options)
+    let members = documents.map { (id: $0.id, layout: RunLayout("\(options.runs)/\($0.id)")) }
     let writer = RecordWriter()
     let terminal = isatty(1) != 0
     let parent = getppid()
     let start = Date()
     var last = ""
     var seenRunning = false
-    let set = SetLayout(runs: absolute(options.runs), plan: plan.id, shard: options.shard)
+    let set = SetLayout(runs: options.runs, plan: plan.id, shard: options.shard)
     var seenSet = false
     while true {
       var counts: [String: Int] = [:]

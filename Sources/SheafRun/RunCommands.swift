@@ -28,13 +28,6 @@ public enum RunCommands {
     return out + "next make doc: \(total)\n"
   }
 
-  /// A file's modification time, in seconds.
-  private static func modified(_ path: String) -> Double? {
-    var info = stat()
-    guard stat(path, &info) == 0 else { return nil }
-    return Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9
-  }
-
   /// `path` made absolute against the current folder.
   static func absolutePath(_ path: String) -> String {
     if path.hasPrefix("/") || path == "-" { return path }
