@@ -12,6 +12,8 @@ SHEAF_DOCS := $(file < docs)
 .PHONY: sheaf.docs $(SHEAF_DOCS)
 sheaf.docs: $(SHEAF_DOCS) ; @:
 
+# With BATCH=1 (SHEAF_BATCH_DIR), a document whose sections wait for the next batch wave is not a
+# failure: make docs builds it again after the wave.
 # A stop (make docs sends TERM to this make's group) reaches the document's make, which stops it
 # as it stops one document; the recipe waits for it to end (its sections written cancelled, its
 # document merged). A document that ends ready gets its stamp (sheaf-run stamp); one that does not
@@ -26,4 +28,6 @@ $(SHEAF_DOCS):
 	  $(MAKE) --no-print-directory -f "$$SHEAF_MAKEFILE" doc DOC=$@ >"$$SHEAF_SET/logs/$@.log" 2>&1 & doc=$$!; \
 	  trap : INT TERM HUP; wait $$doc; made=$$?; while kill -0 $$doc 2>/dev/null; do wait $$doc; made=$$?; done; }; \
 	if [ $$made = 0 ] && "$$SHEAF_BIN/sheaf-run" stamp --run "$$SHEAF_RUNS/$@"; then [ -n "$$SHEAF_DOCS_LIVE" ] || echo "sheaf: ✓ $@"; \
+	elif [ -n "$$SHEAF_BATCH_DIR" ] && waiting=$$("$$SHEAF_BIN/sheaf-run" info --run "$$SHEAF_RUNS/$@" batched) && [ -n "$$waiting" ]; then \
+	  [ -n "$$SHEAF_DOCS_LIVE" ] || { n=$$(echo "$$waiting" | wc -l); echo "sheaf: … $@: $$n section$$([ $$n = 1 ] || echo s) wait$$([ $$n != 1 ] || echo s) for the next batch wave"; }; \
 	else echo $@ >>"$$SHEAF_SET/failed"; [ -n "$$SHEAF_DOCS_LIVE" ] || echo "sheaf: ✗ $@ is not ready: $$SHEAF_SET/logs/$@.log" >&2; exit 1; fi

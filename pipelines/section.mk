@@ -30,6 +30,10 @@ endif
 # format, shares the run's rate limit and budget, and logs every request in events.ndjson.
 # A recipe's shell outlives a stop signal (its tools get their own: call-llm cancels, the filters
 # after it finish their input), so make waits until every cancelled record is written.
+# In a set built with BATCH=1 (SHEAF_BATCH_DIR, the set's batch folder), a section's request goes
+# through the provider's batch API: played back from the answer a wave brought, or queued for the
+# next wave and written skipped (batch_pending), which the sections that use it wait for. The
+# summaries and the continuity pass are asked directly.
 # A section whose prompt has a budget (SHEAF_SUMMARIZE) first has the summaries it needs made,
 # as records of their own, one summary pipeline at a time (flock on .summaries.lock).
 define sheaf_section
@@ -37,7 +41,7 @@ define sheaf_section
   "$$SHEAF_BIN/sheaf-run" deps --run "$$SHEAF_RUN" < "$$SHEAF_RUN/planned/$(1).ndjson" \
   | "$$SHEAF_BIN/build-prompt" --run "$$SHEAF_RUN" \
   | "$$SHEAF_BIN/sheaf-run" fresh --run "$$SHEAF_RUN" \
-  | "$$SHEAF_BIN/call-llm" -j 1 --run "$$SHEAF_RUN" $(if $(filter $(1),$(SHEAF_REFRESH_IDS)),--refresh $(1)) $$SHEAF_CALL_FLAGS \
+  | "$$SHEAF_BIN/call-llm" -j 1 --run "$$SHEAF_RUN" $(if $(filter $(1),$(SHEAF_REFRESH_IDS)),--refresh $(1)) $${SHEAF_BATCH_DIR:+--batch "$$SHEAF_BATCH_DIR"} $$SHEAF_CALL_FLAGS \
   | "$$SHEAF_BIN/validate-format" --run "$$SHEAF_RUN" $$SHEAF_VALIDATE_FLAGS \
   | "$$SHEAF_BIN/sheaf-run" save --run "$$SHEAF_RUN"
 endef

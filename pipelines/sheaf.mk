@@ -83,6 +83,7 @@ export SHEAF_HOST := $(value HOST)
 export SHEAF_ROWS := $(value ROWS)
 export SHEAF_DOC_ID := $(value DOC_ID)
 export SHEAF_SHARD := $(value SHARD)
+export SHEAF_BATCH := $(value BATCH)
 # The makefile make was started with (make serve's actions run make with it).
 export SHEAF_MAKEFILE := $(firstword $(MAKEFILE_LIST))
 # Flags are 1 or 0 (or not given), read as values: a flag never reaches a recipe as make text.
@@ -170,6 +171,7 @@ doc: $(SHEAF_TOOLS)
 	@SHEAF_CWD="$$(pwd)"; export SHEAF_CWD; \
 	SHEAF_BIN="$$(cd "$$SHEAF_BIN" 2>/dev/null && pwd)" || { echo "sheaf: no tools in $(SHEAF_BIN): run make build, or set SHEAF_BIN" >&2; exit 2; }; \
 	export SHEAF_BIN; case "$$SHEAF_JOBS" in ''|0|*[!0-9]*) echo "sheaf: J=$$SHEAF_JOBS: give the number of sections at once" >&2; exit 2;; esac; \
+	if [ -n "$$SHEAF_BATCH" ] && [ "$$SHEAF_BATCH" != 0 ] && [ -z "$$SHEAF_SET" ]; then echo "sheaf: BATCH=1 works with make docs (a table of one row makes one document): make docs PLAN=… ROWS=rows.csv BATCH=1" >&2; exit 2; fi; \
 	for f in $$(printf '%s' "$$SHEAF_FORMAT" | tr ',' ' '); do case "$$f" in docx|pdf|epub|html|odt) ;; *) echo "sheaf: FORMAT=$$SHEAF_FORMAT: '$$f' is not one of docx, pdf, epub, html, odt" >&2; exit 2;; esac; done; \
 	[ -n "$$SHEAF_DRY" ] && exec $(SHEAF_PREPARE); \
 	run=$$("$$SHEAF_BIN/sheaf-run" where --plan "$$SHEAF_PLAN" --runs "$$SHEAF_RUNS" $${SHEAF_DOC_ARG:+--id "$$SHEAF_DOC_ARG"}) || exit 2; $(SHEAF_TRAPS); \
@@ -197,6 +199,13 @@ doc: $(SHEAF_TOOLS)
 # documents share the set's rate limit (RUNS/<plan>.set/rate/) and one BUDGET= ledger; each has
 # its own lock. SHARD=i/N builds a deterministic share of the rows (one machine of N). DRY=1 says
 # what each document would ask. The end says where the set stands (make status PLAN= ROWS=).
+# BATCH=1 asks through the providers' batch APIs (openai, anthropic) at their batch price, in
+# waves: each pass of the documents queues what is ready to ask (a section that uses one waits);
+# `call-llm --batch-run` sends it as one batch per provider and base URL, polls until it is
+# answered (SHEAF_BATCH_POLL seconds apart, default 30), and the next pass reads the answers as
+# ordinary ones (a re-ask goes into the wave after), until nothing is queued. The batch ids are
+# kept in RUNS/<plan>.set/<shard>/batch: stopped or killed, make docs BATCH=1 polls the same
+# batches again and sends nothing twice.
 SHEAF_DOCS_ARGS = --plan "$$SHEAF_PLAN" --rows "$$SHEAF_ROWS" --runs "$$SHEAF_RUNS" --mode "$$SHEAF_MODE_ARG" \
   $${SHEAF_DOC_ID:+--doc-id "$$SHEAF_DOC_ID"} $${SHEAF_SHARD:+--shard "$$SHEAF_SHARD"} $$SHEAF_PROMPT_FLAGS
 
@@ -213,8 +222,16 @@ docs: $(SHEAF_TOOLS)
 	  SHEAF_DOCS_LIVE=1; export SHEAF_DOCS_LIVE; "$$SHEAF_BIN/sheaf-run" docs $(SHEAF_DOCS_ARGS) --watch >&2 & live=$$!; \
 	  trap 'kill $$live 2>/dev/null' EXIT; \
 	fi; \
-	setsid $(MAKE) --no-print-directory -k -j"$$SHEAF_JOBS" -C "$$SHEAF_SET" -f "$$(cd "$(SHEAF_DIR)" && pwd)/docs.mk" sheaf.docs & made=$$!; \
-	wait $$made; built=$$?; while kill -0 $$made 2>/dev/null; do wait $$made; built=$$?; done; \
+	case "$$SHEAF_BATCH" in ''|0) ;; *) SHEAF_BATCH_DIR="$$SHEAF_SET/batch"; export SHEAF_BATCH_DIR;; esac; \
+	wave=--batch-resume; while :; do \
+	  if [ -n "$$SHEAF_BATCH_DIR" ]; then "$$SHEAF_BIN/call-llm" --batch-run "$$SHEAF_BATCH_DIR" $$wave & waving=$$!; \
+	    wait $$waving; sent=$$?; while kill -0 $$waving 2>/dev/null; do wait $$waving; sent=$$?; done; waving=; \
+	    [ $$sent = 0 ] || { built=1; break; }; [ -z "$$stop" ] || break; wave=; fi; \
+	  setsid $(MAKE) --no-print-directory -k -j"$$SHEAF_JOBS" -C "$$SHEAF_SET" -f "$$(cd "$(SHEAF_DIR)" && pwd)/docs.mk" sheaf.docs & made=$$!; \
+	  wait $$made; built=$$?; while kill -0 $$made 2>/dev/null; do wait $$made; built=$$?; done; made=; \
+	  [ -n "$$SHEAF_BATCH_DIR" ] && [ -z "$$stop" ] && [ -n "$$(ls -A "$$SHEAF_BATCH_DIR/queue" 2>/dev/null)" ] || break; \
+	  "$$SHEAF_BIN/sheaf-run" docs $(SHEAF_DOCS_ARGS) >/dev/null || exit 2; \
+	done; \
 	if [ -n "$$live" ]; then sleep 0.6; kill $$live 2>/dev/null; wait $$live 2>/dev/null; echo >&2; fi; \
 	"$$SHEAF_BIN/sheaf-run" docs $(SHEAF_DOCS_ARGS) --status --totals -- $$SHEAF_CALL_FLAGS >&2; \
 	[ $$built = 0 ] && [ -z "$$stop" ] || exit $${stop:-1}
@@ -223,10 +240,12 @@ docs: $(SHEAF_TOOLS)
 # process group of its own (setsid), waited for in the background so that the signal is seen
 # while it runs, and that group alone is told (never the caller's: a CI script, a supervisor),
 # Ctrl-C as SIGTERM (a background job ignores SIGINT). The sections in flight are written
-# cancelled, then the document is merged and the run exits 130, 143 or 129.
-SHEAF_TRAPS = stop=; made=; trap '[ -n "$$stop" ] || { stop=130; [ -z "$$made" ] || kill -TERM -$$made; }' INT; \
-	trap '[ -n "$$stop" ] || { stop=143; [ -z "$$made" ] || kill -TERM -$$made; }' TERM; \
-	trap '[ -n "$$stop" ] || { stop=129; [ -z "$$made" ] || kill -HUP -$$made; }' HUP
+# cancelled, then the document is merged and the run exits 130, 143 or 129. A batch wave (make docs
+# BATCH=1: waving) sees Ctrl-C itself, and asks a person at the terminal whether to leave its
+# batches running or cancel them; SIGTERM and SIGHUP are passed on to it, and leave them running.
+SHEAF_TRAPS = stop=; made=; waving=; trap '[ -n "$$stop" ] || { stop=130; [ -z "$$made" ] || kill -TERM -$$made; }' INT; \
+	trap '[ -n "$$stop" ] || { stop=143; [ -z "$$made" ] || kill -TERM -$$made; [ -z "$$waving" ] || kill -TERM $$waving; }' TERM; \
+	trap '[ -n "$$stop" ] || { stop=129; [ -z "$$made" ] || kill -HUP -$$made; [ -z "$$waving" ] || kill -HUP $$waving; }' HUP
 
 # make in the run directory, on section.mk (the sections' pipelines and the continuity pass):
 # J sections at once; a document of a set (make docs: SHEAF_SET) takes its share of the set's J

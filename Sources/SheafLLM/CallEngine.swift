@@ -11,6 +11,10 @@ public final class CallEngine {
   let clock: EngineClock
   let http: Transport
   let offline: Transport
+  /// The answers of the provider's batches, played back (`--batch`).
+  let replay = BatchReplayTransport()
+  /// The set's batch folder (`--batch`): requests go through the provider's batch API.
+  let batches: BatchStore?
   let output: RecordOutput
   let scheduler: Scheduler<Job>
   var inputPaths: [String]
@@ -74,6 +78,7 @@ public final class CallEngine {
     validator = FormatValidator(warn: options.warn, sectionsDirectory: options.sectionsDirectory)
     shared = try options.rateDirectory.map { try SharedRateLimit(directory: $0) }
     budget = options.budget.map { Budget(limit: $0, path: options.budgetFile) }
+    batches = options.batchDirectory.map(BatchStore.init(directory:))
     reader = try LineReader(path: inputPaths.removeFirst())
   }
 
@@ -134,6 +139,7 @@ public final class CallEngine {
     if let due = scheduler.nextWake, !(heldByShared && due <= now) { wake = min(wake, due) }
     if heldByShared { wake = min(wake, now + SharedRateLimit.pollInterval) }
     if let due = offline.nextDue { wake = min(wake, due) }
+    if replay.nextDue != nil { wake = now }
     if output.showsProgress { wake = min(wake, now + 0.25) }
     return max(0, wake - now)
   }

@@ -86,6 +86,8 @@ public struct CallOptions {
   /// A folder where the call-llm processes of one run share their rate limits (per provider and
   /// base URL): the 429 cool-down and the concurrency.
   public var rateDirectory: String?
+  /// The set's batch folder: requests go through the provider's batch API (`--batch`).
+  public var batchDirectory: String?
   /// Prices by model (`--prices`, `SHEAF_PRICES`), for `cost`.
   public var prices = PriceList()
   /// A budget in USD (`--budget`); else the records' `llm.max_cost`.
@@ -295,7 +297,11 @@ struct ResolvedCall {
       totalTimeout: total, apiKey: apiKey, targetWords: targetWords, repairAttempts: repairs,
       deadline: llm?["deadline_s"]?.double.flatMap { $0 > 0 ? $0 : nil },
       maxTokensLimit: llm?["max_tokens_limit"]?.int,
-      price: options.prices.price(llm: llm, provider: providerName, model: model),
+      price: options.prices.price(llm: llm, provider: providerName, model: model).map {
+        // Through the provider's batch API: at the batch price.
+        options.batchDirectory != nil && BatchStore.providers.contains(providerName)
+          ? $0.batched : $0
+      },
       maxCost: llm?["max_cost"]?.double,
       minTokensPerS: max(0, llm?["min_tokens_per_s"]?.double ?? 1.0), staged: options.run != nil,
       maxAnswerBytes: Self.maxAnswerBytes(llm: llm, parameters: parameters))

@@ -42,6 +42,14 @@ public enum RunCommands {
       try RecordWriter().writeText(ids.map { $0 + "\n" }.joined())
       return .completed
     }
+    if key == "batched" {
+      // The sections whose answer comes in a provider batch's next wave (make docs BATCH=1).
+      let ids = run.plannedRecords().compactMap { $0["id"]?.string }.filter {
+        run.record($0)?["error"]?["type"]?.string == ErrorType.batchPending.rawValue
+      }
+      try RecordWriter().writeText(ids.map { $0 + "\n" }.joined())
+      return .completed
+    }
     if key == "targets" {
       // ONLY= as prepare checked it (known section ids), else every section.
       let only = run.state?["only"]?.array?.compactMap(\.string).filter(Slug.isValid)
@@ -290,9 +298,14 @@ public enum RunCommands {
     // The budget ran out before a section it uses was asked: whatever the policy, nothing more is
     // spent on a section built on what was not written.
     for used in record.dependsOn + record.context {
-      guard let stored = run.record(used), stored["status"]?.string == "skipped",
-        stored["error"]?["type"]?.string == ErrorType.quota.rawValue
-      else { continue }
+      guard let stored = run.record(used), stored["status"]?.string == "skipped" else { continue }
+      if stored["error"]?["type"]?.string == ErrorType.batchPending.rawValue {
+        // Its answer comes in the provider's next batch wave: this one waits, asking nothing.
+        return SheafError(
+          .batchPending, "uses '\(used)', whose answer comes in the next batch wave",
+          retryable: true, hint: "make docs BATCH=1 asks it in the wave after")
+      }
+      guard stored["error"]?["type"]?.string == ErrorType.quota.rawValue else { continue }
       return SheafError(
         .dependencyFailed, "uses '\(used)', which was skipped for the budget", retryable: true,
         hint: "raise BUDGET (or llm.max_cost) and run again: skipped sections are retried")

@@ -231,6 +231,40 @@ struct CallLLM: FilterCommand {
   var budgetFile: String?
 
   @Option(
+    help: ArgumentHelp(
+      "Ask through the provider's batch API (openai, anthropic), at its batch price: a request is played back from this folder's answers, or queued there for the next wave and its record written skipped (batch_pending).",
+      valueName: "dir"))
+  var batch: String?
+
+  @Option(
+    name: .customLong("batch-run"),
+    help: ArgumentHelp(
+      "Send one wave: read the batches kept in this folder, send what is queued there as one batch per provider and base URL, and poll until every batch is answered (make docs BATCH=1 runs it).",
+      valueName: "dir"))
+  var batchRun: String?
+
+  @Flag(
+    name: .customLong("batch-resume"),
+    help:
+      "With --batch-run: only read the batches kept from before, and drop what an earlier pass queued (the next pass queues what is still needed)."
+  )
+  var batchResume = false
+
+  @Option(
+    name: .customLong("batch-cancel"),
+    help: ArgumentHelp(
+      "Cancel the batches this folder keeps at the provider (their requests go back to the queue).",
+      valueName: "dir"))
+  var batchCancel: String?
+
+  @Option(
+    name: .customLong("batch-poll"),
+    help: ArgumentHelp(
+      "Seconds between two polls of a batch (default: SHEAF_BATCH_POLL, else 30).",
+      valueName: "s"))
+  var batchPoll: Double?
+
+  @Option(
     name: .customLong("max-event-bytes"),
     help: ArgumentHelp(
       "The longest line or event a response stream may send (default 8 MiB).", valueName: "n"))
@@ -271,6 +305,9 @@ struct CallLLM: FilterCommand {
     if let problem = RequestSettings.environmentProblem(ProcessInfo.processInfo.environment) {
       throw ValidationError(problem)
     }
+    if let batchPoll, !(batchPoll > 0) {
+      throw ValidationError("--batch-poll must be more than 0 seconds (got \(batchPoll))")
+    }
     if maxEventBytes < 1024 {
       throw ValidationError("--max-event-bytes must be 1024 or more (got \(maxEventBytes))")
     }
@@ -278,6 +315,18 @@ struct CallLLM: FilterCommand {
 
   mutating func execute() throws -> ExitStatus {
     PlanReader.registerCheck()
+    let environment = ProcessInfo.processInfo.environment
+    if let folder = batchRun ?? batchCancel {
+      let poll = batchPoll ?? environment["SHEAF_BATCH_POLL"].flatMap(Double.init) ?? 30
+      let wave = BatchWave(
+        store: BatchStore(directory: folder), environment: environment,
+        pollInterval: poll > 0 ? poll : 30, tool: Self.toolName)
+      if batchCancel != nil {
+        let open = wave.store.openBatches().count
+        return wave.cancelAll() == open ? .completed : .someFailed
+      }
+      return try wave.run(send: !batchResume)
+    }
     var options = CallOptions()
     options.inputs = inputs
     options.given = request.given
@@ -310,6 +359,7 @@ struct CallLLM: FilterCommand {
     options.prices = try PriceList.load(flag: prices, environment: options.environment)
     options.budget = budget
     options.budgetFile = budgetFile
+    options.batchDirectory = batch
     if let run {
       let layout = RunLayout(run)
       try layout.check()

@@ -343,13 +343,14 @@ struct SheafRun: FilterCommand {
   struct Info: FilterCommand {
     static let configuration = CommandConfiguration(
       abstract:
-        "Print the plan path or the mode of the run's last `make doc` (for make regen), its mode's section ids (sections), or what make builds (targets: every section, or ONLY='s)."
+        "Print the plan path or the mode of the run's last `make doc` (for make regen), its mode's section ids (sections), what make builds (targets: every section, or ONLY='s), or the sections waiting for a provider batch's next wave (batched)."
     )
     @Option(help: ArgumentHelp("The run directory.", valueName: "dir")) var run: String
-    @Argument(help: "plan, mode, sections or targets.") var key: String
+    @Argument(help: "plan, mode, sections, targets or batched.") var key: String
     mutating func execute() throws -> ExitStatus {
-      guard ["plan", "mode", "sections", "targets"].contains(key) else {
-        throw ToolFailure.usage("info: name plan, mode, sections or targets (got '\(key)')")
+      guard ["plan", "mode", "sections", "targets", "batched"].contains(key) else {
+        throw ToolFailure.usage(
+          "info: name plan, mode, sections, targets or batched (got '\(key)')")
       }
       return try RunCommands.info(run: RunDirectory(path: run), key: key)
     }

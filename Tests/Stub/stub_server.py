@@ -68,6 +68,16 @@ n-th request whose first user message contains a rule's `match` with its n-th re
 again after that), instead of stub words: a test scripts what a model writes (a plan that breaks a
 rule, then one that keeps it). An empty list clears them.
 
+Batch APIs (answers made when the batch is created, with the URL's knobs and whole=1; a `failfor`
+knob gives per-item errors):
+  OpenAI     POST .../files (multipart, purpose=batch), POST .../batches, GET .../batches/ID,
+             POST .../batches/ID/cancel, GET .../files/ID/content (the output and error files)
+  Anthropic  POST .../v1/messages/batches, GET .../v1/messages/batches/ID, GET .../ID/results,
+             POST .../ID/cancel
+  batch_delay=S   seconds from a batch's creation until it is done (default 0)
+/stats adds "batches" (provider, id, requests of each batch created), "batch_items" and
+"batch_repeats" (items whose custom_id an earlier batch already had).
+
 GET /stats gives {"requests", "by_request", "max_in_flight", "in_flight", "auth", "spans"
 (start, end and the first line of the last user message of each request), "bodies" (the last
 500 request bodies, parsed)}; POST /reset
@@ -93,7 +103,12 @@ GLOBAL_KNOBS = {}
 SCRIPT = []
 
 STATE = {"requests": 0, "by_request": {}, "max_in_flight": 0, "in_flight": 0, "auth": [], "spans": [],
-         "bodies": [], "limited": 0}
+         "bodies": [], "limited": 0, "batches": [], "batch_items": 0, "batch_repeats": 0}
+
+# The batches and files of the batch APIs, by id; the custom_ids every batch had.
+BATCHES = {}
+FILES = {}
+CUSTOM_IDS = set()
 
 LIMIT = {}
 
@@ -109,8 +124,12 @@ def words_for(seed, count):
 
 
 def reset():
-    STATE.update(requests=0, by_request={}, max_in_flight=0, in_flight=0, auth=[], spans=[], bodies=[], limited=0)
+    STATE.update(requests=0, by_request={}, max_in_flight=0, in_flight=0, auth=[], spans=[], bodies=[], limited=0,
+                 batches=[], batch_items=0, batch_repeats=0)
     LIMIT.clear()
+    BATCHES.clear()
+    FILES.clear()
+    CUSTOM_IDS.clear()
 
 
 def parse_knobs(path):
@@ -436,6 +455,174 @@ async def whole(kind, model, tokens, prompt_tokens, stop_reason, reasoning, writ
     return True
 
 
+class Capture:
+    """A writer that keeps what `respond` writes, for a batch item's answer."""
+    def __init__(self):
+        self.data = bytearray()
+
+    def write(self, data):
+        self.data += data
+
+    async def drain(self):
+        pass
+
+    def close(self):
+        pass
+
+
+async def batch_answer(kind, knobs, body, headers):
+    """(status, body object) of one batch item: the answer `respond` gives it whole."""
+    item_knobs = {k: v for k, v in knobs.items() if k not in ("limit", "ttfb", "tps", "slowfor", "stall", "cut", "bytewise")}
+    item_knobs["whole"] = "1"
+    capture = Capture()
+    await respond(kind, item_knobs, body, headers, capture)
+    head, _, payload = bytes(capture.data).partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    return status, json.loads(payload or b"{}")
+
+
+def send_json(writer, status, payload):
+    data = json.dumps(payload).encode()
+    writer.write(b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                 % (status, b"OK" if status < 300 else b"Error", len(data), data))
+
+
+def multipart_file(raw, content_type):
+    """The `file` part of a multipart/form-data body, and the `purpose` field."""
+    boundary = content_type.partition("boundary=")[2].strip().strip('"').encode()
+    fields = {}
+    for part in raw.split(b"--" + boundary):
+        head, _, content = part.partition(b"\r\n\r\n")
+        match = re.search(rb'name="([^"]+)"', head)
+        if match:
+            fields[match.group(1).decode()] = content[:-2] if content.endswith(b"\r\n") else content
+    return fields.get("file", b""), fields.get("purpose", b"").decode()
+
+
+def note_batch(provider, batch_id, custom_ids):
+    STATE["batches"].append({"provider": provider, "id": batch_id, "requests": len(custom_ids)})
+    STATE["batch_items"] += len(custom_ids)
+    STATE["batch_repeats"] += sum(1 for c in custom_ids if c in CUSTOM_IDS)
+    CUSTOM_IDS.update(custom_ids)
+
+
+def batch_done(batch):
+    return batch.get("cancelled") or time.time() >= batch["ready_at"]
+
+
+async def handle_batches(method, route, knobs, headers, raw, writer):
+    """The batch APIs; False when the route is not one of theirs."""
+    delay = float(knobs.get("batch_delay", 0))
+    # OpenAI: files and batches.
+    match = re.search(r"/files/([^/]+)/content$", route)
+    if method == "GET" and match:
+        data = FILES.get(match.group(1))
+        if data is None:
+            send_json(writer, 404, error_body("openai", 404, "No such File object"))
+        else:
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n%s" % (len(data), data))
+        return True
+    if method == "POST" and route.endswith("/files"):
+        content, purpose = multipart_file(raw, headers.get("content-type", ""))
+        file_id = f"file-stub{len(FILES) + 1}"
+        FILES[file_id] = content
+        send_json(writer, 200, {"id": file_id, "object": "file", "bytes": len(content), "created_at": int(time.time()),
+                                "filename": "batch.jsonl", "purpose": purpose})
+        return True
+    if method == "POST" and route.endswith("/batches") and not route.endswith("/messages/batches"):
+        request = json.loads(raw or b"{}")
+        lines = [json.loads(line) for line in FILES.get(request.get("input_file_id"), b"").splitlines() if line.strip()]
+        batch_id = f"batch_stub{len(BATCHES) + 1}"
+        output, errors = [], []
+        for n, line in enumerate(lines):
+            status, body = await batch_answer("openai", knobs, line.get("body", {}), headers)
+            entry = {"id": f"batch_req_{n}", "custom_id": line.get("custom_id"),
+                     "response": {"status_code": status, "request_id": f"req_{n}", "body": body}, "error": None}
+            (output if status == 200 else errors).append(entry)
+        note_batch("openai", batch_id, [line.get("custom_id") for line in lines])
+        BATCHES[batch_id] = {"provider": "openai", "ready_at": time.time() + delay, "output": output, "errors": errors,
+                             "input_file_id": request.get("input_file_id"), "endpoint": request.get("endpoint")}
+        send_json(writer, 200, openai_batch(batch_id))
+        return True
+    match = re.search(r"/batches/([^/]+)(/cancel)?$", route)
+    if match and "/messages/batches" not in route and match.group(1) in BATCHES:
+        batch = BATCHES[match.group(1)]
+        if match.group(2) and method == "POST" and not batch_done(batch):
+            batch["cancelled"] = True
+        send_json(writer, 200, openai_batch(match.group(1)))
+        return True
+    # Anthropic: message batches.
+    match = re.search(r"/messages/batches(?:/([^/]+))?(/results|/cancel)?$", route)
+    if not match:
+        return False
+    if method == "POST" and match.group(1) is None:
+        request = json.loads(raw or b"{}")
+        batch_id = f"msgbatch_stub{len(BATCHES) + 1}"
+        results = []
+        for item in request.get("requests", []):
+            status, body = await batch_answer("anthropic", knobs, item.get("params", {}), headers)
+            if status == 200:
+                result = {"type": "succeeded", "message": body}
+            else:
+                result = {"type": "errored", "error": body}
+            results.append({"custom_id": item.get("custom_id"), "result": result})
+        note_batch("anthropic", batch_id, [item.get("custom_id") for item in request.get("requests", [])])
+        base = route[: route.rindex("/messages/batches")]
+        BATCHES[batch_id] = {"provider": "anthropic", "ready_at": time.time() + delay, "results": results,
+                             "results_url": f"http://{headers.get('host', '127.0.0.1')}" + base + f"/messages/batches/{batch_id}/results"}
+        send_json(writer, 200, anthropic_batch(batch_id))
+        return True
+    batch = BATCHES.get(match.group(1) or "")
+    if batch is None:
+        send_json(writer, 404, error_body("anthropic", 404, "batch not found"))
+        return True
+    if match.group(2) == "/cancel" and method == "POST":
+        if not batch_done(batch):
+            batch["cancelled"] = True
+        send_json(writer, 200, anthropic_batch(match.group(1)))
+        return True
+    if match.group(2) == "/results":
+        results = batch["results"]
+        if batch.get("cancelled"):
+            results = [{"custom_id": r["custom_id"], "result": {"type": "canceled"}} for r in results]
+        data = "".join(json.dumps(r) + "\n" for r in results).encode()
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/binary\r\nContent-Length: %d\r\n\r\n%s" % (len(data), data))
+        return True
+    send_json(writer, 200, anthropic_batch(match.group(1)))
+    return True
+
+
+def openai_batch(batch_id):
+    batch = BATCHES[batch_id]
+    total = len(batch["output"]) + len(batch["errors"])
+    done = batch_done(batch)
+    status = ("cancelled" if batch.get("cancelled") else "completed") if done else "in_progress"
+    out = {"id": batch_id, "object": "batch", "endpoint": batch["endpoint"], "input_file_id": batch["input_file_id"],
+           "completion_window": "24h", "status": status, "output_file_id": None, "error_file_id": None,
+           "request_counts": {"total": total, "completed": len(batch["output"]) if status == "completed" else 0,
+                              "failed": len(batch["errors"]) if status == "completed" else 0}}
+    if status == "completed":
+        for name, entries in (("output_file_id", batch["output"]), ("error_file_id", batch["errors"])):
+            if entries:
+                file_id = f"file-{batch_id}-{name[:-8]}"
+                FILES[file_id] = "".join(json.dumps(e) + "\n" for e in entries).encode()
+                out[name] = file_id
+    return out
+
+
+def anthropic_batch(batch_id):
+    batch = BATCHES[batch_id]
+    done = batch_done(batch)
+    results = batch["results"]
+    counts = {"processing": 0 if done else len(results), "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
+    if done:
+        for r in results:
+            kind = "canceled" if batch.get("cancelled") else r["result"]["type"]
+            counts[kind] += 1
+    return {"id": batch_id, "type": "message_batch", "processing_status": "ended" if done else "in_progress",
+            "request_counts": counts, "results_url": batch["results_url"] if done else None}
+
+
 async def hostile(kind, writer):
     """Answers 200 with something that is not a usable stream."""
     name, _, size = kind.partition(":")
@@ -505,6 +692,9 @@ async def handle(reader, writer):
                 continue
             knobs, route = parse_knobs(path)
             knobs = {**GLOBAL_KNOBS, **knobs}
+            if await handle_batches(method, route, knobs, headers, raw, writer):
+                await writer.drain()
+                continue
             if method == "GET" and (route.endswith("/models") or route.endswith("/api/tags")):
                 # The models the server has (models=a+b; default: stub), as each provider lists
                 # them; with key=K, a request without that key gets 401.

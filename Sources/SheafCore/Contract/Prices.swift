@@ -9,6 +9,9 @@ public struct Price: Equatable, Sendable {
   public var output: Double
   /// USD per million cached input tokens.
   public var cachedInput: Double
+  /// The share taken off every price for a request sent through the provider's batch API
+  /// (`batch_discount`, 0 to 1; both OpenAI's and Anthropic's give half off).
+  public var batchDiscount: Double
 
   /// A price from `{"input", "output", "cached_input"}`; `nil` unless input and output are
   /// numbers of 0 or more.
@@ -19,6 +22,20 @@ public struct Price: Equatable, Sendable {
     self.input = input
     self.output = output
     cachedInput = json["cached_input"]?.double.flatMap { $0 >= 0 ? $0 : nil } ?? input
+    batchDiscount =
+      json["batch_discount"]?.double.flatMap { (0...1).contains($0) ? $0 : nil } ?? 0.5
+  }
+
+  /// The price of a request sent through the provider's batch API: every rate less the batch
+  /// discount.
+  public var batched: Price {
+    var copy = self
+    let keep = 1 - batchDiscount
+    copy.input *= keep
+    copy.output *= keep
+    copy.cachedInput *= keep
+    copy.batchDiscount = 0
+    return copy
   }
 
   /// The cost of a request: `cached` of the `input` tokens at the cached price.

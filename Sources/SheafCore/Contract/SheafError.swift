@@ -8,6 +8,8 @@ public enum ErrorType: String, CaseIterable, Sendable {
   case validation
   case dependencyFailed = "dependency_failed"
   case awaitingReview = "awaiting_review"
+  /// Asked through the provider's batch API: the answer comes in a later wave (`make docs BATCH=1`).
+  case batchPending = "batch_pending"
   case cancelled, `internal`
 }
 

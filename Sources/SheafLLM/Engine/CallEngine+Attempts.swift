@@ -27,7 +27,7 @@ extension CallEngine {
         try fail(job, refusal, status: refusal.type == .quota ? .skipped : .failed)
         continue
       }
-      if let shared, job.resolved.provider.usesNetwork {
+      if let shared, job.resolved.provider.usesNetwork, !batched(job) {
         // The other call-llm processes of the run: their 429 cool-down and concurrency.
         guard let slot = shared.acquire(job.resolved.rateKey) else {
           budget?.settle(id: job.id, cost: 0)
@@ -37,7 +37,7 @@ extension CallEngine {
         }
         job.slot = slot
       }
-      if job.resolved.provider.usesNetwork && !paceStart(job) {
+      if job.resolved.provider.usesNetwork && !batched(job) && !paceStart(job) {
         // The provider's own headers said its window has nothing left: wait for it to reset.
         job.releaseSlot()
         budget?.settle(id: job.id, cost: 0)
@@ -92,6 +92,26 @@ extension CallEngine {
 
   func startAttempt(_ job: Job) throws {
     let now = clock.now
+    let provider = job.resolved.provider
+    if job.call.brief.wantsJSON {
+      // A continuation continues text: it is asked for by the prompt alone.
+      job.call.settings.structured = max(
+        structuredLevels[job.resolved.baseURL] ?? .native,
+        job.prefix.isEmpty ? .native : .promptOnly)
+    }
+    let request = provider.request(
+      job.call, baseURL: job.resolved.baseURL, apiKey: job.resolved.apiKey)
+    var transport = provider.usesNetwork ? http : offline
+    if batched(job) {
+      // Through the provider's batch API: the answer a wave brought, or queued for the next.
+      guard let replaying = try batchTransport(job, request) else {
+        scheduler.ended()
+        budget?.settle(id: job.id, cost: 0)
+        try fail(job, batchPending(job), status: .skipped)
+        return
+      }
+      transport = replaying
+    }
     job.attempts += 1
     job.streamed = ""
     job.tries += 1
@@ -106,16 +126,6 @@ extension CallEngine {
     try output.event(
       .sectionStart, doc: job.record.doc, ["id": JSON(job.id), "attempt": JSON(job.attempts)])
     if job.attempts == 1 { progress(job, phase: "AI_CALL") }
-    let provider = job.resolved.provider
-    if job.call.brief.wantsJSON {
-      // A continuation continues text: it is asked for by the prompt alone.
-      job.call.settings.structured = max(
-        structuredLevels[job.resolved.baseURL] ?? .native,
-        job.prefix.isEmpty ? .native : .promptOnly)
-    }
-    let transport = provider.usesNetwork ? http : offline
-    let request = provider.request(
-      job.call, baseURL: job.resolved.baseURL, apiKey: job.resolved.apiKey)
     do {
       attempt.transfer = try transport.start(request, sink: attempt)
       attempt.transport = transport
@@ -133,7 +143,7 @@ extension CallEngine {
   /// Moves every transfer along and judges those that ended.
   func performTransfers() throws {
     guard transportFailure == nil else { return }
-    for transport in [http, offline] {
+    for transport in [http, offline, replay] {
       let ended: [(Transfer, TransferEnd)]
       do {
         ended = try transport.perform()
@@ -271,7 +281,9 @@ extension CallEngine {
       // Tokens that streamed are paid for, even when the attempt fails.
       if attempt.firstToken != nil || attempt.outputTokens != nil { addUsage(job, attempt) }
       // One delay per failure (the jitter draws from a seeded generator), capped at --retry-max.
-      let delay = retryPolicy.delay(afterAttempt: job.tries, retryAfter: error.retryAfterS)
+      // A batch's error is asked again in the next wave, without waiting here.
+      let delay =
+        batched(job) ? 0 : retryPolicy.delay(afterAttempt: job.tries, retryAfter: error.retryAfterS)
       if error.type == .rateLimited {
         scheduler.rateLimited(retryAfter: error.retryAfterS.map { min($0, options.retryMax) })
         shared?.rateLimited(resolved.rateKey, for: max(delay, 1))

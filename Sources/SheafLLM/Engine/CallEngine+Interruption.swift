@@ -2,16 +2,16 @@ import Foundation
 import SheafCore
 import SheafValidate
 
-/// The write end of the pipe that SIGINT, SIGTERM and SIGHUP wake the event loop through.
+/// The write end of the pipe that SIGINT, SIGTERM and SIGHUP wake a waiting loop through.
 nonisolated(unsafe) private var signalPipeWrite: Int32 = -1
 
-extension CallEngine {
-  // MARK: - Interruption
-
-  func installSignalHandlers() {
+/// SIGINT, SIGTERM and SIGHUP, caught into a pipe: a loop that waits on its read end (the
+/// engine's, a batch wave's) wakes when one comes.
+enum StopSignals {
+  /// Installs the handlers; the pipe's read end (non-blocking), or -1 when no pipe could be made.
+  static func install() -> Int32 {
     var fds: [Int32] = [0, 0]
-    guard pipe(&fds) == 0 else { return }
-    signalRead = fds[0]
+    guard pipe(&fds) == 0 else { return -1 }
     signalPipeWrite = fds[1]
     _ = fcntl(fds[0], F_SETFL, O_NONBLOCK)
     _ = fcntl(fds[1], F_SETFL, O_NONBLOCK)
@@ -29,6 +29,15 @@ extension CallEngine {
     sigaddset(&set, SIGTERM)
     sigaddset(&set, SIGHUP)
     pthread_sigmask(SIG_UNBLOCK, &set, nil)
+    return fds[0]
+  }
+}
+
+extension CallEngine {
+  // MARK: - Interruption
+
+  func installSignalHandlers() {
+    signalRead = StopSignals.install()
   }
 
   func drainSignalPipe() {

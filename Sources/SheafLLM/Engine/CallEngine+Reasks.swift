@@ -219,6 +219,7 @@ extension CallEngine {
     record["request_key"] = JSON(job.resolved.requestKey)
     record["finish_reason"] = answer.finishReason.map { JSON($0) }
     record["source"] = JSON("llm")
+    if let batch = job.batchID { record["batch"] = JSON(batch) }
     record["error"] = nil
     try output.event(
       .sectionComplete, doc: job.record.doc,
@@ -233,8 +234,9 @@ extension CallEngine {
     _ job: Job, _ error: SheafError, attempt: Attempt? = nil, status: SectionStatus? = nil
   ) throws {
     job.releaseSlot()
-    if var last = job.lastAnswer, let cache {
-      // An answer that was being re-asked was paid for: the next run starts from it.
+    if var last = job.lastAnswer, let cache, error.type != .batchPending {
+      // An answer that was being re-asked was paid for: the next run starts from it (a re-ask
+      // queued for a batch wave is not: the next pass plays the whole chain back, and counts it).
       last.asked = asked(job, attempt: attempt)
       try? cache.put(job.resolved.requestKey, last)
       job.lastAnswer = nil

@@ -44,6 +44,8 @@ final class Job {
   /// When its last request was sent: wall-clock seconds with a run's shared limit, else the
   /// engine's clock (what the provider's rate-limit headers are read against).
   var sentAt = 0.0
+  /// The provider's batch its last answer came from (`--batch`), if any.
+  var batchID: String?
 
   func releaseSlot() {
     slot?.release()

@@ -1,0 +1,274 @@
+import CCurl
+import Foundation
+import SheafCore
+
+/// A batch API call that failed: what it was and what the provider said.
+struct BatchFailure: Error {
+  var message: String
+}
+
+/// How a batch stands at the provider.
+struct BatchState {
+  /// Whether the provider has finished it (completed, failed, expired, cancelled, ended).
+  var ended: Bool
+  /// The provider's word for it.
+  var status: String
+  /// Requests answered and requests in it, when the provider says.
+  var done: Int
+  var total: Int
+  /// Where its answers are: file ids (OpenAI) or the results URL (Anthropic).
+  var outputs: [String]
+  /// Why the whole batch failed, when it did (OpenAI's `errors`).
+  var failure: String?
+}
+
+/// One answer of a batch: the request's key, its HTTP status and its body; `nil` status for a
+/// request the batch did not run (cancelled, expired): it goes into the next wave.
+struct BatchAnswer {
+  var key: String
+  var status: Int?
+  var body: String
+}
+
+/// A provider's batch API: OpenAI's Batch API (a JSONL file uploaded with `purpose: batch`, then
+/// a batch on `/v1/chat/completions`) or Anthropic's Message Batches.
+protocol BatchAPI {
+  /// Sends the requests as one batch; its id.
+  func submit(_ items: [BatchItem]) throws -> (id: String, extra: [String: JSON])
+  /// How the batch stands.
+  func state(_ id: String) throws -> BatchState
+  /// The answers in the batch's outputs.
+  func answers(_ state: BatchState) throws -> [BatchAnswer]
+  /// Asks the provider to cancel it.
+  func cancel(_ id: String) throws
+}
+
+enum BatchAPIs {
+  /// The batch API of `provider` at `baseURL`, with the key from `keyVariable`.
+  static func api(provider: String, baseURL: String, key: String?) -> (any BatchAPI)? {
+    switch provider {
+    case "openai": return OpenAIBatches(base: trimmed(baseURL), key: key)
+    case "anthropic": return AnthropicBatches(base: trimmed(baseURL), key: key)
+    default: return nil
+    }
+  }
+
+  static func trimmed(_ url: String) -> String {
+    var base = url
+    while base.hasSuffix("/") { base.removeLast() }
+    return base
+  }
+
+  /// One HTTP request, whole: its status and body.
+  static func send(
+    _ url: String, headers: [String], body: String? = nil, what: String
+  ) throws -> (status: Int, body: String) {
+    var received = Data()
+    let transfer: CurlTransfer
+    do {
+      transfer = try CurlTransfer(
+        HTTPRequest(url: url, headers: headers, body: body ?? ""), connectTimeout: 10,
+        get: body == nil)
+    } catch let error as CurlError {
+      throw BatchFailure(message: "\(what): libcurl: \(error.message)")
+    }
+    _ = sheaf_curl_easy_setopt_long(transfer.easy, CURLOPT_TIMEOUT_MS, 600_000)
+    transfer.onBody = { bytes in
+      received.append(contentsOf: bytes)
+      return received.count < 1 << 30
+    }
+    let code = curl_easy_perform(transfer.easy)
+    guard code == CURLE_OK else {
+      throw BatchFailure(message: "\(what): \(url): \(transfer.message(for: code))")
+    }
+    let text = String(decoding: received, as: UTF8.self)
+    guard (200..<300).contains(transfer.status) else {
+      let (message, _) = ProviderErrors.parseBody(text)
+      throw BatchFailure(message: "\(what): HTTP \(transfer.status): \(message)")
+    }
+    return (transfer.status, text)
+  }
+
+  /// A JSON object from a response body.
+  static func object(_ text: String, what: String) throws -> JSON {
+    guard let json = try? JSON.parse(text), json.kind == .object else {
+      throw BatchFailure(message: "\(what): the answer is not a JSON object")
+    }
+    return json
+  }
+
+  /// The JSON lines of a results file.
+  static func lines(_ text: String) -> [JSON] {
+    text.split(whereSeparator: \.isNewline).compactMap { line in
+      (try? JSON.parse(String(line))).flatMap { $0.kind == .object ? $0 : nil }
+    }
+  }
+}
+
+/// OpenAI's Batch API.
+struct OpenAIBatches: BatchAPI {
+  let base: String
+  let key: String?
+
+  var headers: [String] { key.map { ["Authorization: Bearer \($0)"] } ?? [] }
+
+  func submit(_ items: [BatchItem]) throws -> (id: String, extra: [String: JSON]) {
+    let lines = items.map { item in
+      JSON.object([
+        "custom_id": JSON(item.key), "method": JSON("POST"), "url": JSON("/v1/chat/completions"),
+        "body": item.body,
+      ]).compactText
+    }
+    var random = SystemRandomNumberGenerator()
+    let boundary = "sheaf-\(String(random.next(), radix: 16))"
+    let form =
+      "--\(boundary)\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n"
+      + "--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"sheaf-batch.jsonl\"\r\n"
+      + "Content-Type: application/jsonl\r\n\r\n" + lines.joined(separator: "\n") + "\n\r\n"
+      + "--\(boundary)--\r\n"
+    let uploaded = try BatchAPIs.object(
+      BatchAPIs.send(
+        base + "/files",
+        headers: headers + ["Content-Type: multipart/form-data; boundary=\(boundary)"], body: form,
+        what: "openai: upload the batch file"
+      ).body, what: "openai: upload the batch file")
+    guard let file = uploaded["id"]?.string else {
+      throw BatchFailure(message: "openai: upload the batch file: no file id in the answer")
+    }
+    let request = JSON.object([
+      "input_file_id": JSON(file), "endpoint": JSON("/v1/chat/completions"),
+      "completion_window": JSON("24h"), "metadata": .object(["made_by": JSON("sheaf")]),
+    ])
+    let created = try BatchAPIs.object(
+      BatchAPIs.send(
+        base + "/batches", headers: headers + ["Content-Type: application/json"],
+        body: request.compactText, what: "openai: create the batch"
+      ).body, what: "openai: create the batch")
+    guard let id = created["id"]?.string else {
+      throw BatchFailure(message: "openai: create the batch: no batch id in the answer")
+    }
+    return (id, ["input_file_id": JSON(file)])
+  }
+
+  func state(_ id: String) throws -> BatchState {
+    let what = "openai: read batch \(id)"
+    let json = try BatchAPIs.object(
+      BatchAPIs.send(base + "/batches/\(id)", headers: headers, what: what).body, what: what)
+    let status = json["status"]?.string ?? "?"
+    let counts = json["request_counts"]
+    let failure = json["errors"]?["data"]?.array?.compactMap { $0["message"]?.string }.first
+    return BatchState(
+      ended: ["completed", "failed", "expired", "cancelled"].contains(status), status: status,
+      done: (counts?["completed"]?.int ?? 0) + (counts?["failed"]?.int ?? 0),
+      total: counts?["total"]?.int ?? 0,
+      outputs: [json["output_file_id"]?.string, json["error_file_id"]?.string].compactMap { $0 },
+      failure: status == "failed" ? failure ?? "the batch failed" : nil)
+  }
+
+  func answers(_ state: BatchState) throws -> [BatchAnswer] {
+    var out: [BatchAnswer] = []
+    for file in state.outputs {
+      let what = "openai: read the batch's file \(file)"
+      let text = try BatchAPIs.send(base + "/files/\(file)/content", headers: headers, what: what)
+        .body
+      for line in BatchAPIs.lines(text) {
+        guard let key = line["custom_id"]?.string else { continue }
+        if let response = line["response"], response.kind == .object,
+          let status = response["status_code"]?.int
+        {
+          out.append(
+            BatchAnswer(key: key, status: status, body: response["body"]?.compactText ?? "{}"))
+        } else if let error = line["error"], error.kind == .object {
+          let code = error["code"]?.string ?? ""
+          // A request the batch did not run (it expired or was cancelled) is asked again.
+          let ran = !["batch_expired", "batch_cancelled"].contains(code)
+          out.append(
+            BatchAnswer(
+              key: key, status: ran ? 500 : nil,
+              body: JSON.object(["error": error]).compactText))
+        }
+      }
+    }
+    return out
+  }
+
+  func cancel(_ id: String) throws {
+    _ = try BatchAPIs.send(
+      base + "/batches/\(id)/cancel", headers: headers, body: "", what: "openai: cancel \(id)")
+  }
+}
+
+/// Anthropic's Message Batches.
+struct AnthropicBatches: BatchAPI {
+  let base: String
+  let key: String?
+
+  var headers: [String] {
+    ["anthropic-version: 2023-06-01"] + (key.map { ["x-api-key: \($0)"] } ?? [])
+  }
+  var batches: String {
+    base.hasSuffix("/v1") ? base + "/messages/batches" : base + "/v1/messages/batches"
+  }
+
+  func submit(_ items: [BatchItem]) throws -> (id: String, extra: [String: JSON]) {
+    let request = JSON.object([
+      "requests": .array(
+        items.map { .object(["custom_id": JSON($0.key), "params": $0.body]) })
+    ])
+    let what = "anthropic: create the message batch"
+    let created = try BatchAPIs.object(
+      BatchAPIs.send(
+        batches, headers: headers + ["Content-Type: application/json"],
+        body: request.compactText, what: what
+      ).body, what: what)
+    guard let id = created["id"]?.string else {
+      throw BatchFailure(message: "\(what): no batch id in the answer")
+    }
+    return (id, [:])
+  }
+
+  func state(_ id: String) throws -> BatchState {
+    let what = "anthropic: read message batch \(id)"
+    let json = try BatchAPIs.object(
+      BatchAPIs.send(batches + "/\(id)", headers: headers, what: what).body, what: what)
+    let status = json["processing_status"]?.string ?? "?"
+    let counts = json["request_counts"]
+    let finished = ["succeeded", "errored", "canceled", "expired"].reduce(0) {
+      $0 + (counts?[$1]?.int ?? 0)
+    }
+    return BatchState(
+      ended: status == "ended", status: status, done: finished,
+      total: finished + (counts?["processing"]?.int ?? 0),
+      outputs: [json["results_url"]?.string].compactMap { $0 }, failure: nil)
+  }
+
+  func answers(_ state: BatchState) throws -> [BatchAnswer] {
+    var out: [BatchAnswer] = []
+    for url in state.outputs {
+      let text = try BatchAPIs.send(url, headers: headers, what: "anthropic: read the results")
+        .body
+      for line in BatchAPIs.lines(text) {
+        guard let key = line["custom_id"]?.string, let result = line["result"] else { continue }
+        switch result["type"]?.string {
+        case "succeeded":
+          out.append(
+            BatchAnswer(key: key, status: 200, body: result["message"]?.compactText ?? "{}"))
+        case "errored":
+          let error = result["error"]
+          let type = error?["error"]?["type"]?.string ?? error?["type"]?.string ?? ""
+          let status = type == "invalid_request_error" ? 400 : 500
+          out.append(BatchAnswer(key: key, status: status, body: error?.compactText ?? "{}"))
+        default:
+          // canceled or expired: asked again in the next wave.
+          out.append(BatchAnswer(key: key, status: nil, body: ""))
+        }
+      }
+    }
+    return out
+  }
+
+  func cancel(_ id: String) throws {
+    _ = try BatchAPIs.send(
+      batches + "/\(id)/cancel", headers: headers, body: "", what: "anthropic: cancel \(id)")
+  }
+}

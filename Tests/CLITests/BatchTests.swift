@@ -1,0 +1,166 @@
+import Foundation
+import Testing
+
+/// `make docs BATCH=1`: every section ready to ask, across the documents of a set, goes to the
+/// provider's batch API as one batch per wave (the stub's OpenAI Batch API and Anthropic Message
+/// Batches), at the batch price; a killed run polls the same batches again.
+@Suite(.serialized) struct BatchTests {
+  let scratch = Harness.scratch("batch")
+
+  /// Three sections (`detail` uses `pitch`: two waves), a price, and four documents.
+  func writeSet() throws {
+    try Harness.write(
+      #"""
+      {"id": "brief", "title": "Brief", "prompt_set": "brief",
+       "inputs": {"product": "nothing yet"}, "llm": {"price": {"input": 2, "output": 8}},
+       "sections": [
+         {"id": "pitch", "title": "Pitch", "description": "Why it matters."},
+         {"id": "detail", "title": "Detail", "depends_on": ["pitch"]},
+         {"id": "faq", "title": "FAQ", "description": "The questions people ask."}]}
+      """#, to: scratch + "/set/plan.json")
+    try Harness.write(
+      "You write one brief, a section at a time.\n",
+      to: scratch + "/set/prompts/brief/shared_context.mustache")
+    try Harness.write(
+      "Write the \"{{section.title}}\" section for {{doc.inputs.product}}.{{#context}}\n\n{{content}}{{/context}}\n",
+      to: scratch + "/set/prompts/brief/default.mustache")
+    try Harness.write(
+      "key,product\ntide,Tidewater\nlark,Larkspur\nquill,Quillon\nfern,Fernhill\n",
+      to: scratch + "/set/rows.csv")
+  }
+
+  func command(_ base: String, provider: String, runs: String, _ extra: String = "") -> String {
+    "SHEAF_BATCH_POLL=0.1 make --no-print-directory -f pipelines/sheaf.mk SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= RUNS='\(scratch)/\(runs)' "
+      + "PROVIDER=\(provider) MODEL=stub BASE_URL='\(base)' CALL_FLAGS='--no-cache --retries 1' "
+      + "PLAN='\(scratch)/set/plan.json' ROWS='\(scratch)/set/rows.csv' DOC_ID=key J=4 \(extra) docs"
+  }
+
+  /// Every section's record of every document of a set.
+  func records(_ runs: String) throws -> [[String: Any]] {
+    var out: [[String: Any]] = []
+    for doc in ["tide", "lark", "quill", "fern"] {
+      for id in ["pitch", "detail", "faq"] {
+        let data = try Data(
+          contentsOf: URL(fileURLWithPath: "\(scratch)/\(runs)/\(doc)/sections/\(id).json"))
+        out.append(try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:])
+      }
+    }
+    return out
+  }
+
+  func cost(_ records: [[String: Any]]) -> Double {
+    records.compactMap { $0["cost"] as? Double }.reduce(0, +)
+  }
+
+  func batchFolder(_ runs: String) -> String { "\(scratch)/\(runs)/brief.set/all/batch" }
+
+  @Test(arguments: ["openai", "anthropic"])
+  func everySectionGoesThroughOneBatchPerWaveAtHalfThePrice(provider: String) throws {
+    try writeSet()
+    let stub = try Stub()
+    let base = stub.url("words=40,batch_delay=0.3", openai: provider == "openai")
+    let batched = try Harness.run(
+      command(base, provider: provider, runs: "b-\(provider)", "BATCH=1"))
+    #expect(batched.status == 0, "\(batched.err.suffix(1500))")
+    #expect(batched.err.contains("4 documents: 4 ready"), "\(batched.err)")
+    let stats = try stub.stats()
+    let batches = stats["batches"] as? [[String: Any]] ?? []
+    // Two waves (pitch and faq of every document, then detail): one batch each, nothing live.
+    #expect(batches.count == 2, "\(batches)")
+    #expect(batches.map { $0["requests"] as? Int ?? 0 } == [8, 4])
+    #expect(batches.allSatisfy { $0["provider"] as? String == provider })
+    #expect(stats["requests"] as? Int == 0, "no request went to the provider directly")
+    #expect(stats["batch_repeats"] as? Int == 0)
+    let waves = try String(
+      contentsOfFile: batchFolder("b-\(provider)") + "/waves.json", encoding: .utf8)
+    #expect(waves.contains(#""waves":2"#) && waves.contains(#""batches":2"#), "\(waves)")
+    let answered = try records("b-\(provider)")
+    #expect(answered.allSatisfy { $0["status"] as? String == "completed" })
+    #expect(answered.allSatisfy { ($0["batch"] as? String)?.isEmpty == false })
+    // The detail was written from its pitch, which the batch answered.
+    let detail = try String(
+      contentsOfFile: "\(scratch)/b-\(provider)/lark/sections/pitch.md", encoding: .utf8)
+    #expect(!detail.isEmpty)
+
+    // The same set asked directly costs twice as much.
+    let live = try Harness.run(command(base, provider: provider, runs: "l-\(provider)"))
+    #expect(live.status == 0, "\(live.err.suffix(1500))")
+    #expect(try stub.stats()["requests"] as? Int == 12)
+    let full = cost(try records("l-\(provider)"))
+    #expect(full > 0)
+    #expect(abs(cost(answered) * 2 - full) < 0.00002, "batch \(cost(answered)), live \(full)")
+  }
+
+  @Test func anErrorInsideABatchIsAskedAgainInTheNextWave() throws {
+    try writeSet()
+    let stub = try Stub()
+    // Larkspur's pitch fails once inside the batch (500), then succeeds.
+    try stub.setKnobs("failfor=Pitch%22%20section%20for%20Larkspur:500,failfor_times=1")
+    let run = try Harness.run(
+      command(stub.url("words=40"), provider: "openai", runs: "errors", "BATCH=1"))
+    #expect(run.status == 0, "\(run.err.suffix(1500))")
+    let batches = try stub.stats()["batches"] as? [[String: Any]] ?? []
+    // pitch+faq ×4, then detail ×3 and Larkspur's pitch again, then Larkspur's detail.
+    #expect(batches.map { $0["requests"] as? Int ?? 0 } == [8, 4, 1], "\(batches)")
+    #expect(try stub.stats()["batch_repeats"] as? Int == 1, "only the one that failed")
+    let lark = try records("errors")[3...5]
+    #expect(lark.allSatisfy { $0["status"] as? String == "completed" })
+    #expect(run.err.contains("errors, asked again in the next wave"), "\(run.err)")
+  }
+
+  @Test func aKilledRunPollsTheSameBatchAndSendsNothingTwice() throws {
+    try writeSet()
+    let stub = try Stub()
+    let base = stub.url("words=40,batch_delay=3")
+    let folder = batchFolder("killed")
+    let started = try Harness.run(
+      "(setsid env \(command(base, provider: "openai", runs: "killed", "BATCH=1")) > '\(scratch)/first.out' 2>&1 & echo $! > '\(scratch)/pid'; wait) & "
+        + "for i in $(seq 100); do sleep 0.1; ls '\(folder)/batches/'*.json >/dev/null 2>&1 && break; done; sleep 0.3; "
+        + "kill -9 -$(cat '\(scratch)/pid'); sleep 0.3; ls '\(folder)/batches'")
+    #expect(started.out.contains("1-1-openai.json"), "\(started.out) \(started.err)")
+    #expect((try stub.stats()["batches"] as? [[String: Any]] ?? []).count == 1)
+    let resumed = try Harness.run(command(base, provider: "openai", runs: "killed", "BATCH=1"))
+    #expect(resumed.status == 0, "\(resumed.err.suffix(1500))")
+    #expect(resumed.err.contains("openai batch batch_stub1: completed"), "\(resumed.err)")
+    let stats = try stub.stats()
+    #expect((stats["batches"] as? [[String: Any]] ?? []).count == 2)
+    #expect(stats["batch_repeats"] as? Int == 0)
+    #expect(stats["requests"] as? Int == 0)
+    #expect(resumed.err.contains("4 documents: 4 ready"))
+  }
+
+  @Test func aStopLeavesTheBatchRunningAndCancelSendsItAgain() throws {
+    try writeSet()
+    let stub = try Stub()
+    let folder = batchFolder("stopped")
+    let stopped = try Harness.run(
+      "(\(command(stub.url("words=40,batch_delay=60"), provider: "openai", runs: "stopped", "BATCH=1"))) > '\(scratch)/stop.out' 2>&1 & pid=$!; "
+        + "for i in $(seq 100); do sleep 0.1; ls '\(folder)/batches/'*.json >/dev/null 2>&1 && break; done; sleep 0.5; "
+        + "kill -TERM $pid; wait $pid; echo \"exit $?\"")
+    let said = (try? String(contentsOfFile: "\(scratch)/stop.out", encoding: .utf8)) ?? ""
+    #expect(stopped.out.hasPrefix("exit 143"), "\(stopped.out) \(said)")
+    #expect(said.contains("left running at the provider: openai batch_stub1"), "\(said)")
+    let cancelled = try Harness.run(
+      "\(Harness.products.path)/call-llm --batch-cancel '\(folder)'")
+    #expect(cancelled.status == 0, "\(cancelled.err)")
+    #expect(cancelled.err.contains("batch_stub1: cancelled"), "\(cancelled.err)")
+    let again = try Harness.run(
+      command(stub.url("words=40"), provider: "openai", runs: "stopped", "BATCH=1"))
+    #expect(again.status == 0, "\(again.err.suffix(1500))")
+    let batches = try stub.stats()["batches"] as? [[String: Any]] ?? []
+    #expect(batches.map { $0["requests"] as? Int ?? 0 } == [8, 8, 4], "\(batches)")
+  }
+
+  @Test func batchNeedsASetAndAProviderWithABatchAPI() throws {
+    try writeSet()
+    let single = try Harness.run(
+      "make --no-print-directory -f pipelines/sheaf.mk SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= RUNS='\(scratch)/one' PROVIDER=offline BATCH=1 doc PLAN='\(scratch)/set/plan.json'"
+    )
+    #expect(single.status == 2)
+    #expect(single.err.contains("BATCH=1 works with make docs"), "\(single.err)")
+    // The offline provider has no batch API: it answers directly, as without BATCH=1.
+    let offline = try Harness.run(command("", provider: "offline", runs: "off", "BATCH=1"))
+    #expect(offline.status == 0, "\(offline.err.suffix(800))")
+    #expect(!FileManager.default.fileExists(atPath: batchFolder("off") + "/waves.json"))
+  }
+}
