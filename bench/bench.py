@@ -467,6 +467,67 @@ def bench_docs_rate():
     stub.wait()
 
 
+def bench_docs_batch():
+    """20 PRDs (12 sections each) through the stub's batch APIs, both providers, against the same
+    documents asked directly: batches sent against waves (one batch per wave is the target), the
+    cost (half is the target), the wall time with the stub answering each batch 1 s after it is
+    sent and polled every 0.5 s."""
+    stub, port = start_stub()
+    folder = os.path.join(OUT, "docs-batch")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
+    with open(os.path.join(folder, "rows.csv"), "w") as f:
+        f.write("product,requirements\n" + "".join(f"p{i},Build product {i} for people who need it\n" for i in range(20)))
+    print()
+    print("provider batch APIs: 20 PRDs x 12 sections at J=16, each batch answered 1 s after it is sent, against the same asked directly")
+    for provider in ("openai", "anthropic"):
+        url = f"http://127.0.0.1:{port}/s/words=300,batch_delay=1" + ("/v1" if provider == "openai" else "")
+        totals = {}
+        for mode in ("batch", "direct"):
+            runs = os.path.join(folder, f"{provider}-{mode}")
+            urllib_reset(port)
+            argv = ["make", "--no-print-directory", "-f", os.path.join(ROOT, "pipelines", "sheaf.mk"), f"SHEAF_BIN={BIN}",
+                    "SHEAF_TOOLS=", f"RUNS={runs}", f"PROVIDER={provider}", "MODEL=bench", f"BASE_URL={url}", "J=16",
+                    "CALL_FLAGS=--no-cache --retries 0", "docs", "PLAN=pipelines/prd/plan.json",
+                    f"ROWS={os.path.join(folder, 'rows.csv')}", "DOC_ID=product"] + (["BATCH=1"] if mode == "batch" else [])
+            env = dict(os.environ, SHEAF_BATCH_POLL="0.5",
+                       SHEAF_PRICES=os.path.join(folder, "prices.json"))
+            with open(env["SHEAF_PRICES"], "w") as f:
+                json.dump({"bench": {"input": 3, "output": 15}}, f)
+            start = time.perf_counter()
+            done = subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+            wall = time.perf_counter() - start
+            cost, ready = 0.0, 0
+            for doc in os.listdir(runs):
+                summary = os.path.join(runs, doc, "summary.json")
+                if os.path.exists(summary):
+                    with open(summary) as f:
+                        ready += json.load(f).get("status") == "ready"
+                for name in os.listdir(os.path.join(runs, doc, "sections")) if os.path.isdir(os.path.join(runs, doc, "sections")) else []:
+                    if name.endswith(".json"):
+                        with open(os.path.join(runs, doc, "sections", name)) as f:
+                            cost += json.load(f).get("cost") or 0
+            stats = stub_stats(port)
+            waves = {}
+            if mode == "batch":
+                with open(os.path.join(runs, "prd.set", "all", "batch", "waves.json")) as f:
+                    waves = json.load(f)
+            totals[mode] = (wall, cost, ready, stats, waves, done.returncode)
+        (bw, bc, br, bs, bwv, bx), (dw, dc, dr, ds, _, dx) = totals["batch"], totals["direct"]
+        print(f"  {provider:<9} batch: {br} ready, {len(bs['batches'])} batches in {bwv.get('waves')} waves, "
+              f"{bs['batch_items']} requests ({bs['batch_repeats']} sent twice), {bs['requests']} direct, ${bc:.4f}, {bw:.1f} s, exit {bx}")
+        print(f"  {'':<9} direct: {dr} ready, {ds['requests']} requests, ${dc:.4f}, {dw:.1f} s, exit {dx} · "
+              f"cost ratio batch/direct {bc / dc if dc else 0:.3f}")
+    stub.stdin.close()
+    stub.wait()
+
+
+def urllib_reset(port):
+    """Clears the stub's counts."""
+    import urllib.request
+    urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/reset", method="POST")).read()
+
+
 if __name__ == "__main__":
     only = [a for a in sys.argv[1:] if a.startswith("--only-")]
     if not only:
@@ -491,3 +552,5 @@ if __name__ == "__main__":
         bench_docs()
     if not only or "--only-docs-rate" in only:
         bench_docs_rate()
+    if not only or "--only-docs-batch" in only:
+        bench_docs_batch()

@@ -16,6 +16,8 @@
 #                                                     one document per row (CSV or JSON lines),
 #                                                     its fields the document's inputs; J, BUDGET
 #                                                     and the rate limit shared by them all
+#   make docs PLAN=… ROWS=… BATCH=1                   the same through the providers' batch APIs
+#                                                     (openai, anthropic): half the price, in waves
 #   make status PLAN=plan.json ROWS=rows.csv          the set: each document and the totals
 #   make watch PLAN=plan.json ROWS=rows.csv           the documents being built, live
 #   make doc PLAN=plan.json DOC=id                    one document of the plan (a row of a set)
@@ -242,8 +244,9 @@ docs: $(SHEAF_TOOLS)
 # Ctrl-C as SIGTERM (a background job ignores SIGINT). The sections in flight are written
 # cancelled, then the document is merged and the run exits 130, 143 or 129. A batch wave (make docs
 # BATCH=1: waving) sees Ctrl-C itself, and asks a person at the terminal whether to leave its
-# batches running or cancel them; SIGTERM and SIGHUP are passed on to it, and leave them running.
-SHEAF_TRAPS = stop=; made=; waving=; trap '[ -n "$$stop" ] || { stop=130; [ -z "$$made" ] || kill -TERM -$$made; }' INT; \
+# batches running or cancel them (the live view stops, so the question is not drawn over);
+# SIGTERM and SIGHUP are passed on to it, and leave them running.
+SHEAF_TRAPS = stop=; made=; waving=; trap '[ -n "$$stop" ] || { stop=130; [ -z "$$made" ] || kill -TERM -$$made; [ -z "$$waving" ] || [ -z "$$live" ] || kill $$live; }' INT; \
 	trap '[ -n "$$stop" ] || { stop=143; [ -z "$$made" ] || kill -TERM -$$made; [ -z "$$waving" ] || kill -TERM $$waving; }' TERM; \
 	trap '[ -n "$$stop" ] || { stop=129; [ -z "$$made" ] || kill -HUP -$$made; [ -z "$$waving" ] || kill -HUP $$waving; }' HUP
 

@@ -27,7 +27,7 @@ extension DocumentSet {
         .map(String.init))
     for member in members {
       let summary = JSON.readObject(member.layout.summary)
-      let status = summary?["status"]?.string ?? "pending"
+      let status = Self.status(summary)
       counts[status, default: 0] += 1
       let cost = summary?["totals"]?["cost"]?.double
       spent += cost ?? 0
@@ -60,7 +60,7 @@ extension DocumentSet {
       line += " · next: \(asks(forecast.items.count, cost: forecast.cost))"
       out += line + "\n"
     }
-    let order = ["ready", "partial", "failed", "cancelled", "pending"]
+    let order = ["ready", "batched", "partial", "failed", "cancelled", "pending"]
     let tally = (order + counts.keys.filter { !order.contains($0) }.sorted()).compactMap { key in
       counts[key].map { "\($0) \(key)" }
     }
@@ -87,6 +87,18 @@ extension DocumentSet {
     var text = "\(count) request\(count == 1 ? "" : "s")"
     if count > 0, let cost { text += String(format: " (about $%.4f)", cost) }
     return text
+  }
+
+  /// A document's status in a set: merge-doc's, or `batched` when a section waits for a provider
+  /// batch's next wave (`make docs BATCH=1`); `pending` before its first run.
+  static func status(_ summary: JSON?) -> String {
+    let sections = summary?["sections"]?.array ?? []
+    if sections.contains(where: {
+      $0["error"]?["type"]?.string == ErrorType.batchPending.rawValue
+    }) {
+      return "batched"
+    }
+    return summary?["status"]?.string ?? "pending"
   }
 
   /// The section status whose mark a document's status takes.

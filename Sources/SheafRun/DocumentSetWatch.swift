@@ -41,13 +41,11 @@ extension DocumentSet {
           )
           continue
         }
-        counts[
-          JSON.readObject(member.layout.summary)?["status"]?.string ?? "pending", default: 0] +=
-          1
+        counts[DocumentSet.status(JSON.readObject(member.layout.summary)), default: 0] += 1
       }
       seenRunning = seenRunning || running > 0
       counts["building"] = running
-      let order = ["ready", "building", "partial", "failed", "cancelled", "pending"]
+      let order = ["ready", "building", "batched", "partial", "failed", "cancelled", "pending"]
       let tally = order.compactMap { key in counts[key].flatMap { $0 > 0 ? "\($0) \(key)" : nil } }
       let totals =
         "\(plan.id): \(members.count) document\(members.count == 1 ? "" : "s"): \(tally.joined(separator: ", ")) · \(RunView.clock(Date().timeIntervalSince(start)))"

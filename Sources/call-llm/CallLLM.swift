@@ -53,6 +53,17 @@ struct CallLLM: FilterCommand {
       starts no request once spent plus in flight (at its estimate) would pass it: those \
       records are skipped, type quota. --budget-file shares it across processes.
 
+      Provider batch APIs (make docs BATCH=1): with --batch DIR, an openai or anthropic \
+      request is not sent; the answer a wave brought into DIR is played back as if it had \
+      streamed (validated, re-asked, cached, costed at llm.price less its batch_discount, \
+      default 0.5; the record says which batch), else the request is queued in DIR and the \
+      record written skipped, type batch_pending. --batch-run DIR sends the queue as one \
+      batch per provider and base URL (OpenAI: a JSONL file with purpose batch, then a batch \
+      on /v1/chat/completions; Anthropic: /v1/messages/batches), keeps the batch ids in DIR, \
+      and polls until every batch ended: killed, it polls the same batches when run again. \
+      Ctrl-C there asks whether to leave the batches running or cancel them; SIGTERM leaves \
+      them; --batch-cancel DIR cancels them.
+
       Completed answers are cached under --cache (default $XDG_CACHE_HOME/sheaf or \
       ~/.cache/sheaf) before they are written, so an interrupted run asks for nothing twice. \
       Ctrl-C writes in-flight records as cancelled and exits 130.
@@ -66,6 +77,7 @@ struct CallLLM: FilterCommand {
         ... | call-llm --refresh goals_objectives --log calls.ndjson
         ... | call-llm --repair-attempts 3 | validate-format
         ... | call-llm --run runs/prd
+        call-llm --batch-run runs/prd.set/all/batch --batch-poll 60
 
       \(ExitStatus.helpText)
       """,

@@ -151,6 +151,38 @@ import Testing
     #expect(batches.map { $0["requests"] as? Int ?? 0 } == [8, 8, 4], "\(batches)")
   }
 
+  /// Ctrl-C at a terminal while a wave waits: a question, and "c" cancels the batch.
+  @Test func ctrlCAtATerminalAsksWhetherToCancelTheBatches() throws {
+    try writeSet()
+    let stub = try Stub()
+    let session = "sheaf-\(UUID().uuidString.prefix(8))"
+    let folder = batchFolder("tty")
+    let make = command(
+      stub.url("words=40,batch_delay=60"), provider: "openai", runs: "tty", "BATCH=1")
+    let run = try Harness.run(
+      """
+      tmux new-session -d -s \(session) -x 160 -y 40 "cd '\(Harness.root.path)' && \(make); echo DONE=\\$?; sleep 30" || exit 9
+      for i in $(seq 150); do sleep 0.1; ls '\(folder)/batches/'*.json >/dev/null 2>&1 && break; done; sleep 1
+      tmux send-keys -t \(session) C-c
+      for i in $(seq 50); do sleep 0.2; tmux capture-pane -p -t \(session) | grep -q 'or cancel' && break; done
+      tmux capture-pane -p -t \(session) > '\(scratch)/asked'
+      tmux send-keys -t \(session) c Enter
+      for i in $(seq 60); do
+        sleep 0.5; tmux capture-pane -p -t \(session) > '\(scratch)/screen'
+        grep -q 'DONE=' '\(scratch)/screen' && break
+      done
+      tmux kill-session -t \(session)
+      """)
+    #expect(run.status == 0, "\(run.err)")
+    let asked = (try? String(contentsOfFile: "\(scratch)/asked", encoding: .utf8)) ?? ""
+    let screen = (try? String(contentsOfFile: "\(scratch)/screen", encoding: .utf8)) ?? ""
+    #expect(asked.contains("Leave it running, or cancel? [L/c]"), "\(asked)")
+    #expect(screen.contains("openai batch batch_stub1: cancelled"), "\(screen)")
+    #expect(!screen.contains("DONE=0"), "\(screen)")
+    let kept = try String(contentsOfFile: "\(folder)/batches/1-1-openai.json", encoding: .utf8)
+    #expect(kept.contains(#""status":"cancelled""#), "\(kept)")
+  }
+
   @Test func batchNeedsASetAndAProviderWithABatchAPI() throws {
     try writeSet()
     let single = try Harness.run(

@@ -31,7 +31,11 @@ public struct BatchWave {
 
   private func api(_ batch: JSON) -> (any BatchAPI)? {
     let provider = batch["provider"]?.string ?? ""
-    let key = batch["key_env"]?.string.flatMap { environment[$0] }
+    let key = batch["key_env"]?.string.flatMap { variable in
+      // Whatever the variable is called, its value is masked in every message.
+      Secrets.register(variable: variable, environment: environment)
+      return environment[variable]
+    }
     return BatchAPIs.api(provider: provider, baseURL: batch["base_url"]?.string ?? "", key: key)
   }
 
@@ -97,7 +101,10 @@ public struct BatchWave {
       for start in stride(from: 0, to: items.count, by: maxItems) {
         let part = Array(items[start..<min(items.count, start + maxItems)])
         let first = part[0]
-        let key = first.keyVariable.flatMap { environment[$0] }
+        let key = first.keyVariable.flatMap { variable in
+          Secrets.register(variable: variable, environment: environment)
+          return environment[variable]
+        }
         guard let api = BatchAPIs.api(provider: first.provider, baseURL: first.baseURL, key: key)
         else {
           throw ToolFailure.usage(
