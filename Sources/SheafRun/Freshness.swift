@@ -243,7 +243,13 @@ public struct Forecast {
         "provider", given: options.request, environment: options.environment, llm: llm)
       let model = RequestSettings.value(
         "model", given: options.request, environment: options.environment, llm: llm)
-      let price = prices.price(llm: llm, provider: provider, model: model)
+      var price = prices.price(llm: llm, provider: provider, model: model)
+      // BATCH=1 (make docs, make status): asked through the provider's batch API, at its price.
+      if let batchable = price, ProviderNames.withBatchAPI.contains(provider ?? ""),
+        ProviderNames.batchAsked(options.environment)
+      {
+        price = batchable.batched
+      }
       items.append(
         Item(
           id: id, reason: verdict.reason, inputTokens: input, outputTokens: output,

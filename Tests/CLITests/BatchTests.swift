@@ -29,9 +29,11 @@ import Testing
       to: scratch + "/set/rows.csv")
   }
 
-  func command(_ base: String, provider: String, runs: String, _ extra: String = "") -> String {
+  func command(
+    _ base: String, provider: String, runs: String, _ extra: String = "", model: String = "stub"
+  ) -> String {
     "SHEAF_BATCH_POLL=0.1 make --no-print-directory -f pipelines/sheaf.mk SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= RUNS='\(scratch)/\(runs)' "
-      + "PROVIDER=\(provider) MODEL=stub BASE_URL='\(base)' CALL_FLAGS='--no-cache --retries 1' "
+      + "PROVIDER=\(provider) MODEL=\(model) BASE_URL='\(base)' CALL_FLAGS='--no-cache --retries 1' "
       + "PLAN='\(scratch)/set/plan.json' ROWS='\(scratch)/set/rows.csv' DOC_ID=key J=4 \(extra) docs"
   }
 
@@ -89,6 +91,27 @@ import Testing
     let full = cost(try records("l-\(provider)"))
     #expect(full > 0)
     #expect(abs(cost(answered) * 2 - full) < 0.00002, "batch \(cost(answered)), live \(full)")
+  }
+
+  /// OpenAI's batch file takes one model: a wave that asks two is sent as two batches.
+  @Test func openAIGetsOneBatchPerModel() throws {
+    try writeSet()
+    let plan = try String(contentsOfFile: scratch + "/set/plan.json", encoding: .utf8)
+    try Harness.write(
+      plan.replacingOccurrences(
+        of: #""llm": {"#, with: #""llm": {"model": "stub", "#
+      ).replacingOccurrences(
+        of: #"{"id": "faq", "title": "FAQ","#,
+        with: #"{"id": "faq", "title": "FAQ", "llm": {"model": "stub-mini"},"#),
+      to: scratch + "/set/plan.json")
+    let stub = try Stub()
+    let run = try Harness.run(
+      command(stub.url("words=40"), provider: "openai", runs: "models", "BATCH=1", model: ""))
+    #expect(run.status == 0, "\(run.err.suffix(1500))")
+    let batches = try stub.stats()["batches"] as? [[String: Any]] ?? []
+    #expect(batches.map { $0["requests"] as? Int ?? 0 }.sorted() == [4, 4, 4], "\(batches)")
+    let waves = try String(contentsOfFile: batchFolder("models") + "/waves.json", encoding: .utf8)
+    #expect(waves.contains(#""waves":2"#) && waves.contains(#""batches":3"#), "\(waves)")
   }
 
   @Test func anErrorInsideABatchIsAskedAgainInTheNextWave() throws {
@@ -190,6 +213,30 @@ import Testing
     )
     #expect(single.status == 2)
     #expect(single.err.contains("BATCH=1 works with make docs"), "\(single.err)")
+    // A server without a batch API: one line that says so; what was queued stays queued.
+    let stub = try Stub()
+    let none = try Harness.run(
+      command(stub.url("words=40,no_batch=1"), provider: "openai", runs: "none", "BATCH=1"))
+    #expect(none.status != 0)
+    #expect(
+      none.err.contains("HTTP 404") && none.err.contains("does this server have a batch API?"),
+      "\(none.err)")
+    #expect(none.err.contains("requests were not sent"), "\(none.err)")
+    // What the set would cost, forecast at the batch price with BATCH=1.
+    let full = try Harness.run(
+      command(stub.url("words=40"), provider: "openai", runs: "dry", "DRY=1"))
+    let half = try Harness.run(
+      command(stub.url("words=40"), provider: "openai", runs: "dry", "DRY=1 BATCH=1"))
+    func estimate(_ text: String) -> Double {
+      let found = text.range(of: #"about \$([0-9.]+)\)"#, options: .regularExpression).map {
+        String(text[$0]).dropFirst(7).dropLast()
+      }
+      return found.flatMap { Double($0) } ?? -1
+    }
+    #expect(estimate(full.out + full.err) > 0, "\(full.out) \(full.err)")
+    #expect(
+      abs(estimate(half.out + half.err) * 2 - estimate(full.out + full.err)) < 0.0002,
+      "\(half.out) \(half.err)")
     // The offline provider has no batch API: it answers directly, as without BATCH=1.
     let offline = try Harness.run(command("", provider: "offline", runs: "off", "BATCH=1"))
     #expect(offline.status == 0, "\(offline.err.suffix(800))")

@@ -75,6 +75,7 @@ knob gives per-item errors):
   Anthropic  POST .../v1/messages/batches, GET .../v1/messages/batches/ID, GET .../ID/results,
              POST .../ID/cancel
   batch_delay=S   seconds from a batch's creation until it is done (default 0)
+  no_batch=1      no batch API (404), as most OpenAI-compatible local servers
 /stats adds "batches" (provider, id, requests of each batch created), "batch_items" and
 "batch_repeats" (items whose custom_id an earlier batch already had).
 
@@ -512,6 +513,8 @@ def batch_done(batch):
 
 async def handle_batches(method, route, knobs, headers, raw, writer):
     """The batch APIs; False when the route is not one of theirs."""
+    if "no_batch" in knobs:
+        return False
     delay = float(knobs.get("batch_delay", 0))
     # OpenAI: files and batches.
     match = re.search(r"/files/([^/]+)/content$", route)
@@ -534,6 +537,15 @@ async def handle_batches(method, route, knobs, headers, raw, writer):
         lines = [json.loads(line) for line in FILES.get(request.get("input_file_id"), b"").splitlines() if line.strip()]
         batch_id = f"batch_stub{len(BATCHES) + 1}"
         output, errors = [], []
+        models = {line.get("body", {}).get("model") for line in lines}
+        if len(models) > 1:
+            # As OpenAI's: one model a batch file, else the whole batch fails validation.
+            note_batch("openai", batch_id, [line.get("custom_id") for line in lines])
+            BATCHES[batch_id] = {"provider": "openai", "ready_at": time.time(), "output": [], "errors": [],
+                                 "input_file_id": request.get("input_file_id"), "endpoint": request.get("endpoint"),
+                                 "failed": "The batch input file contains requests for more than one model."}
+            send_json(writer, 200, openai_batch(batch_id))
+            return True
         for n, line in enumerate(lines):
             status, body = await batch_answer("openai", knobs, line.get("body", {}), headers)
             entry = {"id": f"batch_req_{n}", "custom_id": line.get("custom_id"),
@@ -596,11 +608,13 @@ def openai_batch(batch_id):
     batch = BATCHES[batch_id]
     total = len(batch["output"]) + len(batch["errors"])
     done = batch_done(batch)
-    status = ("cancelled" if batch.get("cancelled") else "completed") if done else "in_progress"
+    status = ("cancelled" if batch.get("cancelled") else "failed" if batch.get("failed") else "completed") if done else "in_progress"
     out = {"id": batch_id, "object": "batch", "endpoint": batch["endpoint"], "input_file_id": batch["input_file_id"],
            "completion_window": "24h", "status": status, "output_file_id": None, "error_file_id": None,
            "request_counts": {"total": total, "completed": len(batch["output"]) if status == "completed" else 0,
                               "failed": len(batch["errors"]) if status == "completed" else 0}}
+    if status == "failed":
+        out["errors"] = {"object": "list", "data": [{"code": "mismatched_model", "message": batch["failed"], "line": None}]}
     if status == "completed":
         for name, entries in (("output_file_id", batch["output"]), ("error_file_id", batch["errors"])):
             if entries:

@@ -3,6 +3,15 @@ public enum ProviderNames {
   /// Every name, in the order messages list them.
   public static let all = ["openai", "anthropic", "ollama", "offline"]
 
+  /// Those whose batch API sheaf speaks (`make docs BATCH=1`): OpenAI's Batch API and
+  /// Anthropic's Message Batches.
+  public static let withBatchAPI = ["openai", "anthropic"]
+
+  /// Whether the environment asks for the providers' batch APIs (`BATCH=1`: `SHEAF_BATCH`).
+  public static func batchAsked(_ environment: [String: String]) -> Bool {
+    !["", "0"].contains(environment["SHEAF_BATCH"] ?? "")
+  }
+
   /// The `llm` keys that shape a request, in the order they are read.
   ///
   /// Sampling and length,

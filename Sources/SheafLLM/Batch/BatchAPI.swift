@@ -84,7 +84,12 @@ enum BatchAPIs {
     let text = String(decoding: received, as: UTF8.self)
     guard (200..<300).contains(transfer.status) else {
       let (message, _) = ProviderErrors.parseBody(text)
-      throw BatchFailure(message: "\(what): HTTP \(transfer.status): \(message)")
+      // A server with no batch API (most OpenAI-compatible local servers) has no such route.
+      let hint =
+        transfer.status == 404 || transfer.status == 405
+        ? " (does this server have a batch API? OpenAI's and Anthropic's do; run without BATCH=1 for others)"
+        : ""
+      throw BatchFailure(message: "\(what): HTTP \(transfer.status): \(message)\(hint)")
     }
     return (transfer.status, text)
   }
@@ -245,6 +250,13 @@ struct AnthropicBatches: BatchAPI {
   func answers(_ state: BatchState) throws -> [BatchAnswer] {
     var out: [BatchAnswer] = []
     for url in state.outputs {
+      // The key goes only where the batches are: a results URL elsewhere is refused.
+      guard BaseURLPolicy.sameOrigin(url, base) else {
+        throw BatchFailure(
+          message:
+            "anthropic: the results of the batch are at \(url), not at \(base): the key is not sent there"
+        )
+      }
       let text = try BatchAPIs.send(url, headers: headers, what: "anthropic: read the results")
         .body
       for line in BatchAPIs.lines(text) {

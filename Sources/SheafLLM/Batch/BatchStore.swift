@@ -90,7 +90,7 @@ public struct BatchStore: Sendable {
   var wavesFile: String { directory + "/waves.json" }
 
   /// The providers whose batch API sheaf speaks.
-  public static let providers = ["openai", "anthropic"]
+  public static let providers = ProviderNames.withBatchAPI
 
   /// The body of a request as a batch sends it (no streaming), and its key.
   public static func item(

@@ -3,7 +3,7 @@ import SheafCore
 
 /// One wave of the provider batch APIs (`call-llm --batch-run DIR`): every batch kept from before
 /// (a killed run's) is read first; then what the set's documents queued is sent, one batch per
-/// provider, base URL and key; then every batch is polled until it ended and its answers are
+/// provider, base URL and key (and model, for OpenAI, whose batch files take one); then every batch is polled until it ended and its answers are
 /// stored, for the next pass of the documents to read as ordinary answers.
 ///
 /// A stop while batches are at the provider leaves them running (they are kept: the next
@@ -89,7 +89,9 @@ public struct BatchWave {
     var groups: [String: [BatchItem]] = [:]
     var order: [String] = []
     for item in queued {
-      let group = "\(item.provider) \(item.baseURL) \(item.keyVariable ?? "")"
+      // OpenAI takes one model a batch file; Anthropic's batches may mix them.
+      let model = item.provider == "openai" ? item.body["model"]?.string ?? "" : ""
+      let group = "\(item.provider) \(item.baseURL) \(item.keyVariable ?? "") \(model)"
       if groups[group] == nil { order.append(group) }
       groups[group, default: []].append(item)
     }
@@ -116,7 +118,7 @@ public struct BatchWave {
           created = try api.submit(part)
         } catch let failure as BatchFailure {
           throw ToolFailure.usage(
-            "\(failure.message); the \(items.count) requests stay queued in \(store.directory)/queue for the next make docs BATCH=1"
+            "\(failure.message); its \(part.count) requests were not sent: the next make docs BATCH=1 asks them again"
           )
         }
         let batch = JSON.object([
