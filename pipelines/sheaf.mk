@@ -166,7 +166,8 @@ SHEAF_DOCTOR = "$$SHEAF_BIN/sheaf-run" doctor $(1) --plan "$$SHEAF_PLAN" --mode 
 # build the sections (-k: a failure never stops the others) with make running in the run
 # directory, the continuity pass, merge the run's document whatever happened (merge-doc --run),
 # say where it is and run NOTIFY (sheaf-run finish), and fail when the document is not ready
-# (with ONLY=: when a section asked for did not complete).
+# (with ONLY=: when a section asked for did not complete). A pass of make docs BATCH=1 that leaves
+# sections waiting for the next wave runs neither the continuity pass nor NOTIFY.
 # DRY=1 only says what would be asked.
 doc: $(SHEAF_TOOLS)
 	@test -n "$$SHEAF_PLAN" || { echo "sheaf: usage: make doc PLAN=pipelines/prd/plan.json [J=8] [MODE=…] [PROVIDER=…] [MODEL=…]" >&2; exit 2; }
@@ -188,9 +189,10 @@ doc: $(SHEAF_TOOLS)
 	setsid $(SHEAF_RUN_MAKE) $$("$$SHEAF_BIN/sheaf-run" info --run "$$SHEAF_RUN" targets) & made=$$!; \
 	wait $$made; built=$$?; while kill -0 $$made 2>/dev/null; do wait $$made; built=$$?; done; \
 	if [ -n "$$live" ]; then sleep 0.3; kill $$live 2>/dev/null; wait $$live 2>/dev/null; echo >&2; fi; \
-	[ -n "$$stop" ] || $(SHEAF_RUN_MAKE) sheaf-revise || built=1; \
+	waiting=; [ -z "$$SHEAF_BATCH_DIR" ] || waiting=$$("$$SHEAF_BIN/sheaf-run" info --run "$$SHEAF_RUN" batched); notify="$$SHEAF_NOTIFY"; [ -z "$$waiting" ] || notify=; \
+	[ -n "$$stop$$waiting" ] || $(SHEAF_RUN_MAKE) sheaf-revise || built=1; \
 	"$$SHEAF_BIN/merge-doc" --run "$$SHEAF_RUN" $${SHEAF_NOTES:+--include-hidden} $${SHEAF_FORMAT:+--to "$$SHEAF_FORMAT"}; [ $$? -le 1 ] || built=1; \
-	"$$SHEAF_BIN/sheaf-run" finish --run "$$SHEAF_RUN" --notify "$$SHEAF_NOTIFY" 9>&- && [ $$built = 0 ] && [ -z "$$stop" ] || exit $${stop:-1}
+	"$$SHEAF_BIN/sheaf-run" finish --run "$$SHEAF_RUN" --notify "$$notify" 9>&- && [ $$built = 0 ] && [ -z "$$stop" ] || exit $${stop:-1}
 
 # Many documents from one plan: one per row of ROWS (CSV with a header, or JSON lines), each in
 # its own run directory, RUNS/<id>/, its row's fields its inputs (DOC_ID= names it: a template
@@ -231,8 +233,8 @@ docs: $(SHEAF_TOOLS)
 	    [ $$sent = 0 ] || { built=1; break; }; [ -z "$$stop" ] || break; wave=; fi; \
 	  setsid $(MAKE) --no-print-directory -k -j"$$SHEAF_JOBS" -C "$$SHEAF_SET" -f "$$(cd "$(SHEAF_DIR)" && pwd)/docs.mk" sheaf.docs & made=$$!; \
 	  wait $$made; built=$$?; while kill -0 $$made 2>/dev/null; do wait $$made; built=$$?; done; made=; \
-	  [ -n "$$SHEAF_BATCH_DIR" ] && [ -z "$$stop" ] && [ -n "$$(ls -A "$$SHEAF_BATCH_DIR/queue" 2>/dev/null)" ] || break; \
-	  "$$SHEAF_BIN/sheaf-run" docs $(SHEAF_DOCS_ARGS) >/dev/null || exit 2; \
+	  [ -n "$$SHEAF_BATCH_DIR" ] && [ -z "$$stop" ] && ls "$$SHEAF_BATCH_DIR"/queue/*.json >/dev/null 2>&1 || break; \
+	  "$$SHEAF_BIN/sheaf-run" docs $(SHEAF_DOCS_ARGS) --next-pass >/dev/null || exit 2; \
 	done; \
 	if [ -n "$$live" ]; then sleep 0.6; kill $$live 2>/dev/null; wait $$live 2>/dev/null; echo >&2; fi; \
 	"$$SHEAF_BIN/sheaf-run" docs $(SHEAF_DOCS_ARGS) --status --totals -- $$SHEAF_CALL_FLAGS >&2; \

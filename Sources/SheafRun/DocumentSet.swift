@@ -55,6 +55,8 @@ public enum DocumentSet {
     public var mode: String?
     /// Start every document's make doc, unchanged or not (FORCE=1, ONLY=).
     public var everyDocument = false
+    /// The next pass of the same make docs (BATCH=1): the ledger goes on, nothing is said.
+    public var nextPass = false
     /// Let the plan read files outside its folder.
     public var allowOutside = false
     /// build-prompt's flags (PROMPT_FLAGS), the request settings (CALL_FLAGS) and prices, for
@@ -145,9 +147,11 @@ public enum DocumentSet {
       build.append(member.id)
       try AtomicFile.write(member.stamp + "\n", to: member.layout.nextStamp)
     }
-    unlink(set.ledger)  // BUDGET= bounds what this make docs spends
+    // BUDGET= bounds what this make docs spends, over all its passes.
+    if !options.nextPass { unlink(set.ledger) }
     unlink(set.failed)
     try AtomicFile.write(build.joined(separator: " ") + "\n", to: set.list)
+    if options.nextPass { return set.root }
     let share =
       options.shard.count > 1
       ? " (shard \(options.shard.index)/\(options.shard.count): \(members.count))" : ""

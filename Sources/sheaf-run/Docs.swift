@@ -65,6 +65,12 @@ extension SheafRun {
     @Option(help: ArgumentHelp("The plan's mode.", valueName: "name")) var mode: String?
     @Flag(help: "Build every document, unchanged or not (FORCE=1, ONLY=).") var all = false
     @Flag(
+      name: .customLong("next-pass"),
+      help:
+        "List what the next pass of the same make docs builds (BATCH=1): the ledger goes on, nothing is said."
+    )
+    var nextPass = false
+    @Flag(
       help:
         "Each document's status, cost so far and what the next make docs asks of it, then the totals."
     )
@@ -104,6 +110,7 @@ extension SheafRun {
         mode.flatMap { $0.isEmpty ? nil : $0 }
         ?? ProcessInfo.processInfo.environment["SHEAF_MODE"].flatMap { $0.isEmpty ? nil : $0 }
       options.everyDocument = all
+      options.nextPass = nextPass
       options.allowOutside = outside.allowOutside
       options.prompts = prompt.settings
       options.prices = try price.priceList()

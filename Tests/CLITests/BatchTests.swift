@@ -131,6 +131,44 @@ import Testing
     #expect(run.err.contains("errors, asked again in the next wave"), "\(run.err)")
   }
 
+  /// A request the batch always refuses fails its section, once: the waves end.
+  @Test func aRefusalInsideABatchFailsTheSectionAndTheWavesEnd() throws {
+    try writeSet()
+    let stub = try Stub()
+    try stub.setKnobs("failfor=Pitch%22%20section%20for%20Larkspur:400")
+    let run = try Harness.run(
+      command(stub.url("words=40"), provider: "openai", runs: "refused", "BATCH=1"))
+    #expect(run.status != 0)
+    let batches = try stub.stats()["batches"] as? [[String: Any]] ?? []
+    // Larkspur's pitch is refused: its detail is skipped, the three other details asked.
+    #expect(batches.map { $0["requests"] as? Int ?? 0 } == [8, 3], "\(batches)")
+    #expect(try stub.stats()["batch_repeats"] as? Int == 0)
+    let lark = try records("refused")[3...5]
+    #expect(lark.map { $0["status"] as? String ?? "" } == ["failed", "skipped", "completed"])
+    let error = lark.first?["error"] as? [String: Any] ?? [:]
+    #expect(error["http_status"] as? Int == 400, "\(error)")
+    #expect(
+      run.err.contains("3 ready, 1 partial") || run.err.contains("1 partial, 3 ready"), "\(run.err)"
+    )
+  }
+
+  /// BUDGET= bounds what the waves send: a request is queued only while its estimate fits, and
+  /// the answers are paid for once, when they are read.
+  @Test func theBudgetBoundsWhatTheWavesSend() throws {
+    try writeSet()
+    let stub = try Stub()
+    let run = try Harness.run(
+      command(stub.url("words=40"), provider: "openai", runs: "budget", "BATCH=1 BUDGET=0.02"))
+    #expect(run.status == 0, "\(run.err.suffix(1500))")
+    let batches = try stub.stats()["batches"] as? [[String: Any]] ?? []
+    let sizes = batches.map { $0["requests"] as? Int ?? 0 }
+    #expect(sizes.first ?? 99 < 8, "the first wave is held to the budget: \(sizes)")
+    #expect(sizes.reduce(0, +) == 12, "\(sizes)")
+    #expect(try stub.stats()["batch_repeats"] as? Int == 0)
+    let spent = cost(try records("budget"))
+    #expect(spent > 0 && spent <= 0.02, "\(spent)")
+  }
+
   @Test func aKilledRunPollsTheSameBatchAndSendsNothingTwice() throws {
     try writeSet()
     let stub = try Stub()

@@ -54,7 +54,7 @@ public enum RecordFields {
     "fingerprint", "status", "content",
     "reasoning", "provider",
     "model", "usage", "timing", "attempts", "cache", "request_key", "finish_reason", "repairs",
-    "cost",
+    "cost", "batch",
     "data", "violations", "warnings", "repaired", "source", "error",
   ]
 

@@ -184,12 +184,12 @@ struct OpenAIBatches: BatchAPI {
           out.append(
             BatchAnswer(key: key, status: status, body: response["body"]?.compactText ?? "{}"))
         } else if let error = line["error"], error.kind == .object {
-          let code = error["code"]?.string ?? ""
-          // A request the batch did not run (it expired or was cancelled) is asked again.
-          let ran = !["batch_expired", "batch_cancelled"].contains(code)
+          // A request the batch did not run because it was cancelled is asked again; one that
+          // expired, or any other error, counts as an attempt.
+          let cancelled = error["code"]?.string == "batch_cancelled"
           out.append(
             BatchAnswer(
-              key: key, status: ran ? 500 : nil,
+              key: key, status: cancelled ? nil : 500,
               body: JSON.object(["error": error]).compactText))
         }
       }
@@ -207,6 +207,13 @@ struct OpenAIBatches: BatchAPI {
 struct AnthropicBatches: BatchAPI {
   let base: String
   let key: String?
+
+  /// The HTTP status each of Anthropic's error types stands for.
+  static let statuses = [
+    "invalid_request_error": 400, "authentication_error": 401, "permission_error": 403,
+    "not_found_error": 404, "request_too_large": 413, "rate_limit_error": 429, "api_error": 500,
+    "overloaded_error": 529,
+  ]
 
   var headers: [String] {
     ["anthropic-version: 2023-06-01"] + (key.map { ["x-api-key: \($0)"] } ?? [])
@@ -268,10 +275,16 @@ struct AnthropicBatches: BatchAPI {
         case "errored":
           let error = result["error"]
           let type = error?["error"]?["type"]?.string ?? error?["type"]?.string ?? ""
-          let status = type == "invalid_request_error" ? 400 : 500
-          out.append(BatchAnswer(key: key, status: status, body: error?.compactText ?? "{}"))
+          out.append(
+            BatchAnswer(
+              key: key, status: Self.statuses[type] ?? 500, body: error?.compactText ?? "{}"))
+        case "expired":
+          // Not run within the batch's day: an attempt, asked again while the retries last.
+          let body =
+            #"{"type":"error","error":{"type":"api_error","message":"the batch expired before this request ran"}}"#
+          out.append(BatchAnswer(key: key, status: 500, body: body))
         default:
-          // canceled or expired: asked again in the next wave.
+          // canceled: asked again in the next wave.
           out.append(BatchAnswer(key: key, status: nil, body: ""))
         }
       }

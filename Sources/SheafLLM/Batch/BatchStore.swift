@@ -61,10 +61,8 @@ public struct BatchResult: Sendable {
   public var body: String
   /// The provider's batch id.
   public var batch: String
-  /// How many of this request's batch answers were errors, this one included.
+  /// How many of this request's batch answers were errors in this make docs, this one included.
   public var errors: Int
-  /// Whether this error was already given to a call-llm (the next ask goes into a new wave).
-  public var replayed: Bool
 }
 
 /// The provider batch folder of a set (`RUNS/<plan>.set/<shard>/batch/`), one file per request:
@@ -116,14 +114,17 @@ public struct BatchStore: Sendable {
     else { return nil }
     return BatchResult(
       status: status, body: body, batch: json["batch"]?.string ?? "",
-      errors: json["errors"]?.int ?? 0, replayed: json["replayed"]?.bool ?? false)
+      errors: json["errors"]?.int ?? 0)
   }
 
-  /// Notes that an error result was given to a call-llm: the next ask of it is queued again.
-  public func markReplayed(_ key: String) {
-    guard let json = JSON.readObject("\(resultsFolder)/\(key).json") else { return }
-    json["replayed"] = JSON(true)
-    try? AtomicFile.write(json.compactText + "\n", to: "\(resultsFolder)/\(key).json")
+  /// Forgets the errors the batches answered (a new make docs asks those requests again, with
+  /// all its retries); the answers stay.
+  public func clearErrors() {
+    for name in names(resultsFolder) where name.hasSuffix(".json") {
+      let path = "\(resultsFolder)/\(name)"
+      if let status = JSON.readObject(path)?["status"]?.int, status < 300 { continue }
+      unlink(path)
+    }
   }
 
   /// Stores what the batch answered for `key` (an error counts one more against the request).
@@ -149,6 +150,12 @@ public struct BatchStore: Sendable {
   @discardableResult
   public func enqueue(_ item: BatchItem) throws -> Bool {
     if FileManager.default.fileExists(atPath: "\(sentFolder)/\(item.key)") { return false }
+    // A batch is kept before its requests are marked sent: one killed in between still has them.
+    if openBatches().contains(where: {
+      $0.batch["keys"]?.array?.contains { $0.string == item.key } == true
+    }) {
+      return false
+    }
     do {
       try FileManager.default.createDirectory(
         atPath: queueFolder, withIntermediateDirectories: true)

@@ -44,7 +44,14 @@ public struct BatchWave {
   /// - Throws: `ToolFailure` when a batch cannot be sent or its folder written.
   public func run(send: Bool = true) throws -> ExitStatus {
     let signals = StopSignals.install()
-    if send { try submitQueued() } else { store.dropQueue() }
+    if send {
+      try submitQueued()
+    } else {
+      // A new make docs: what an earlier one queued is queued again by its first pass, and the
+      // errors a batch answered are asked again, with all their retries.
+      store.dropQueue()
+      store.clearErrors()
+    }
     var failures: [String: Int] = [:]
     var said: [String: String] = [:]
     while true {
@@ -78,7 +85,8 @@ public struct BatchWave {
         }
       }
       if store.openBatches().isEmpty { return .completed }
-      if waitOrStop(signals, seconds: pollInterval) { return stopped() }
+      let signal = waitOrStop(signals, seconds: pollInterval)
+      if signal != 0 { return stopped(asking: signal == SIGINT) }
     }
   }
 
@@ -162,8 +170,10 @@ public struct BatchWave {
     }
     for key in keys where !answered.contains(key) {
       if let failure = state.failure {
+        // The whole batch failed (OpenAI: a validation error, or the model's queued-token
+        // limit): an error of each request, asked again while its retries last.
         let body = JSON.object(["error": .object(["message": JSON(failure)])]).compactText
-        try store.storeResult(key, status: 400, body: body, batch: id)
+        try store.storeResult(key, status: 500, body: body, batch: id)
         errors += 1
       } else {
         again += 1
@@ -183,31 +193,35 @@ public struct BatchWave {
 
   // MARK: - Stopping
 
-  /// Waits `seconds`; `true` when a stop signal came.
-  private func waitOrStop(_ fd: Int32, seconds: Double) -> Bool {
+  /// Waits `seconds`; the stop signal that came (SIGINT first), or 0.
+  private func waitOrStop(_ fd: Int32, seconds: Double) -> Int32 {
     guard fd >= 0 else {
       usleep(UInt32(min(seconds, 3600) * 1_000_000))
-      return false
+      return 0
     }
     var polled = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
     _ = poll(&polled, 1, Int32(max(0, min(seconds, 3600)) * 1000))
     var byte: UInt8 = 0
-    var got = false
-    while read(fd, &byte, 1) == 1 { got = true }
+    var got: Int32 = 0
+    while read(fd, &byte, 1) == 1 {
+      if got != SIGINT { got = Int32(byte) }
+    }
     return got
   }
 
-  /// Stopped while batches are at the provider: a person at the terminal chooses to leave them
-  /// running or cancel them; otherwise they are left running.
-  private func stopped() -> ExitStatus {
+  /// Stopped while batches are at the provider: left running, unless after Ctrl-C (`asking`) a
+  /// person at the terminal chooses to cancel them.
+  private func stopped(asking: Bool) -> ExitStatus {
     let open = store.openBatches()
     let names = open.map {
       "\($0.batch["provider"]?.string ?? "?") \($0.batch["id"]?.string ?? "?")"
     }
     var cancel = false
-    if let answer = Self.ask(
-      "\(open.count) batch\(open.count == 1 ? " is" : "es are") still at the provider (\(names.joined(separator: ", "))). Leave \(open.count == 1 ? "it" : "them") running, or cancel? [L/c] "
-    ) {
+    if asking,
+      let answer = Self.ask(
+        "\(open.count) batch\(open.count == 1 ? " is" : "es are") still at the provider (\(names.joined(separator: ", "))). Leave \(open.count == 1 ? "it" : "them") running, or cancel? [L/c] "
+      )
+    {
       cancel = answer.lowercased().hasPrefix("c")
     }
     if cancel {
@@ -221,23 +235,32 @@ public struct BatchWave {
     return .interrupted
   }
 
-  /// Asks the provider to cancel every open batch; their requests go back to the queue.
+  /// Asks the provider to cancel every open batch.
   ///
-  /// Returns how many were cancelled.
+  /// A batch stays kept until it has ended: what it answered before the cancel (and is paid
+  /// for) is read, now if it already ended, else by the next `make docs BATCH=1`; what it did
+  /// not run is asked again in the next wave.
+  ///
+  /// Returns how many the provider accepted to cancel.
   public func cancelAll() -> Int {
     var cancelled = 0
     for (name, batch) in store.openBatches() {
       guard let api = api(batch), let id = batch["id"]?.string else { continue }
+      let label = "\(batch["provider"]?.string ?? "?") batch \(id)"
       do {
         try api.cancel(id)
-        store.release(batch["keys"]?.array?.compactMap(\.string) ?? [])
-        batch["read"] = JSON(true)
-        batch["status"] = JSON("cancelled")
+        batch["cancel_asked_at"] = JSON(Event.timestamp())
         try? store.update(batch, name: name)
         cancelled += 1
-        Diagnostics.say(
-          tool, "\(batch["provider"]?.string ?? "?") batch \(id): cancelled (nothing of it is read)"
-        )
+        let state = try api.state(id)
+        if state.ended {
+          try readAnswers(name, batch, state, api: api, label: label)
+        } else {
+          Diagnostics.say(
+            tool,
+            "\(label): cancelling; what it answered before is read by the next make docs BATCH=1"
+          )
+        }
       } catch let failure as BatchFailure {
         Diagnostics.say(tool, "\(failure.message): it is kept")
       } catch {

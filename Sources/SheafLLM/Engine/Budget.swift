@@ -6,7 +6,8 @@ import SheafCore
 ///
 /// With a ledger file (a run's `budget.json`, under `flock`) every call-llm process of the run
 /// shares it; a request in flight is counted under its process id, so the reservations of a process
-/// that died (kill -9) are dropped by the next process that reads the ledger.
+/// that died (kill -9) are dropped by the next process that reads the ledger. A request sent in a
+/// provider batch is counted under no process (pid 0) until the pass that reads its answer.
 final class Budget {
   /// The limit.
   let limit: Double
@@ -30,7 +31,10 @@ final class Budget {
 
   /// Reserves `estimate` for a request of section `id`; `nil` when it fits, else the error that
   /// says why it may not start.
-  func reserve(_ estimate: Double, id: String) -> SheafError? {
+  ///
+  /// A `kept` reservation is no process's: a request sent in a provider batch, whose answer
+  /// another process reads (its id names the request).
+  func reserve(_ estimate: Double, id: String, kept: Bool = false) -> SheafError? {
     var refusal: SheafError?
     update { ledger in
       let after = ledger.spent + ledger.inFlight + estimate
@@ -44,15 +48,17 @@ final class Budget {
           hint: "raise BUDGET (or llm.max_cost, or --budget), then run again: what is done is kept")
         return
       }
-      ledger.reserved.append((getpid(), id, estimate))
+      ledger.reserved.append((kept ? 0 : getpid(), id, estimate))
     }
     return refusal
   }
 
-  /// A request of section `id` ended: its reservation goes, and what it cost is spent.
-  func settle(id: String, cost: Double) {
+  /// A request of section `id` ended (`kept`: a batch's request was read): its reservation goes,
+  /// and what it cost is spent.
+  func settle(id: String, cost: Double, kept: Bool = false) {
+    let owner = kept ? 0 : getpid()
     update { ledger in
-      if let index = ledger.reserved.firstIndex(where: { $0.pid == getpid() && $0.id == id }) {
+      if let index = ledger.reserved.firstIndex(where: { $0.pid == owner && $0.id == id }) {
         ledger.reserved.remove(at: index)
       }
       ledger.spent = Price.rounded(ledger.spent + max(0, cost))
@@ -78,7 +84,7 @@ final class Budget {
         // A reservation of a process that is gone (kill -9) is dropped.
         guard let pid = entry["pid"]?.int.map({ Int32(truncatingIfNeeded: $0) }),
           let id = entry["id"]?.string, let usd = entry["usd"]?.double,
-          pid == getpid() || kill(pid, 0) == 0 || errno == EPERM
+          pid == 0 || pid == getpid() || kill(pid, 0) == 0 || errno == EPERM
         else { continue }
         ledger.reserved.append((pid, id, usd))
       }

@@ -22,7 +22,8 @@ extension CallEngine {
       if budget == nil, let limit = job.resolved.maxCost {
         budget = Budget(limit: limit, path: options.budgetFile)
       }
-      if let budget, let refusal = reserve(job, in: budget) {
+      // A batch's request reserves when it is queued, and is paid for when it is read.
+      if let budget, !batched(job), let refusal = reserve(job, in: budget) {
         scheduler.ended()
         try fail(job, refusal, status: refusal.type == .quota ? .skipped : .failed)
         continue
@@ -65,7 +66,9 @@ extension CallEngine {
 
   /// Reserves a request's estimated cost under the budget (its prompt, and `max_tokens` or 1,000
   /// tokens of answer); the error when it may not start.
-  func reserve(_ job: Job, in budget: Budget) -> SheafError? {
+  func reserve(_ job: Job, in budget: Budget, id: String? = nil, kept: Bool = false)
+    -> SheafError?
+  {
     guard job.resolved.provider.usesNetwork else { return nil }
     guard let price = job.resolved.price else {
       return SheafError(
@@ -78,7 +81,7 @@ extension CallEngine {
     let output =
       job.call.settings.parameter("max_tokens")?.int
       ?? job.call.settings.parameter("max_completion_tokens")?.int ?? 1000
-    return budget.reserve(price.cost(input: input, output: output), id: job.id)
+    return budget.reserve(price.cost(input: input, output: output), id: id ?? job.id, kept: kept)
   }
 
   func deadlineError(_ job: Job) -> SheafError {
@@ -104,13 +107,18 @@ extension CallEngine {
     var transport = provider.usesNetwork ? http : offline
     if batched(job) {
       // Through the provider's batch API: the answer a wave brought, or queued for the next.
-      guard let replaying = try batchTransport(job, request) else {
+      switch try batchStart(job, request) {
+      case .play(let replaying):
+        transport = replaying
+      case .queued:
         scheduler.ended()
-        budget?.settle(id: job.id, cost: 0)
         try fail(job, batchPending(job), status: .skipped)
         return
+      case .refused(let refusal):
+        scheduler.ended()
+        try fail(job, refusal, status: .skipped)
+        return
       }
-      transport = replaying
     }
     job.attempts += 1
     job.streamed = ""
@@ -216,7 +224,12 @@ extension CallEngine {
     job.releaseSlot()
     // Every attempt's end: what its headers said of the provider's window, or its start taken back.
     paceObserve(job, attempt)
-    budget?.settle(id: job.id, cost: attemptCost(job, attempt))
+    if attempt.transport === replay, let key = job.batchKey {
+      // A batch's answer: what was reserved when it was queued goes, what it cost is spent.
+      budget?.settle(id: "batch:" + key, cost: attemptCost(job, attempt), kept: true)
+    } else {
+      budget?.settle(id: job.id, cost: attemptCost(job, attempt))
+    }
     job.current = nil
     let seconds = clock.now - attempt.start
     if abort == nil, attempt.streamError == nil, end == .complete,

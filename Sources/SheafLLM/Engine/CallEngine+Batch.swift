@@ -62,13 +62,25 @@ extension CallEngine {
     batches != nil && BatchStore.providers.contains(job.resolved.call.settings.provider)
   }
 
-  /// A request in batch mode: the batch's answer played back when it has one (an error only
-  /// once: asked again, it goes into the next wave), else queued for the next wave and the
+  /// What a request in batch mode does.
+  enum BatchStart {
+    /// Plays the answer a wave brought.
+    case play(Transport)
+    /// Queued for the next wave.
+    case queued
+    /// Not queued: the budget would be passed.
+    case refused(SheafError)
+  }
+
+  /// A request in batch mode: the batch's answer played back when it has one, else queued for
+  /// the next wave (its estimate reserved under the budget until a pass reads its answer) and the
   /// record written `skipped` (`batch_pending`), so that the next pass asks it again.
   ///
-  /// Returns the transport to play the answer, or `nil` when the request was queued.
-  func batchTransport(_ job: Job, _ request: HTTPRequest) throws -> Transport? {
-    guard let batches else { return nil }
+  /// An error the batch answered is played once to each ask (a retryable one is retried: queued
+  /// for the next wave; a final one fails the section); errors are counted across waves, as
+  /// attempts.
+  func batchStart(_ job: Job, _ request: HTTPRequest) throws -> BatchStart {
+    guard let batches else { return .queued }
     let resolved = job.resolved
     guard
       let item = BatchStore.item(
@@ -78,18 +90,23 @@ extension CallEngine {
     else {
       throw ToolFailure.usage("section '\(job.id)': its request body is not a JSON object")
     }
-    if let result = batches.result(item.key), result.status < 300 || !result.replayed {
+    job.batchKey = item.key
+    if let result = batches.result(item.key),
+      result.status < 300 || job.playedErrors.insert(item.key).inserted
+    {
       if result.status >= 300 {
-        batches.markReplayed(item.key)
         // Each error the batch gave counts as an attempt of the request.
         job.tries = max(job.tries, result.errors - 1)
       }
       job.batchID = result.batch
       replay.next = result
-      return replay
+      return .play(replay)
+    }
+    if let budget, let refusal = reserve(job, in: budget, id: "batch:" + item.key, kept: true) {
+      return .refused(refusal)
     }
     try batches.enqueue(item)
-    return nil
+    return .queued
   }
 
   /// The record of a request queued for the next wave.

@@ -15,8 +15,9 @@ enum StopSignals {
     signalPipeWrite = fds[1]
     _ = fcntl(fds[0], F_SETFL, O_NONBLOCK)
     _ = fcntl(fds[1], F_SETFL, O_NONBLOCK)
-    let handler: @convention(c) (Int32) -> Void = { _ in
-      var byte: UInt8 = 1
+    let handler: @convention(c) (Int32) -> Void = { signal in
+      // The signal's number: a wave asks a person only after Ctrl-C (SIGINT).
+      var byte = UInt8(truncatingIfNeeded: signal)
       _ = write(signalPipeWrite, &byte, 1)
     }
     signal(SIGINT, handler)

@@ -46,6 +46,9 @@ final class Job {
   var sentAt = 0.0
   /// The provider's batch its last answer came from (`--batch`), if any.
   var batchID: String?
+  /// The batch key of its last request (`--batch`), and the errors a batch gave that it played.
+  var batchKey: String?
+  var playedErrors = Set<String>()
 
   func releaseSlot() {
     slot?.release()

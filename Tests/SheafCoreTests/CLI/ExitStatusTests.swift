@@ -23,7 +23,7 @@ struct ContractTests {
       ErrorType.allCases.map(\.rawValue) == [
         "input", "plan", "template", "network", "timeout", "rate_limited", "provider", "auth",
         "quota", "bad_request", "context_length", "validation", "dependency_failed",
-        "awaiting_review", "cancelled", "internal",
+        "awaiting_review", "batch_pending", "cancelled", "internal",
       ])
   }
 
