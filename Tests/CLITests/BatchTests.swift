@@ -131,6 +131,39 @@ import Testing
     #expect(run.err.contains("errors, asked again in the next wave"), "\(run.err)")
   }
 
+  /// An answer that breaks its format is re-asked in the next wave, and the record counts both.
+  @Test func aReAskGoesIntoTheNextWave() throws {
+    try writeSet()
+    let plan = try String(contentsOfFile: scratch + "/set/plan.json", encoding: .utf8)
+    try Harness.write(
+      plan.replacingOccurrences(
+        of: #""inputs":"#,
+        with: #""formats": {"body": {"type": "markdown", "min_words": 20}}, "inputs":"#
+      ).replacingOccurrences(of: #""title": "#, with: #""format": "body", "title": "#),
+      to: scratch + "/set/plan.json")
+    let stub = try Stub()
+    let run = try Harness.run(
+      command(
+        stub.url("first_words=5,words=40"), provider: "openai", runs: "reask", "BATCH=1 BUDGET=1"))
+    #expect(run.status == 0, "\(run.err.suffix(1500))")
+    let batches = try stub.stats()["batches"] as? [[String: Any]] ?? []
+    // The first asks of pitch and faq, their re-asks, the details, their re-asks.
+    #expect(batches.map { $0["requests"] as? Int ?? 0 } == [8, 8, 4, 4], "\(batches)")
+    #expect(try stub.stats()["batch_repeats"] as? Int == 0)
+    let answered = try records("reask")
+    #expect(
+      answered.allSatisfy { $0["attempts"] as? Int == 2 },
+      "\(answered.map { $0["attempts"] ?? "-" })")
+    #expect(answered.allSatisfy { ($0["repairs"] as? [Any])?.count == 1 })
+    // The ledger counted each answer once, though a pass played the first asks again.
+    let ledger = try String(
+      contentsOfFile: "\(scratch)/reask/brief.set/all/budget.json", encoding: .utf8)
+    let spent =
+      (try JSONSerialization.jsonObject(with: Data(ledger.utf8)) as? [String: Any])?["spent"]
+      as? Double ?? -1
+    #expect(abs(spent - cost(answered)) < 0.00002, "ledger \(spent), records \(cost(answered))")
+  }
+
   /// A request the batch always refuses fails its section, once: the waves end.
   @Test func aRefusalInsideABatchFailsTheSectionAndTheWavesEnd() throws {
     try writeSet()

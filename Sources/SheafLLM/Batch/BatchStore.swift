@@ -63,6 +63,9 @@ public struct BatchResult: Sendable {
   public var batch: String
   /// How many of this request's batch answers were errors in this make docs, this one included.
   public var errors: Int
+  /// Whether a pass already counted what it cost under the budget (a pass that plays a chain
+  /// of re-asks again plays this answer again: it was paid for once).
+  public var paid: Bool
 }
 
 /// The provider batch folder of a set (`RUNS/<plan>.set/<shard>/batch/`), one file per request:
@@ -114,7 +117,15 @@ public struct BatchStore: Sendable {
     else { return nil }
     return BatchResult(
       status: status, body: body, batch: json["batch"]?.string ?? "",
-      errors: json["errors"]?.int ?? 0)
+      errors: json["errors"]?.int ?? 0, paid: json["paid"]?.bool ?? false)
+  }
+
+  /// Notes that what the answer for `key` cost was counted under the budget.
+  public func markPaid(_ key: String) {
+    let path = "\(resultsFolder)/\(key).json"
+    guard let json = JSON.readObject(path), json["paid"]?.bool != true else { return }
+    json["paid"] = JSON(true)
+    try? AtomicFile.write(json.compactText + "\n", to: path, durable: false)
   }
 
   /// Forgets the errors the batches answered (a new make docs asks those requests again, with

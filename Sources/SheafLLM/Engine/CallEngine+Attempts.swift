@@ -224,12 +224,6 @@ extension CallEngine {
     job.releaseSlot()
     // Every attempt's end: what its headers said of the provider's window, or its start taken back.
     paceObserve(job, attempt)
-    if attempt.transport === replay, let key = job.batchKey {
-      // A batch's answer: what was reserved when it was queued goes, what it cost is spent.
-      budget?.settle(id: "batch:" + key, cost: attemptCost(job, attempt), kept: true)
-    } else {
-      budget?.settle(id: job.id, cost: attemptCost(job, attempt))
-    }
     job.current = nil
     let seconds = clock.now - attempt.start
     if abort == nil, attempt.streamError == nil, end == .complete,
@@ -238,6 +232,17 @@ extension CallEngine {
       attempt.finishStream()
     }
     flushChunk(job)
+    // Settled once the stream is finished: a whole JSON body (a batch's answer, a server that
+    // does not stream) says its usage only when it is read.
+    if attempt.transport === replay, let key = job.batchKey {
+      // A batch's answer: what was reserved when it was queued goes, what it cost is spent (once:
+      // a later pass that plays it again, on the way to a re-ask, spends nothing more).
+      let cost = job.batchPaid ? 0 : attemptCost(job, attempt)
+      budget?.settle(id: "batch:" + key, cost: cost, kept: true)
+      if !job.batchPaid, budget != nil { batches?.markPaid(key) }
+    } else {
+      budget?.settle(id: job.id, cost: attemptCost(job, attempt))
+    }
     let resolved = job.resolved
     if let lower = refusedStructure(job, attempt, end: end, abort: abort) {
       // The server refused how the structure was asked for: asked again a level lower, for every

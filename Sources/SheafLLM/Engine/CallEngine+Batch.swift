@@ -99,6 +99,7 @@ extension CallEngine {
         job.tries = max(job.tries, result.errors - 1)
       }
       job.batchID = result.batch
+      job.batchPaid = result.paid
       replay.next = result
       return .play(replay)
     }

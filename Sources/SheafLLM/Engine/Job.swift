@@ -48,6 +48,8 @@ final class Job {
   var batchID: String?
   /// The batch key of its last request (`--batch`), and the errors a batch gave that it played.
   var batchKey: String?
+  /// Whether the answer being played was already counted under the budget by an earlier pass.
+  var batchPaid = false
   var playedErrors = Set<String>()
 
   func releaseSlot() {

@@ -575,3 +575,40 @@ struct SchedulerTests {
     #expect(scheduler.next() != nil)
   }
 }
+
+extension EngineTests {
+  /// A server that answers with one JSON body says its usage only when the body is read: the
+  /// budget's ledger counts what it cost all the same.
+  @Test func aWholeBodyAnswerIsPaidForInTheLedger() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "whole-\(UUID().uuidString)"
+    ).path
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    try
+      (#"{"doc":"t","id":"s1","title":"S1","status":"pending","llm":{"provider":"openai","model":"m","price":{"input":1000,"output":1000}},"messages":[{"role":"user","content":"Write."}]}"#
+      + "\n").write(toFile: folder + "/in.ndjson", atomically: true, encoding: .utf8)
+    var options = CallOptions()
+    options.inputs = [folder + "/in.ndjson"]
+    options.noCache = true
+    options.baseURL = "http://stub.invalid/v1"
+    options.environment = [:]
+    options.budget = 100
+    options.budgetFile = folder + "/budget.json"
+    let body =
+      #"{"choices":[{"index":0,"message":{"role":"assistant","content":"Hello."},"finish_reason":"stop"}],"usage":{"prompt_tokens":100,"completion_tokens":50}}"#
+    let clock = FakeClock()
+    let scripted = ScriptedTransport(clock: clock) { _, _ in
+      ScriptedTransport.Reply(
+        status: 200, headers: ["content-type": "application/json"], chunks: [(0, body)],
+        endAfter: 0)
+    }
+    var written: [JSON] = []
+    let engine = try CallEngine(
+      options: options, tool: "call-llm", clock: clock, http: scripted, sink: { written.append($0) }
+    )
+    #expect(try engine.run() == .completed)
+    #expect(written.first { !Event.isEvent($0) }?["cost"]?.double == 0.15)
+    let ledger = try #require(JSON.readObject(folder + "/budget.json"))
+    #expect(ledger["spent"]?.double == 0.15, "\(ledger.compactText)")
+  }
+}
