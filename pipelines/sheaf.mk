@@ -12,6 +12,8 @@
 #   make doctor PLAN=plan.json [PROVIDER=…] [ROWS=…] check the tools, plan, prompts, key, server,
 #                                                     model and price before anything is spent
 #   make serve DOC=prd [PORT=n]                       a live page of the run, with its actions
+#   make serve PLAN=plan.json ROWS=rows.csv           the set's page: every document, each opening
+#                                                     its own live page
 #   make docs PLAN=plan.json ROWS=rows.csv [DOC_ID='{{row.product}}'] [SHARD=i/N] [J=16]
 #                                                     one document per row (CSV or JSON lines),
 #                                                     its fields the document's inputs; J, BUDGET
@@ -289,8 +291,10 @@ watch: $(SHEAF_TOOLS)
 # make doc, and its actions, which run make with this makefile and the variables given here
 # (PROVIDER=, MODEL=, CALL_FLAGS=…, as a sub-make gets them). HOST= and PORT= say where it listens.
 serve: $(SHEAF_TOOLS)
-	@test -n "$$SHEAF_DOC_ARG" || { echo "sheaf: usage: make serve DOC=prd [PORT=n] [HOST=address]" >&2; exit 2; }
-	@exec "$$SHEAF_BIN/sheaf-run" serve --run "$$SHEAF_RUNS/$$SHEAF_DOC_ARG" --makefile "$$SHEAF_MAKEFILE" \
+	@test -n "$$SHEAF_DOC_ARG" -o -n "$$SHEAF_ROWS" || { echo "sheaf: usage: make serve DOC=prd [PORT=n] [HOST=address], or make serve PLAN=plan.json ROWS=rows.csv [DOC_ID=…] for a set" >&2; exit 2; }
+	@if [ -n "$$SHEAF_DOC_ARG" ]; then set -- --run "$$SHEAF_RUNS/$$SHEAF_DOC_ARG"; \
+	else set -- --plan "$$SHEAF_PLAN" --rows "$$SHEAF_ROWS" --runs "$$SHEAF_RUNS" $${SHEAF_DOC_ID:+--doc-id "$$SHEAF_DOC_ID"} $${SHEAF_SHARD:+--shard "$$SHEAF_SHARD"}; fi; \
+	exec "$$SHEAF_BIN/sheaf-run" serve "$$@" --makefile "$$SHEAF_MAKEFILE" \
 	  $${SHEAF_PORT:+--port "$$SHEAF_PORT"} $${SHEAF_HOST:+--host "$$SHEAF_HOST"}
 
 # A plan drafted from a brief: the shipped one-section plan (outline/plan.json) asks for sheaf's

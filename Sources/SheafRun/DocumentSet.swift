@@ -83,6 +83,16 @@ public enum DocumentSet {
     var stamp: String
   }
 
+  /// The plan's title and this shard's documents, each with its run directory (for the set's
+  /// page).
+  /// - Throws: `ToolFailure.usage` for a bad plan or table.
+  public static func documents(_ options: Options) throws -> (
+    title: String, documents: [(id: String, run: String)]
+  ) {
+    let (plan, documents, _) = try rows(options)
+    return (plan.title, documents.map { ($0.id, "\(options.runs)/\($0.id)") })
+  }
+
   /// The plan, this shard's documents (their ids and rows), and how many rows there are, read
   /// and checked.
   static func rows(_ options: Options) throws -> (

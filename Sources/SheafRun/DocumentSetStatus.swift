@@ -91,7 +91,7 @@ extension DocumentSet {
 
   /// A document's status in a set: merge-doc's, or `batched` when a section waits for a provider
   /// batch's next wave (`make docs BATCH=1`); `pending` before its first run.
-  static func status(_ summary: JSON?) -> String {
+  public static func status(_ summary: JSON?) -> String {
     let sections = summary?["sections"]?.array ?? []
     if sections.contains(where: {
       $0["error"]?["type"]?.string == ErrorType.batchPending.rawValue

@@ -198,7 +198,7 @@ public final class RunView {
     return words.joined(separator: ", ")
   }
 
-  static func mark(_ status: String) -> String {
+  public static func mark(_ status: String) -> String {
     switch status {
     case "completed": return "✓"
     case "human": return "✎"

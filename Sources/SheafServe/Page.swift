@@ -11,7 +11,7 @@ enum Page {
   static func escape(_ text: String) -> String { Markup.escape(text) }
 
   /// The page for `state` (RunView.snapshot), with each saved section's text as HTML.
-  static func render(_ state: JSON, contents: [String: String]) -> String {
+  static func render(_ state: JSON, contents: [String: String], inSet: Bool = false) -> String {
     decorate(state)
     let title = state["title"]?.string ?? state["doc"]?.string ?? "sheaf"
     var out = """
@@ -21,17 +21,17 @@ enum Page {
       <meta charset="utf-8">
       <meta name="viewport" content="width=device-width, initial-scale=1">
       <title>\(escape(title)) · sheaf</title>
-      <link rel="stylesheet" href="/page.css">
-      <script src="/page.js" defer></script>
+      <link rel="stylesheet" href="page.css">
+      <script src="page.js" defer></script>
       </head>
       <body data-offset="\(state["offset"]?.int ?? 0)">
-      <header id="run">
+      <header id="run">\(inSet ? "\n<nav id=\"set\"><a href=\"../../\">all the documents</a></nav>" : "")
       <h1 id="title">\(escape(title))</h1>
       <div id="status">\(header(state))</div>
       <nav id="controls" hidden>
       <button type="button" id="run-doc">Make doc (what is stale)</button>
       <button type="button" id="pause">Pause</button>
-      <a href="/timeline.svg">timeline</a> <a href="/graph.svg">graph</a>
+      <a href="timeline.svg">timeline</a> <a href="graph.svg">graph</a>
       </nav>
       <section id="action" hidden><h2>Action</h2><pre id="action-output"></pre></section>
       </header>
@@ -44,9 +44,9 @@ enum Page {
     out += """
       </main>
       <footer><details><summary>Where the time went</summary>\
-      <img id="timeline" src="/timeline.svg" alt="the run's timeline: a bar per request"></details>
+      <img id="timeline" src="timeline.svg" alt="the run's timeline: a bar per request"></details>
       <details><summary>What uses what</summary>\
-      <img id="graph" src="/graph.svg" alt="the sections' dependency graph"></details></footer>
+      <img id="graph" src="graph.svg" alt="the sections' dependency graph"></details></footer>
       </body>
       </html>
 

@@ -16,9 +16,12 @@ import SheafRun
 /// 202 at once and `/api/action` follows it. A second one while one runs, or while another
 /// `make doc` holds the run's lock: 409.
 enum PageActions {
-  static func add(to router: Router<BasicRequestContext>, site: Site) {
-    router.post("/api/regen") { request, _ in
+  static func add<Methods: RouterMethods<BasicRequestContext>>(
+    to router: Methods, site pick: @escaping Routes.Pick
+  ) {
+    router.post("/api/regen") { request, context in
       await answer {
+        let site = try Self.site(pick, context)
         let body = try await Self.body(request)
         let section = try Self.section(body, site: site)
         let cascade = try Self.cascade(body["cascade"]?.string ?? "yes", of: section, site: site)
@@ -36,21 +39,24 @@ enum PageActions {
         return (202, try site.actions.start("make regen", command))
       }
     }
-    router.post("/api/approve") { request, _ in
+    router.post("/api/approve") { request, context in
       await answer {
+        let site = try Self.site(pick, context)
         let section = try Self.section(try await Self.body(request), site: site)
         let command = site.actions.step(["approve", "--run", site.run.path, section])
         return (200, await site.actions.runNow("sheaf-run approve", command))
       }
     }
-    router.post("/api/pause") { _, _ in
+    router.post("/api/pause") { _, context in
       await answer {
+        let site = try Self.site(pick, context)
         let command = site.actions.step(["pause", "--run", site.run.path])
         return (200, await site.actions.runNow("sheaf-run pause", command))
       }
     }
-    router.post("/api/run") { _, _ in
+    router.post("/api/run") { _, context in
       await answer {
+        let site = try Self.site(pick, context)
         guard let plan = site.run.state?["plan"]?.string else {
           throw Actions.Refusal(status: 409, message: "no make doc has run here yet")
         }
@@ -62,6 +68,14 @@ enum PageActions {
         return (202, try site.actions.start("make doc", command))
       }
     }
+  }
+
+  /// The run a request is for, or a 404.
+  private static func site(_ pick: Routes.Pick, _ context: BasicRequestContext) throws -> Site {
+    guard let site = pick(context) else {
+      throw Actions.Refusal(status: 404, message: "no such document")
+    }
+    return site
   }
 
   /// The action's answer: its JSON with `status`, or `{"error"}` with the refusal's status.

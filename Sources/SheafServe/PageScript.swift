@@ -31,7 +31,7 @@ enum PageScript {
         return element;
       }
 
-      var source = new EventSource('/events?from=' + encodeURIComponent(document.body.dataset.offset));
+      var source = new EventSource('events?from=' + encodeURIComponent(document.body.dataset.offset));
       source.onmessage = function (message) {
         document.body.dataset.lastEvent = message.lastEventId;
         var event;
@@ -77,7 +77,7 @@ enum PageScript {
       }
 
       function refresh() {
-        fetch('/api/state', { cache: 'no-store' }).then(function (response) {
+        fetch('api/state', { cache: 'no-store' }).then(function (response) {
           return response.ok ? response.json() : null;
         }).then(function (fresh) { if (fresh) render(fresh); }).catch(function () {});
       }
@@ -111,7 +111,7 @@ enum PageScript {
           }
           if (s.status !== 'processing') $('.stream', section).textContent = '';
           if (s.status === 'completed' || s.status === 'human') {
-            fetch('/api/section/' + encodeURIComponent(s.id), { cache: 'no-store' })
+            fetch('api/section/' + encodeURIComponent(s.id), { cache: 'no-store' })
               .then(function (response) { return response.text(); })
               .then(function (html) { $('.content', section).innerHTML = html; });
           } else if (s.status !== 'processing') {
@@ -153,7 +153,7 @@ enum PageScript {
         $('#action-output').textContent = action.output;
         if (action.running && !polling) {
           polling = setInterval(function () {
-            fetch('/api/action', { cache: 'no-store' }).then(function (r) { return r.json(); })
+            fetch('api/action', { cache: 'no-store' }).then(function (r) { return r.json(); })
               .then(function (now) {
                 showAction(now);
                 if (!now || !now.running) { clearInterval(polling); polling = null; refresh(); }
@@ -184,7 +184,7 @@ enum PageScript {
         if (s.awaits_review && !approve) {
           approve = make('button', 'Approve', { type: 'button', class: 'approve' });
           approve.onclick = function () {
-            post('/api/approve', { section: s.id }).then(function (result) {
+            post('api/approve', { section: s.id }).then(function (result) {
               showAction(result.json && result.json.name ? result.json : { name: 'approve', output: said(result), status: result.status });
               refresh();
             });
@@ -206,7 +206,7 @@ enum PageScript {
         list.appendChild(make('legend', 'Also redo the sections that use it'));
         form.appendChild(list);
         var out = make('pre', '', { class: 'said' });
-        fetch('/api/affected/' + encodeURIComponent(id), { cache: 'no-store' })
+        fetch('api/affected/' + encodeURIComponent(id), { cache: 'no-store' })
           .then(function (r) { return r.json(); }).then(function (json) {
             if (!json.affected.length) list.appendChild(make('p', 'none uses it'));
             json.affected.forEach(function (user) {
@@ -226,11 +226,11 @@ enum PageScript {
         var estimate = make('button', 'Estimate (DRY=1)', { type: 'button', class: 'estimate' });
         estimate.onclick = function () {
           out.textContent = 'estimating…';
-          post('/api/regen', body(true)).then(function (result) { out.textContent = said(result); });
+          post('api/regen', body(true)).then(function (result) { out.textContent = said(result); });
         };
         var go = make('button', 'Regenerate', { type: 'button', class: 'confirm' });
         go.onclick = function () {
-          post('/api/regen', body(false)).then(function (result) {
+          post('api/regen', body(false)).then(function (result) {
             if (result.status === 202) { form.remove(); showAction(result.json); } else { out.textContent = said(result); }
           });
         };
@@ -243,13 +243,13 @@ enum PageScript {
       if (token) {
         $('#controls').hidden = false;
         $('#run-doc').onclick = function () {
-          post('/api/run').then(function (result) {
+          post('api/run').then(function (result) {
             if (result.status === 202) showAction(result.json);
             else showAction({ name: 'make doc', output: said(result), status: result.status });
           });
         };
         $('#pause').onclick = function () {
-          post('/api/pause').then(function (result) {
+          post('api/pause').then(function (result) {
             showAction(result.json && result.json.name ? result.json : { name: 'pause', output: said(result), status: result.status });
             refresh();
           });

@@ -9,13 +9,13 @@ import SheafRun
 /// every answer with headers that keep it to this page (no framing, no sniffing, no referrer, a
 /// content security policy of the page's own files; no CORS header, ever).
 struct Guard<Context: RequestContext>: RouterMiddleware {
-  let site: Site
+  let door: Door
 
   func handle(
     _ request: Request, context: Context,
     next: (Request, Context) async throws -> Response
   ) async throws -> Response {
-    guard site.answers(to: request.head.authority) else {
+    guard door.answers(to: request.head.authority) else {
       return Self.secured(
         Routes.text(
           .forbidden,
@@ -24,10 +24,10 @@ struct Guard<Context: RequestContext>: RouterMiddleware {
     }
     if request.method == .post {
       let origin = request.headers[.origin]
-      if let origin, !site.answers(to: origin.replacingOccurrences(of: "http://", with: "")) {
+      if let origin, !door.answers(to: origin.replacingOccurrences(of: "http://", with: "")) {
         return Self.secured(Routes.problem(.forbidden, "a request from another site"))
       }
-      guard site.isToken(request.headers[.sheafToken]) else {
+      guard door.isToken(request.headers[.sheafToken]) else {
         return Self.secured(
           Routes.problem(
             .forbidden,
@@ -57,10 +57,26 @@ struct Guard<Context: RequestContext>: RouterMiddleware {
 }
 
 /// The page's routes: a fixed list; no part of a URL is ever a path on disk (a section is
-/// looked up among the run's sections by id).
+/// looked up among the run's sections by id, a document of a set among the set's).
+///
+/// The page names its files and routes relative to itself, so the same routes serve one run at
+/// `/` and each document of a set at `/d/<id>/`.
 enum Routes {
-  static func add(to router: Router<BasicRequestContext>, site: Site) {
-    router.get("/") { _, _ in
+  /// The run a request is for (`nil`: none such).
+  typealias Pick = @Sendable (BasicRequestContext) -> Site?
+
+  static func add<Methods: RouterMethods<BasicRequestContext>>(
+    to router: Methods, site pick: @escaping Pick
+  ) {
+    router.get("/") { request, context in
+      guard let site = pick(context) else { return problem(.notFound, "no such document") }
+      // The page's links are relative to it: a document's page is at /d/<id>/, with its slash.
+      let path = request.uri.path
+      guard path.hasSuffix("/") else {
+        var headers = HTTPFields()
+        headers[.location] = path + "/" + (request.uri.query.map { "?" + $0 } ?? "")
+        return Response(status: .movedPermanently, headers: headers)
+      }
       let (state, contents) = site.withView { view -> (JSON, [String: String]) in
         let state = view.snapshot()
         site.running(state)
@@ -71,22 +87,31 @@ enum Routes {
         }
         return (state, contents)
       }
-      return html(Page.render(state, contents: contents))
+      // A document of a set links back to the set's page.
+      return html(Page.render(state, contents: contents, inSet: path.hasPrefix("/d/")))
     }
     router.get("/page.js") { _, _ in
       respond(.ok, "text/javascript; charset=utf-8", PageScript.text)
     }
     router.get("/page.css") { _, _ in respond(.ok, "text/css; charset=utf-8", Page.style) }
-    router.get("/events") { request, _ in events(request, site: site) }
-    router.get("/api/state") { _, _ in json(site.state()) }
+    router.get("/events") { request, context in
+      guard let site = pick(context) else { return problem(.notFound, "no such document") }
+      return events(request, site: site)
+    }
+    router.get("/api/state") { _, context in
+      guard let site = pick(context) else { return problem(.notFound, "no such document") }
+      return json(site.state())
+    }
     router.get("/api/section/:id") { _, context in
-      guard let id = context.parameters.get("id"), site.sections().contains(where: { $0.id == id })
+      guard let site = pick(context), let id = context.parameters.get("id"),
+        site.sections().contains(where: { $0.id == id })
       else { return problem(.notFound, "no such section") }
       let content = site.run.record(id).map(RunView.contentHTML) ?? ""
       return html(content)
     }
     router.get("/api/affected/:id") { _, context in
-      guard let id = context.parameters.get("id"), site.sections().contains(where: { $0.id == id })
+      guard let site = pick(context), let id = context.parameters.get("id"),
+        site.sections().contains(where: { $0.id == id })
       else { return problem(.notFound, "no such section") }
       let titles = Dictionary(site.sections().map { ($0.id, $0.title) }) { a, _ in a }
       let out = JSON.object()
@@ -100,18 +125,23 @@ enum Routes {
         })
       return json(out.compactText)
     }
-    router.get("/api/action") { _, _ in json(site.actions.state?.json.compactText ?? "null") }
-    router.get("/timeline.svg") { _, _ in
+    router.get("/api/action") { _, context in
+      guard let site = pick(context) else { return problem(.notFound, "no such document") }
+      return json(site.actions.state?.json.compactText ?? "null")
+    }
+    router.get("/timeline.svg") { _, context in
+      guard let site = pick(context) else { return problem(.notFound, "no such document") }
       do { return respond(.ok, "image/svg+xml", try Timeline.svg(run: site.run)) } catch {
         return problem(.notFound, "no run here yet")
       }
     }
-    router.get("/graph.svg") { _, _ in
+    router.get("/graph.svg") { _, context in
+      guard let site = pick(context) else { return problem(.notFound, "no such document") }
       do { return respond(.ok, "image/svg+xml", try RunGraph.svg(run: site.run)) } catch {
         return problem(.notFound, "no run here yet")
       }
     }
-    PageActions.add(to: router, site: site)
+    PageActions.add(to: router, site: pick)
   }
 
   /// The run's events from where the viewer left off, as server-sent events whose ids are

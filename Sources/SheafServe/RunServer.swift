@@ -16,15 +16,28 @@ public enum RunServer {
   public static func serve(
     _ flags: ServeFlags, bin: String, announce: @escaping @Sendable (String) -> Void
   ) async throws {
-    let run = RunDirectory(path: flags.run)
-    let token = Self.newToken()
-    let setup = Actions.Setup(
-      run: flags.run, makefile: flags.makefile, bin: bin,
-      environment: Actions.environment(ProcessInfo.processInfo.environment))
-    let site = Site(run: run, token: token, actions: Actions(setup: setup))
+    let door = Door(token: Self.newToken())
+    let environment = Actions.environment(ProcessInfo.processInfo.environment)
+    func site(_ run: String) -> Site {
+      let setup = Actions.Setup(
+        run: run, makefile: flags.makefile, bin: bin, environment: environment)
+      return Site(run: RunDirectory(path: run), door: door, actions: Actions(setup: setup))
+    }
     let router = Router()
-    router.add(middleware: Guard(site: site))
-    Routes.add(to: router, site: site)
+    router.add(middleware: Guard(door: door))
+    if flags.isSet {
+      // A set's page: the documents at /, each document's page at /d/<id>/ (an id is looked up
+      // among the set's, never used as a path).
+      let set = try SetPage.documents(flags)
+      let sites = Dictionary(set.documents.map { ($0.id, site($0.run)) }) { first, _ in first }
+      SetPage.add(to: router, title: set.title, documents: set.documents)
+      Routes.add(to: router.group("d/:doc")) { context in
+        context.parameters.get("doc").flatMap { sites[$0] }
+      }
+    } else {
+      let one = site(flags.run ?? "")
+      Routes.add(to: router) { _ in one }
+    }
     var logger = Logger(label: "sheaf-serve")
     logger.logLevel = .critical
     let host = flags.host
@@ -33,9 +46,9 @@ public enum RunServer {
       configuration: .init(address: .hostname(host, port: flags.port), serverName: nil),
       onServerRunning: { channel in
         let port = channel.localAddress?.port ?? flags.port
-        site.listening(host: host, port: port)
+        door.listening(host: host, port: port)
         let shown = host.contains(":") ? "[\(host)]" : host
-        announce("http://\(shown):\(port)/?token=\(token)")
+        announce("http://\(shown):\(port)/?token=\(door.token)")
       },
       logger: logger)
     try await app.runService(gracefulShutdownSignals: [])
@@ -51,26 +64,18 @@ public enum RunServer {
   }
 }
 
-/// What every request of one server shares: the run, the token, the addresses it answers to,
-/// the actions, and one view of the run kept up to date from its events.
-final class Site: @unchecked Sendable {
-  let run: RunDirectory
+/// What every request of one server shares: the token and the addresses it answers to.
+final class Door: @unchecked Sendable {
   let token: String
-  let actions: Actions
   private let lock = NSLock()
   private var authorities: Set<String> = []
-  private var view: RunView?
-  private var viewKey = ""
-
-  init(run: RunDirectory, token: String, actions: Actions) {
-    self.run = run
-    self.token = token
-    self.actions = actions
-  }
-
   /// Listening on every address (0.0.0.0, ::): any address of the machine is its own.
   private var everywhere = false
   private var port = 0
+
+  init(token: String) {
+    self.token = token
+  }
 
   /// Learns the port it listens on: the `Host` headers it answers to from now on.
   func listening(host: String, port: Int) {
@@ -114,6 +119,23 @@ final class Site: @unchecked Sendable {
     var difference: UInt8 = 0
     for index in a.indices { difference |= a[index] ^ b[index] }
     return difference == 0
+  }
+}
+
+/// One run's page: the run, its actions, and one view of the run kept up to date from its
+/// events.
+final class Site: @unchecked Sendable {
+  let run: RunDirectory
+  let door: Door
+  let actions: Actions
+  private let lock = NSLock()
+  private var view: RunView?
+  private var viewKey = ""
+
+  init(run: RunDirectory, door: Door, actions: Actions) {
+    self.run = run
+    self.door = door
+    self.actions = actions
   }
 
   /// Runs `body` on the view of the run, brought up to date: made again when a new `make doc`

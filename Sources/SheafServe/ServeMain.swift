@@ -9,18 +9,24 @@ public enum ServeMain {
   /// A run that does not exist yet is served all the same (the page shows it once make doc
   /// starts it), with a line naming the runs there are, in case of a typo.
   public static func check(_ flags: ServeFlags) throws {
-    var isFolder: ObjCBool = false
-    if !FileManager.default.fileExists(atPath: flags.run, isDirectory: &isFolder) {
-      let names = RunCommands.runNames(besides: flags.run)
-      Diagnostics.say(
-        "sheaf-serve",
-        "no run at \(flags.run) yet: the page shows it once make doc starts it"
-          + (names.isEmpty ? "" : " (runs there: \(names.joined(separator: ", ")))"))
-    } else if !isFolder.boolValue {
-      throw ToolFailure.usage("--run \(flags.run): not a run directory")
-    }
     guard (0...65535).contains(flags.port) else {
       throw ToolFailure.usage("--port \(flags.port): give a port from 0 (a free one) to 65535")
+    }
+    if flags.isSet {
+      // The plan and the table are read now: a bad one is said before anything listens.
+      _ = try SetPage.documents(flags)
+      return
+    }
+    let run = flags.run ?? ""
+    var isFolder: ObjCBool = false
+    if !FileManager.default.fileExists(atPath: run, isDirectory: &isFolder) {
+      let names = RunCommands.runNames(besides: run)
+      Diagnostics.say(
+        "sheaf-serve",
+        "no run at \(run) yet: the page shows it once make doc starts it"
+          + (names.isEmpty ? "" : " (runs there: \(names.joined(separator: ", ")))"))
+    } else if !isFolder.boolValue {
+      throw ToolFailure.usage("--run \(run): not a run directory")
     }
   }
 
@@ -37,8 +43,9 @@ public enum ServeMain {
     }
     do {
       try await RunServer.serve(flags, bin: bin) { address in
+        let what = flags.isSet ? "the documents of \(flags.rows ?? "")" : flags.run ?? ""
         let lines =
-          "sheaf: the page of \(flags.run): \(address)\n"
+          "sheaf: the page of \(what): \(address)\n"
           + "sheaf: the address carries the token the page's actions need; Ctrl-C stops it\n"
         FileHandle.standardOutput.write(Data(lines.utf8))
       }

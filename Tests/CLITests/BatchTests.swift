@@ -256,6 +256,7 @@ import Testing
     let run = try Harness.run(
       """
       tmux new-session -d -s \(session) -x 160 -y 40 "cd '\(Harness.root.path)' && \(make); echo DONE=\\$?; sleep 30" || exit 9
+      tmux set-option -t \(session) remain-on-exit on
       for i in $(seq 150); do sleep 0.1; ls '\(folder)/batches/'*.json >/dev/null 2>&1 && break; done; sleep 1
       tmux send-keys -t \(session) C-c
       for i in $(seq 50); do sleep 0.2; tmux capture-pane -p -t \(session) | grep -q 'or cancel' && break; done
@@ -263,9 +264,9 @@ import Testing
       tmux send-keys -t \(session) c Enter
       for i in $(seq 60); do
         sleep 0.5; tmux capture-pane -p -t \(session) > '\(scratch)/screen'
-        grep -q 'DONE=' '\(scratch)/screen' && break
+        grep -q 'DONE=\\|Pane is dead' '\(scratch)/screen' && break
       done
-      tmux kill-session -t \(session)
+      tmux kill-session -t \(session); true
       """)
     #expect(run.status == 0, "\(run.err)")
     let asked = (try? String(contentsOfFile: "\(scratch)/asked", encoding: .utf8)) ?? ""

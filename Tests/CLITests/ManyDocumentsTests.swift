@@ -280,6 +280,44 @@ import Testing
     #expect(resumed.err.contains("3 documents: 3 ready"), "\(resumed.err)")
   }
 
+  /// `make serve PLAN= ROWS=`: the set's page lists every document, each opening its own page
+  /// (with its actions) at /d/<id>/; an id not of the set is not a path.
+  @Test func theSetsPageListsTheDocumentsAndOpensEach() throws {
+    try writePlan()
+    try writeRows()
+    #expect(try make(nil, "docs").status == 0)
+    let make =
+      "make --no-print-directory -f pipelines/sheaf.mk SHEAF_BIN=\(Harness.products.path) SHEAF_TOOLS= RUNS='\(scratch)/runs' PROVIDER=offline"
+    let server = try PageServer(
+      make: make,
+      serve: "PLAN='\(scratch)/set/plan.json' ROWS='\(scratch)/set/rows.csv' DOC_ID=key",
+      marker: "sheaf-serve --plan \(scratch)/set/plan.json ")
+    let index = try server.request("GET", "/?token=\(server.token)")
+    #expect(index.status == 200)
+    for doc in ["tide", "lark", "quill"] {
+      #expect(index.body.contains("href=\"d/\(doc)/?token=\(server.token)\""), "\(index.body)")
+    }
+    #expect(index.body.contains("3 documents: 3 ready"), "\(index.body)")
+    let set = try server.request("GET", "/api/set").json
+    let documents = set?["documents"] as? [[String: Any]] ?? []
+    #expect(documents.map { $0["status"] as? String ?? "" } == ["ready", "ready", "ready"])
+    // A document's page, its state and its actions, as at /.
+    #expect(try server.request("GET", "/d/lark").status == 301)
+    let page = try server.request("GET", "/d/lark/")
+    #expect(page.body.contains("href=\"../../\""), "a link back to the set")
+    #expect(page.body.contains("src=\"page.js\""))
+    #expect(try server.request("GET", "/d/lark/page.js").status == 200)
+    let state = try server.request("GET", "/d/lark/api/state").json
+    #expect(state?["doc"] as? String == "lark")
+    let paused = try server.request("POST", "/d/lark/api/pause", body: "{}", withToken: true)
+    #expect(paused.status == 200, "\(paused.body)")
+    #expect(FileManager.default.fileExists(atPath: "\(scratch)/runs/lark/.paused"))
+    #expect(!FileManager.default.fileExists(atPath: "\(scratch)/runs/tide/.paused"))
+    for path in ["/d/nope/api/state", "/d/..%2F..%2Fetc/api/state", "/d/lark%2F..%2Ftide/"] {
+      #expect(try server.request("GET", path).status == 404, "\(path)")
+    }
+  }
+
   /// A section someone edited, or a run of another plan: what a document of a set is not
   /// skipped over, nor built over.
   @Test func anEditedDocumentIsStartedAgainAndAnotherPlansRunIsNotBuiltOver() throws {

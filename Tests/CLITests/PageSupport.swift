@@ -39,11 +39,17 @@ final class PageServer {
   private let marker: String
 
   /// `make` is the make command line before `serve` (the variables the actions get).
-  init(make: String, doc: String, runs: String) throws {
-    marker = runs + "/" + doc
+  convenience init(make: String, doc: String, runs: String) throws {
+    try self.init(
+      make: make, serve: "DOC=\(doc)", marker: "sheaf-serve --run \(runs)/\(doc) ")
+  }
+
+  /// `make … serve` with `serve`'s variables; `marker` finds the server's process to stop it.
+  init(make: String, serve: String, marker: String) throws {
+    self.marker = marker
     let process = self.process
     process.executableURL = URL(fileURLWithPath: "/bin/bash")
-    process.arguments = ["-c", "exec \(make) serve DOC=\(doc) PORT=0"]
+    process.arguments = ["-c", "exec \(make) serve \(serve) PORT=0"]
     process.currentDirectoryURL = Harness.root
     var environment = ProcessInfo.processInfo.environment
     environment["PATH"] = Harness.products.path + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
@@ -68,7 +74,7 @@ final class PageServer {
 
   deinit {
     // make waits for sheaf-serve, its recipe's last command: stop the server, then make ends.
-    _ = try? Harness.run("pkill -TERM -f 'sheaf-serve --run \(marker) ' ; true")
+    _ = try? Harness.run("pkill -TERM -f '\(marker)' ; true")
     process.terminate()
     process.waitUntilExit()
   }
