@@ -65,16 +65,21 @@ enum Routes {
   /// The run a request is for (`nil`: none such).
   typealias Pick = @Sendable (BasicRequestContext) -> Site?
 
+  /// The routes of a run's page; `inSet`: a document of a set's page (it links back to the set).
   static func add<Methods: RouterMethods<BasicRequestContext>>(
-    to router: Methods, site pick: @escaping Pick
+    to router: Methods, inSet: Bool = false, site pick: @escaping Pick
   ) {
     router.get("/") { request, context in
       guard let site = pick(context) else { return problem(.notFound, "no such document") }
       // The page's links are relative to it: a document's page is at /d/<id>/, with its slash.
       let path = request.uri.path
       guard path.hasSuffix("/") else {
+        // Relative to the request (its last part and a slash): never another host, whatever
+        // slashes the path starts with.
+        let last = path.split(separator: "/").last.map(String.init) ?? ""
         var headers = HTTPFields()
-        headers[.location] = path + "/" + (request.uri.query.map { "?" + $0 } ?? "")
+        headers[.location] =
+          (last.isEmpty ? "./" : last + "/") + (request.uri.query.map { "?" + $0 } ?? "")
         return Response(status: .movedPermanently, headers: headers)
       }
       let (state, contents) = site.withView { view -> (JSON, [String: String]) in
@@ -88,7 +93,7 @@ enum Routes {
         return (state, contents)
       }
       // A document of a set links back to the set's page.
-      return html(Page.render(state, contents: contents, inSet: path.hasPrefix("/d/")))
+      return html(Page.render(state, contents: contents, inSet: inSet))
     }
     router.get("/page.js") { _, _ in
       respond(.ok, "text/javascript; charset=utf-8", PageScript.text)

@@ -31,7 +31,7 @@ public enum RunServer {
       let set = try SetPage.documents(flags)
       let sites = Dictionary(set.documents.map { ($0.id, site($0.run)) }) { first, _ in first }
       SetPage.add(to: router, title: set.title, documents: set.documents)
-      Routes.add(to: router.group("d/:doc")) { context in
+      Routes.add(to: router.group("d/:doc"), inSet: true) { context in
         context.parameters.get("doc").flatMap { sites[$0] }
       }
     } else {

@@ -302,7 +302,12 @@ import Testing
     let documents = set?["documents"] as? [[String: Any]] ?? []
     #expect(documents.map { $0["status"] as? String ?? "" } == ["ready", "ready", "ready"])
     // A document's page, its state and its actions, as at /.
-    #expect(try server.request("GET", "/d/lark").status == 301)
+    let moved = try server.request("GET", "/d/lark?token=\(server.token)")
+    #expect(moved.status == 301)
+    #expect(moved.headers.contains("location: lark/?token="), "\(moved.headers)")
+    // Never a redirect to another host, whatever slashes the path starts with.
+    let slashes = try server.request("GET", "//d/lark")
+    #expect(!slashes.headers.contains("location: //"), "\(slashes.headers)")
     let page = try server.request("GET", "/d/lark/")
     #expect(page.body.contains("href=\"../../\""), "a link back to the set")
     #expect(page.body.contains("src=\"page.js\""))

@@ -226,23 +226,22 @@ extension CallEngine {
     paceObserve(job, attempt)
     job.current = nil
     let seconds = clock.now - attempt.start
-    if abort == nil, attempt.streamError == nil, end == .complete,
-      attempt.transfer.map({ $0.status < 300 }) ?? true
+    // Time ran out while the answer was coming: what arrived is kept (below).
+    let keptAfterTimeout =
+      abort.map {
+        $0.type == .timeout && !interrupted
+          && ($0.message.hasPrefix("total timeout") || $0.message.hasPrefix("deadline"))
+      } == true && !attempt.think.content.trimmed.isEmpty
+    if keptAfterTimeout
+      || (abort == nil && attempt.streamError == nil && end == .complete
+        && attempt.transfer.map({ $0.status < 300 }) ?? true)
     {
       attempt.finishStream()
     }
     flushChunk(job)
     // Settled once the stream is finished: a whole JSON body (a batch's answer, a server that
     // does not stream) says its usage only when it is read.
-    if attempt.transport === replay, let key = job.batchKey {
-      // A batch's answer: what was reserved when it was queued goes, what it cost is spent (once:
-      // a later pass that plays it again, on the way to a re-ask, spends nothing more).
-      let cost = job.batchPaid ? 0 : attemptCost(job, attempt)
-      budget?.settle(id: "batch:" + key, cost: cost, kept: true)
-      if !job.batchPaid, budget != nil { batches?.markPaid(key) }
-    } else {
-      budget?.settle(id: job.id, cost: attemptCost(job, attempt))
-    }
+    settleBudget(job, attempt)
     let resolved = job.resolved
     if let lower = refusedStructure(job, attempt, end: end, abort: abort) {
       // The server refused how the structure was asked for: asked again a level lower, for every
@@ -261,13 +260,9 @@ extension CallEngine {
       scheduler.retry(job, after: 0)
       return
     }
-    if let abort, abort.type == .timeout, !interrupted,
-      abort.message.hasPrefix("total timeout") || abort.message.hasPrefix("deadline"),
-      !attempt.think.content.trimmed.isEmpty
-    {
+    if let abort, keptAfterTimeout {
       // Time ran out while the answer was coming: what arrived is kept, paid for and judged as
       // an answer cut short (continued, or re-asked with its feedback), never thrown away.
-      attempt.finishStream()
       logAttempt(attempt, seconds: seconds, error: abort)
       addUsage(job, attempt)
       shared?.answered(resolved.rateKey)
@@ -347,11 +342,25 @@ extension CallEngine {
       if let transfer = attempt.transfer { attempt.transport?.stop(transfer) }
       attempt.transfer = nil
       scheduler.ended()
-      budget?.settle(id: attempt.job.id, cost: attemptCost(attempt.job, attempt))
+      settleBudget(attempt.job, attempt)
     }
     let unfinished = (active.map(\.job) + scheduler.takeAll()).sorted { $0.index < $1.index }
     active = []
     for job in unfinished { try fail(job, error, attempt: job.current) }
+  }
+
+  /// An attempt ended: its reservation goes and what it cost is spent. A batch's answer settles
+  /// what was reserved when it was queued, and is spent once: a later pass that plays it again,
+  /// on the way to a re-ask, spends nothing more.
+  func settleBudget(_ job: Job, _ attempt: Attempt) {
+    guard attempt.transport === replay, let key = job.batchKey else {
+      budget?.settle(id: job.id, cost: attemptCost(job, attempt))
+      return
+    }
+    let read = attempt.inputTokens != nil || attempt.outputTokens != nil
+    budget?.settle(
+      id: "batch:" + key, cost: job.batchPaid ? 0 : attemptCost(job, attempt), kept: true)
+    if !job.batchPaid, read, budget != nil { batches?.markPaid(key) }
   }
 
   // MARK: - The provider's own rate-limit headers
