@@ -349,9 +349,10 @@ extension CallEngine {
     for job in unfinished { try fail(job, error, attempt: job.current) }
   }
 
-  /// An attempt ended: its reservation goes and what it cost is spent. A batch's answer settles
-  /// what was reserved when it was queued, and is spent once: a later pass that plays it again,
-  /// on the way to a re-ask, spends nothing more.
+  /// An attempt ended: its reservation goes and what it cost is spent.
+  ///
+  /// A batch's answer settles what was reserved when it was queued, and is spent once: a later
+  /// pass that plays it again, on the way to a re-ask, spends nothing more.
   func settleBudget(_ job: Job, _ attempt: Attempt) {
     guard attempt.transport === replay, let key = job.batchKey else {
       budget?.settle(id: job.id, cost: attemptCost(job, attempt))
