@@ -4,10 +4,11 @@
 /// built from, and the offline provider's seed. No C library is needed, so every tool can
 /// compute it.
 public struct SHA256 {
-  private var state: [UInt32] = [
+  private var state: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) = (
     0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab,
-    0x5be0_cd19,
-  ]
+    0x5be0_cd19
+  )
+  /// The bytes of a block not yet whole (fewer than 64).
   private var buffer: [UInt8] = []
 
   private static let k: [UInt32] = [
@@ -30,39 +31,55 @@ public struct SHA256 {
 
   /// Adds bytes.
   public mutating func update<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
-    for byte in bytes {
-      buffer.append(byte)
-      if buffer.count == 64 {
-        compress()
-        buffer.removeAll(keepingCapacity: true)
-      }
+    let done = bytes.withContiguousStorageIfAvailable { update(UnsafeRawBufferPointer($0)) }
+    if done == nil {
+      let copy = Array(bytes)
+      copy.withUnsafeBytes { update($0) }
     }
+  }
+
+  /// Adds the bytes of a buffer: whole blocks straight from it, the rest kept.
+  public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+    var rest = bytes[...]
+    if !buffer.isEmpty {
+      let take = min(64 - buffer.count, rest.count)
+      buffer.append(contentsOf: rest.prefix(take))
+      rest = rest.dropFirst(take)
+      guard buffer.count == 64 else { return }
+      buffer.withUnsafeBytes { compress($0) }
+      buffer.removeAll(keepingCapacity: true)
+    }
+    while rest.count >= 64 {
+      compress(UnsafeRawBufferPointer(rebasing: rest.prefix(64)))
+      rest = rest.dropFirst(64)
+    }
+    buffer.append(contentsOf: rest)
   }
 
   /// Adds a string's UTF-8 bytes.
   public mutating func update(_ string: String) {
     var copy = string
-    copy.withUTF8 { update($0) }
+    copy.withUTF8 { update(UnsafeRawBufferPointer($0)) }
   }
 
   /// The digest as 64 lowercase hex digits; the digest starts over afterwards.
   public mutating func hexDigest() -> String {
     let bits = (UInt64(buffer.count) + processed) &* 8
-    buffer.append(0x80)
-    if buffer.count > 56 {
-      while buffer.count < 64 { buffer.append(0) }
-      compress()
-      buffer.removeAll(keepingCapacity: true)
-    }
-    while buffer.count < 56 { buffer.append(0) }
+    var tail = buffer
+    tail.append(0x80)
+    while tail.count % 64 != 56 { tail.append(0) }
     for shift in stride(from: 56, through: 0, by: -8) {
-      buffer.append(UInt8(truncatingIfNeeded: bits >> UInt64(shift)))
+      tail.append(UInt8(truncatingIfNeeded: bits >> UInt64(shift)))
     }
-    compress()
+    tail.withUnsafeBytes { bytes in
+      for start in stride(from: 0, to: bytes.count, by: 64) {
+        compress(UnsafeRawBufferPointer(rebasing: bytes[start..<start + 64]))
+      }
+    }
     let digits = Array("0123456789abcdef".utf8)
     var hex: [UInt8] = []
     hex.reserveCapacity(64)
-    for word in state {
+    for word in [state.0, state.1, state.2, state.3, state.4, state.5, state.6, state.7] {
       for shift in stride(from: 28, through: 0, by: -4) {
         hex.append(digits[Int((word >> UInt32(shift)) & 0xF)])
       }
@@ -74,38 +91,36 @@ public struct SHA256 {
   /// The bytes already compressed (whole blocks).
   private var processed: UInt64 = 0
 
-  private mutating func compress() {
-    var w = [UInt32](repeating: 0, count: 64)
-    for i in 0..<16 {
-      w[i] =
-        UInt32(buffer[i * 4]) << 24 | UInt32(buffer[i * 4 + 1]) << 16
-        | UInt32(buffer[i * 4 + 2]) << 8 | UInt32(buffer[i * 4 + 3])
+  /// One 64-byte block.
+  private mutating func compress(_ block: UnsafeRawBufferPointer) {
+    withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+      Self.k.withUnsafeBufferPointer { k in
+        for i in 0..<16 {
+          w[i] =
+            UInt32(block[i &* 4]) << 24 | UInt32(block[i &* 4 &+ 1]) << 16
+            | UInt32(block[i &* 4 &+ 2]) << 8 | UInt32(block[i &* 4 &+ 3])
+        }
+        for i in 16..<64 {
+          let s0 = rotate(w[i &- 15], 7) ^ rotate(w[i &- 15], 18) ^ (w[i &- 15] >> 3)
+          let s1 = rotate(w[i &- 2], 17) ^ rotate(w[i &- 2], 19) ^ (w[i &- 2] >> 10)
+          w[i] = w[i &- 16] &+ s0 &+ w[i &- 7] &+ s1
+        }
+        var (a, b, c, d, e, f, g, h) = state
+        for i in 0..<64 {
+          let s1 = rotate(e, 6) ^ rotate(e, 11) ^ rotate(e, 25)
+          let choice = (e & f) ^ (~e & g)
+          let t1 = h &+ s1 &+ choice &+ k[i] &+ w[i]
+          let s0 = rotate(a, 2) ^ rotate(a, 13) ^ rotate(a, 22)
+          let majority = (a & b) ^ (a & c) ^ (b & c)
+          let t2 = s0 &+ majority
+          (h, g, f, e, d, c, b, a) = (g, f, e, d &+ t1, c, b, a, t1 &+ t2)
+        }
+        state = (
+          state.0 &+ a, state.1 &+ b, state.2 &+ c, state.3 &+ d, state.4 &+ e, state.5 &+ f,
+          state.6 &+ g, state.7 &+ h
+        )
+      }
     }
-    for i in 16..<64 {
-      let s0 = rotate(w[i - 15], 7) ^ rotate(w[i - 15], 18) ^ (w[i - 15] >> 3)
-      let s1 = rotate(w[i - 2], 17) ^ rotate(w[i - 2], 19) ^ (w[i - 2] >> 10)
-      w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
-    }
-    var (a, b, c, d, e, f, g, h) = (
-      state[0], state[1], state[2], state[3], state[4], state[5], state[6], state[7]
-    )
-    for i in 0..<64 {
-      let s1 = rotate(e, 6) ^ rotate(e, 11) ^ rotate(e, 25)
-      let choice = (e & f) ^ (~e & g)
-      let t1 = h &+ s1 &+ choice &+ Self.k[i] &+ w[i]
-      let s0 = rotate(a, 2) ^ rotate(a, 13) ^ rotate(a, 22)
-      let majority = (a & b) ^ (a & c) ^ (b & c)
-      let t2 = s0 &+ majority
-      (h, g, f, e, d, c, b, a) = (g, f, e, d &+ t1, c, b, a, t1 &+ t2)
-    }
-    state[0] &+= a
-    state[1] &+= b
-    state[2] &+= c
-    state[3] &+= d
-    state[4] &+= e
-    state[5] &+= f
-    state[6] &+= g
-    state[7] &+= h
     processed &+= 64
   }
 

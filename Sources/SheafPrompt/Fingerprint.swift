@@ -22,6 +22,19 @@ public enum Fingerprint {
     String(SHA256.hex(text).prefix(32))
   }
 
+  /// The last text hashed for each part every record of a document shares (its inputs, the
+  /// outline, the settings), with its hash: a stream of records hashes each once, not once a
+  /// record (comparing the text again costs far less than hashing it).
+  nonisolated(unsafe) private static var lastHashes: [String: (text: String, hash: String)] = [:]
+
+  /// `hash(text)`, reusing the last hash of the part `slot` when its text is the same.
+  static func hash(_ text: String, slot: String) -> String {
+    if let last = lastHashes[slot], last.text.utf8.elementsEqual(text.utf8) { return last.hash }
+    let value = hash(text)
+    lastHashes[slot] = (text, value)
+    return value
+  }
+
   /// What shapes the request and judges the answer, besides the prompt: the request settings as
   /// call-llm resolves them (`RequestSettings.effective`) and the rules that only warn.
   public struct Settings {
@@ -50,7 +63,7 @@ public enum Fingerprint {
     let fingerprint = JSON.object()
     fingerprint["value"] = .null
     if let prompt { fingerprint["prompt"] = JSON(hash(prompt)) }
-    fingerprint["llm"] = JSON(hash(settings.request.compactText))
+    fingerprint["llm"] = JSON(hash(settings.request.compactText, slot: "llm"))
     // The format, and the rules that only warn (WARN=), are the rules that judge the answer.
     fingerprint["format"] = JSON(
       hash(
@@ -68,15 +81,15 @@ public enum Fingerprint {
     } else {
       document["inputs"] = json["inputs"]?.copy()
     }
-    fingerprint["inputs"] = JSON(hash(document.compactText))
+    fingerprint["inputs"] = JSON(hash(document.compactText, slot: "inputs"))
     let own = JSON.object()
     for key in sectionKeys { own[key] = json[key]?.copy() }
     for (key, value) in json.members where !RecordFields.names.contains(key) {
       own[key] = value.copy()
     }
     fingerprint["section"] = JSON(hash(own.compactText))
-    fingerprint["outline"] = JSON(hash(outline.joined(separator: "\u{0}")))
-    fingerprint["options"] = JSON(hash(options))
+    fingerprint["outline"] = JSON(hash(outline.joined(separator: "\u{0}"), slot: "outline"))
+    fingerprint["options"] = JSON(hash(options, slot: "options"))
     // By file name (each name is one template of the set, wherever it was found), so that the
     // same files reached by another path (an absolute plan path) are the same templates.
     let templates = JSON.object()

@@ -27,4 +27,23 @@ struct SHA256Tests {
     #expect(digest.hexDigest() == SHA256.hex("é€😀"))
     #expect(digest.hexDigest() == SHA256.hex(""))
   }
+
+  /// Bytes given in pieces that cross the 64-byte blocks anywhere, or as a sequence that is not
+  /// contiguous, hash as the same bytes given at once.
+  @Test func piecesAcrossBlocksHashAsTheWhole() {
+    let text = String((0..<1000).map { Character(UnicodeScalar(UInt8(97 + $0 % 26))) })
+    let whole = SHA256.hex(text)
+    for cut in [1, 30, 63, 64, 65, 127, 500] {
+      var digest = SHA256()
+      var rest = Substring(text)
+      while !rest.isEmpty {
+        digest.update(String(rest.prefix(cut)))
+        rest = rest.dropFirst(cut)
+      }
+      #expect(digest.hexDigest() == whole, "pieces of \(cut)")
+    }
+    var lazy = SHA256()
+    lazy.update(text.utf8.lazy.map { $0 })
+    #expect(lazy.hexDigest() == whole)
+  }
 }
