@@ -207,7 +207,7 @@ doc: $(SHEAF_TOOLS)
 # what each document would ask. The end says where the set stands (make status PLAN= ROWS=).
 # BATCH=1 asks through the providers' batch APIs (openai, anthropic) at their batch price, in
 # waves: each pass of the documents queues what is ready to ask (a section that uses one waits);
-# `call-llm --batch-run` sends it as one batch per provider and base URL (and model, for OpenAI), polls until it is
+# `call-llm --batch-run` sends it as one batch per provider, base URL and key (and model, for OpenAI), polls until it is
 # answered (SHEAF_BATCH_POLL seconds apart, default 30), and the next pass reads the answers as
 # ordinary ones (a re-ask goes into the wave after), until nothing is queued. The batch ids are
 # kept in RUNS/<plan>.set/<shard>/batch: stopped or killed, make docs BATCH=1 polls the same

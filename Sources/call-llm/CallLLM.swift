@@ -58,7 +58,7 @@ struct CallLLM: FilterCommand {
       streamed (validated, re-asked, cached, costed at llm.price less its batch_discount, \
       default 0.5; the record says which batch), else the request is queued in DIR and the \
       record written skipped, type batch_pending. --batch-run DIR sends the queue as one \
-      batch per provider and base URL, and per model for OpenAI (OpenAI: a JSONL file with purpose batch, then a batch \
+      batch per provider, base URL and key, and per model for OpenAI (OpenAI: a JSONL file with purpose batch, then a batch \
       on /v1/chat/completions; Anthropic: /v1/messages/batches), keeps the batch ids in DIR, \
       and polls until every batch ended: killed, it polls the same batches when run again. \
       Ctrl-C there asks whether to leave the batches running or cancel them; SIGTERM leaves \
@@ -251,7 +251,7 @@ struct CallLLM: FilterCommand {
   @Option(
     name: .customLong("batch-run"),
     help: ArgumentHelp(
-      "Send one wave: read the batches kept in this folder, send what is queued there as one batch per provider and base URL (and model, for OpenAI), and poll until every batch is answered (make docs BATCH=1 runs it).",
+      "Send one wave: send what is queued in this folder as one batch per provider, base URL and key (and model, for OpenAI), then poll every batch the folder keeps, those of earlier runs too, until each is answered (make docs BATCH=1 runs it).",
       valueName: "dir"))
   var batchRun: String?
 
@@ -265,7 +265,7 @@ struct CallLLM: FilterCommand {
   @Option(
     name: .customLong("batch-cancel"),
     help: ArgumentHelp(
-      "Cancel the batches this folder keeps at the provider (their requests go back to the queue).",
+      "Ask the provider to cancel the batches this folder keeps; each is read once it has ended, and what it did not run is asked again by the next make docs BATCH=1.",
       valueName: "dir"))
   var batchCancel: String?
 

@@ -223,6 +223,30 @@ import Testing
     #expect(resumed.err.contains("4 documents: 4 ready"))
   }
 
+  /// Killed while OpenAI creates the batch (its id never came back): the next run finds it by
+  /// its file, reads it, and sends nothing twice.
+  @Test func aRunKilledWhileABatchIsCreatedFindsItAgain() throws {
+    try writeSet()
+    let stub = try Stub()
+    let base = stub.url("words=40,batch_create_delay=3")
+    let folder = batchFolder("journal")
+    let started = try Harness.run(
+      "(setsid env \(command(base, provider: "openai", runs: "journal", "BATCH=1")) > '\(scratch)/first.out' 2>&1 & echo $! > '\(scratch)/pid'; wait) & "
+        + "for i in $(seq 150); do sleep 0.1; ls '\(folder)/batches/'*.pending >/dev/null 2>&1 && break; done; sleep 1; "
+        + "kill -9 -$(cat '\(scratch)/pid'); sleep 0.3; ls '\(folder)/batches'")
+    #expect(started.out.contains("1-1-openai.json.pending"), "\(started.out) \(started.err)")
+    #expect(!started.out.contains("1-1-openai.json\n"), "the id never came back")
+    #expect((try stub.stats()["batches"] as? [[String: Any]] ?? []).count == 1)
+    let resumed = try Harness.run(command(base, provider: "openai", runs: "journal", "BATCH=1"))
+    #expect(resumed.status == 0, "\(resumed.err.suffix(1500))")
+    #expect(
+      resumed.err.contains("batch_stub1 was being sent when a run stopped"), "\(resumed.err)")
+    let stats = try stub.stats()
+    #expect((stats["batches"] as? [[String: Any]] ?? []).count == 2)
+    #expect(stats["batch_repeats"] as? Int == 0)
+    #expect(resumed.err.contains("4 documents: 4 ready"))
+  }
+
   @Test func aStopLeavesTheBatchRunningAndCancelSendsItAgain() throws {
     try writeSet()
     let stub = try Stub()

@@ -76,6 +76,8 @@ knob gives per-item errors):
              POST .../ID/cancel
   batch_delay=S   seconds from a batch's creation until it is done (default 0)
   no_batch=1      no batch API (404), as most OpenAI-compatible local servers
+  batch_create_delay=S   (OpenAI) answer a batch's creation S seconds after making it
+GET .../batches lists the OpenAI batches, newest first.
 /stats adds "batches" (provider, id, requests of each batch created), "batch_items" and
 "batch_repeats" (items whose custom_id an earlier batch already had).
 
@@ -554,7 +556,14 @@ async def handle_batches(method, route, knobs, headers, raw, writer):
         note_batch("openai", batch_id, [line.get("custom_id") for line in lines])
         BATCHES[batch_id] = {"provider": "openai", "ready_at": time.time() + delay, "output": output, "errors": errors,
                              "input_file_id": request.get("input_file_id"), "endpoint": request.get("endpoint")}
+        if "batch_create_delay" in knobs:
+            # Created, but the answer comes late: a client killed meanwhile never learns the id.
+            await asyncio.sleep(float(knobs["batch_create_delay"]))
         send_json(writer, 200, openai_batch(batch_id))
+        return True
+    if method == "GET" and route.split("?")[0].endswith("/batches") and "/messages/batches" not in route:
+        listed = [openai_batch(i) for i in reversed(list(BATCHES)) if BATCHES[i]["provider"] == "openai"]
+        send_json(writer, 200, {"object": "list", "data": listed[:100], "has_more": len(listed) > 100})
         return True
     match = re.search(r"/batches/([^/]+)(/cancel)?$", route)
     if match and "/messages/batches" not in route and match.group(1) in BATCHES:

@@ -82,7 +82,8 @@ public struct ServeFlags: ParsableArguments, Sendable {
     The page's routes: / (the page), /events (server-sent events; ids are offsets in \
     events.ndjson; ?from=, Last-Event-ID), /api/state, /api/section/<id>, /api/affected/<id>, \
     /api/action, /timeline.svg, /graph.svg; POST /api/regen, /api/approve, /api/pause, /api/run \
-    with the X-Sheaf-Token header.
+    with the X-Sheaf-Token header. A set's page: /, /api/set, and each document's routes under \
+    /d/<id>/.
 
     EXAMPLES
       make serve DOC=prd                       (then make doc PLAN=pipelines/prd/plan.json)

@@ -33,8 +33,14 @@ struct BatchAnswer {
 /// A provider's batch API: OpenAI's Batch API (a JSONL file uploaded with `purpose: batch`, then
 /// a batch on `/v1/chat/completions`) or Anthropic's Message Batches.
 protocol BatchAPI {
-  /// Sends the requests as one batch; its id.
-  func submit(_ items: [BatchItem]) throws -> (id: String, extra: [String: JSON])
+  /// Sends the requests as one batch; its id. `journal` is called just before the provider is
+  /// asked to create it, with what can find it again (OpenAI: the file's id).
+  func submit(_ items: [BatchItem], journal: ([String: JSON]) throws -> Void) throws -> (
+    id: String, extra: [String: JSON]
+  )
+  /// The id of the batch a journal names, when the provider created it (a run killed while it
+  /// was created); `nil` when it did not, or cannot tell.
+  func find(_ journal: JSON) throws -> String?
   /// How the batch stands.
   func state(_ id: String) throws -> BatchState
   /// The answers in the batch's outputs.
@@ -117,7 +123,9 @@ struct OpenAIBatches: BatchAPI {
 
   var headers: [String] { key.map { ["Authorization: Bearer \($0)"] } ?? [] }
 
-  func submit(_ items: [BatchItem]) throws -> (id: String, extra: [String: JSON]) {
+  func submit(_ items: [BatchItem], journal: ([String: JSON]) throws -> Void) throws -> (
+    id: String, extra: [String: JSON]
+  ) {
     let lines = items.map { item in
       JSON.object([
         "custom_id": JSON(item.key), "method": JSON("POST"), "url": JSON("/v1/chat/completions"),
@@ -140,6 +148,7 @@ struct OpenAIBatches: BatchAPI {
     guard let file = uploaded["id"]?.string else {
       throw BatchFailure(message: "openai: upload the batch file: no file id in the answer")
     }
+    try journal(["input_file_id": JSON(file)])
     let request = JSON.object([
       "input_file_id": JSON(file), "endpoint": JSON("/v1/chat/completions"),
       "completion_window": JSON("24h"), "metadata": .object(["made_by": JSON("sheaf")]),
@@ -153,6 +162,15 @@ struct OpenAIBatches: BatchAPI {
       throw BatchFailure(message: "openai: create the batch: no batch id in the answer")
     }
     return (id, ["input_file_id": JSON(file)])
+  }
+
+  /// The batch made from the journal's file, among the latest 100.
+  func find(_ journal: JSON) throws -> String? {
+    guard let file = journal["input_file_id"]?.string else { return nil }
+    let what = "openai: list the batches"
+    let list = try BatchAPIs.object(
+      BatchAPIs.send(base + "/batches?limit=100", headers: headers, what: what).body, what: what)
+    return list["data"]?.array?.first { $0["input_file_id"]?.string == file }?["id"]?.string
   }
 
   func state(_ id: String) throws -> BatchState {
@@ -222,7 +240,10 @@ struct AnthropicBatches: BatchAPI {
     base.hasSuffix("/v1") ? base + "/messages/batches" : base + "/v1/messages/batches"
   }
 
-  func submit(_ items: [BatchItem]) throws -> (id: String, extra: [String: JSON]) {
+  func submit(_ items: [BatchItem], journal: ([String: JSON]) throws -> Void) throws -> (
+    id: String, extra: [String: JSON]
+  ) {
+    try journal([:])
     let request = JSON.object([
       "requests": .array(
         items.map { .object(["custom_id": JSON($0.key), "params": $0.body]) })
@@ -238,6 +259,9 @@ struct AnthropicBatches: BatchAPI {
     }
     return (id, [:])
   }
+
+  /// Anthropic's list of batches names nothing sheaf sent with them: it cannot tell.
+  func find(_ journal: JSON) throws -> String? { nil }
 
   func state(_ id: String) throws -> BatchState {
     let what = "anthropic: read message batch \(id)"

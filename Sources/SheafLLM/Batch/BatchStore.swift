@@ -209,15 +209,35 @@ public struct BatchStore: Sendable {
 
   /// Keeps a batch the provider accepted, then moves its requests from the queue to `sent/`:
   /// killed at any point after, the batch is polled again and nothing is sent twice.
-  func keep(_ batch: JSON, name: String, items: [BatchItem]) throws {
+  func keep(_ batch: JSON, name: String, keys: [String]) throws {
     try FileManager.default.createDirectory(
       atPath: batchesFolder, withIntermediateDirectories: true)
     try FileManager.default.createDirectory(atPath: sentFolder, withIntermediateDirectories: true)
     try AtomicFile.write(batch.compactText + "\n", to: "\(batchesFolder)/\(name)")
-    for item in items {
-      try AtomicFile.write(name + "\n", to: "\(sentFolder)/\(item.key)", durable: false)
-      unlink("\(queueFolder)/\(item.key).json")
+    unlink("\(batchesFolder)/\(name).pending")
+    for key in keys {
+      try AtomicFile.write(name + "\n", to: "\(sentFolder)/\(key)", durable: false)
+      unlink("\(queueFolder)/\(key).json")
     }
+  }
+
+  /// Writes what will find a batch again, just before the provider is asked to create it.
+  func journal(_ batch: JSON, name: String) throws {
+    try FileManager.default.createDirectory(
+      atPath: batchesFolder, withIntermediateDirectories: true)
+    try AtomicFile.write(batch.compactText + "\n", to: "\(batchesFolder)/\(name).pending")
+  }
+
+  /// The batches a killed run was creating: (name, what its journal says).
+  func pending() -> [(name: String, batch: JSON)] {
+    names(batchesFolder).filter { $0.hasSuffix(".json.pending") }.compactMap { file in
+      JSON.readObject("\(batchesFolder)/\(file)").map { (String(file.dropLast(8)), $0) }
+    }
+  }
+
+  /// Forgets a journal whose batch the provider did not create.
+  func dropJournal(_ name: String) {
+    unlink("\(batchesFolder)/\(name).pending")
   }
 
   /// Takes requests out of `sent/`: the batch they were in is read or cancelled, and a request

@@ -1,10 +1,11 @@
 import Foundation
 import SheafCore
 
-/// One wave of the provider batch APIs (`call-llm --batch-run DIR`): every batch kept from before
-/// (a killed run's) is read first; then what the set's documents queued is sent, one batch per
-/// provider, base URL and key (and model, for OpenAI, whose batch files take one); then every batch is polled until it ended and its answers are
-/// stored, for the next pass of the documents to read as ordinary answers.
+/// One wave of the provider batch APIs (`call-llm --batch-run DIR`): what the set's documents
+/// queued is sent, one batch per provider, base URL and key (and model, for OpenAI, whose batch
+/// files take one); then every batch the folder keeps (a killed run's too) is polled until it
+/// ended and its answers are stored, for the next pass of the documents to read as ordinary
+/// answers.
 ///
 /// A stop while batches are at the provider leaves them running (they are kept: the next
 /// `make docs BATCH=1` reads them) or, when a person at the terminal says so, cancels them.
@@ -44,6 +45,7 @@ public struct BatchWave {
   /// - Throws: `ToolFailure` when a batch cannot be sent or its folder written.
   public func run(send: Bool = true) throws -> ExitStatus {
     let signals = StopSignals.install()
+    try recoverJournals()
     if send {
       try submitQueued()
     } else {
@@ -90,6 +92,33 @@ public struct BatchWave {
     }
   }
 
+  /// The batches a killed run was creating: kept when the provider created them (so they are
+  /// read, and nothing is sent twice), forgotten when it did not (the next pass asks again).
+  func recoverJournals() throws {
+    for (name, batch) in store.pending() {
+      guard let api = api(batch) else {
+        store.dropJournal(name)
+        continue
+      }
+      do {
+        if let id = try api.find(batch) {
+          batch["id"] = JSON(id)
+          try store.keep(batch, name: name, keys: batch["keys"]?.array?.compactMap(\.string) ?? [])
+          Diagnostics.say(
+            tool,
+            "\(batch["provider"]?.string ?? "?") batch \(id) was being sent when a run stopped: it is read, not sent again"
+          )
+        } else {
+          store.dropJournal(name)
+        }
+      } catch let failure as BatchFailure {
+        throw ToolFailure.usage(
+          "\(failure.message): a batch a stopped run was sending cannot be looked for; run make docs BATCH=1 again"
+        )
+      }
+    }
+  }
+
   /// Sends each group of queued requests as one batch and keeps it.
   func submitQueued() throws {
     let queued = store.queued()
@@ -121,22 +150,29 @@ public struct BatchWave {
             "\(first.provider) has no batch API sheaf speaks (BATCH=1 works with openai and anthropic)"
           )
         }
-        let created: (id: String, extra: [String: JSON])
-        do {
-          created = try api.submit(part)
-        } catch let failure as BatchFailure {
-          throw ToolFailure.usage(
-            "\(failure.message); its \(part.count) requests were not sent: the next make docs BATCH=1 asks them again"
-          )
-        }
+        let name = "\(wave)-\(sent + 1)-\(first.provider).json"
         let batch = JSON.object([
-          "id": JSON(created.id), "provider": JSON(first.provider), "base_url": JSON(first.baseURL),
+          "provider": JSON(first.provider), "base_url": JSON(first.baseURL),
           "wave": JSON(wave), "requests": JSON(part.count),
           "keys": .array(part.map { JSON($0.key) }), "submitted_at": JSON(Event.timestamp()),
         ])
         if let variable = first.keyVariable { batch["key_env"] = JSON(variable) }
-        for (name, value) in created.extra { batch[name] = value }
-        try store.keep(batch, name: "\(wave)-\(sent + 1)-\(first.provider).json", items: part)
+        let created: (id: String, extra: [String: JSON])
+        do {
+          // A journal first: killed while the provider creates the batch, the next run finds it.
+          created = try api.submit(part) { found in
+            for (key, value) in found { batch[key] = value }
+            try store.journal(batch, name: name)
+          }
+        } catch let failure as BatchFailure {
+          store.dropJournal(name)
+          throw ToolFailure.usage(
+            "\(failure.message); its \(part.count) requests were not sent: the next make docs BATCH=1 asks them again"
+          )
+        }
+        batch["id"] = JSON(created.id)
+        for (key, value) in created.extra { batch[key] = value }
+        try store.keep(batch, name: name, keys: part.map(\.key))
         sent += 1
         requests += part.count
         Diagnostics.say(

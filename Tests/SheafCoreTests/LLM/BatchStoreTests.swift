@@ -41,7 +41,7 @@ struct BatchStoreTests {
     #expect(store.queued().map(\.key) == [one.key])
     try store.keep(
       JSON.object(["id": JSON("batch_1"), "provider": JSON("openai")]), name: "1-1-openai.json",
-      items: [one])
+      keys: [one.key])
     #expect(store.queued().isEmpty)
     #expect(try store.enqueue(one) == false, "it is in a batch not yet read")
     #expect(store.openBatches().map(\.name) == ["1-1-openai.json"])
