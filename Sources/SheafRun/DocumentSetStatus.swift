@@ -60,7 +60,7 @@ extension DocumentSet {
       line += " · next: \(asks(forecast.items.count, cost: forecast.cost))"
       out += line + "\n"
     }
-    let order = ["ready", "batched", "partial", "failed", "cancelled", "pending"]
+    let order = Self.statusOrder
     let tally = (order + counts.keys.filter { !order.contains($0) }.sorted()).compactMap { key in
       counts[key].map { "\($0) \(key)" }
     }
@@ -101,10 +101,16 @@ extension DocumentSet {
     return summary?["status"]?.string ?? "pending"
   }
 
-  /// The section status whose mark a document's status takes.
-  static func mark(_ status: String) -> String {
+  /// A set's document statuses in the order its totals list them.
+  public static let statusOrder = [
+    "ready", "building", "batched", "partial", "failed", "cancelled", "pending",
+  ]
+
+  /// The section status whose mark a document's status takes (`building`: its make doc runs).
+  public static func mark(_ status: String) -> String {
     switch status {
     case "ready": return "completed"
+    case "building": return "processing"
     case "partial", "failed": return "failed"
     case "cancelled": return "cancelled"
     default: return "pending"

@@ -45,7 +45,7 @@ extension DocumentSet {
       }
       seenRunning = seenRunning || running > 0
       counts["building"] = running
-      let order = ["ready", "building", "batched", "partial", "failed", "cancelled", "pending"]
+      let order = DocumentSet.statusOrder
       let tally = order.compactMap { key in counts[key].flatMap { $0 > 0 ? "\($0) \(key)" : nil } }
       let totals =
         "\(plan.id): \(members.count) document\(members.count == 1 ? "" : "s"): \(tally.joined(separator: ", ")) · \(RunView.clock(Date().timeIntervalSince(start)))"

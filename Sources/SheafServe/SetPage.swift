@@ -89,14 +89,15 @@ enum SetPage {
       }
       let cost = document["cost"]?.double.map { String(format: "$%.4f", $0) } ?? ""
       rows += """
-        <tr class="\(Page.escape(mark(status)))"><td>\(Page.escape(RunView.mark(mark(status))))</td>\
+        <tr class="\(Page.escape(DocumentSet.mark(status)))">\
+        <td>\(Page.escape(RunView.mark(DocumentSet.mark(status))))</td>\
         <td><a href="\(link)">\(Page.escape(id))</a></td>\
         <td>\(Page.escape(document["title"]?.string ?? ""))</td><td>\(Page.escape(status))</td>\
         <td>\(done ?? "")</td><td>\(cost)</td></tr>
 
         """
     }
-    let order = ["ready", "building", "batched", "partial", "failed", "cancelled", "pending"]
+    let order = DocumentSet.statusOrder
     let tally = order.compactMap { key in counts[key].map { "\($0) \(key)" } }
     let totals =
       "\(documents.count) document\(documents.count == 1 ? "" : "s"): \(tally.joined(separator: ", "))"
@@ -123,16 +124,5 @@ enum SetPage {
       </html>
 
       """
-  }
-
-  /// The section status whose mark a document's status takes.
-  static func mark(_ status: String) -> String {
-    switch status {
-    case "ready": return "completed"
-    case "building": return "processing"
-    case "partial", "failed": return "failed"
-    case "cancelled": return "cancelled"
-    default: return "pending"
-    }
   }
 }

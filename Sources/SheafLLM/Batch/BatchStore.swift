@@ -160,13 +160,9 @@ public struct BatchStore: Sendable {
   /// - Throws: `ToolFailure` when the folder cannot be written.
   @discardableResult
   public func enqueue(_ item: BatchItem) throws -> Bool {
+    // `sent/` says what is at the provider (the wave step makes it agree with the open batches
+    // before any pass: `syncSent`).
     if FileManager.default.fileExists(atPath: "\(sentFolder)/\(item.key)") { return false }
-    // A batch is kept before its requests are marked sent: one killed in between still has them.
-    if openBatches().contains(where: {
-      $0.batch["keys"]?.array?.contains { $0.string == item.key } == true
-    }) {
-      return false
-    }
     do {
       try FileManager.default.createDirectory(
         atPath: queueFolder, withIntermediateDirectories: true)
@@ -238,6 +234,24 @@ public struct BatchStore: Sendable {
   /// Forgets a journal whose batch the provider did not create.
   func dropJournal(_ name: String) {
     unlink("\(batchesFolder)/\(name).pending")
+  }
+
+  /// Makes `sent/` name exactly the requests of the open batches.
+  ///
+  /// A run killed between keeping a batch and marking its requests, or between reading a batch
+  /// and unmarking them, left it behind. Done once a wave, so that queueing a request is one
+  /// look at `sent/`.
+  func syncSent() throws {
+    var open: [String: String] = [:]
+    for (name, batch) in openBatches() {
+      for key in batch["keys"]?.array?.compactMap(\.string) ?? [] { open[key] = name }
+    }
+    for key in names(sentFolder) where open[key] == nil { unlink("\(sentFolder)/\(key)") }
+    guard !open.isEmpty else { return }
+    try FileManager.default.createDirectory(atPath: sentFolder, withIntermediateDirectories: true)
+    for (key, name) in open where !FileManager.default.fileExists(atPath: "\(sentFolder)/\(key)") {
+      try AtomicFile.write(name + "\n", to: "\(sentFolder)/\(key)", durable: false)
+    }
   }
 
   /// Takes requests out of `sent/`: the batch they were in is read or cancelled, and a request

@@ -31,13 +31,19 @@ public struct BatchWave {
   }
 
   private func api(_ batch: JSON) -> (any BatchAPI)? {
-    let provider = batch["provider"]?.string ?? ""
-    let key = batch["key_env"]?.string.flatMap { variable in
-      // Whatever the variable is called, its value is masked in every message.
+    api(
+      provider: batch["provider"]?.string ?? "", baseURL: batch["base_url"]?.string ?? "",
+      keyVariable: batch["key_env"]?.string)
+  }
+
+  /// The batch API of a provider, with the key from `keyVariable` (whatever the variable is
+  /// called, its value is masked in every message).
+  private func api(provider: String, baseURL: String, keyVariable: String?) -> (any BatchAPI)? {
+    let key = keyVariable.flatMap { variable in
       Secrets.register(variable: variable, environment: environment)
       return environment[variable]
     }
-    return BatchAPIs.api(provider: provider, baseURL: batch["base_url"]?.string ?? "", key: key)
+    return BatchAPIs.api(provider: provider, baseURL: baseURL, key: key)
   }
 
   /// Sends what is queued (with `send`; else drops it: the next pass queues what is still
@@ -46,6 +52,7 @@ public struct BatchWave {
   public func run(send: Bool = true) throws -> ExitStatus {
     let signals = StopSignals.install()
     try recoverJournals()
+    try store.syncSent()
     if send {
       try submitQueued()
     } else {
@@ -140,11 +147,9 @@ public struct BatchWave {
       for start in stride(from: 0, to: items.count, by: maxItems) {
         let part = Array(items[start..<min(items.count, start + maxItems)])
         let first = part[0]
-        let key = first.keyVariable.flatMap { variable in
-          Secrets.register(variable: variable, environment: environment)
-          return environment[variable]
-        }
-        guard let api = BatchAPIs.api(provider: first.provider, baseURL: first.baseURL, key: key)
+        guard
+          let api = api(
+            provider: first.provider, baseURL: first.baseURL, keyVariable: first.keyVariable)
         else {
           throw ToolFailure.usage(
             "\(first.provider) has no batch API sheaf speaks (BATCH=1 works with openai and anthropic)"

@@ -54,6 +54,25 @@ struct BatchStoreTests {
     #expect(!written.contains { $0.contains("sk-secret-key") })
   }
 
+  /// A run killed between keeping a batch and marking its requests (or between reading a batch
+  /// and unmarking them): the wave step makes `sent/` agree with the open batches again.
+  @Test func whatIsSentIsMadeToAgreeWithTheOpenBatches() throws {
+    let store = store()
+    let one = try item("one")
+    let two = try item("two")
+    try store.keep(
+      JSON.object([
+        "id": JSON("batch_1"), "provider": JSON("openai"), "keys": .array([JSON(one.key)]),
+      ]),
+      name: "1-1-openai.json", keys: [one.key, two.key])
+    unlink("\(store.directory)/sent/\(one.key)")
+    #expect(try store.enqueue(one), "its mark was lost")
+    #expect(try store.enqueue(two) == false)
+    try store.syncSent()
+    #expect(try store.enqueue(one) == false, "in an open batch")
+    #expect(try store.enqueue(two), "in no open batch: its mark is gone")
+  }
+
   @Test func theBatchPriceIsThePriceLessItsDiscount() throws {
     let price = try #require(Price(try JSON.parse(#"{"input": 3, "output": 15}"#)))
     #expect(price.batched.cost(input: 1_000_000, output: 1_000_000) == 9)
